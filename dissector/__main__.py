@@ -1,0 +1,3 @@
+from dissector.cli import main
+
+raise SystemExit(main())

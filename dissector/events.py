@@ -1,0 +1,138 @@
+"""Every event the pipeline emits: the contract that all outputs and plugins consume.
+
+Events are small slotted dataclasses. They carry the frame timestamp, the flow they belong to and,
+where it matters, the direction ("client" for client->server, "server" for server->client).
+Plugins add their own events by subclassing `Event`; outputs render unknown events generically.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+CLIENT = "client"
+SERVER = "server"
+
+
+@dataclass(slots=True, eq=False)
+class Flow:
+    """One TCP connection (one `tcp.stream` in Wireshark terms). Shared by all its events."""
+
+    id: int
+    client_ip: str
+    client_port: int
+    server_ip: str
+    server_port: int
+    start_ts: float
+    ip_version: int = 4
+
+    @property
+    def client(self) -> str:
+        return _endpoint(self.client_ip, self.client_port, self.ip_version)
+
+    @property
+    def server(self) -> str:
+        return _endpoint(self.server_ip, self.server_port, self.ip_version)
+
+
+def _endpoint(ip: str, port: int, ip_version: int) -> str:
+    return f"[{ip}]:{port}" if ip_version == 6 else f"{ip}:{port}"
+
+
+@dataclass(slots=True, eq=False)
+class Event:
+    ts: float
+    flow: Flow | None
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def fields(self) -> dict[str, Any]:
+        """The event's own fields (everything but ts and flow), for generic rendering."""
+        out: dict[str, Any] = {}
+        for cls in type(self).__mro__:
+            for name in getattr(cls, "__slots__", ()):
+                if name not in ("ts", "flow") and name not in out and not name.startswith("_"):
+                    out[name] = getattr(self, name)
+        return out
+
+
+@dataclass(slots=True, eq=False)
+class TCPEvent(Event):
+    """A TCP control event: SYN, SYN-ACK, ACK (handshake complete), FIN, RST, or a mid-stream pickup."""
+
+    direction: str
+    state: str  # "SYN" | "SYN-ACK" | "ESTABLISHED" | "FIN" | "RST" | "MIDSTREAM"
+
+
+@dataclass(slots=True, eq=False)
+class TCPGap(Event):
+    """Bytes that never appeared in the capture (a lost segment); parsing resynchronises after it."""
+
+    direction: str
+    missing: int
+
+
+@dataclass(slots=True, eq=False)
+class SessionStart(Event):
+    """TLS was detected on a flow."""
+
+
+@dataclass(slots=True, eq=False)
+class TLSMessage(Event):
+    """A handshake message, a ChangeCipherSpec or an Alert, in wire order.
+
+    `type` is the RFC name in CamelCase (ClientHello, ChangeCipherSpec, Alert, EncryptedHandshakeMessage...).
+    `info` holds the parsed fields (versions, randoms, extensions, certificates, alert level/description).
+    """
+
+    direction: str
+    type: str
+    info: dict[str, Any] = field(default_factory=dict)
+    encrypted: bool = False  # True when it was carried encrypted (and decrypted) or could not be decrypted
+    length: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class AppData(Event):
+    """One application_data record. `data` is the plaintext when decrypted, else None."""
+
+    direction: str
+    length: int
+    data: bytes | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Decryption(Event):
+    """The decryption status of a session: decrypted | no-key | failed | not-encrypted, with a reason."""
+
+    status: str
+    detail: str = ""
+
+
+@dataclass(slots=True, eq=False)
+class SessionInfo(Event):
+    """Negotiated parameters, emitted once the ServerHello is seen (and again on renegotiation)."""
+
+    version: str | None
+    cipher_suite: str | None
+    sni: str | None = None
+    alpn: str | None = None
+    resumed: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class Anomaly(Event):
+    """Something off on the wire, like a zeek weird: a stable snake_case `name` and a sentence."""
+
+    layer: str
+    name: str
+    detail: str = ""
+    direction: str | None = None
+
+
+@dataclass(slots=True, eq=False)
+class FlowEnd(Event):
+    """The flow is over (FIN/RST both ways, idle timeout, or end of capture); no more events for it."""
+
+    reason: str = ""
