@@ -1,0 +1,79 @@
+"""Running the pipeline over capture files: the glue between readers, Pipeline and outputs."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from dissector.capture.reader import open_capture
+from dissector.events import Event
+from dissector.output.sessions import SessionCollector
+from dissector.pipeline import Pipeline
+from dissector.tls.keystore import KeyStore
+
+
+@dataclass
+class RunResult:
+    packets: int = 0
+    truncated: list[str] = field(default_factory=list)  # warnings for captures that ended early
+    pipeline_stats: list = field(default_factory=list)
+    decryption: dict[str, int] = field(default_factory=dict)
+    sessions: int = 0
+
+
+def run_captures(paths: Iterable[str], keys: KeyStore, on_event: Callable[[Event], None] | None = None,
+                 on_session: Callable[[dict], None] | None = None, progress: Callable[[int, int | None], None] | None = None,
+                 pipeline_options: dict | None = None) -> RunResult:
+    """Analyse each capture in turn with one shared KeyStore (so resumption works across files)."""
+    result = RunResult()
+
+    def session_done(doc: dict) -> None:
+        result.sessions += 1
+        st = doc["decryption"]["status"]
+        result.decryption[st] = result.decryption.get(st, 0) + 1
+        doc["capture"] = current[0]
+        doc["capture_index"] = current[1]
+        if on_session is not None:
+            on_session(doc)
+
+    current = ["", 0]
+    for index, path in enumerate(paths):
+        current[0], current[1] = path, index
+        collector = SessionCollector(session_done, keep=False)
+        pipe = Pipeline(keys, **(pipeline_options or {}))
+        add = collector.add
+        with open_capture(path) as cap:
+            cap.on_secrets = keys.add_secrets_block
+            feed = pipe.feed
+            n = 0
+            for ts, linktype, frame in cap:
+                evs = feed(ts, linktype, frame)
+                if evs:
+                    for ev in evs:
+                        add(ev)
+                        if on_event is not None:
+                            on_event(ev)
+                n += 1
+                if progress is not None and not n & 0x3FFF:
+                    progress(cap.bytes_read, cap.size)
+            for ev in pipe.finish():
+                add(ev)
+                if on_event is not None:
+                    on_event(ev)
+            result.packets += pipe.stats.packets
+            result.pipeline_stats.append(pipe.stats)
+            if cap.truncated:
+                result.truncated.append(f"{path}: {cap.warning or 'capture truncated'}")
+    return result
+
+
+def print_progress_factory(stream=sys.stderr) -> Callable[[int, int | None], None]:
+    def show(done: int, total: int | None) -> None:
+        if total:
+            pct = min(100.0, 100.0 * done / total)
+            bar = "#" * int(pct / 4)
+            stream.write(f"\r[{bar:<25}] {pct:5.1f}%")
+        else:
+            stream.write(f"\r{done / 1e6:8.1f} MB read")
+        stream.flush()
+    return show

@@ -1,0 +1,68 @@
+"""The `dissector` command line: subcommands, one-line errors and documented exit codes.
+
+Exit codes: 0 success; 1 internal error (a bug: please report it); 2 usage error; 3 unreadable input
+(not a capture, missing file, unusable key material); 4 a capture was truncated or damaged (what
+could be read was analysed and reported); 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from dissector import __version__
+from dissector.errors import CaptureError, DissectorError, KeyMaterialError
+
+EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT = 1, 2, 3
+COMMANDS = ["analyze", "generate"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dissector", description="TLS-aware network traffic analyzer")
+    parser.add_argument("--version", action="version", version=f"dissector {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"dissector.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"dissector.commands.{name}":
+                continue
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.run(args) or 0)
+    except (CaptureError, KeyMaterialError) as exc:
+        print(f"dissector: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except DissectorError as exc:
+        print(f"dissector: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except FileNotFoundError as exc:
+        print(f"dissector: error: {exc.filename}: no such file", file=sys.stderr)
+        return EXIT_INPUT
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        print("dissector: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+        print(f"dissector: internal error: {type(exc).__name__}: {exc} (please report this; "
+              "set DISSECTOR_DEBUG=1 for details)", file=sys.stderr)
+        import os
+
+        if os.environ.get("DISSECTOR_DEBUG"):
+            raise
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

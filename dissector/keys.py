@@ -1,0 +1,46 @@
+"""Turning command-line key options into a KeyStore (the only place key files are read)."""
+from __future__ import annotations
+
+import socket
+
+from dissector.errors import KeyMaterialError
+from dissector.tls.keystore import KeyStore, RSAKey
+
+
+def build_keystore(keylogs: list[str] | None = None, key_specs: list[str] | None = None,
+                   psks: list[str] | None = None) -> KeyStore:
+    """Load every key option; raises KeyMaterialError (one line) for anything unusable."""
+    from dissector.tls import rsa_kx
+
+    store = KeyStore()
+    for path in keylogs or []:
+        try:
+            store.keylog.load(path)
+        except OSError as exc:
+            raise KeyMaterialError(f"cannot read key log {path}: {exc.strerror or exc}") from None
+    for spec in key_specs or []:
+        ks = rsa_kx.parse_key_spec(spec)
+        key = rsa_kx.load_private_key(ks.path, ks.password)
+        server = None
+        if ks.server is not None:
+            host, port = ks.server
+            server = (_normalise_ip(host), port)
+        store.rsa_keys.append(RSAKey(key, ks.path, server))
+    for text in psks or []:
+        try:
+            psk = bytes.fromhex(text.strip().removeprefix("0x"))
+        except ValueError:
+            raise KeyMaterialError(f"--psk {text!r} is not hex") from None
+        if not psk:
+            raise KeyMaterialError("--psk is empty")
+        store.psks.append(psk)
+    return store
+
+
+def _normalise_ip(host: str) -> str:
+    for fam in (socket.AF_INET, socket.AF_INET6):
+        try:
+            return socket.inet_ntop(fam, socket.inet_pton(fam, host))
+        except OSError:
+            continue
+    return host

@@ -1,0 +1,221 @@
+"""Link, IP and TCP header decoding: one function on the per-packet hot path.
+
+`decode_frame` returns a plain tuple (no per-layer objects) for a TCP segment, or None for anything
+else. Headers are read with precompiled `struct.Struct.unpack_from` at offsets; the payload is a
+memoryview slice of the frame, trimmed to the IP length (Ethernet padding is not payload).
+"""
+from __future__ import annotations
+
+import struct
+from typing import NamedTuple
+
+from dissector.errors import MalformedInput
+
+# Link types (https://www.tcpdump.org/linktypes.html)
+LINKTYPE_NULL = 0  # BSD loopback, AF in host byte order
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW_12 = 12  # raw IP on some BSDs
+LINKTYPE_RAW_14 = 14
+LINKTYPE_RAW = 101
+LINKTYPE_LOOP = 108  # OpenBSD loopback, AF in network byte order
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IPV4 = 228
+LINKTYPE_IPV6 = 229
+LINKTYPE_LINUX_SLL2 = 276
+
+SUPPORTED_LINKTYPES = {
+    LINKTYPE_NULL: "BSD loopback", LINKTYPE_ETHERNET: "Ethernet", LINKTYPE_RAW_12: "raw IP",
+    LINKTYPE_RAW_14: "raw IP", LINKTYPE_RAW: "raw IP", LINKTYPE_LOOP: "OpenBSD loopback",
+    LINKTYPE_LINUX_SLL: "Linux cooked (SLL)", LINKTYPE_IPV4: "raw IPv4", LINKTYPE_IPV6: "raw IPv6",
+    LINKTYPE_LINUX_SLL2: "Linux cooked (SLL2)",
+}
+
+ETH_IPV4 = 0x0800
+ETH_IPV6 = 0x86DD
+ETH_VLAN = {0x8100, 0x88A8, 0x9100}
+IPPROTO_TCP = 6
+IPV6_EXT_HEADERS = {0, 43, 60, 51, 135, 139, 140}  # hop-by-hop, routing, dest opts, AH, mobility, HIP, shim6
+IPV6_FRAGMENT = 44
+
+_U16 = struct.Struct("!H")
+_U32_LE = struct.Struct("<I")
+_U32_BE = struct.Struct("!I")
+_IPV4 = struct.Struct("!BBHHHBBH4s4s")  # ver/ihl, tos, total len, id, flags/frag, ttl, proto, csum, src, dst
+_IPV6 = struct.Struct("!IHBB16s16s")  # ver/class/flow, payload len, next header, hop limit, src, dst
+_TCP = struct.Struct("!HHIIBB")  # sport, dport, seq, ack, data offset, flags
+
+# TCP flags
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+
+
+class Segment(NamedTuple):
+    ip_version: int
+    src: bytes
+    dst: bytes
+    sport: int
+    dport: int
+    seq: int
+    ack: int
+    flags: int
+    payload: memoryview
+
+
+def ip_offset(linktype: int, frame: memoryview) -> tuple[int, int] | None:
+    """Where the IP header starts and its version (4 or 6), or None when the frame carries no IP."""
+    n = len(frame)
+    if linktype == LINKTYPE_ETHERNET:
+        if n < 14:
+            return None
+        etype = _U16.unpack_from(frame, 12)[0]
+        off = 14
+        while etype in ETH_VLAN:
+            if n < off + 4:
+                return None
+            etype = _U16.unpack_from(frame, off + 2)[0]
+            off += 4
+    elif linktype == LINKTYPE_LINUX_SLL:
+        if n < 16:
+            return None
+        etype, off = _U16.unpack_from(frame, 14)[0], 16
+    elif linktype == LINKTYPE_LINUX_SLL2:
+        if n < 20:
+            return None
+        etype, off = _U16.unpack_from(frame, 0)[0], 20
+    elif linktype in (LINKTYPE_RAW, LINKTYPE_RAW_12, LINKTYPE_RAW_14, LINKTYPE_IPV4, LINKTYPE_IPV6):
+        if n < 1:
+            return None
+        version = frame[0] >> 4
+        return (0, version) if version in (4, 6) else None
+    elif linktype in (LINKTYPE_NULL, LINKTYPE_LOOP):
+        if n < 4:
+            return None
+        family = (_U32_BE if linktype == LINKTYPE_LOOP else _U32_LE).unpack_from(frame, 0)[0]
+        if family > 0xFFFF:  # written in the other byte order
+            family = _U32_BE.unpack_from(frame, 0)[0] if linktype == LINKTYPE_NULL else _U32_LE.unpack_from(frame, 0)[0]
+        if family == 2:
+            return 4, 4
+        if family in (10, 24, 28, 30):  # AF_INET6 on Linux, NetBSD/OpenBSD, FreeBSD, macOS
+            return 4, 6
+        return None
+    else:
+        raise MalformedInput("link", "unsupported_linktype", f"link type {linktype} is not supported")
+    if etype == ETH_IPV4:
+        return off, 4
+    if etype == ETH_IPV6:
+        return off, 6
+    return None
+
+
+class Defragmenter:
+    """IPv4 and IPv6 fragment reassembly, bounded in the number of pending datagrams."""
+
+    def __init__(self, max_pending: int = 1024, max_size: int = 65535 + 40) -> None:
+        self.max_pending = max_pending
+        self.max_size = max_size
+        self.pending: dict[tuple, dict[int, bytes]] = {}
+        self.last: dict[tuple, int] = {}  # key -> total length once the last fragment is seen
+        self.dropped = 0
+
+    def add(self, key: tuple, offset: int, more: bool, data: memoryview) -> bytes | None:
+        """Add one fragment; return the whole payload once every byte is there."""
+        frags = self.pending.get(key)
+        if frags is None:
+            if len(self.pending) >= self.max_pending:
+                oldest = next(iter(self.pending))
+                del self.pending[oldest]
+                self.last.pop(oldest, None)
+                self.dropped += 1
+            frags = self.pending[key] = {}
+        if offset + len(data) > self.max_size:
+            raise MalformedInput("ip", "fragment_too_large", f"fragment ends at {offset + len(data)}")
+        frags[offset] = bytes(data)
+        if not more:
+            self.last[key] = offset + len(data)
+        total = self.last.get(key)
+        if total is None:
+            return None
+        out = bytearray(total)
+        covered = 0
+        for off in sorted(frags):
+            chunk = frags[off]
+            if off > covered:
+                return None  # a hole
+            out[off:off + len(chunk)] = chunk[: max(0, total - off)]
+            covered = max(covered, off + len(chunk))
+        if covered < total:
+            return None
+        del self.pending[key]
+        del self.last[key]
+        return bytes(out)
+
+
+def decode_frame(linktype: int, frame, defrag: Defragmenter | None = None) -> Segment | None:
+    """Decode one frame down to TCP. None for non-IP, non-TCP or incomplete fragments."""
+    mv = frame if isinstance(frame, memoryview) else memoryview(frame)
+    where = ip_offset(linktype, mv)
+    if where is None:
+        return None
+    off, version = where
+    n = len(mv)
+    if version == 4:
+        if n < off + 20:
+            raise MalformedInput("ip", "truncated_ipv4_header", f"{n - off} bytes")
+        vihl, _, total, ident, frag, _, proto, _, src, dst = _IPV4.unpack_from(mv, off)
+        if vihl >> 4 != 4:
+            raise MalformedInput("ip", "bad_ip_version", f"version {vihl >> 4} in an IPv4 frame")
+        ihl = (vihl & 0x0F) * 4
+        if ihl < 20 or total < ihl:
+            raise MalformedInput("ip", "bad_ipv4_header_length", f"IHL {ihl}, total length {total}")
+        end = off + total
+        if end > n:  # snapped or TSO-merged: use what was captured
+            end = n
+        if proto != IPPROTO_TCP:
+            return None
+        body = mv[off + ihl:end]
+        if frag & 0x3FFF:  # MF set or a fragment offset: a fragment
+            if defrag is None:
+                return None
+            whole = defrag.add((src, dst, ident, proto), (frag & 0x1FFF) * 8, bool(frag & 0x2000), body)
+            if whole is None:
+                return None
+            body = memoryview(whole)
+    else:
+        if n < off + 40:
+            raise MalformedInput("ip", "truncated_ipv6_header", f"{n - off} bytes")
+        vtf, plen, nxt, _, src, dst = _IPV6.unpack_from(mv, off)
+        if vtf >> 28 != 6:
+            raise MalformedInput("ip", "bad_ip_version", f"version {vtf >> 28} in an IPv6 frame")
+        end = off + 40 + plen
+        if end > n or plen == 0:  # jumbogram or snapped
+            end = n
+        pos = off + 40
+        frag_info = None
+        while nxt in IPV6_EXT_HEADERS or nxt == IPV6_FRAGMENT:
+            if pos + 8 > end:
+                raise MalformedInput("ip", "truncated_ipv6_extension", f"next header {nxt}")
+            if nxt == IPV6_FRAGMENT:
+                fo = _U16.unpack_from(mv, pos + 2)[0]
+                frag_info = (fo & 0xFFF8, bool(fo & 1), _U32_BE.unpack_from(mv, pos + 4)[0])
+                nxt, pos = mv[pos], pos + 8
+            elif nxt == 51:  # AH: length in 4-byte units, minus 2
+                nxt, pos = mv[pos], pos + (mv[pos + 1] + 2) * 4
+            else:
+                nxt, pos = mv[pos], pos + (mv[pos + 1] + 1) * 8
+        if nxt != IPPROTO_TCP:
+            return None
+        body = mv[pos:end]
+        if frag_info is not None:
+            if defrag is None:
+                return None
+            frag_off, more, ident = frag_info
+            whole = defrag.add((src, dst, ident, 6), frag_off, more, body)
+            if whole is None:
+                return None
+            body = memoryview(whole)
+    if len(body) < 20:
+        raise MalformedInput("tcp", "truncated_tcp_header", f"{len(body)} bytes")
+    sport, dport, seq, ack, doff, flags = _TCP.unpack_from(body, 0)
+    hlen = (doff >> 4) * 4
+    if hlen < 20 or hlen > len(body):
+        raise MalformedInput("tcp", "bad_tcp_header_length", f"data offset {hlen}, segment {len(body)} bytes")
+    return Segment(version, src, dst, sport, dport, seq, ack, flags, body[hlen:])

@@ -1,0 +1,136 @@
+"""Per-direction TCP reassembly: in-order bytes out, retransmissions dropped, gaps reported.
+
+The fast path is the common case: a segment that starts exactly where the stream is expected and
+nothing is buffered goes straight through. Out-of-order segments wait in a small dict keyed by
+sequence number, bounded by `max_buffered` bytes; when the bound is hit, or the peer acknowledges
+bytes the capture never showed, the hole is given up as a gap (an int in the output).
+"""
+from __future__ import annotations
+
+MOD = 1 << 32
+HALF = 1 << 31
+
+
+def seq_delta(a: int, b: int) -> int:
+    """a - b in sequence space, as a signed number (RFC 1982 style)."""
+    d = (a - b) & 0xFFFFFFFF
+    return d - MOD if d >= HALF else d
+
+
+class TCPDirection:
+    """One direction of a connection. `feed` returns a list of bytes (in order) and ints (gap sizes)."""
+
+    __slots__ = ("next_seq", "pending", "pending_bytes", "max_buffered", "fin_seq", "bytes_in_order",
+                 "retransmitted", "out_of_order", "gap_bytes")
+
+    def __init__(self, max_buffered: int = 4 << 20) -> None:
+        self.next_seq: int | None = None
+        self.pending: dict[int, bytes] = {}
+        self.pending_bytes = 0
+        self.max_buffered = max_buffered
+        self.fin_seq: int | None = None
+        self.bytes_in_order = 0
+        self.retransmitted = 0
+        self.out_of_order = 0
+        self.gap_bytes = 0
+
+    def syn(self, seq: int) -> None:
+        """The SYN's sequence number: data starts one past it."""
+        self.next_seq = (seq + 1) & 0xFFFFFFFF
+        self.pending.clear()
+        self.pending_bytes = 0
+
+    def feed(self, seq: int, payload) -> list:
+        """Accept a segment's payload at `seq`; return what became contiguous."""
+        n = len(payload)
+        expected = self.next_seq
+        if expected is None:  # picked up mid-stream: the first segment we see starts the stream
+            expected = self.next_seq = seq
+        d = (seq - expected) & 0xFFFFFFFF
+        if d == 0 and not self.pending:
+            if n == 0:
+                return []
+            self.next_seq = (expected + n) & 0xFFFFFFFF
+            self.bytes_in_order += n
+            return [bytes(payload)]
+        if d >= HALF:  # starts before what we already have: retransmission or overlap
+            d -= MOD
+            if d + n <= 0:
+                if n:
+                    self.retransmitted += 1
+                return []
+            payload = payload[-d:]
+            n += d
+            self.retransmitted += 1
+            seq = expected
+            d = 0
+        if n == 0:
+            return []
+        if d > 0:
+            self.out_of_order += 1
+            old = self.pending.get(seq)
+            if old is None or len(old) < n:
+                self.pending_bytes += n - (len(old) if old else 0)
+                self.pending[seq] = bytes(payload)
+            if self.pending_bytes > self.max_buffered:
+                return self._skip_to_pending()
+            return []
+        out = [bytes(payload)]
+        self.next_seq = (expected + n) & 0xFFFFFFFF
+        self.bytes_in_order += n
+        if self.pending:
+            self._drain(out)
+        return out
+
+    def _drain(self, out: list) -> None:
+        """Move buffered segments that are now contiguous (trimming overlaps) to `out`."""
+        pending = self.pending
+        progress = True
+        while pending and progress:
+            progress = False
+            for s in sorted(pending, key=lambda x: seq_delta(x, self.next_seq)):
+                d = seq_delta(s, self.next_seq)
+                if d > 0:
+                    break
+                data = pending.pop(s)
+                self.pending_bytes -= len(data)
+                if d + len(data) <= 0:
+                    continue
+                data = data[-d:] if d < 0 else data
+                out.append(data)
+                self.next_seq = (self.next_seq + len(data)) & 0xFFFFFFFF
+                self.bytes_in_order += len(data)
+                progress = True
+                break
+
+    def _skip_to_pending(self) -> list:
+        """Give up on the hole before the first buffered segment: report it and continue after it."""
+        if not self.pending or self.next_seq is None:
+            return []
+        first = min(self.pending, key=lambda x: seq_delta(x, self.next_seq))
+        missing = seq_delta(first, self.next_seq)
+        out: list = []
+        if missing > 0:
+            out.append(missing)
+            self.gap_bytes += missing
+            self.next_seq = first
+        self._drain(out)
+        return out
+
+    def acked(self, ack: int) -> list:
+        """The peer acknowledged up to `ack`: bytes before it that we never saw are lost in the capture."""
+        if not self.pending or self.next_seq is None:
+            return []
+        if seq_delta(ack, self.next_seq) <= 0:
+            return []
+        first = min(self.pending, key=lambda x: seq_delta(x, self.next_seq))
+        if seq_delta(ack, first) >= 0:  # the hole is acknowledged: it was sent, the capture missed it
+            return self._skip_to_pending()
+        return []
+
+    def flush(self) -> list:
+        """End of stream: hand out everything still buffered, with the gaps between."""
+        out: list = []
+        while self.pending:
+            out.extend(self._skip_to_pending())
+        return out

@@ -1,0 +1,211 @@
+"""Output formats: each a writer that consumes events and finished sessions.
+
+FORMATS maps a name to a writer class (mitmproxy export style). A writer gets every event
+(`event`), every finished session (`session`) and the run summary at the end (`end`).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from typing import IO, Any
+
+from dissector.events import AppData, Event, TLSMessage
+
+DETAIL_KEYS = ("sni", "alpn", "cipher_suite", "selected_version", "level", "description", "request_update")
+
+
+def message_detail(m: dict) -> str:
+    """A short human summary of a message's fields, for tables and CSV."""
+    parts = []
+    t = m.get("type")
+    if t == "Alert":
+        if m.get("encrypted") and not m.get("description"):
+            return "encrypted"
+        return f"{m.get('level')} {m.get('description')}"
+    if t == "ClientHello":
+        parts.append(m.get("version", ""))
+        if m.get("supported_versions"):
+            parts.append("versions " + ",".join(v.replace("TLS ", "") for v in m["supported_versions"][:4]))
+        parts.append(f"{len(m.get('cipher_suites', []))} suites")
+        if m.get("sni"):
+            parts.append(f"SNI {m['sni']}")
+        if m.get("alpn"):
+            parts.append("ALPN " + ",".join(m["alpn"]))
+        if m.get("session_id"):
+            parts.append("session id")
+        if m.get("ssl2_format"):
+            parts.append("SSLv2 format")
+    elif t in ("ServerHello", "HelloRetryRequest"):
+        parts.append(m.get("selected_version") or m.get("version", ""))
+        parts.append(m.get("cipher_suite", ""))
+        if m.get("alpn"):
+            parts.append("ALPN " + ",".join(m["alpn"]))
+    elif t == "Certificate":
+        certs = m.get("certificates", [])
+        if certs:
+            c = certs[0]
+            parts.append(f"{len(certs)} cert(s): {c.get('subject', '?')}")
+            if c.get("key_type"):
+                parts.append(f"{c['key_type']} {c.get('key_size', '')}".strip())
+    elif t == "ServerKeyExchange":
+        for k in ("named_curve", "dh_prime_bits", "psk_identity_hint", "signature_algorithm"):
+            if m.get(k) not in (None, ""):
+                parts.append(f"{k.replace('_', ' ')} {m[k]}")
+    elif t == "ClientKeyExchange":
+        if m.get("encrypted_pre_master_length"):
+            parts.append(f"encrypted pre-master {m['encrypted_pre_master_length']} bytes")
+        if m.get("psk_identity"):
+            parts.append(f"PSK identity {m['psk_identity']}")
+    elif t == "NewSessionTicket":
+        parts.append(f"lifetime {m.get('lifetime_hint')} s, ticket {m.get('ticket_length')} bytes")
+    elif t == "KeyUpdate":
+        parts.append(str(m.get("request_update")))
+    elif t == "Finished" and m.get("verify_data"):
+        parts.append(f"verify_data {m['verify_data'][:24]}")
+    if m.get("encrypted") and t != "Alert":
+        parts.append("(was encrypted)" if t != "EncryptedHandshakeMessage" else "no key")
+    return ", ".join(p for p in parts if p)
+
+
+class Writer:
+    keep_sessions = False
+
+    def __init__(self, out: IO[str], verbose: bool = False, show_secrets: bool = False) -> None:
+        self.out = out
+        self.verbose = verbose
+        self.show_secrets = show_secrets
+
+    def event(self, ev: Event) -> None:
+        pass
+
+    def session(self, doc: dict) -> None:
+        pass
+
+    def end(self, summary: dict) -> None:
+        pass
+
+
+class JSONWriter(Writer):
+    keep_sessions = True
+
+    def __init__(self, out: IO[str], verbose: bool = False, show_secrets: bool = False) -> None:
+        super().__init__(out, verbose, show_secrets)
+        self.sessions: list[dict] = []
+
+    def session(self, doc: dict) -> None:
+        self.sessions.append(doc)
+
+    def end(self, summary: dict) -> None:
+        self.sessions.sort(key=lambda d: (d.get("capture_index", 0), d["id"]))
+        json.dump({"sessions": self.sessions, "summary": summary}, self.out, indent=1, default=_default)
+        self.out.write("\n")
+
+
+class JSONLWriter(Writer):
+    """One JSON object per event, as it is produced; a session summary line when each session ends."""
+
+    def event(self, ev: Event) -> None:
+        flow = ev.flow
+        d: dict[str, Any] = {"event": ev.kind, "time": ev.ts, "flow": flow.id if flow is not None else None}
+        t = type(ev)
+        if t is TLSMessage:
+            d["from"] = ev.direction
+            d["type"] = ev.type
+            if ev.encrypted:
+                d["encrypted"] = True
+            if self.verbose:
+                d.update({k: v for k, v in ev.info.items() if k not in d})
+            elif ev.type == "Alert":
+                d["level"], d["description"] = ev.info.get("level"), ev.info.get("description")
+        elif t is AppData:
+            d["from"], d["length"], d["decrypted"] = ev.direction, ev.length, ev.data is not None
+        else:
+            for k, v in ev.fields().items():
+                d[k] = v
+        self.out.write(json.dumps(d, default=_default))
+        self.out.write("\n")
+
+    def session(self, doc: dict) -> None:
+        d = {"event": "Session", **{k: v for k, v in doc.items() if k not in ("messages", "tcp")}}
+        d["messages"] = len(doc["messages"])
+        self.out.write(json.dumps(d, default=_default))
+        self.out.write("\n")
+
+    def end(self, summary: dict) -> None:
+        self.out.write(json.dumps({"event": "Summary", **summary}, default=_default))
+        self.out.write("\n")
+
+
+class CSVWriter(Writer):
+    """One row per message, with the session's parameters repeated so each row stands alone."""
+
+    COLUMNS = ["session", "client", "server", "version", "cipher_suite", "sni", "decryption", "history",
+               "time", "relative_ms", "from", "type", "detail"]
+
+    def __init__(self, out: IO[str], verbose: bool = False, show_secrets: bool = False) -> None:
+        super().__init__(out, verbose, show_secrets)
+        self.w = csv.writer(out)
+        self.w.writerow(self.COLUMNS)
+
+    def session(self, doc: dict) -> None:
+        t0 = _first_time(doc)
+        for m in doc["messages"]:
+            self.w.writerow([doc["id"], doc["client"], doc["server"], doc["version"] or "", doc["cipher_suite"] or "",
+                             doc["sni"] or "", doc["decryption"]["status"], doc.get("history", ""),
+                             f"{m['time']:.6f}", f"{(m['time'] - t0) * 1000:.3f}", m["from"], m["type"],
+                             message_detail(m)])
+
+
+class TableWriter(Writer):
+    """Per session: a header with the negotiated parameters, then its messages with relative times."""
+
+    def session(self, doc: dict) -> None:
+        from tabulate import tabulate
+
+        dec = doc["decryption"]
+        head = [
+            f"Session {doc['id']}: {doc['client']} -> {doc['server']}",
+            f"  version {doc['version'] or '?'}   suite {doc['cipher_suite'] or '?'}"
+            + (f"   SNI {doc['sni']}" if doc.get("sni") else "") + (f"   ALPN {doc['alpn']}" if doc.get("alpn") else "")
+            + ("   resumed" if doc.get("resumed") else ""),
+            f"  decryption: {dec['status']}" + (f" ({dec['detail']})" if dec.get("detail") else ""),
+        ]
+        if doc.get("app_data"):
+            ad = doc["app_data"]
+            head.append(f"  application data: client {ad['client']['bytes']} bytes, server {ad['server']['bytes']} bytes")
+        t0 = _first_time(doc)
+        rows = []
+        for m in doc["messages"]:
+            arrow = "C -> S" if m["from"] == "client" else "C <- S"
+            rows.append([f"{(m['time'] - t0) * 1000:9.3f}", arrow, m["type"], message_detail(m)])
+        self.out.write("\n".join(head) + "\n")
+        if rows:
+            self.out.write(tabulate(rows, headers=["ms", "dir", "message", "detail"], tablefmt="simple") + "\n")
+        for a in doc.get("anomalies", [])[:5]:
+            self.out.write(f"  ! {a['name']}: {a['detail']}\n")
+        self.out.write("\n")
+
+    def end(self, summary: dict) -> None:
+        parts = [f"{summary['sessions']} TLS session(s)", f"{summary['packets']} packets"]
+        by = summary.get("decryption", {})
+        if by:
+            parts.append(", ".join(f"{n} {k}" for k, n in sorted(by.items())))
+        if summary.get("non_tls_flows"):
+            parts.append(f"{summary['non_tls_flows']} non-TLS TCP flow(s) ignored")
+        self.out.write("Summary: " + "; ".join(parts) + "\n")
+
+
+def _first_time(doc: dict) -> float:
+    times = [m["time"] for m in doc["messages"]] + [e["time"] for e in doc.get("tcp", [])]
+    return min(times) if times else 0.0
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, (bytes, bytearray, memoryview)):
+        return bytes(o).hex()
+    if isinstance(o, (set, frozenset)):
+        return sorted(o)
+    return str(o)
+
+
+FORMATS: dict[str, type[Writer]] = {"table": TableWriter, "json": JSONWriter, "jsonl": JSONLWriter, "csv": CSVWriter}

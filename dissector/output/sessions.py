@@ -1,0 +1,159 @@
+"""Fold the event stream into one summary per TLS session: the shape of the JSON contract.
+
+`SessionCollector.add(event)` consumes events; a session is complete at its FlowEnd and is then
+handed to `on_session` (so table output can print sessions as they finish) and kept in `sessions`
+only when `keep` is set (JSON needs them all; jsonl and streaming tables do not).
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from dissector.events import (
+    Anomaly,
+    AppData,
+    Decryption,
+    Event,
+    FlowEnd,
+    SessionInfo,
+    SessionStart,
+    TCPEvent,
+    TCPGap,
+    TLSMessage,
+)
+
+MAX_ANOMALIES = 50
+MAX_TCP_EVENTS = 20
+# zeek-style history: one letter per message, upper case from the client, lower case from the server
+HISTORY_LETTERS = {
+    "ClientHello": "H", "ServerHello": "H", "HelloRetryRequest": "R", "Certificate": "C", "ServerKeyExchange": "K",
+    "ClientKeyExchange": "K", "CertificateRequest": "Q", "ServerHelloDone": "D", "CertificateVerify": "V",
+    "ChangeCipherSpec": "X", "Finished": "F", "NewSessionTicket": "T", "EncryptedExtensions": "E",
+    "EncryptedHandshakeMessage": "N", "HelloRequest": "B", "KeyUpdate": "U", "EndOfEarlyData": "O",
+    "CertificateStatus": "S", "Alert": "A",
+}
+MAX_HISTORY = 60
+
+
+class Session:
+    """One TLS session as it is being collected."""
+
+    __slots__ = ("flow", "doc", "hashes", "first_ts", "history", "other_events")
+
+    def __init__(self, event: Event) -> None:
+        flow = event.flow
+        assert flow is not None
+        self.flow = flow
+        self.first_ts = flow.start_ts
+        self.hashes: dict[str, Any] = {}
+        self.history: list[str] = []
+        self.doc: dict[str, Any] = {
+            "id": flow.id, "client": flow.client, "server": flow.server, "version": None, "cipher_suite": None,
+            "sni": None, "alpn": None, "resumed": False, "messages": [],
+            "decryption": {"status": "not-encrypted", "detail": ""},
+        }
+        self.other_events: list[dict] = []
+
+    def finish(self) -> dict[str, Any]:
+        doc = self.doc
+        # the flow may have been turned round after the first packet (mid-stream capture)
+        doc["client"], doc["server"] = self.flow.client, self.flow.server
+        if self.hashes:
+            doc["app_data"] = {side: {"bytes": n, "sha256": h.hexdigest()} for side, (n, h) in
+                               ((s, self.hashes[s]) for s in ("client", "server") if s in self.hashes)}
+            for side in ("client", "server"):
+                doc["app_data"].setdefault(side, {"bytes": 0, "sha256": hashlib.sha256().hexdigest()})
+        doc["history"] = "".join(self.history)
+        if self.other_events:
+            doc["events"] = self.other_events
+        return doc
+
+
+class SessionCollector:
+    def __init__(self, on_session: Callable[[dict], None] | None = None, keep: bool = True) -> None:
+        self.on_session = on_session
+        self.keep = keep
+        self.open: dict[int, Session] = {}
+        self.sessions: list[dict] = []
+        self.tcp: dict[int, list] = {}  # TCP events that came before TLS was detected on the flow
+
+    def add(self, ev: Event) -> None:
+        flow = ev.flow
+        if flow is None:
+            return
+        s = self.open.get(flow.id)
+        t = type(ev)
+        if t is AppData:
+            if s is not None and ev.data is not None:
+                h = s.hashes.get(ev.direction)
+                if h is None:
+                    s.hashes[ev.direction] = [len(ev.data), hashlib.sha256(ev.data)]
+                else:
+                    h[0] += len(ev.data)
+                    h[1].update(ev.data)
+            return
+        if t is TLSMessage:
+            if s is not None:
+                m = {"time": ev.ts, "from": ev.direction, "type": ev.type}
+                if ev.encrypted:
+                    m["encrypted"] = True
+                for k, v in ev.info.items():
+                    m.setdefault(k, v)
+                s.doc["messages"].append(m)
+                if len(s.history) < MAX_HISTORY:
+                    letter = HISTORY_LETTERS.get(ev.type, "?")
+                    s.history.append(letter if ev.direction == "client" else letter.lower())
+            return
+        if t is SessionStart:
+            s = self.open[flow.id] = Session(ev)
+            tcp = self.tcp.pop(flow.id, None)
+            s.doc["tcp"] = tcp or []
+            return
+        if t is TCPEvent or t is TCPGap:
+            item = {"time": ev.ts, "from": ev.direction, "event": ev.state if t is TCPEvent else "GAP"}
+            if t is TCPGap:
+                item["missing"] = ev.missing
+            if s is not None:
+                if len(s.doc["tcp"]) < MAX_TCP_EVENTS:
+                    s.doc["tcp"].append(item)
+            elif ev.state != "MIDSTREAM" if t is TCPEvent else True:
+                lst = self.tcp.setdefault(flow.id, [])
+                if len(lst) < MAX_TCP_EVENTS:
+                    lst.append(item)
+            return
+        if s is None:
+            if t is FlowEnd:
+                self.tcp.pop(flow.id, None)
+            return
+        if t is SessionInfo:
+            d = s.doc
+            if d["version"] is None:
+                d["version"], d["cipher_suite"] = ev.version, ev.cipher_suite
+            d["sni"] = d["sni"] or ev.sni
+            d["alpn"] = d["alpn"] or ev.alpn
+            d["resumed"] = d["resumed"] or ev.resumed
+        elif t is Decryption:
+            s.doc["decryption"] = {"status": ev.status, "detail": ev.detail}
+        elif t is Anomaly:
+            lst = s.doc.setdefault("anomalies", [])
+            if len(lst) < MAX_ANOMALIES:
+                lst.append({"time": ev.ts, "layer": ev.layer, "name": ev.name, "detail": ev.detail})
+        elif t is FlowEnd:
+            del self.open[flow.id]
+            doc = s.finish()
+            doc["end"] = {"time": ev.ts, "reason": ev.reason}
+            if self.keep:
+                self.sessions.append(doc)
+            if self.on_session is not None:
+                self.on_session(doc)
+        else:  # plugin events: kept generically
+            if len(s.other_events) < 1000:
+                s.other_events.append({"time": ev.ts, "kind": ev.kind, **_jsonable(ev.fields())})
+
+
+def _jsonable(d: dict) -> dict:
+    out = {}
+    for k, v in d.items():
+        out[k] = v.hex() if isinstance(v, (bytes, bytearray, memoryview)) else v
+    return out

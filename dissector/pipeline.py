@@ -1,0 +1,255 @@
+"""The whole analysis as one sans-IO object: frames in, events out.
+
+`Pipeline.feed(ts, linktype, frame)` decodes the frame, finds its flow, reassembles TCP, detects
+TLS and drives the flow's `TLSConnection`. It returns the events that frame caused (often none).
+No I/O and no clock: time comes from the frames. MalformedInput from any layer becomes an Anomaly
+here, and nothing else escapes `feed()`; one bad packet never stops the capture.
+"""
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+
+from dissector.errors import MalformedInput
+from dissector.events import CLIENT, SERVER, Anomaly, Event, Flow, FlowEnd, SessionStart, TCPEvent, TCPGap
+from dissector.net.decode import ACK, FIN, RST, SYN, Defragmenter, decode_frame
+from dissector.net.tcp import TCPDirection
+from dissector.tls.connection import TLSConnection
+from dissector.tls.keystore import KeyStore
+from dissector.tls.records import looks_like_tls
+
+DETECT_LIMIT = 8  # in-order chunks per direction inspected for TLS before a flow is given up as not TLS
+
+
+@dataclass(slots=True)
+class Stats:
+    packets: int = 0
+    tcp_packets: int = 0
+    non_tcp: int = 0
+    malformed: int = 0
+    flows: int = 0
+    tls_flows: int = 0
+    non_tls_flows: int = 0
+    evicted: int = 0
+    anomalies: dict[str, int] = field(default_factory=dict)
+
+
+class FlowState:
+    """Everything kept per TCP connection: both directions' reassembly and the TLS state."""
+
+    __slots__ = ("flow", "dirs", "tls", "probe", "ignored", "last_ts", "fin", "rst", "syn_seen", "client_addr",
+                 "established", "keys")
+
+    def __init__(self, flow: Flow, client_addr: tuple) -> None:
+        self.flow = flow
+        self.client_addr = client_addr  # (ip bytes, port) of the client side
+        self.dirs = {CLIENT: TCPDirection(), SERVER: TCPDirection()}
+        self.tls: TLSConnection | None = None
+        self.probe = {CLIENT: 0, SERVER: 0}
+        self.ignored = False
+        self.last_ts = flow.start_ts
+        self.fin = {CLIENT: False, SERVER: False}
+        self.rst = False
+        self.syn_seen = False
+        self.established = False
+        self.keys: tuple = ()
+
+
+class Pipeline:
+    def __init__(self, keys: KeyStore | None = None, idle_timeout: float = 600.0, max_flows: int = 200_000,
+                 max_handshake: int = 1 << 16) -> None:
+        self.keys = keys if keys is not None else KeyStore()
+        self.idle_timeout = idle_timeout
+        self.max_flows = max_flows
+        self.max_handshake = max_handshake
+        self.flows: dict[tuple, FlowState] = {}
+        self.defrag = Defragmenter()
+        self.stats = Stats()
+        self.next_id = 0
+        self.last_sweep = 0.0
+        self.now = 0.0
+
+    # ------------------------------------------------------------------ per frame
+    def feed(self, ts: float, linktype: int, frame) -> list[Event]:
+        out: list[Event] = []
+        self.stats.packets += 1
+        self.now = ts
+        try:
+            seg = decode_frame(linktype, frame, self.defrag)
+        except MalformedInput as exc:
+            self.stats.malformed += 1
+            self._count(exc.name)
+            out.append(Anomaly(ts, None, exc.layer, exc.name, exc.reason))
+            return out
+        if seg is None:
+            self.stats.non_tcp += 1
+            return out
+        self.stats.tcp_packets += 1
+        version, src, dst, sport, dport, seq, ack, flags, payload = seg
+        key = (src, sport, dst, dport)
+        state = self.flows.get(key)
+        if state is not None and flags & SYN and not flags & ACK and (state.rst or all(state.fin.values())
+                                                                    or state.established):
+            self._end(state, ts, "port reused by a new connection", out)  # a new SYN on a closed 4-tuple
+            state = None
+        if state is None:
+            state = self._new_flow(ts, version, key, flags, out)
+        direction = CLIENT if (src, sport) == state.client_addr else SERVER
+        state.last_ts = ts
+        try:
+            self._segment(state, direction, seq, ack, flags, payload, ts, out)
+        except MalformedInput as exc:
+            self._count(exc.name)
+            out.append(Anomaly(ts, state.flow, exc.layer, exc.name, exc.reason, direction))
+        if ts - self.last_sweep > 30.0:
+            self._sweep(ts, out)
+        return out
+
+    def _segment(self, state: FlowState, direction: str, seq: int, ack: int, flags: int, payload, ts: float,
+                 out: list) -> None:
+        flow = state.flow
+        mine = state.dirs[direction]
+        if flags & (SYN | FIN | RST):
+            if flags & SYN:
+                mine.syn(seq)
+                state.syn_seen = True
+                out.append(TCPEvent(ts, flow, direction, "SYN-ACK" if flags & ACK else "SYN"))
+            if flags & RST:
+                state.rst = True
+                out.append(TCPEvent(ts, flow, direction, "RST"))
+        elif flags & ACK and not state.established and state.syn_seen and direction == CLIENT and not payload:
+            state.established = True
+            out.append(TCPEvent(ts, flow, direction, "ESTABLISHED"))
+        if flags & ACK:
+            other = SERVER if direction == CLIENT else CLIENT
+            lost = state.dirs[other].acked(ack)
+            if lost:
+                self._deliver(state, other, lost, ts, out)
+        if payload:
+            if state.ignored:
+                return
+            chunks = mine.feed(seq, payload)
+            if chunks:
+                self._deliver(state, direction, chunks, ts, out)
+        if flags & FIN and not state.fin[direction]:
+            state.fin[direction] = True
+            out.append(TCPEvent(ts, flow, direction, "FIN"))
+        if state.rst or (state.fin[CLIENT] and state.fin[SERVER]):
+            self._end(state, ts, "RST" if state.rst else "FIN", out)
+
+    def _deliver(self, state: FlowState, direction: str, chunks: list, ts: float, out: list) -> None:
+        for chunk in chunks:
+            if state.ignored:
+                return
+            tls = state.tls
+            if type(chunk) is int:
+                self._count("tcp_gap")
+                out.append(TCPGap(ts, state.flow, direction, chunk))
+                if tls is not None:
+                    tls.out = out
+                    tls.gap(direction, chunk, ts)
+                continue
+            if tls is None:
+                direction = self._detect(state, direction, chunk, ts, out)
+                tls = state.tls
+                if tls is None:
+                    continue
+            tls.out = out
+            tls.data(direction, chunk, ts)
+
+    def _detect(self, state: FlowState, direction: str, chunk: bytes, ts: float, out: list) -> str:
+        """Is this flow TLS? Look at the first chunks of each direction for a record header.
+
+        Returns the chunk's direction, which changes when a mid-stream flow turns out to be the other
+        way round (the side that sends the ClientHello is the client).
+        """
+        if looks_like_tls(chunk):
+            flow = state.flow
+            if not state.syn_seen and direction == SERVER and _is_client_hello(chunk):
+                self._swap(state)
+                direction = CLIENT
+            state.tls = TLSConnection(flow, self.keys, out, self.max_handshake)
+            self.stats.tls_flows += 1
+            out.append(SessionStart(ts, flow))
+            return direction
+        state.probe[direction] += 1
+        if state.probe[direction] >= DETECT_LIMIT or sum(state.probe.values()) >= 2 * DETECT_LIMIT:
+            state.ignored = True
+            self.stats.non_tls_flows += 1
+        return direction
+
+    def _swap(self, state: FlowState) -> None:
+        f = state.flow
+        f.client_ip, f.server_ip = f.server_ip, f.client_ip
+        f.client_port, f.server_port = f.server_port, f.client_port
+        state.dirs = {CLIENT: state.dirs[SERVER], SERVER: state.dirs[CLIENT]}
+        src, sport, dst, dport = state.keys[0]
+        state.client_addr = (dst, dport) if state.client_addr == (src, sport) else (src, sport)
+
+    # ------------------------------------------------------------------ flows
+    def _new_flow(self, ts: float, version: int, key: tuple, flags: int, out: list) -> FlowState:
+        src, sport, dst, dport = key
+        # the SYN sender is the client; with a SYN-ACK the other side is; mid-stream, the lower port serves
+        if flags & SYN and flags & ACK:
+            client_is_src = False
+        elif flags & SYN:
+            client_is_src = True
+        else:
+            client_is_src = sport > dport or (sport == dport and src > dst)
+        csrc, cport, ssrc, sport_ = (src, sport, dst, dport) if client_is_src else (dst, dport, src, sport)
+        fam = socket.AF_INET6 if version == 6 else socket.AF_INET
+        flow = Flow(self.next_id, socket.inet_ntop(fam, csrc), cport, socket.inet_ntop(fam, ssrc), sport_, ts, version)
+        self.next_id += 1
+        self.stats.flows += 1
+        state = FlowState(flow, (csrc, cport))
+        if len(self.flows) >= 2 * self.max_flows:
+            self._evict_oldest(ts, out)
+        state.keys = (key, (dst, dport, src, sport))
+        self.flows[key] = state
+        self.flows[state.keys[1]] = state
+        if not flags & SYN:
+            out.append(TCPEvent(ts, flow, CLIENT, "MIDSTREAM"))
+        return state
+
+    def _end(self, state: FlowState, ts: float, reason: str, out: list) -> None:
+        for d in (CLIENT, SERVER):
+            rest = state.dirs[d].flush()
+            if rest and not state.ignored:
+                self._deliver(state, d, rest, ts, out)
+        if state.tls is not None:
+            state.tls.out = out
+            state.tls.close(ts)
+        out.append(FlowEnd(ts, state.flow, reason))
+        for k in state.keys:
+            if self.flows.get(k) is state:
+                del self.flows[k]
+
+    def _sweep(self, ts: float, out: list) -> None:
+        self.last_sweep = ts
+        stale = {id(s): s for s in self.flows.values() if ts - s.last_ts > self.idle_timeout}
+        for s in stale.values():
+            self.stats.evicted += 1
+            self._end(s, ts, "idle timeout", out)
+
+    def _evict_oldest(self, ts: float, out: list) -> None:
+        oldest = min(self.flows.values(), key=lambda s: s.last_ts)
+        self.stats.evicted += 1
+        self._end(oldest, ts, "flow table full", out)
+
+    def finish(self) -> list[Event]:
+        """End of input: close every flow still open."""
+        out: list[Event] = []
+        seen = set()
+        for state in list(self.flows.values()):
+            if id(state) in seen:
+                continue
+            seen.add(id(state))
+            self._end(state, self.now, "end of capture", out)
+        return out
+
+    def _count(self, name: str) -> None:
+        self.stats.anomalies[name] = self.stats.anomalies.get(name, 0) + 1
+
+
+def _is_client_hello(chunk: bytes) -> bool:
+    return (len(chunk) > 5 and chunk[0] == 22 and chunk[5] == 1) or (len(chunk) > 2 and chunk[0] & 0x80 and chunk[2] == 1)

@@ -1,0 +1,633 @@
+"""The per-flow TLS state machine: records in, labelled messages, decrypted data and a status out.
+
+`TLSConnection.data(direction, bytes, ts)` takes one direction's reassembled TCP bytes. Records are
+framed by `records.RecordReader`, decrypted when keys are known, and handshake messages are
+reassembled across records and parsed. Everything it learns goes out as events (appended to the
+list passed in): `TLSMessage`, `AppData`, `SessionInfo`, `Decryption`, `Anomaly`.
+
+Keys: TLS <= 1.2 derives the master secret at the first ChangeCipherSpec of each handshake, from a
+key log line, the session cache (resumption), an RSA private key or a PSK. TLS 1.3 takes the traffic
+secrets from the key log. The Finished messages are verified against the transcript, so wrong keys
+are never reported as a decryption.
+"""
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from dissector.errors import DecryptError, MalformedInput
+from dissector.events import CLIENT, SERVER, Anomaly, AppData, Decryption, Flow, SessionInfo, TLSMessage
+from dissector.tls import handshake as hs
+from dissector.tls import prf, schedule13
+from dissector.tls.constants import ALERT_DESCRIPTIONS, ALERT_LEVELS, HANDSHAKE_TYPES, name_of, version_name
+from dissector.tls.keystore import KeyStore
+from dissector.tls.protection import make_protection
+from dissector.tls.records import SSL2_CLIENT_HELLO, RecordReader
+from dissector.tls.suites import SUITES, Suite, can_decrypt
+
+MAX_HANDSHAKE_MESSAGE = 1 << 16  # bytes; a bigger message is reported, not buffered (config)
+_HS_HDR = struct.Struct("!BBH")
+
+# decryption status values (the JSON contract)
+DECRYPTED, NO_KEY, FAILED, NOT_ENCRYPTED = "decrypted", "no-key", "failed", "not-encrypted"
+
+
+class Direction:
+    """Record-layer state of one direction."""
+
+    __slots__ = ("reader", "hs_buf", "protection", "seq", "encrypted", "pending", "undecryptable",
+                 "secret", "early", "next13", "records", "decrypted_records")
+
+    def __init__(self, allow_ssl2: bool) -> None:
+        self.reader = RecordReader(allow_ssl2)
+        self.hs_buf = bytearray()
+        self.protection: Any = None  # current record decryptor
+        self.seq = 0
+        self.encrypted = False  # records on the wire are protected
+        self.pending: Any = None  # TLS <= 1.2: decryptor to switch to at this side's ChangeCipherSpec
+        self.undecryptable = False  # keys failed: stop trying, report records as encrypted
+        self.secret: bytes | None = None  # TLS 1.3: current traffic secret (for KeyUpdate)
+        self.early = False  # TLS 1.3 client: 0-RTT records may come now
+        self.next13: tuple[Any, bytes] | None = None  # TLS 1.3 client: handshake keys to try after early data
+        self.records = 0
+        self.decrypted_records = 0
+
+
+class TLSConnection:
+    def __init__(self, flow: Flow, keys: KeyStore, out: list, max_handshake: int = MAX_HANDSHAKE_MESSAGE) -> None:
+        self.flow = flow
+        self.keys = keys
+        self.out = out
+        self.max_handshake = max_handshake
+        self.sides = {CLIENT: Direction(True), SERVER: Direction(False)}
+        self.ctx = hs.Context()
+        self.suite: Suite | None = None
+        self.version: int | None = None  # negotiated
+        self.client_version = 0  # ClientHello.legacy_version (RSA pre-master check)
+        self.client_random = b""
+        self.server_random = b""
+        self.ch_session_id = b""
+        self.session_id = b""
+        self.offered_ticket = b""
+        self.offered_early_data = False
+        self.ems = False
+        self.etm = False
+        self.resumed = False
+        self.sni: str | None = None
+        self.alpn: str | None = None
+        self.server_cert_der: bytes | None = None
+        self.encrypted_pms: bytes | None = None
+        self.psk_identity: str | None = None
+        self.master: bytes | None = None
+        self.transcript: list[bytes] = []
+        self.handshakes = 0
+        self.status: str | None = None
+        self.detail = ""
+        self.status_sent: tuple[str, str] | None = None
+        self.saw_encrypted = False
+        self.saw_client_hello = False
+        self.finished_verified = 0
+        self.hash13 = "sha256"
+        self._pending_ticket = b""
+
+    # ------------------------------------------------------------------ input
+    def data(self, direction: str, data: bytes, ts: float) -> None:
+        side = self.sides[direction]
+        side.reader.feed(data)
+        while True:
+            try:
+                for ctype, version, body in side.reader.records():
+                    side.records += 1
+                    self._record(direction, side, ctype, version, body, ts)
+                return
+            except MalformedInput as exc:
+                self._anomaly(ts, exc.layer, exc.name, exc.reason, direction)
+
+    def gap(self, direction: str, missing: int, ts: float) -> None:
+        side = self.sides[direction]
+        side.reader.gap()
+        side.hs_buf.clear()
+        if side.protection is not None and self.version != 0x0304 and self.suite and self.suite.mode in ("stream", "cbc") \
+                and (self.version or 0) <= 0x0301:
+            # RC4 keystream and TLS 1.0 CBC chaining cannot continue across lost bytes
+            side.protection = None
+            side.undecryptable = True
+            self._set_status(FAILED, f"{missing} bytes of the {direction}'s stream are missing from the capture; "
+                                     "decryption stops there (the part before the gap was decrypted)")
+
+    def close(self, ts: float) -> None:
+        """End of flow: emit the final decryption status."""
+        if self.status is None:
+            if any(s.decrypted_records for s in self.sides.values()):
+                self._set_status(DECRYPTED, "")
+            elif self.saw_encrypted:
+                self._set_status(NO_KEY, self._no_key_reason())
+            elif self.saw_client_hello:
+                self._set_status(NOT_ENCRYPTED, "no encrypted records in the capture")
+        self._emit_status(ts)
+
+    # ------------------------------------------------------------------ records
+    def _record(self, direction: str, side: Direction, ctype: int, version: int, body: bytes, ts: float) -> None:
+        if ctype == SSL2_CLIENT_HELLO:
+            self._ssl2_client_hello(body, ts)
+            return
+        tls13 = self.ctx.tls13 or side.early
+        if side.encrypted and not (tls13 and ctype != 23):
+            self.saw_encrypted = True
+            if side.protection is None and side.next13 is None:
+                self._undecrypted(direction, side, ctype, len(body), ts)
+                return
+            plain = self._decrypt(direction, side, ctype, version, body, ts)
+            if plain is None:
+                return
+            ctype, body = plain
+        if ctype == 22:
+            self._handshake_bytes(direction, side, body, ts, side.encrypted)
+        elif ctype == 23:
+            self.out.append(AppData(ts, self.flow, direction, len(body), body))
+        elif ctype == 20:
+            self.out.append(TLSMessage(ts, self.flow, direction, "ChangeCipherSpec", {}, False, len(body)))
+            if not tls13:
+                self._change_cipher_spec(direction, side, ts)
+        elif ctype == 21:
+            self._alerts(direction, body, ts, side.encrypted)
+        elif ctype == 24:
+            self.out.append(TLSMessage(ts, self.flow, direction, "Heartbeat", {"length": len(body)}, side.encrypted,
+                                       len(body)))
+
+    def _undecrypted(self, direction: str, side: Direction, ctype: int, length: int, ts: float) -> None:
+        if ctype == 22:
+            self.out.append(TLSMessage(ts, self.flow, direction, "EncryptedHandshakeMessage", {}, True, length))
+        elif ctype == 21:
+            self.out.append(TLSMessage(ts, self.flow, direction, "Alert", {"encrypted": True}, True, length))
+        elif ctype == 20:
+            self.out.append(TLSMessage(ts, self.flow, direction, "ChangeCipherSpec", {}, False, length))
+        else:
+            self.out.append(AppData(ts, self.flow, direction, length, None))
+
+    def _decrypt(self, direction: str, side: Direction, ctype: int, version: int, body: bytes,
+                 ts: float) -> tuple[int, bytes] | None:
+        if side.protection is not None:
+            try:
+                result = side.protection.decrypt(side.seq, ctype, version, body)
+                side.seq += 1
+                side.decrypted_records += 1
+                return result
+            except DecryptError as exc:
+                err = str(exc)
+        else:
+            err = "no early-data key"
+        if side.next13 is not None:  # TLS 1.3 client after 0-RTT: is this the first handshake-key record?
+            prot, secret = side.next13
+            try:
+                result = prot.decrypt(0, ctype, version, body)
+            except DecryptError:
+                result = None
+            if result is not None:
+                side.protection, side.secret, side.next13, side.seq, side.early = prot, secret, None, 1, False
+                side.decrypted_records += 1
+                return result
+        if side.early:  # 0-RTT data we have no key for (or the server rejected): skip it, not a failure
+            side.seq += 1 if side.protection is not None else 0
+            self.out.append(AppData(ts, self.flow, direction, len(body), None))
+            return None
+        side.protection = None
+        side.undecryptable = True
+        self._set_status(FAILED, f"a {direction} record failed to decrypt ({err}): the key material does not "
+                                 "match this session")
+        self._undecrypted(direction, side, ctype, len(body), ts)
+        return None
+
+    def _alerts(self, direction: str, body: bytes, ts: float, encrypted: bool) -> None:
+        if len(body) < 2:
+            self._anomaly(ts, "tls", "truncated_alert", f"{len(body)} bytes", direction)
+            return
+        for i in range(0, len(body) - 1, 2):
+            info = {"level": name_of(ALERT_LEVELS, body[i]), "description": name_of(ALERT_DESCRIPTIONS, body[i + 1])}
+            self.out.append(TLSMessage(ts, self.flow, direction, "Alert", info, encrypted, 2))
+
+    # ------------------------------------------------------------------ handshake
+    def _handshake_bytes(self, direction: str, side: Direction, body: bytes, ts: float, encrypted: bool) -> None:
+        buf = side.hs_buf
+        buf += body
+        pos = 0
+        n = len(buf)
+        while n - pos >= 4:
+            mtype, hi, lo = _HS_HDR.unpack_from(buf, pos)
+            length = (hi << 16) | lo
+            if length > self.max_handshake:
+                self._anomaly(ts, "tls", "handshake_message_too_large",
+                              f"{name_of(HANDSHAKE_TYPES, mtype)} claims {length} bytes", direction)
+                buf.clear()
+                return
+            if n - pos < 4 + length:
+                break
+            raw = bytes(buf[pos:pos + 4 + length])
+            pos += 4 + length
+            self._message(direction, side, mtype, raw, ts, encrypted)
+        del buf[:pos]
+
+    def _message(self, direction: str, side: Direction, mtype: int, raw: bytes, ts: float, encrypted: bool) -> None:
+        body = raw[4:]
+        name = name_of(HANDSHAKE_TYPES, mtype)
+        info: dict = {}
+        try:
+            if mtype == 1:
+                info = hs.parse_client_hello(body)
+            elif mtype == 2:
+                info = hs.parse_server_hello(body)
+                if info.get("hello_retry_request"):
+                    name = "HelloRetryRequest"
+            else:
+                parser = hs.BODY_PARSERS.get(mtype)
+                if parser is not None:
+                    info = parser(body, self.ctx)
+        except MalformedInput as exc:
+            info = {"malformed": exc.reason or exc.name}
+            self._anomaly(ts, "tls", f"malformed_{name.lower()}" if not name.startswith("unknown") else exc.name,
+                          exc.reason, direction)
+        public = {k: v for k, v in info.items() if not k.startswith("_")}
+        self.out.append(TLSMessage(ts, self.flow, direction, name, public, encrypted, len(raw)))
+        if "malformed" in info and mtype in (1, 2):
+            return
+        handler = _HANDLERS.get(mtype)
+        if handler is not None:
+            handler(self, direction, side, info, raw, ts)
+        elif mtype not in (0,) and not (self.ctx.tls13 and mtype in (4, 24)):
+            self.transcript.append(raw)
+
+    def _ssl2_client_hello(self, body: bytes, ts: float) -> None:
+        try:
+            info = hs.parse_ssl2_client_hello(body)
+        except MalformedInput as exc:
+            self._anomaly(ts, exc.layer, exc.name, exc.reason, CLIENT)
+            return
+        self.out.append(TLSMessage(ts, self.flow, CLIENT, "ClientHello", info, False, len(body)))
+        self._on_client_hello(CLIENT, self.sides[CLIENT], info, b"", ts)
+        self.transcript = [body]  # the SSLv2 message (without record header) starts the handshake hash
+
+    def _on_client_hello(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+        self.saw_client_hello = True
+        if info.get("version_id", 0) and not self.ctx.tls13:
+            self.client_version = info["version_id"]
+        if self.ctx.tls13 and self.handshakes:  # the second ClientHello after a HelloRetryRequest continues the transcript
+            self.transcript.append(raw)
+            return
+        self.handshakes += 1
+        if self.handshakes > 1:  # renegotiation: a new handshake under the current keys
+            self.master = self.server_cert_der = self.encrypted_pms = None
+            self.resumed = False
+            self._pending_ticket = b""
+        self.client_random = bytes.fromhex(info.get("random", ""))
+        self.ch_session_id = bytes.fromhex(info.get("session_id", ""))
+        exts = {e["type"]: e for e in info.get("extensions", [])}
+        ticket = exts.get(35)
+        self.offered_ticket = bytes.fromhex(ticket.get("ticket", "")) if ticket else b""
+        self.offered_early_data = 42 in exts
+        if self.handshakes == 1:
+            self.sni = info.get("sni")
+        self.transcript = [raw] if raw else []
+        if self.offered_early_data and 43 in exts:  # TLS 1.3 0-RTT: early data may follow right away
+            secret = self.keys.keylog.get("CLIENT_EARLY_TRAFFIC_SECRET", self.client_random)
+            side.early = True
+            side.encrypted = True
+            if secret is not None:
+                suite = SUITES.get(_first_tls13_suite(info))
+                if suite is not None:
+                    side.protection = self._protection13(suite, secret)
+                    side.secret = secret
+                    side.seq = 0
+
+    def _on_server_hello(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+        self.transcript.append(raw)
+        version = info.get("selected_version_id") or info.get("version_id")
+        self.version = version
+        draft = version & 0xFF if version and version >> 8 == 0x7F else None
+        tls13 = version == 0x0304 or draft is not None
+        self.ctx.version, self.ctx.tls13, self.ctx.draft = version, tls13, draft
+        self.suite = SUITES.get(info.get("cipher_suite_id", -1))
+        self.ctx.kx = self.suite.kx if self.suite else None
+        self.server_random = bytes.fromhex(info.get("random", ""))
+        self.session_id = bytes.fromhex(info.get("session_id", ""))
+        exts = {e["type"] for e in info.get("extensions", [])}
+        self.ems = 23 in exts
+        self.etm = 22 in exts
+        if info.get("alpn"):
+            self.alpn = info["alpn"][0]
+        if info.get("hello_retry_request"):
+            # RFC 8446 4.4.1: ClientHello1 is replaced by message_hash(Hash(ClientHello1))
+            if tls13 and self.suite:
+                self.hash13 = self.suite.prf_hash
+                ch1 = schedule13.transcript_hash(self.hash13, self.transcript[0])
+                self.transcript = [bytes([254, 0, 0, len(ch1)]) + ch1, raw]
+            self._session_info(ts)
+            return
+        self.resumed = (not tls13) and bool(self.session_id) and self.session_id == self.ch_session_id
+        if tls13:
+            self._tls13_handshake_keys(ts)
+        self._session_info(ts)
+
+    def _session_info(self, ts: float) -> None:
+        self.out.append(SessionInfo(ts, self.flow, self.version_name(), self.suite.name if self.suite else None,
+                                    self.sni, self.alpn, self.resumed))
+
+    def version_name(self) -> str | None:
+        return version_name(self.version) if self.version is not None else None
+
+    def _on_certificate(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+        self.transcript.append(raw)
+        if direction == SERVER and info.get("_der"):
+            self.server_cert_der = info["_der"][0]
+
+    def _on_client_key_exchange(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+        self.transcript.append(raw)
+        self.encrypted_pms = info.get("_encrypted_pre_master")
+        self.psk_identity = info.get("psk_identity")
+
+    def _on_new_session_ticket(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+        if self.ctx.tls13:
+            return
+        self.transcript.append(raw)
+        ticket = info.get("_ticket")
+        if ticket and self.master:
+            self.keys.remember(self.client_random, self.master, ticket=ticket)
+        elif ticket:
+            self._pending_ticket = ticket
+
+    def _on_finished(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+        expected = None
+        verify = bytes.fromhex(info.get("verify_data", ""))
+        if self.ctx.tls13:
+            if side.secret is not None:
+                th = schedule13.transcript_hash(self.hash13, b"".join(self.transcript))
+                expected = schedule13.finished_verify_data(self.hash13, side.secret, th, self.ctx.draft)
+            self.transcript.append(raw)
+            if direction == SERVER:
+                self._tls13_switch(SERVER, "SERVER_TRAFFIC_SECRET_0", ts)
+                self._server_finished_th = schedule13.transcript_hash(self.hash13, b"".join(self.transcript))
+            else:
+                self._tls13_switch(CLIENT, "CLIENT_TRAFFIC_SECRET_0", ts)
+        else:
+            if self.master is not None and self.version is not None and self.suite is not None:
+                try:
+                    expected = prf.finished_verify_data(self.version, self.suite.prf_hash, self.master,
+                                                        direction == CLIENT, b"".join(self.transcript))
+                except ValueError:
+                    expected = None
+            self.transcript.append(raw)
+        if expected is not None:
+            if expected == verify:
+                self.finished_verified += 1
+                if self.status is None or self.status == DECRYPTED:
+                    self._set_status(DECRYPTED, "")
+            else:
+                self._set_status(FAILED, f"the {direction} Finished message does not match the handshake "
+                                         "transcript: the key material is wrong for this session")
+
+    def _on_key_update(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+        if side.secret is None or self.suite is None:
+            return
+        side.secret = schedule13.next_traffic_secret(self.hash13, side.secret, self.ctx.draft)
+        side.protection = self._protection13(self.suite, side.secret)
+        side.seq = 0
+
+    def _on_end_of_early_data(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+        self.transcript.append(raw)
+        if side.next13 is not None:
+            side.protection, side.secret = side.next13
+            side.next13 = None
+            side.seq = 0
+        side.early = False
+
+    def _on_encrypted_extensions(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+        self.transcript.append(raw)
+        if info.get("alpn"):
+            self.alpn = info["alpn"][0]
+            self._session_info(ts)
+        exts = {e["type"] for e in info.get("extensions", [])}
+        client = self.sides[CLIENT]
+        if 42 not in exts and client.early and client.next13 is not None:
+            pass  # early data rejected: the client's next records use handshake keys (trial handles it)
+
+    # ------------------------------------------------------------------ TLS <= 1.2 keys
+    def _change_cipher_spec(self, direction: str, side: Direction, ts: float) -> None:
+        if self.master is None and self.suite is not None and self.status not in (FAILED,):
+            self._derive_tls12_keys(ts)
+        side.encrypted = True
+        side.seq = 0
+        side.protection = side.pending
+        side.pending = None
+        if side.protection is None and not side.undecryptable and self.master is None:
+            pass  # reason is given at close
+        self.saw_encrypted = True
+
+    def _derive_tls12_keys(self, ts: float) -> None:
+        suite, version = self.suite, self.version
+        if suite is None or version is None:
+            return
+        master, why = self._find_master()
+        if master is None:
+            self._set_status(NO_KEY, why)
+            return
+        if not can_decrypt(suite):
+            self.master = master
+            self._set_status(NO_KEY, f"cipher suite {suite.name} ({suite.cipher}) is not supported for decryption")
+            return
+        try:
+            block = prf.key_block(version, suite.prf_hash, master, self.client_random, self.server_random,
+                                  prf.key_block_length(version, suite))
+            km = prf.split_key_block(suite, block)
+            if suite.export:
+                km = prf.export_key_material(version, km, self.client_random, self.server_random,
+                                             suite.key_len, suite.iv_len if suite.mode == "cbc" else 0)
+            cprot = make_protection(version, suite, km.client_key, km.client_iv, km.client_mac_key,
+                                    encrypt_then_mac=self.etm)
+            sprot = make_protection(version, suite, km.server_key, km.server_iv, km.server_mac_key,
+                                    encrypt_then_mac=self.etm)
+        except ValueError as exc:
+            self._set_status(NO_KEY, f"cannot decrypt {suite.name}: {exc}")
+            return
+        self.master = master
+        self.sides[CLIENT].pending = cprot
+        self.sides[SERVER].pending = sprot
+        self.keys.remember(self.client_random, master, session_id=self.session_id,
+                           ticket=self._pending_ticket)
+
+    def _find_master(self) -> tuple[bytes | None, str]:
+        """The master secret from whatever key material fits, or None and the reason why not."""
+        keylog = self.keys.keylog
+        cr = self.client_random
+        master = keylog.get("CLIENT_RANDOM", cr)
+        if master is not None:
+            return master, ""
+        if self.resumed or (self.offered_ticket and self.encrypted_pms is None and self.server_cert_der is None):
+            master = self.keys.by_session_id.get(self.session_id) if self.resumed else None
+            if master is None and self.offered_ticket:
+                master = self.keys.by_ticket.get(self.offered_ticket)
+            if master is not None:
+                self.resumed = True
+                return master, ""
+            if self.resumed or self.encrypted_pms is None:
+                return None, (f"resumed session whose original handshake is not in the capture: a key log line for "
+                              f"client random {cr.hex()[:16]}... is needed")
+        suite, version = self.suite, self.version
+        assert suite is not None and version is not None
+        pms = keylog.get("PMS_CLIENT_RANDOM", cr)
+        kx = suite.kx
+        if pms is None and kx in ("RSA", "RSA_PSK") and self.encrypted_pms:
+            pms = keylog.rsa_premaster(self.encrypted_pms[:8])
+            if pms is None:
+                pms, why = self._rsa_premaster()
+                if pms is None:
+                    return None, why
+        if pms is not None and kx == "RSA_PSK":
+            psk = self.keys.psks[0] if self.keys.psks else None
+            if psk is None:
+                return None, "RSA_PSK key exchange: a PSK (--psk) is needed besides the RSA key"
+            pms = prf.psk_premaster(psk, pms)
+        if pms is None and kx == "PSK" and self.keys.psks:
+            pms = prf.psk_premaster(self.keys.psks[0])
+        if pms is None:
+            return None, self._no_key_reason()
+        session_hash = None
+        if self.ems:
+            session_hash = prf.session_hash(version, suite.prf_hash, b"".join(self.transcript))
+        return prf.master_secret(version, suite.prf_hash, pms, cr, self.server_random, session_hash), ""
+
+    def _rsa_premaster(self) -> tuple[bytes | None, str]:
+        from dissector.tls import rsa_kx
+
+        if not self.keys.rsa_keys:
+            return None, self._no_key_reason()
+        cert_key = None
+        if self.server_cert_der is not None:
+            try:
+                from cryptography import x509
+
+                cert_key = x509.load_der_x509_certificate(self.server_cert_der).public_key()
+            except ValueError:
+                cert_key = None
+        server = (self.flow.server_ip, self.flow.server_port)
+        candidates = []
+        for k in self.keys.rsa_keys:
+            if k.server is not None and k.server[1] not in (0, server[1]):
+                continue
+            if k.server is not None and k.server[0] not in ("0.0.0.0", "::", "any", server[0]):
+                continue
+            if cert_key is not None and not rsa_kx.public_key_matches(k.key, cert_key):
+                continue
+            candidates.append(k)
+        if not candidates:
+            if cert_key is not None:
+                return None, "the RSA key given does not match the server certificate"
+            return None, f"no RSA key given for server {self.flow.server}"
+        for k in candidates:
+            pms = rsa_kx.decrypt_premaster(k.key, self.encrypted_pms, self.client_version)
+            if pms is not None:
+                return pms, ""
+        return None, "the RSA key could not decrypt the pre-master secret (wrong key for this session)"
+
+    def _no_key_reason(self) -> str:
+        cr = self.client_random.hex()
+        if not self.client_random:
+            return "the handshake is not in the capture (it starts after the ClientHello), so no keys can be matched"
+        if self.suite is None:
+            return "no ServerHello in the capture: the negotiated cipher suite is unknown"
+        kx = self.suite.kx
+        have_log = len(self.keys.keylog) > 0
+        if self.ctx.tls13:
+            if have_log:
+                return f"no key log entry for client random {cr[:16]}... (TLS 1.3 traffic secrets)"
+            return "TLS 1.3 session: a key log (--keylog, SSLKEYLOGFILE) is needed; an RSA key cannot decrypt it"
+        if kx in ("ECDHE", "DHE", "ECDH", "DH", "ECDHE_PSK", "DHE_PSK", "SRP"):
+            if have_log:
+                return f"no key log entry for client random {cr[:16]}..."
+            if self.keys.rsa_keys:
+                return f"{kx} key exchange: an RSA key cannot decrypt it, a key log is needed"
+            return f"{kx} key exchange: a key log (--keylog) is needed"
+        if kx == "PSK":
+            return "PSK key exchange: the pre-shared key (--psk HEX) is needed"
+        if kx in ("RSA", "RSA_PSK"):
+            if have_log and not self.keys.rsa_keys:
+                return f"no key log entry for client random {cr[:16]}... and no RSA key (--key) given"
+            return "RSA key exchange: the server's RSA private key (--key) or a key log is needed"
+        return f"no key given for {kx} key exchange"
+
+    # ------------------------------------------------------------------ TLS 1.3 keys
+    def _protection13(self, suite: Suite, secret: bytes) -> Any:
+        key, iv = schedule13.traffic_key_iv(suite.prf_hash, secret, suite.key_len, 12, self.ctx.draft)
+        return make_protection(0x0304, suite, key, iv, b"", tls13=True, draft=self.ctx.draft)
+
+    def _tls13_handshake_keys(self, ts: float) -> None:
+        suite = self.suite
+        for side in self.sides.values():
+            side.encrypted = True
+        server, client = self.sides[SERVER], self.sides[CLIENT]
+        if suite is None:
+            return
+        self.hash13 = suite.prf_hash
+        keylog = self.keys.keylog
+        s_secret = keylog.get("SERVER_HANDSHAKE_TRAFFIC_SECRET", self.client_random)
+        c_secret = keylog.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET", self.client_random)
+        if not can_decrypt(suite):
+            self._set_status(NO_KEY, f"cipher suite {suite.name} is not supported for decryption")
+            return
+        if s_secret is not None:
+            server.protection, server.secret, server.seq = self._protection13(suite, s_secret), s_secret, 0
+        if c_secret is not None:
+            prot = self._protection13(suite, c_secret)
+            if client.early:
+                client.next13 = (prot, c_secret)
+            else:
+                client.protection, client.secret, client.seq = prot, c_secret, 0
+        if s_secret is None and c_secret is None:
+            self._set_status(NO_KEY, self._no_key_reason())
+
+    def _tls13_switch(self, direction: str, label: str, ts: float) -> None:
+        side = self.sides[direction]
+        secret = self.keys.keylog.get(label, self.client_random)
+        if secret is None or self.suite is None:
+            side.protection = None
+            side.secret = None
+            if self.status is None:
+                self._set_status(NO_KEY, f"no {label} key log entry for client random {self.client_random.hex()[:16]}...")
+            return
+        side.protection, side.secret, side.seq, side.early, side.next13 = (
+            self._protection13(self.suite, secret), secret, 0, False, None)
+
+    # ------------------------------------------------------------------ status and anomalies
+    def _set_status(self, status: str, detail: str) -> None:
+        if self.status == FAILED and status != FAILED:
+            return
+        if self.status == NO_KEY and status == DECRYPTED:
+            pass
+        self.status, self.detail = status, detail
+
+    def _emit_status(self, ts: float) -> None:
+        cur = (self.status or "", self.detail)
+        if self.status is not None and cur != self.status_sent:
+            self.status_sent = cur
+            self.out.append(Decryption(ts, self.flow, self.status, self.detail))
+
+    def _anomaly(self, ts: float, layer: str, name: str, detail: str, direction: str | None = None) -> None:
+        self.out.append(Anomaly(ts, self.flow, layer, name, detail, direction))
+
+
+def _first_tls13_suite(info: dict) -> int:
+    for s in info.get("cipher_suite_ids", []):
+        if 0x1301 <= s <= 0x1305:
+            return s
+    return -1
+
+
+_HANDLERS = {
+    1: TLSConnection._on_client_hello,
+    2: TLSConnection._on_server_hello,
+    4: TLSConnection._on_new_session_ticket,
+    5: TLSConnection._on_end_of_early_data,
+    8: TLSConnection._on_encrypted_extensions,
+    11: TLSConnection._on_certificate,
+    16: TLSConnection._on_client_key_exchange,
+    20: TLSConnection._on_finished,
+    24: TLSConnection._on_key_update,
+}

@@ -1,0 +1,193 @@
+"""Hello extensions: each known one parsed into typed fields, unknown ones kept raw (hex).
+
+`parse_extensions(data, context)` returns a list of dicts {"type": int, "name": str, ...fields}.
+`context` is the message carrying them ("client_hello", "server_hello", "hello_retry_request",
+"encrypted_extensions", "certificate_request", "new_session_ticket", "certificate") since several
+extensions (supported_versions, key_share, pre_shared_key, early_data) differ by message.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from dissector.buffer import Buffer
+from dissector.errors import MalformedInput
+from dissector.tls.constants import (
+    COMPRESSION_METHODS,
+    EC_POINT_FORMATS,
+    EXTENSIONS,
+    GROUPS,
+    PSK_KEY_EXCHANGE_MODES,
+    SIGNATURE_SCHEMES,
+    name_of,
+    version_name,
+)
+
+Fields = dict[str, Any]
+
+
+def _server_name(b: Buffer, ctx: str) -> Fields:
+    if b.eof():  # the server's empty acknowledgement
+        return {}
+    names = []
+    with b.pull_block(2):
+        while not b.eof():
+            kind = b.pull_u8()
+            host = b.pull_opaque(2)
+            if kind == 0:
+                names.append(host.decode("ascii", "replace"))
+    return {"server_name": names[0] if names else None, "names": names}
+
+
+def _alpn(b: Buffer, ctx: str) -> Fields:
+    protos = b.pull_list(2, lambda: b.pull_opaque(1).decode("ascii", "replace"))
+    return {"protocols": protos}
+
+
+def _supported_versions(b: Buffer, ctx: str) -> Fields:
+    if ctx == "client_hello":
+        vs = b.pull_list(1, b.pull_u16)
+        return {"versions": [version_name(v) for v in vs], "version_ids": vs}
+    v = b.pull_u16()
+    return {"version": version_name(v), "version_id": v}
+
+
+def _groups(b: Buffer, ctx: str) -> Fields:
+    gs = b.pull_list(2, b.pull_u16)
+    return {"groups": [name_of(GROUPS, g) for g in gs]}
+
+
+def _key_share_entry(b: Buffer) -> Fields:
+    group = b.pull_u16()
+    key = b.pull_opaque(2)
+    return {"group": name_of(GROUPS, group), "key_exchange_length": len(key)}
+
+
+def _key_share(b: Buffer, ctx: str) -> Fields:
+    if ctx == "client_hello":
+        return {"shares": b.pull_list(2, lambda: _key_share_entry(b))}
+    if ctx == "hello_retry_request":
+        return {"selected_group": name_of(GROUPS, b.pull_u16())}
+    return {"share": _key_share_entry(b)}
+
+
+def _sig_algs(b: Buffer, ctx: str) -> Fields:
+    algs = b.pull_list(2, b.pull_u16)
+    return {"algorithms": [name_of(SIGNATURE_SCHEMES, a) for a in algs]}
+
+
+def _session_ticket(b: Buffer, ctx: str) -> Fields:
+    ticket = b.pull_rest()
+    return {"ticket_length": len(ticket), "ticket": ticket.hex()} if ticket else {"ticket_length": 0}
+
+
+def _renegotiation_info(b: Buffer, ctx: str) -> Fields:
+    data = b.pull_opaque(1)
+    return {"renegotiated_connection": data.hex()}
+
+
+def _psk_modes(b: Buffer, ctx: str) -> Fields:
+    return {"modes": [name_of(PSK_KEY_EXCHANGE_MODES, m) for m in b.pull_list(1, b.pull_u8)]}
+
+
+def _psk_identity(b: Buffer) -> Fields:
+    identity = b.pull_opaque(2)
+    age = b.pull_u32()
+    return {"identity_length": len(identity), "identity": identity.hex(), "obfuscated_ticket_age": age}
+
+
+def _pre_shared_key(b: Buffer, ctx: str) -> Fields:
+    if ctx == "client_hello":
+        ids = b.pull_list(2, lambda: _psk_identity(b))
+        binders = b.pull_list(2, lambda: b.pull_opaque(1))
+        return {"identities": ids, "binders": len(binders)}
+    return {"selected_identity": b.pull_u16()}
+
+
+def _early_data(b: Buffer, ctx: str) -> Fields:
+    if ctx == "new_session_ticket":
+        return {"max_early_data_size": b.pull_u32()}
+    return {}
+
+
+def _point_formats(b: Buffer, ctx: str) -> Fields:
+    return {"formats": [name_of(EC_POINT_FORMATS, f) for f in b.pull_list(1, b.pull_u8)]}
+
+
+def _status_request(b: Buffer, ctx: str) -> Fields:
+    if b.eof():
+        return {}
+    kind = b.pull_u8()
+    b.pull_rest()
+    return {"status_type": "ocsp" if kind == 1 else kind}
+
+
+def _record_size_limit(b: Buffer, ctx: str) -> Fields:
+    return {"limit": b.pull_u16()}
+
+
+def _max_fragment_length(b: Buffer, ctx: str) -> Fields:
+    code = b.pull_u8()
+    return {"max_fragment_length": {1: 512, 2: 1024, 3: 2048, 4: 4096}.get(code, code)}
+
+
+def _cookie(b: Buffer, ctx: str) -> Fields:
+    return {"cookie_length": len(b.pull_opaque(2))}
+
+
+def _padding(b: Buffer, ctx: str) -> Fields:
+    return {"length": len(b.pull_rest())}
+
+
+def _compress_certificate(b: Buffer, ctx: str) -> Fields:
+    algs = b.pull_list(1, b.pull_u16)
+    return {"algorithms": algs}
+
+
+def _empty(b: Buffer, ctx: str) -> Fields:
+    return {}
+
+
+PARSERS: dict[int, Callable[[Buffer, str], Fields]] = {
+    0: _server_name, 1: _max_fragment_length, 5: _status_request, 10: _groups, 11: _point_formats,
+    13: _sig_algs, 16: _alpn, 21: _padding, 22: _empty, 23: _empty, 27: _compress_certificate,
+    28: _record_size_limit, 35: _session_ticket, 40: _key_share, 41: _pre_shared_key, 42: _early_data,
+    43: _supported_versions, 44: _cookie, 45: _psk_modes, 49: _empty, 50: _sig_algs, 51: _key_share,
+    0xFF01: _renegotiation_info,
+}
+
+
+def parse_extensions(b: Buffer, context: str) -> list[Fields]:
+    """The extensions block (u16 length, then entries) at the buffer's position; absent -> []."""
+    if b.eof():
+        return []
+    out: list[Fields] = []
+    with b.pull_block(2):
+        while not b.eof():
+            etype = b.pull_u16()
+            data = b.pull_opaque(2)
+            entry: Fields = {"type": etype, "name": name_of(EXTENSIONS, etype), "length": len(data)}
+            parser = PARSERS.get(etype)
+            if parser is not None:
+                inner = Buffer(data, "tls")
+                try:
+                    entry.update(parser(inner, context))
+                    if not inner.eof():
+                        raise MalformedInput("tls", "extension_trailing_data", entry["name"])
+                except MalformedInput as exc:
+                    entry["malformed"] = exc.reason or exc.name
+                    entry["data"] = data.hex()
+            elif data:
+                entry["data"] = data.hex()
+            out.append(entry)
+    return out
+
+
+def find(extensions: list[Fields], etype: int) -> Fields | None:
+    for e in extensions:
+        if e["type"] == etype:
+            return e
+    return None
+
+
+__all__ = ["parse_extensions", "find", "COMPRESSION_METHODS"]

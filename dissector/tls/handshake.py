@@ -1,0 +1,329 @@
+"""Handshake message parsers: body bytes in, a dict of typed fields out (or MalformedInput).
+
+Each parser takes the message body (after the 4-byte header) and a small context (negotiated
+version, key exchange) where the wire format depends on it. Unknown or unparsable parts are kept as
+hex rather than dropped, so nothing on the wire is silently lost.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import timezone
+from functools import lru_cache
+from typing import Any
+
+from dissector.buffer import Buffer
+from dissector.errors import MalformedInput
+from dissector.tls.constants import (
+    COMPRESSION_METHODS,
+    GROUPS,
+    HRR_RANDOM,
+    KEY_UPDATE_REQUEST,
+    SIGNATURE_SCHEMES,
+    name_of,
+    version_name,
+)
+from dissector.tls.extensions import find, parse_extensions
+from dissector.tls.suites import suite_name
+
+Fields = dict[str, Any]
+
+
+class Context:
+    """What a parser needs to know about the session so far."""
+
+    __slots__ = ("version", "tls13", "draft", "kx")
+
+    def __init__(self) -> None:
+        self.version: int | None = None  # negotiated wire version
+        self.tls13 = False
+        self.draft: int | None = None  # TLS 1.3 draft number, when a draft was negotiated
+        self.kx: str | None = None  # key exchange of the negotiated suite
+
+
+def parse_client_hello(body: bytes) -> Fields:
+    b = Buffer(body)
+    version = b.pull_u16()
+    random = b.pull_bytes(32)
+    session_id = b.pull_opaque(1)
+    suites = b.pull_list(2, b.pull_u16)
+    compression = b.pull_list(1, b.pull_u8)
+    exts = parse_extensions(b, "client_hello")
+    if not b.eof():
+        raise MalformedInput("tls", "trailing_data", f"{b.remaining()} bytes after ClientHello")
+    f: Fields = {
+        "version": version_name(version), "version_id": version, "random": random.hex(),
+        "session_id": session_id.hex(), "cipher_suites": [suite_name(s) for s in suites], "cipher_suite_ids": suites,
+        "compression_methods": [name_of(COMPRESSION_METHODS, c) for c in compression], "extensions": exts,
+    }
+    _summarise_hello(f, exts)
+    return f
+
+
+def parse_ssl2_client_hello(body: bytes) -> Fields:
+    """An SSLv2-format CLIENT-HELLO (RFC 6101 appendix E / RFC 5246 E.2), as sent by old clients."""
+    b = Buffer(body)
+    if b.pull_u8() != 1:
+        raise MalformedInput("tls", "not_ssl2_client_hello")
+    version = b.pull_u16()
+    spec_len, sid_len, chal_len = b.pull_u16(), b.pull_u16(), b.pull_u16()
+    if spec_len % 3 or not 16 <= chal_len <= 32:
+        raise MalformedInput("tls", "bad_ssl2_client_hello", f"cipher specs {spec_len}, challenge {chal_len}")
+    specs = [int.from_bytes(b.pull_bytes(3), "big") for _ in range(spec_len // 3)]
+    session_id = b.pull_bytes(sid_len)
+    challenge = b.pull_bytes(chal_len)
+    random = challenge.rjust(32, b"\0")  # the challenge is the right-aligned client random
+    suites = [s for s in specs if s >> 16 == 0]
+    return {
+        "version": version_name(version), "version_id": version, "random": random.hex(), "ssl2_format": True,
+        "session_id": session_id.hex(), "cipher_suites": [suite_name(s) for s in suites], "cipher_suite_ids": suites,
+        "ssl2_cipher_specs": len(specs) - len(suites), "compression_methods": ["null"], "extensions": [],
+    }
+
+
+def parse_server_hello(body: bytes) -> Fields:
+    b = Buffer(body)
+    version = b.pull_u16()
+    draft = version & 0xFF if version >> 8 == 0x7F else None
+    random = b.pull_bytes(32)
+    # TLS 1.3 drafts before 22 have no legacy_session_id and no compression method
+    old_draft = draft is not None and draft < 22
+    session_id = b"" if old_draft else b.pull_opaque(1)
+    suite = b.pull_u16()
+    compression = 0 if old_draft else b.pull_u8()
+    is_hrr = random == HRR_RANDOM
+    exts = parse_extensions(b, "hello_retry_request" if is_hrr else "server_hello")
+    if not b.eof():
+        raise MalformedInput("tls", "trailing_data", f"{b.remaining()} bytes after ServerHello")
+    f: Fields = {
+        "version": version_name(version), "version_id": version, "random": random.hex(),
+        "session_id": session_id.hex(), "cipher_suite": suite_name(suite), "cipher_suite_id": suite,
+        "compression_method": name_of(COMPRESSION_METHODS, compression), "extensions": exts,
+    }
+    if is_hrr:
+        f["hello_retry_request"] = True
+    _summarise_hello(f, exts)
+    return f
+
+
+def parse_hello_retry_request_draft(body: bytes) -> Fields:
+    """Draft-era HelloRetryRequest (handshake type 6): version, [suite,] extensions."""
+    b = Buffer(body)
+    version = b.pull_u16()
+    f: Fields = {"version": version_name(version), "version_id": version}
+    rest = b.pull_rest()
+    try:
+        f["extensions"] = parse_extensions(Buffer(rest), "hello_retry_request")
+    except MalformedInput:
+        rb = Buffer(rest)
+        f["cipher_suite"] = suite_name(rb.pull_u16())
+        f["extensions"] = parse_extensions(rb, "hello_retry_request")
+    return f
+
+
+def _summarise_hello(f: Fields, exts: list[Fields]) -> None:
+    """Lift the fields people look for first (SNI, ALPN, negotiated version) out of the extensions."""
+    sni = find(exts, 0)
+    if sni and sni.get("server_name"):
+        f["sni"] = sni["server_name"]
+    alpn = find(exts, 16)
+    if alpn and alpn.get("protocols") is not None:
+        f["alpn"] = alpn["protocols"]
+    sv = find(exts, 43)
+    if sv:
+        if "versions" in sv:
+            f["supported_versions"] = sv["versions"]
+        elif "version_id" in sv:
+            f["selected_version"] = sv["version"]
+            f["selected_version_id"] = sv["version_id"]
+
+
+def parse_certificate(body: bytes, ctx: Context) -> Fields:
+    b = Buffer(body)
+    f: Fields = {}
+    if ctx.tls13:
+        f["request_context"] = b.pull_opaque(1).hex()
+    certs = []
+    with b.pull_block(3):
+        while not b.eof():
+            der = b.pull_opaque(3)
+            if ctx.tls13 and (ctx.draft is None or ctx.draft >= 11):
+                b.pull_opaque(2)  # per-certificate extensions (OCSP, SCT)
+            certs.append(der)
+    if not b.eof():
+        raise MalformedInput("tls", "trailing_data", "after Certificate")
+    f["certificates"] = [describe_certificate(der) for der in certs]
+    f["_der"] = certs  # kept for key matching; not rendered
+    return f
+
+
+@lru_cache(maxsize=512)
+def describe_certificate(der: bytes) -> Fields:
+    """Subject, issuer, validity, SANs, key type and size of one DER certificate (cached by content)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
+    info: Fields = {"length": len(der), "sha256": hashlib.sha256(der).hexdigest()}
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        info["error"] = f"not a parsable X.509 certificate: {exc}"
+        return info
+    info["subject"] = cert.subject.rfc4514_string()
+    info["issuer"] = cert.issuer.rfc4514_string()
+    info["serial"] = format(cert.serial_number, "x")
+    info["not_before"] = cert.not_valid_before_utc.astimezone(timezone.utc).isoformat()
+    info["not_after"] = cert.not_valid_after_utc.astimezone(timezone.utc).isoformat()
+    info["self_signed"] = cert.subject == cert.issuer
+    try:
+        info["signature_algorithm"] = cert.signature_algorithm_oid._name
+    except Exception:  # noqa: BLE001 - an odd OID must not stop the analysis
+        info["signature_algorithm"] = cert.signature_algorithm_oid.dotted_string
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        info["san"] = [str(n.value) for n in san]
+    except (x509.ExtensionNotFound, ValueError):
+        info["san"] = []
+    try:
+        key = cert.public_key()
+        if isinstance(key, rsa.RSAPublicKey):
+            info["key_type"], info["key_size"] = "RSA", key.key_size
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            info["key_type"], info["key_size"] = f"EC ({key.curve.name})", key.key_size
+        elif isinstance(key, dsa.DSAPublicKey):
+            info["key_type"], info["key_size"] = "DSA", key.key_size
+        elif isinstance(key, ed25519.Ed25519PublicKey):
+            info["key_type"], info["key_size"] = "Ed25519", 256
+        elif isinstance(key, ed448.Ed448PublicKey):
+            info["key_type"], info["key_size"] = "Ed448", 456
+        else:
+            info["key_type"] = type(key).__name__
+    except Exception as exc:  # noqa: BLE001 - unsupported key algorithms are reported, not fatal
+        info["key_type"] = f"unsupported ({exc})"
+    return info
+
+
+def _signature(b: Buffer, ctx: Context) -> Fields:
+    if b.eof():
+        return {}
+    if ctx.version is not None and ctx.version >= 0x0303 or ctx.tls13:
+        alg = b.pull_u16()
+        sig = b.pull_opaque(2)
+        return {"signature_algorithm": name_of(SIGNATURE_SCHEMES, alg), "signature_length": len(sig)}
+    return {"signature_length": len(b.pull_opaque(2))}
+
+
+def parse_server_key_exchange(body: bytes, ctx: Context) -> Fields:
+    b = Buffer(body)
+    kx = ctx.kx or ""
+    f: Fields = {}
+    if "PSK" in kx:
+        f["psk_identity_hint"] = b.pull_opaque(2).decode("latin-1")
+    if kx.startswith("ECDH"):
+        curve_type = b.pull_u8()
+        if curve_type == 3:
+            f["named_curve"] = name_of(GROUPS, b.pull_u16())
+        else:
+            raise MalformedInput("tls", "unsupported_curve_type", f"ECParameters curve_type {curve_type}")
+        f["public_key_length"] = len(b.pull_opaque(1))
+    elif kx.startswith("DH"):
+        p = b.pull_opaque(2)
+        b.pull_opaque(2)
+        ys = b.pull_opaque(2)
+        f["dh_prime_bits"] = len(p.lstrip(b"\0")) * 8
+        f["public_key_length"] = len(ys)
+    elif kx == "RSA":  # export RSA: a temporary key
+        f["rsa_modulus_bits"] = len(b.pull_opaque(2).lstrip(b"\0")) * 8
+        b.pull_opaque(2)
+    if kx != "PSK" and not b.eof():
+        f.update(_signature(b, ctx))
+    return f
+
+
+def parse_client_key_exchange(body: bytes, ctx: Context) -> Fields:
+    b = Buffer(body)
+    kx = ctx.kx or ""
+    f: Fields = {}
+    if "PSK" in kx:
+        f["psk_identity"] = b.pull_opaque(2).decode("latin-1")
+    if kx in ("RSA", "RSA_PSK"):
+        if ctx.version == 0x0300 and kx == "RSA":  # SSL 3.0: no length prefix
+            enc = b.pull_rest()
+        else:
+            enc = b.pull_opaque(2)
+        f["encrypted_pre_master_length"] = len(enc)
+        f["_encrypted_pre_master"] = enc
+    elif kx.startswith("ECDH"):
+        f["public_key_length"] = len(b.pull_opaque(1))
+    elif kx.startswith("DH"):
+        f["public_key_length"] = len(b.pull_opaque(2))
+    elif kx and kx != "PSK":
+        b.pull_rest()
+    return f
+
+
+def parse_certificate_request(body: bytes, ctx: Context) -> Fields:
+    b = Buffer(body)
+    if ctx.tls13:
+        ctxt = b.pull_opaque(1)
+        return {"request_context": ctxt.hex(), "extensions": parse_extensions(b, "certificate_request")}
+    types = b.pull_list(1, b.pull_u8)
+    f: Fields = {"certificate_types": types}
+    if ctx.version is not None and ctx.version >= 0x0303:
+        f["signature_algorithms"] = [name_of(SIGNATURE_SCHEMES, a) for a in b.pull_list(2, b.pull_u16)]
+    f["distinguished_names"] = len(b.pull_list(2, lambda: b.pull_opaque(2)))
+    return f
+
+
+def parse_certificate_verify(body: bytes, ctx: Context) -> Fields:
+    return _signature(Buffer(body), ctx)
+
+
+def parse_new_session_ticket(body: bytes, ctx: Context) -> Fields:
+    b = Buffer(body)
+    f: Fields = {"lifetime_hint": b.pull_u32()}
+    if ctx.tls13:
+        f["age_add"] = b.pull_u32()
+        if ctx.draft is None or ctx.draft >= 21:
+            f["nonce"] = b.pull_opaque(1).hex()
+        ticket = b.pull_opaque(2)
+        f["extensions"] = parse_extensions(b, "new_session_ticket")
+    else:
+        ticket = b.pull_opaque(2)
+    f["ticket_length"] = len(ticket)
+    f["_ticket"] = ticket
+    return f
+
+
+def parse_encrypted_extensions(body: bytes, ctx: Context) -> Fields:
+    exts = parse_extensions(Buffer(body), "encrypted_extensions")
+    f: Fields = {"extensions": exts}
+    _summarise_hello(f, exts)
+    return f
+
+
+def parse_key_update(body: bytes, ctx: Context) -> Fields:
+    b = Buffer(body)
+    return {"request_update": name_of(KEY_UPDATE_REQUEST, b.pull_u8())}
+
+
+def parse_certificate_status(body: bytes, ctx: Context) -> Fields:
+    b = Buffer(body)
+    kind = b.pull_u8()
+    resp = b.pull_opaque(3)
+    return {"status_type": "ocsp" if kind == 1 else kind, "response_length": len(resp)}
+
+
+def parse_finished(body: bytes, ctx: Context) -> Fields:
+    return {"verify_data": bytes(body).hex()}
+
+
+def parse_empty(body: bytes, ctx: Context) -> Fields:
+    return {} if not body else {"data": bytes(body).hex()}
+
+
+BODY_PARSERS = {
+    0: parse_empty, 5: parse_empty, 6: lambda body, ctx: parse_hello_retry_request_draft(body),
+    8: parse_encrypted_extensions, 11: parse_certificate, 12: parse_server_key_exchange,
+    13: parse_certificate_request, 14: parse_empty, 15: parse_certificate_verify, 16: parse_client_key_exchange,
+    20: parse_finished, 22: parse_certificate_status, 24: parse_key_update, 4: parse_new_session_ticket,
+}
