@@ -16,9 +16,9 @@ from dissector.net.decode import ACK, FIN, RST, SYN, Defragmenter, decode_frame
 from dissector.net.tcp import TCPDirection
 from dissector.tls.connection import TLSConnection
 from dissector.tls.keystore import KeyStore
-from dissector.tls.records import looks_like_tls
+from dissector.tls.records import looks_like_tls, plausible_header
 
-DETECT_LIMIT = 8  # in-order chunks per direction inspected for TLS before a flow is given up as not TLS
+PROBE_LIMIT = 16384  # bytes of a stream's start kept to decide whether it is TLS
 
 
 @dataclass(slots=True)
@@ -45,7 +45,7 @@ class FlowState:
         self.client_addr = client_addr  # (ip bytes, port) of the client side
         self.dirs = {CLIENT: TCPDirection(), SERVER: TCPDirection()}
         self.tls: TLSConnection | None = None
-        self.probe = {CLIENT: 0, SERVER: 0}
+        self.probe: dict[str, bytes] = {}
         self.ignored = False
         self.last_ts = flow.start_ts
         self.fin = {CLIENT: False, SERVER: False}
@@ -150,32 +150,47 @@ class Pipeline:
                     tls.gap(direction, chunk, ts)
                 continue
             if tls is None:
-                direction = self._detect(state, direction, chunk, ts, out)
-                tls = state.tls
-                if tls is None:
-                    continue
+                self._detect(state, direction, chunk, ts, out)
+                continue
             tls.out = out
             tls.data(direction, chunk, ts)
 
     def _detect(self, state: FlowState, direction: str, chunk: bytes, ts: float, out: list) -> str:
-        """Is this flow TLS? Look at the first chunks of each direction for a record header.
+        """Is this flow TLS? Look at the start of each direction's stream for a record header.
 
-        Returns the chunk's direction, which changes when a mid-stream flow turns out to be the other
-        way round (the side that sends the ClientHello is the client).
+        The first bytes of each direction are kept (bounded) until they decide it, so a header split
+        over segments is still recognised. A capture that starts mid-connection is TLS when a chain of
+        plausible record headers is found. Returns the chunk's direction, which changes when a mid-stream
+        flow turns out to be the other way round (the side that sends the ClientHello is the client).
         """
-        if looks_like_tls(chunk):
+        probe = state.probe
+        buf = probe.get(direction, b"") + chunk
+        verdict = looks_like_tls(buf) if len(buf) >= 5 else None
+        if not verdict and not state.syn_seen and len(buf) >= 5:
+            verdict = _record_chain(buf)
+        if verdict:
             flow = state.flow
-            if not state.syn_seen and direction == SERVER and _is_client_hello(chunk):
+            if not state.syn_seen and direction == SERVER and _is_client_hello(buf):
                 self._swap(state)
                 direction = CLIENT
-            state.tls = TLSConnection(flow, self.keys, out, self.max_handshake)
+            tls = state.tls = TLSConnection(flow, self.keys, out, self.max_handshake)
             self.stats.tls_flows += 1
             out.append(SessionStart(ts, flow))
+            other = SERVER if direction == CLIENT else CLIENT
+            pending_other = probe.get(other, b"")
+            state.probe = {}
+            if not looks_like_tls(buf):
+                tls.sides[direction].reader.resync = True
+            tls.data(direction, buf, ts)
+            if pending_other:
+                tls.data(other, pending_other, ts)
             return direction
-        state.probe[direction] += 1
-        if state.probe[direction] >= DETECT_LIMIT or sum(state.probe.values()) >= 2 * DETECT_LIMIT:
+        if len(buf) >= PROBE_LIMIT or (verdict is False and len(buf) >= 5 and state.syn_seen):
             state.ignored = True
+            state.probe = {}
             self.stats.non_tls_flows += 1
+            return direction
+        probe[direction] = buf
         return direction
 
     def _swap(self, state: FlowState) -> None:
@@ -249,6 +264,23 @@ class Pipeline:
 
     def _count(self, name: str) -> None:
         self.stats.anomalies[name] = self.stats.anomalies.get(name, 0) + 1
+
+
+def _other(direction: str) -> str:
+    return SERVER if direction == CLIENT else CLIENT
+
+
+def _record_chain(buf: bytes) -> bool:
+    """Mid-stream pickup: two consecutive plausible TLS record headers somewhere in the first bytes."""
+    end = min(len(buf), 4096)
+    for pos in range(0, end - 5):
+        if plausible_header(buf, pos):
+            nxt = pos + 5 + ((buf[pos + 3] << 8) | buf[pos + 4])
+            if nxt == len(buf) and pos == 0:
+                return True
+            if nxt + 5 <= len(buf) and plausible_header(buf, nxt):
+                return True
+    return False
 
 
 def _is_client_hello(chunk: bytes) -> bool:

@@ -89,6 +89,7 @@ class TLSConnection:
         self.finished_verified = 0
         self.hash13 = "sha256"
         self._pending_ticket = b""
+        self.early_skipped = False
 
     # ------------------------------------------------------------------ input
     def data(self, direction: str, data: bytes, ts: float) -> None:
@@ -189,6 +190,7 @@ class TLSConnection:
                 return result
         if side.early:  # 0-RTT data we have no key for (or the server rejected): skip it, not a failure
             side.seq += 1 if side.protection is not None else 0
+            self.early_skipped = True  # EndOfEarlyData may be among them: the transcript is incomplete
             self.out.append(AppData(ts, self.flow, direction, len(body), None))
             return None
         side.protection = None
@@ -358,7 +360,7 @@ class TLSConnection:
         expected = None
         verify = bytes.fromhex(info.get("verify_data", ""))
         if self.ctx.tls13:
-            if side.secret is not None:
+            if side.secret is not None and not (direction == CLIENT and self.early_skipped):
                 th = schedule13.transcript_hash(self.hash13, b"".join(self.transcript))
                 expected = schedule13.finished_verify_data(self.hash13, side.secret, th, self.ctx.draft)
             self.transcript.append(raw)
