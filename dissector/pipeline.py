@@ -149,11 +149,18 @@ class Pipeline:
                     tls.out = out
                     tls.gap(direction, chunk, ts)
                 continue
-            if tls is None:
-                self._detect(state, direction, chunk, ts, out)
-                continue
-            tls.out = out
-            tls.data(direction, chunk, ts)
+            try:
+                if tls is None:
+                    self._detect(state, direction, chunk, ts, out)
+                    continue
+                tls.out = out
+                tls.data(direction, chunk, ts)
+            except Exception as exc:  # noqa: BLE001 - a bug on one flow must not stop the capture
+                self._count("internal_error")
+                out.append(Anomaly(ts, state.flow, "tls", "internal_error",
+                                   f"{type(exc).__name__}: {exc}; this flow is no longer analysed", direction))
+                state.ignored = True
+                return
 
     def _detect(self, state: FlowState, direction: str, chunk: bytes, ts: float, out: list) -> str:
         """Is this flow TLS? Look at the start of each direction's stream for a record header.

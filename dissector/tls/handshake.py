@@ -159,6 +159,14 @@ def parse_certificate(body: bytes, ctx: Context) -> Fields:
 @lru_cache(maxsize=512)
 def describe_certificate(der: bytes) -> Fields:
     """Subject, issuer, validity, SANs, key type and size of one DER certificate (cached by content)."""
+    try:
+        return _describe_certificate(der)
+    except Exception as exc:  # noqa: BLE001 - a damaged certificate can make the X.509 parser raise anything
+        return {"length": len(der), "sha256": hashlib.sha256(der).hexdigest(),
+                "error": f"not a parsable X.509 certificate ({type(exc).__name__})"}
+
+
+def _describe_certificate(der: bytes) -> Fields:
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 

@@ -1,0 +1,120 @@
+"""The pipeline as a whole: robust to broken frames, and independent of how the stream is cut."""
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dissector.capture.reader import open_capture
+from dissector.events import CLIENT, SERVER, Flow, TLSMessage
+from dissector.keys import build_keystore
+from dissector.net.decode import decode_frame
+from dissector.pipeline import Pipeline
+from dissector.tls.connection import TLSConnection
+from tests.conftest import CORPUS, needs_corpus
+
+
+def frames(path):
+    with open_capture(str(path)) as cap:
+        return [(ts, lt, bytes(f)) for ts, lt, f in cap]
+
+
+def stream_chunks(path, server_port: int) -> list[tuple[str, bytes]]:
+    """Both directions' TCP payloads in capture order (the corpus captures used here have no loss)."""
+    out = []
+    for _ts, lt, f in frames(path):
+        seg = decode_frame(lt, f)
+        if seg is None or not len(seg.payload):
+            continue
+        out.append((SERVER if seg.sport == server_port else CLIENT, bytes(seg.payload)))
+    return out
+
+
+def labels(path, chunks, keys, cuts: list[int] | None = None):
+    out: list = []
+    conn = TLSConnection(Flow(0, "10.0.0.1", 1, "10.0.0.2", 443, 0.0), keys, out)
+    rnd = random.Random(0)
+    for direction, data in chunks:
+        if cuts is None:
+            conn.data(direction, data, 0.0)
+            continue
+        pos = 0
+        while pos < len(data):
+            step = rnd.choice(cuts)
+            conn.data(direction, data[pos:pos + step], 0.0)
+            pos += step
+    conn.close(0.0)
+    msgs = [(e.direction, e.type) for e in out if isinstance(e, TLSMessage)]
+    data = {d: b"".join(e.data for e in out if type(e).__name__ == "AppData" and e.direction == d and e.data)
+            for d in (CLIENT, SERVER)}
+    return msgs, data
+
+
+@needs_corpus
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(1, 700), min_size=1, max_size=6))
+def test_splitting_the_stream_anywhere_gives_the_same_events(cuts):
+    path = CORPUS / "captures/tls12-dsb.pcapng"
+    keys = build_keystore([str(CORPUS / "keys/tls12-dsb-1.keys"), str(CORPUS / "keys/tls12-dsb-2.keys")])
+    chunks = stream_chunks(path, 443)
+    first_conn = []
+    for d, c in chunks:  # the first TCP connection only
+        first_conn.append((d, c))
+        if d == SERVER and c[:2] == b"\x15\x03":
+            break
+    whole = labels(path, first_conn, keys)
+    assert ("client", "Finished") in whole[0] and whole[1][CLIENT]
+    assert labels(path, first_conn, keys, cuts) == whole
+
+
+@needs_corpus
+def test_truncated_and_corrupted_frames_never_raise():
+    rnd = random.Random(1234)
+    for name in ("rsasnakeoil2.pcap", "tls13-rfc8446.pcap", "dmgr.pcapng", "tls12-dsb.pcapng"):
+        keys = build_keystore([str(CORPUS / "keys/tls13-rfc8446.keys")])
+        pipe = Pipeline(keys)
+        for ts, lt, f in frames(CORPUS / "captures" / name):
+            cut = f[: rnd.randrange(len(f) + 1)]
+            noisy = bytearray(f)
+            for _ in range(3):
+                noisy[rnd.randrange(len(noisy))] = rnd.randrange(256)
+            for frame in (cut, bytes(noisy), f):
+                for ev in pipe.feed(ts, lt, frame):
+                    assert getattr(ev, "name", "") != "internal_error", ev.detail
+        pipe.finish()
+        assert "internal_error" not in pipe.stats.anomalies
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([0, 1, 101, 113, 228, 229, 276]), st.binary(max_size=200))
+def test_random_frames_never_raise(linktype, frame):
+    pipe = Pipeline()
+    pipe.feed(1.0, linktype, frame)
+    pipe.finish()
+    assert "internal_error" not in pipe.stats.anomalies
+
+
+def test_unsupported_linktype_is_an_anomaly_not_a_crash():
+    pipe = Pipeline()
+    events = pipe.feed(1.0, 147, b"\x00" * 60)
+    assert events and events[0].name == "unsupported_linktype"
+
+
+@pytest.mark.parametrize("payload", [b"GET / HTTP/1.1\r\n\r\n", b"SSH-2.0-OpenSSH\r\n"])
+def test_non_tls_streams_are_ignored_and_counted(payload):
+    import struct
+
+    pipe = Pipeline()
+    # a hand-built SYN / data exchange on port 443 that is not TLS
+
+    def frame(src_port, dst_port, seq, flags, data=b""):
+        tcp = struct.pack("!HHIIBBHHH", src_port, dst_port, seq, 0, 5 << 4, flags, 65535, 0, 0) + data
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, b"\x7f\0\0\1", b"\x7f\0\0\2")
+        return ip + tcp
+
+    pipe.feed(1.0, 101, frame(40000, 443, 0, 0x02))
+    pipe.feed(1.1, 101, frame(40000, 443, 1, 0x18, payload))
+    pipe.finish()
+    assert pipe.stats.non_tls_flows == 1 and pipe.stats.tls_flows == 0
