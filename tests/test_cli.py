@@ -1,0 +1,112 @@
+"""The command line: outputs, one-line errors and exit codes, never a traceback."""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import CORPUS, needs_corpus
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dissector", *args], capture_output=True, input=stdin, timeout=120)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, code: int) -> str:
+    err = proc.stderr.decode()
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("dissector: error:"), err
+    return lines[0]
+
+
+def test_not_a_capture(tmp_path):
+    p = tmp_path / "notes.txt"
+    p.write_text("GET / HTTP/1.1\r\n")
+    assert "not a pcap" in assert_one_line_error(run("analyze", str(p)), 3)
+
+
+def test_missing_file(tmp_path):
+    assert_one_line_error(run("analyze", str(tmp_path / "nope.pcap")), 3)
+
+
+def test_empty_file(tmp_path):
+    p = tmp_path / "empty.pcap"
+    p.write_bytes(b"")
+    assert_one_line_error(run("analyze", str(p)), 3)
+
+
+def test_bad_key_file(tmp_path):
+    key = tmp_path / "key.pem"
+    key.write_text("not a key")
+    assert_one_line_error(run("analyze", "--key", str(key), str(key)), 3)
+
+
+def test_bad_psk():
+    assert "not hex" in assert_one_line_error(run("analyze", "--psk", "zz", "x.pcap"), 3)
+
+
+def test_usage_error_exit_code():
+    assert run("analyze").returncode == 2
+
+
+@needs_corpus
+def test_truncated_capture_reports_what_was_read(tmp_path):
+    data = (CORPUS / "captures/rsasnakeoil2.pcap").read_bytes()
+    p = tmp_path / "cut.pcap"
+    p.write_bytes(data[: len(data) * 2 // 3])
+    proc = run("analyze", str(p), "--format", "json")
+    assert proc.returncode == 4
+    assert "truncated" in proc.stderr.decode() and "Traceback" not in proc.stderr.decode()
+    doc = json.loads(proc.stdout)
+    assert doc["sessions"] and doc["summary"]["truncated"]
+
+
+@needs_corpus
+def test_json_contract_and_stdin_gzip():
+    raw = (CORPUS / "captures/tls12-dsb.pcapng").read_bytes()
+    proc = run("analyze", "-", "--format", "json", stdin=gzip.compress(raw))
+    assert proc.returncode == 0, proc.stderr.decode()
+    doc = json.loads(proc.stdout)
+    s = doc["sessions"][0]
+    assert s["client"] == "10.9.0.2:46800" and s["server"] == "93.184.216.34:443"
+    assert s["version"] == "TLS 1.2" and s["cipher_suite"] == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+    assert s["sni"] == "example.com" and s["alpn"] == "http/1.1"
+    assert s["decryption"] == {"status": "decrypted", "detail": ""}
+    assert s["app_data"]["client"]["bytes"] == 76
+    first = s["messages"][0]
+    assert set(first) >= {"time", "from", "type"} and first["type"] == "ClientHello"
+    alerts = [m for m in s["messages"] if m["type"] == "Alert"]
+    assert alerts and alerts[0]["level"] == "warning" and alerts[0]["description"] == "close_notify"
+
+
+@needs_corpus
+@pytest.mark.parametrize("fmt", ["table", "csv", "jsonl"])
+def test_other_formats(fmt):
+    proc = run("analyze", str(CORPUS / "captures/tls13-rfc8446.pcap"), "--keylog", str(CORPUS / "keys/tls13-rfc8446.keys"),
+               "--format", fmt)
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = proc.stdout.decode()
+    if fmt == "table":
+        assert "EncryptedExtensions" in out and "TLS_AES_128_GCM_SHA256" in out and "decryption: decrypted" in out
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(out)))
+        assert [r["type"] for r in rows if r["session"] == "0"][:3] == ["ClientHello", "ServerHello", "ChangeCipherSpec"]
+    else:
+        lines = [json.loads(line) for line in out.splitlines()]
+        assert any(e["event"] == "TLSMessage" and e["type"] == "EndOfEarlyData" for e in lines)
+        assert lines[-1]["event"] == "Summary"
+
+
+def test_file_path_does_not_import_scapy():
+    code = ("import sys; from dissector.cli import main; "
+            "main(['analyze', '--help']) if False else None; import dissector.commands.analyze, dissector.pipeline; "
+            "print('scapy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False"
