@@ -39,7 +39,7 @@ MAX_HISTORY = 60
 class Session:
     """One TLS session as it is being collected."""
 
-    __slots__ = ("flow", "doc", "hashes", "first_ts", "history", "other_events")
+    __slots__ = ("flow", "doc", "hashes", "first_ts", "history", "other_events", "records")
 
     def __init__(self, event: Event) -> None:
         flow = event.flow
@@ -47,6 +47,7 @@ class Session:
         self.flow = flow
         self.first_ts = flow.start_ts
         self.hashes: dict[str, Any] = {}
+        self.records: dict[str, list] = {}  # direction -> [records, bytes on the wire, first time, last time]
         self.history: list[str] = []
         self.doc: dict[str, Any] = {
             "id": flow.id, "client": flow.client, "server": flow.server, "version": None, "cipher_suite": None,
@@ -64,6 +65,9 @@ class Session:
                                ((s, self.hashes[s]) for s in ("client", "server") if s in self.hashes)}
             for side in ("client", "server"):
                 doc["app_data"].setdefault(side, {"bytes": 0, "sha256": hashlib.sha256().hexdigest()})
+        if self.records:
+            doc["app_records"] = {side: {"records": r[0], "bytes": r[1], "first": r[2], "last": r[3]}
+                                  for side, r in self.records.items()}
         doc["history"] = "".join(self.history)
         if self.other_events:
             doc["events"] = self.other_events
@@ -85,7 +89,16 @@ class SessionCollector:
         s = self.open.get(flow.id)
         t = type(ev)
         if t is AppData:
-            if s is not None and ev.data is not None:
+            if s is None:
+                return
+            rec = s.records.get(ev.direction)
+            if rec is None:
+                s.records[ev.direction] = [1, ev.length, ev.ts, ev.ts]
+            else:
+                rec[0] += 1
+                rec[1] += ev.length
+                rec[3] = ev.ts
+            if ev.data is not None:
                 h = s.hashes.get(ev.direction)
                 if h is None:
                     s.hashes[ev.direction] = [len(ev.data), hashlib.sha256(ev.data)]
