@@ -35,14 +35,13 @@ TLS13_LABELS = frozenset((
 RANDOM_LABELS = frozenset((CLIENT_RANDOM, PMS_CLIENT_RANDOM)) | TLS13_LABELS
 LABELS = RANDOM_LABELS | {RSA}
 
-_HEX = frozenset("0123456789abcdefABCDEF")
-
 
 def _hex(text: str) -> bytes | None:
-    """bytes.fromhex for a field without spaces; None if it is not an even-length run of hex digits."""
-    if not text or len(text) % 2 or not _HEX.issuperset(text):
+    """bytes.fromhex of a field (from str.split(), so without whitespace); None if it is not hex."""
+    try:
+        return bytes.fromhex(text) or None
+    except ValueError:
         return None
-    return bytes.fromhex(text)
 
 
 class _Source:

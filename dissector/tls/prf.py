@@ -162,10 +162,16 @@ class KeyMaterial:
 
 
 def _sizes(suite) -> tuple[int, int, int]:
-    """(mac_len, key_len, iv_len) taken from the key block for `suite`."""
+    """(mac_len, key_len, iv_len) taken from the key block for `suite`.
+
+    Export suites take only `export_key_len` key bytes from the key block (5 for 40-bit ciphers);
+    `export_key_material` then expands them to the cipher's `key_len`.
+    """
     mode = suite.mode
     mac_len = 0 if mode == "aead" or not suite.mac else int(suite.mac_len or 0)
     key_len = int(suite.key_len or 0)
+    if getattr(suite, "export", False) and getattr(suite, "export_key_len", 0):
+        key_len = int(suite.export_key_len)
     iv_len = int(suite.iv_len or 0) if mode in ("cbc", "aead") else 0
     return mac_len, key_len, iv_len
 

@@ -26,6 +26,9 @@ from dissector.errors import DecryptError
 SSL3 = 0x0300
 TLS10 = 0x0301
 TLS13 = 0x0304
+DTLS10 = 0xFEFF
+DTLS10_OPENSSL = 0x0100
+_SEQ48 = (1 << 48) - 1
 
 BAD_MAC = "bad record MAC"
 BAD_PADDING = "bad padding"
@@ -107,8 +110,14 @@ def _make_mac(mac_alg: str | None, mac_key: bytes | None, version: int) -> _Reco
     return _RecordMac(mac_alg, mac_key or b"", version == SSL3)
 
 
-def _check_mac(mac: _RecordMac, seq: int, content_type: int, version: int, plain, received) -> None:
+def _check_mac(mac: _RecordMac, seq: int, content_type: int, version: int, plain, received,
+               old_dtls: bool = False) -> None:
     if mac.compute(seq, content_type, version, plain) != received:
+        # OpenSSL before 0.9.8f (DTLS version 0x0100) computed the DTLS MAC as TLS 1.0 does: version
+        # 0x0301 and the 48-bit sequence number without the epoch. Checked after the RFC 4347 MAC fails,
+        # as Wireshark does.
+        if old_dtls and mac.compute(seq & _SEQ48, content_type, TLS10, plain) == received:
+            return
         raise DecryptError(BAD_MAC)
 
 
@@ -117,11 +126,12 @@ def _check_mac(mac: _RecordMac, seq: int, content_type: int, version: int, plain
 class NullProtection:
     """NULL cipher: the fragment is the plaintext followed by the MAC (if any)."""
 
-    __slots__ = ("_mac", "_mac_len")
+    __slots__ = ("_mac", "_mac_len", "_old_dtls")
 
     def __init__(self, mac_alg: str | None, mac_key: bytes | None, version: int) -> None:
         self._mac = _make_mac(mac_alg, mac_key, version)
         self._mac_len = self._mac.size if self._mac else 0
+        self._old_dtls = version in (DTLS10, DTLS10_OPENSSL)
 
     def decrypt(self, seq: int, content_type: int, version: int, fragment) -> tuple[int, bytes]:
         mac_len = self._mac_len
@@ -131,7 +141,7 @@ class NullProtection:
             raise DecryptError(TOO_SHORT)
         data = bytes(fragment)
         plain = data[:-mac_len]
-        _check_mac(self._mac, seq, content_type, version, plain, data[-mac_len:])
+        _check_mac(self._mac, seq, content_type, version, plain, data[-mac_len:], self._old_dtls)
         return content_type, plain
 
 
@@ -202,7 +212,7 @@ class CBCProtection:
     block.
     """
 
-    __slots__ = ("_ctx", "_bs", "_explicit_iv", "_ssl3", "_mac", "_mac_len", "_etm")
+    __slots__ = ("_ctx", "_bs", "_explicit_iv", "_ssl3", "_mac", "_mac_len", "_etm", "_old_dtls")
 
     def __init__(self, cipher_name: str, key: bytes, iv: bytes | None, mac_alg: str, mac_key: bytes,
                  version: int, encrypt_then_mac: bool = False) -> None:
@@ -228,6 +238,7 @@ class CBCProtection:
             raise UnsupportedCipher(cipher_name, "a CBC suite needs a MAC")
         self._mac_len = self._mac.size
         self._etm = encrypt_then_mac
+        self._old_dtls = version in (DTLS10, DTLS10_OPENSSL)
 
     def decrypt(self, seq: int, content_type: int, version: int, fragment) -> tuple[int, bytes]:
         bs = self._bs
@@ -267,7 +278,7 @@ class CBCProtection:
         elif plain[end:-1] != bytes((pad,)) * pad:
             raise DecryptError(BAD_PADDING)
         content = plain[skip:end - mac_len]
-        _check_mac(self._mac, seq, content_type, version, content, plain[end - mac_len:end])
+        _check_mac(self._mac, seq, content_type, version, content, plain[end - mac_len:end], self._old_dtls)
         return content_type, content
 
 
@@ -283,6 +294,8 @@ def _aead(cipher_name: str, key: bytes, tag_len: int):
             return AESGCM(key), "gcm"
         if name.startswith("AES") and ("CCM" in name):
             return AESCCM(key, tag_length=tag_len), "ccm"
+        if name.endswith("-OLD"):
+            raise UnsupportedCipher(cipher_name, "the pre-RFC 7905 ChaCha20-Poly1305 construction")
         if name.startswith("CHACHA20"):
             if tag_len != 16:
                 raise UnsupportedCipher(cipher_name, f"ChaCha20-Poly1305 with a {tag_len}-byte tag")
