@@ -63,6 +63,8 @@ class Pipeline:
         self.max_flows = max_flows
         self.max_handshake = max_handshake
         self.flows: dict[tuple, FlowState] = {}
+        self.closed: dict[tuple, int] = {}  # recently ended 4-tuples: their late ACKs start no new flow
+        self.max_closed = 20_000
         self.defrag = Defragmenter()
         self.stats = Stats()
         self.next_id = 0
@@ -93,6 +95,10 @@ class Pipeline:
             self._end(state, ts, "port reused by a new connection", out)  # a new SYN on a closed 4-tuple
             state = None
         if state is None:
+            if not flags & SYN and not len(payload):
+                closed = self.closed.get(key)
+                if closed is not None or flags & (FIN | RST):
+                    return out  # a late ACK/FIN/RST of a connection that is over: not a new flow
             state = self._new_flow(ts, version, key, flags, out)
         direction = CLIENT if (src, sport) == state.client_addr else SERVER
         state.last_ts = ts
@@ -242,9 +248,13 @@ class Pipeline:
             state.tls.out = out
             state.tls.close(ts)
         out.append(FlowEnd(ts, state.flow, reason))
+        closed = self.closed
         for k in state.keys:
             if self.flows.get(k) is state:
                 del self.flows[k]
+            closed[k] = state.flow.id
+        while len(closed) > self.max_closed:
+            del closed[next(iter(closed))]
 
     def _sweep(self, ts: float, out: list) -> None:
         self.last_sweep = ts

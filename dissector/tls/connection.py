@@ -324,7 +324,10 @@ class TLSConnection:
                 self.transcript = [bytes([254, 0, 0, len(ch1)]) + ch1, raw]
             self._session_info(ts)
             return
-        self.resumed = (not tls13) and bool(self.session_id) and self.session_id == self.ch_session_id
+        if tls13:  # PSK resumption: the server selected one of the offered identities
+            self.resumed = 41 in exts
+        else:
+            self.resumed = bool(self.session_id) and self.session_id == self.ch_session_id
         if tls13:
             self._tls13_handshake_keys(ts)
         self._session_info(ts)
