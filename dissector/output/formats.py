@@ -62,8 +62,8 @@ def message_detail(m: dict) -> str:
         parts.append(str(m.get("request_update")))
     elif t == "Finished" and m.get("verify_data"):
         parts.append(f"verify_data {m['verify_data'][:24]}")
-    if m.get("encrypted") and t != "Alert":
-        parts.append("(was encrypted)" if t != "EncryptedHandshakeMessage" else "no key")
+    if t == "EncryptedHandshakeMessage":
+        parts.append("encrypted, no key to read it")
     return ", ".join(p for p in parts if p)
 
 
@@ -174,13 +174,23 @@ class TableWriter(Writer):
             ad = doc["app_data"]
             head.append(f"  application data: client {ad['client']['bytes']} bytes, server {ad['server']['bytes']} bytes")
         t0 = _first_time(doc)
+        items = [(m["time"], 1, i, m) for i, m in enumerate(doc["messages"])]
+        items += [(e["time"], 0, i, e) for i, e in enumerate(doc.get("tcp", []))]
         rows = []
-        for m in doc["messages"]:
+        for when, is_msg, _, m in sorted(items, key=lambda x: x[:3]):
             arrow = "C -> S" if m["from"] == "client" else "C <- S"
-            rows.append([f"{(m['time'] - t0) * 1000:9.3f}", arrow, m["type"], message_detail(m)])
+            if is_msg:
+                lock = "*" if m.get("encrypted") else ""
+                rows.append([f"{(when - t0) * 1000:9.3f}", arrow, m["type"] + lock, message_detail(m)])
+            else:
+                extra = f"{m['missing']} bytes missing from the capture" if m["event"] == "GAP" else ""
+                rows.append([f"{(when - t0) * 1000:9.3f}", arrow, f"TCP {m['event']}", extra])
         self.out.write("\n".join(head) + "\n")
         if rows:
-            self.out.write(tabulate(rows, headers=["ms", "dir", "message", "detail"], tablefmt="simple") + "\n")
+            self.out.write(tabulate(rows, headers=["ms", "dir", "message", "detail"], tablefmt="simple",
+                                    disable_numparse=True) + "\n")
+            if any(m.get("encrypted") for m in doc["messages"]):
+                self.out.write("  (* sent encrypted)\n")
         for a in doc.get("anomalies", [])[:5]:
             self.out.write(f"  ! {a['name']}: {a['detail']}\n")
         self.out.write("\n")
