@@ -52,7 +52,7 @@ class Event:
         out: dict[str, Any] = {}
         for cls in type(self).__mro__:
             for name in getattr(cls, "__slots__", ()):
-                if name not in ("ts", "flow") and name not in out and not name.startswith("_"):
+                if name not in ("ts", "flow", "body", "ctx") and name not in out and not name.startswith("_"):
                     out[name] = getattr(self, name)
         return out
 
@@ -83,14 +83,30 @@ class TLSMessage(Event):
     """A handshake message, a ChangeCipherSpec or an Alert, in wire order.
 
     `type` is the RFC name in CamelCase (ClientHello, ChangeCipherSpec, Alert, EncryptedHandshakeMessage...).
-    `info` holds the parsed fields (versions, randoms, extensions, certificates, alert level/description).
+    `info` holds the parsed fields (versions, randoms, extensions, certificates, alert level/description);
+    for handshake messages it is parsed from `body` on first access, so outputs that do not show
+    fields do not pay for them.
     """
 
     direction: str
     type: str
-    info: dict[str, Any] = field(default_factory=dict)
-    encrypted: bool = False  # True when it was carried encrypted (and decrypted) or could not be decrypted
+    encrypted: bool = False  # carried encrypted (and decrypted), or could not be decrypted
     length: int = 0
+    code: int = -1  # handshake type, -1 for record-level items
+    body: bytes = b""
+    ctx: Any = None  # the parse context (negotiated version, key exchange) at the time
+    _info: dict[str, Any] | None = None
+
+    @property
+    def info(self) -> dict[str, Any]:
+        if self._info is None:
+            if self.code >= 0:
+                from dissector.tls.handshake import details
+
+                self._info = details(self.code, self.body, self.ctx)
+            else:
+                self._info = {}
+        return self._info
 
 
 @dataclass(slots=True, eq=False)

@@ -147,22 +147,22 @@ class TLSConnection:
         elif ctype == 23:
             self.out.append(AppData(ts, self.flow, direction, len(body), body))
         elif ctype == 20:
-            self.out.append(TLSMessage(ts, self.flow, direction, "ChangeCipherSpec", {}, False, len(body)))
+            self.out.append(TLSMessage(ts, self.flow, direction, "ChangeCipherSpec", False, len(body)))
             if not tls13:
                 self._change_cipher_spec(direction, side, ts)
         elif ctype == 21:
             self._alerts(direction, body, ts, side.encrypted)
         elif ctype == 24:
-            self.out.append(TLSMessage(ts, self.flow, direction, "Heartbeat", {"length": len(body)}, side.encrypted,
-                                       len(body)))
+            self.out.append(TLSMessage(ts, self.flow, direction, "Heartbeat", side.encrypted, len(body),
+                                       _info={"length": len(body)}))
 
     def _undecrypted(self, direction: str, side: Direction, ctype: int, length: int, ts: float) -> None:
         if ctype == 22:
-            self.out.append(TLSMessage(ts, self.flow, direction, "EncryptedHandshakeMessage", {}, True, length))
+            self.out.append(TLSMessage(ts, self.flow, direction, "EncryptedHandshakeMessage", True, length))
         elif ctype == 21:
-            self.out.append(TLSMessage(ts, self.flow, direction, "Alert", {"encrypted": True}, True, length))
+            self.out.append(TLSMessage(ts, self.flow, direction, "Alert", True, length, _info={"encrypted": True}))
         elif ctype == 20:
-            self.out.append(TLSMessage(ts, self.flow, direction, "ChangeCipherSpec", {}, False, length))
+            self.out.append(TLSMessage(ts, self.flow, direction, "ChangeCipherSpec", False, length))
         else:
             self.out.append(AppData(ts, self.flow, direction, length, None))
 
@@ -206,7 +206,7 @@ class TLSConnection:
             return
         for i in range(0, len(body) - 1, 2):
             info = {"level": name_of(ALERT_LEVELS, body[i]), "description": name_of(ALERT_DESCRIPTIONS, body[i + 1])}
-            self.out.append(TLSMessage(ts, self.flow, direction, "Alert", info, encrypted, 2))
+            self.out.append(TLSMessage(ts, self.flow, direction, "Alert", encrypted, 2, _info=info))
 
     # ------------------------------------------------------------------ handshake
     def _handshake_bytes(self, direction: str, side: Direction, body: bytes, ts: float, encrypted: bool) -> None:
@@ -231,31 +231,27 @@ class TLSConnection:
 
     def _message(self, direction: str, side: Direction, mtype: int, raw: bytes, ts: float, encrypted: bool) -> None:
         body = raw[4:]
-        name = name_of(HANDSHAKE_TYPES, mtype)
-        info: dict = {}
+        name = HANDSHAKE_TYPES.get(mtype) or name_of(HANDSHAKE_TYPES, mtype)
+        essentials: object = None
         try:
             if mtype == 1:
-                info = hs.parse_client_hello(body)
+                essentials = hs.client_hello_essentials(body)
             elif mtype == 2:
-                info = hs.parse_server_hello(body)
-                if info.get("hello_retry_request"):
+                essentials = hs.server_hello_essentials(body)
+                if essentials.hrr:
                     name = "HelloRetryRequest"
-            else:
-                parser = hs.BODY_PARSERS.get(mtype)
-                if parser is not None:
-                    info = parser(body, self.ctx)
         except MalformedInput as exc:
-            info = {"malformed": exc.reason or exc.name}
-            self._anomaly(ts, "tls", f"malformed_{name.lower()}" if not name.startswith("unknown") else exc.name,
-                          exc.reason, direction)
-        public = {k: v for k, v in info.items() if not k.startswith("_")}
-        self.out.append(TLSMessage(ts, self.flow, direction, name, public, encrypted, len(raw)))
-        if "malformed" in info and mtype in (1, 2):
+            self._anomaly(ts, "tls", f"malformed_{name.lower()}", exc.reason, direction)
+            self.out.append(TLSMessage(ts, self.flow, direction, name, encrypted, len(raw), mtype, body, self.ctx))
             return
+        self.out.append(TLSMessage(ts, self.flow, direction, name, encrypted, len(raw), mtype, body, self.ctx))
         handler = _HANDLERS.get(mtype)
         if handler is not None:
-            handler(self, direction, side, info, raw, ts)
-        elif mtype not in (0,) and not (self.ctx.tls13 and mtype in (4, 24)):
+            try:
+                handler(self, direction, side, essentials, raw, ts)
+            except MalformedInput as exc:
+                self._anomaly(ts, "tls", f"malformed_{name.lower()}", exc.reason, direction)
+        elif mtype != 0 and not (self.ctx.tls13 and mtype in (4, 24)):
             self.transcript.append(raw)
 
     def _ssl2_client_hello(self, body: bytes, ts: float) -> None:
@@ -264,15 +260,17 @@ class TLSConnection:
         except MalformedInput as exc:
             self._anomaly(ts, exc.layer, exc.name, exc.reason, CLIENT)
             return
-        self.out.append(TLSMessage(ts, self.flow, CLIENT, "ClientHello", info, False, len(body)))
-        self._on_client_hello(CLIENT, self.sides[CLIENT], info, b"", ts)
+        self.out.append(TLSMessage(ts, self.flow, CLIENT, "ClientHello", False, len(body), _info=info))
+        h = hs.Hello()
+        h.version, h.random, h.session_id = info["version_id"], bytes.fromhex(info["random"]), b""
+        self._on_client_hello(CLIENT, self.sides[CLIENT], h, b"", ts)
         self.transcript = [body]  # the SSLv2 message (without record header) starts the handshake hash
 
-    def _on_client_hello(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+    def _on_client_hello(self, direction: str, side: Direction, h: hs.Hello, raw: bytes, ts: float) -> None:
         self.saw_client_hello = True
-        if info.get("version_id", 0) and not self.ctx.tls13:
-            self.client_version = info["version_id"]
-        if self.ctx.tls13 and self.handshakes:  # the second ClientHello after a HelloRetryRequest continues the transcript
+        if h.version and not self.ctx.tls13:
+            self.client_version = h.version
+        if self.ctx.tls13 and self.handshakes:  # the second ClientHello after a HelloRetryRequest
             self.transcript.append(raw)
             return
         self.handshakes += 1
@@ -280,43 +278,42 @@ class TLSConnection:
             self.master = self.server_cert_der = self.encrypted_pms = None
             self.resumed = False
             self._pending_ticket = b""
-        self.client_random = bytes.fromhex(info.get("random", ""))
-        self.ch_session_id = bytes.fromhex(info.get("session_id", ""))
-        exts = {e["type"]: e for e in info.get("extensions", [])}
-        ticket = exts.get(35)
-        self.offered_ticket = bytes.fromhex(ticket.get("ticket", "")) if ticket else b""
-        self.offered_early_data = 42 in exts
+        self.client_random = bytes(h.random)
+        self.ch_session_id = bytes(h.session_id)
+        self.offered_ticket = h.ticket
+        self.offered_early_data = 42 in h.ext_types
         if self.handshakes == 1:
-            self.sni = info.get("sni")
+            self.sni = h.sni
         self.transcript = [raw] if raw else []
-        if self.offered_early_data and 43 in exts:  # TLS 1.3 0-RTT: early data may follow right away
+        if self.offered_early_data and h.supported_versions:  # TLS 1.3 0-RTT: early data may follow right away
             secret = self.keys.keylog.get("CLIENT_EARLY_TRAFFIC_SECRET", self.client_random)
             side.early = True
             side.encrypted = True
             if secret is not None:
-                suite = SUITES.get(_first_tls13_suite(info))
+                suite = SUITES.get(_first_tls13_suite(h.suite_ids()))
                 if suite is not None:
                     side.protection = self._protection13(suite, secret)
                     side.secret = secret
                     side.seq = 0
 
-    def _on_server_hello(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+    def _on_server_hello(self, direction: str, side: Direction, h: hs.Hello, raw: bytes, ts: float) -> None:
         self.transcript.append(raw)
-        version = info.get("selected_version_id") or info.get("version_id")
+        version = h.selected_version or h.version
         self.version = version
-        draft = version & 0xFF if version and version >> 8 == 0x7F else None
+        draft = version & 0xFF if version >> 8 == 0x7F else None
         tls13 = version == 0x0304 or draft is not None
-        self.ctx.version, self.ctx.tls13, self.ctx.draft = version, tls13, draft
-        self.suite = SUITES.get(info.get("cipher_suite_id", -1))
-        self.ctx.kx = self.suite.kx if self.suite else None
-        self.server_random = bytes.fromhex(info.get("random", ""))
-        self.session_id = bytes.fromhex(info.get("session_id", ""))
-        exts = {e["type"] for e in info.get("extensions", [])}
+        self.suite = SUITES.get(h.suite)
+        ctx = hs.Context()  # a new object: messages already emitted keep the context they were parsed in
+        ctx.version, ctx.tls13, ctx.draft, ctx.kx = version, tls13, draft, self.suite.kx if self.suite else None
+        self.ctx = ctx
+        self.server_random = bytes(h.random)
+        self.session_id = bytes(h.session_id)
+        exts = h.ext_types
         self.ems = 23 in exts
         self.etm = 22 in exts
-        if info.get("alpn"):
-            self.alpn = info["alpn"][0]
-        if info.get("hello_retry_request"):
+        if h.alpn:
+            self.alpn = h.alpn[0]
+        if h.hrr:
             # RFC 8446 4.4.1: ClientHello1 is replaced by message_hash(Hash(ClientHello1))
             if tls13 and self.suite:
                 self.hash13 = self.suite.prf_hash
@@ -339,29 +336,30 @@ class TLSConnection:
     def version_name(self) -> str | None:
         return version_name(self.version) if self.version is not None else None
 
-    def _on_certificate(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+    def _on_certificate(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
         self.transcript.append(raw)
-        if direction == SERVER and info.get("_der"):
-            self.server_cert_der = info["_der"][0]
+        if direction == SERVER:
+            self.server_cert_der = hs.first_certificate(raw[4:], self.ctx.tls13)
 
-    def _on_client_key_exchange(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+    def _on_client_key_exchange(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
         self.transcript.append(raw)
+        info = hs.parse_client_key_exchange(raw[4:], self.ctx)
         self.encrypted_pms = info.get("_encrypted_pre_master")
         self.psk_identity = info.get("psk_identity")
 
-    def _on_new_session_ticket(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+    def _on_new_session_ticket(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
         if self.ctx.tls13:
             return
         self.transcript.append(raw)
-        ticket = info.get("_ticket")
+        ticket = hs.parse_new_session_ticket(raw[4:], self.ctx).get("_ticket")
         if ticket and self.master:
             self.keys.remember(self.client_random, self.master, ticket=ticket)
         elif ticket:
             self._pending_ticket = ticket
 
-    def _on_finished(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+    def _on_finished(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
         expected = None
-        verify = bytes.fromhex(info.get("verify_data", ""))
+        verify = raw[4:]
         if self.ctx.tls13:
             if side.secret is not None and not (direction == CLIENT and self.early_skipped):
                 th = schedule13.transcript_hash(self.hash13, b"".join(self.transcript))
@@ -389,14 +387,14 @@ class TLSConnection:
                 self._set_status(FAILED, f"the {direction} Finished message does not match the handshake "
                                          "transcript: the key material is wrong for this session")
 
-    def _on_key_update(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+    def _on_key_update(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
         if side.secret is None or self.suite is None:
             return
         side.secret = schedule13.next_traffic_secret(self.hash13, side.secret, self.ctx.draft)
         side.protection = self._protection13(self.suite, side.secret)
         side.seq = 0
 
-    def _on_end_of_early_data(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+    def _on_end_of_early_data(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
         self.transcript.append(raw)
         if side.next13 is not None:
             side.protection, side.secret = side.next13
@@ -404,15 +402,12 @@ class TLSConnection:
             side.seq = 0
         side.early = False
 
-    def _on_encrypted_extensions(self, direction: str, side: Direction, info: dict, raw: bytes, ts: float) -> None:
+    def _on_encrypted_extensions(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
         self.transcript.append(raw)
+        info = hs.parse_encrypted_extensions(raw[4:], self.ctx)
         if info.get("alpn"):
             self.alpn = info["alpn"][0]
             self._session_info(ts)
-        exts = {e["type"] for e in info.get("extensions", [])}
-        client = self.sides[CLIENT]
-        if 42 not in exts and client.early and client.next13 is not None:
-            pass  # early data rejected: the client's next records use handshake keys (trial handles it)
 
     # ------------------------------------------------------------------ TLS <= 1.2 keys
     def _change_cipher_spec(self, direction: str, side: Direction, ts: float) -> None:
@@ -618,8 +613,8 @@ class TLSConnection:
         self.out.append(Anomaly(ts, self.flow, layer, name, detail, direction))
 
 
-def _first_tls13_suite(info: dict) -> int:
-    for s in info.get("cipher_suite_ids", []):
+def _first_tls13_suite(suite_ids: list[int]) -> int:
+    for s in suite_ids:
         if 0x1301 <= s <= 0x1305:
             return s
     return -1

@@ -335,3 +335,149 @@ BODY_PARSERS = {
     13: parse_certificate_request, 14: parse_empty, 15: parse_certificate_verify, 16: parse_client_key_exchange,
     20: parse_finished, 22: parse_certificate_status, 24: parse_key_update, 4: parse_new_session_ticket,
 }
+
+
+# --- essentials: the few fields the state machine needs, parsed fast ------------------------------------
+# The full dicts above are built lazily (only when an output asks for them); the connection itself only
+# needs these, for every session, so they are read with direct offsets instead of a Buffer.
+
+class Hello:
+    """What the state machine needs from a ClientHello or ServerHello."""
+
+    __slots__ = ("version", "random", "session_id", "suites", "ext_types", "sni", "alpn", "ticket",
+                 "supported_versions", "selected_version", "suite", "hrr")
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.random = b""
+        self.session_id = b""
+        self.suites = b""  # ClientHello: the raw cipher_suites vector
+        self.ext_types: set[int] = set()
+        self.sni: str | None = None
+        self.alpn: list[str] | None = None
+        self.ticket = b""
+        self.supported_versions: bool = False
+        self.selected_version = 0
+        self.suite = -1
+        self.hrr = False
+
+    def suite_ids(self) -> list[int]:
+        s = self.suites
+        return [(s[i] << 8) | s[i + 1] for i in range(0, len(s) - 1, 2)]
+
+
+def _ext_walk(h: Hello, body: bytes, pos: int, client: bool) -> None:
+    n = len(body)
+    if pos >= n:
+        return
+    if pos + 2 > n:
+        raise MalformedInput("tls", "truncated", "extensions length")
+    end = pos + 2 + ((body[pos] << 8) | body[pos + 1])
+    if end > n:
+        raise MalformedInput("tls", "truncated", "extensions block")
+    pos += 2
+    types = h.ext_types
+    while pos + 4 <= end:
+        etype = (body[pos] << 8) | body[pos + 1]
+        elen = (body[pos + 2] << 8) | body[pos + 3]
+        data_start = pos + 4
+        pos = data_start + elen
+        if pos > end:
+            raise MalformedInput("tls", "truncated", f"extension {etype}")
+        types.add(etype)
+        if etype == 0 and client and elen > 5:  # server_name: list len(2) type(1) name len(2) name
+            if body[data_start + 2] == 0:
+                ln = (body[data_start + 3] << 8) | body[data_start + 4]
+                h.sni = body[data_start + 5:data_start + 5 + ln].decode("ascii", "replace")
+        elif etype == 16 and elen > 2:
+            protos, p = [], data_start + 2
+            while p < pos:
+                ln = body[p]
+                protos.append(body[p + 1:p + 1 + ln].decode("ascii", "replace"))
+                p += 1 + ln
+            h.alpn = protos
+        elif etype == 35 and client:
+            h.ticket = bytes(body[data_start:pos])
+        elif etype == 43:
+            if client:
+                h.supported_versions = True
+            elif elen == 2:
+                h.selected_version = (body[data_start] << 8) | body[data_start + 1]
+    if pos != end:
+        raise MalformedInput("tls", "trailing_data", "in extensions block")
+
+
+def client_hello_essentials(body: bytes) -> Hello:
+    h = Hello()
+    try:
+        h.version = (body[0] << 8) | body[1]
+        h.random = body[2:34]
+        sid = body[34]
+        h.session_id = body[35:35 + sid]
+        pos = 35 + sid
+        ln = (body[pos] << 8) | body[pos + 1]
+        h.suites = body[pos + 2:pos + 2 + ln]
+        pos += 2 + ln
+        pos += 1 + body[pos]
+        if len(h.random) != 32 or pos > len(body):
+            raise MalformedInput("tls", "truncated", "ClientHello")
+        _ext_walk(h, body, pos, True)
+    except IndexError:
+        raise MalformedInput("tls", "truncated", "ClientHello") from None
+    return h
+
+
+def server_hello_essentials(body: bytes) -> Hello:
+    h = Hello()
+    try:
+        h.version = (body[0] << 8) | body[1]
+        h.random = body[2:34]
+        old_draft = body[0] == 0x7F and body[1] < 22
+        pos = 34
+        if not old_draft:
+            sid = body[34]
+            h.session_id = body[35:35 + sid]
+            pos = 35 + sid
+        h.suite = (body[pos] << 8) | body[pos + 1]
+        pos += 2 if old_draft else 3
+        if len(h.random) != 32 or pos > len(body):
+            raise MalformedInput("tls", "truncated", "ServerHello")
+        h.hrr = h.random == HRR_RANDOM
+        _ext_walk(h, body, pos, False)
+    except IndexError:
+        raise MalformedInput("tls", "truncated", "ServerHello") from None
+    return h
+
+
+def first_certificate(body: bytes, tls13: bool) -> bytes | None:
+    """The DER of the first certificate of a Certificate message (the server's own)."""
+    pos = 0
+    if tls13:
+        pos = 1 + body[0] if body else 0
+    if len(body) < pos + 6:
+        return None
+    ln = (body[pos + 3] << 16) | (body[pos + 4] << 8) | body[pos + 5]
+    der = body[pos + 6:pos + 6 + ln]
+    return der if len(der) == ln and ln else None
+
+
+def details(mtype: int, body: bytes, ctx: Context | None) -> Fields:
+    """The full, display-oriented fields of a handshake message (what `TLSMessage.info` returns)."""
+    try:
+        if mtype == 1:
+            return parse_client_hello(body)
+        if mtype == 2:
+            return parse_server_hello(body)
+        parser = BODY_PARSERS.get(mtype)
+        if parser is None:
+            return {}
+        info = parser(body, ctx or Context())
+        return {k: v for k, v in info.items() if not k.startswith("_")}
+    except MalformedInput as exc:
+        return {"malformed": exc.reason or exc.name}
+
+
+def context_snapshot(ctx: Context) -> Context:
+    snap = Context()
+    snap.version, snap.tls13, snap.draft, snap.kx = ctx.version, ctx.tls13, ctx.draft, ctx.kx
+    return snap
