@@ -1,0 +1,69 @@
+"""export, follow and keys: decrypted data out to files, to the terminal, and as a reusable key log."""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+from tests.conftest import CORPUS, SAMPLES, analyze, needs_corpus, needs_tshark
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dissector", *args], capture_output=True, timeout=120)
+
+
+def test_export_writes_the_plaintext_each_side_sent(tmp_path):
+    name = "tls12-resume-id"
+    proc = run("export", str(SAMPLES / f"{name}.pcapng"), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr.decode()
+    index = json.loads((tmp_path / "out" / "index.json").read_text())
+    expected = {s["client"]: s["app_data"] for s in json.loads((SAMPLES / f"{name}.expected.json").read_text())["sessions"]}
+    assert len(index["sessions"]) == len(expected) == 2
+    for s in index["sessions"]:
+        for side in ("client", "server"):
+            data = (tmp_path / "out" / s["files"][side]).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == expected[s["client"]][side]["sha256"]
+    again = run("export", str(SAMPLES / f"{name}.pcapng"), "-o", str(tmp_path / "out"))
+    assert again.returncode == 3 and b"--force" in again.stderr
+
+
+def test_follow_prints_the_conversation():
+    proc = run("follow", str(SAMPLES / "tls13-aes128-gcm.pcapng"), "--session", "0")
+    out = proc.stdout.decode()
+    assert proc.returncode == 0
+    assert "GET / HTTP/1.1" in out and "HTTP/1.1 200 OK" in out
+    assert out.index("GET / HTTP/1.1") < out.index("HTTP/1.1 200 OK")
+    raw = run("follow", str(SAMPLES / "tls13-aes128-gcm.pcapng"), "--session", "0", "--format", "raw").stdout
+    exp = json.loads((SAMPLES / "tls13-aes128-gcm.expected.json").read_text())["sessions"][0]["app_data"]
+    assert len(raw) == exp["client"]["bytes"] + exp["server"]["bytes"]
+
+
+def test_follow_unknown_session_is_an_error():
+    proc = run("follow", str(SAMPLES / "tls13-aes128-gcm.pcapng"), "--session", "7")
+    assert proc.returncode == 3 and b"no session 7" in proc.stderr
+
+
+@needs_corpus
+def test_keys_turns_an_rsa_key_into_a_key_log(tmp_path):
+    out = tmp_path / "k.keys"
+    cap = CORPUS / "captures/rsasnakeoil2.pcap"
+    proc = run("keys", str(cap), "--key", str(CORPUS / "keys/rsasnakeoil2.key"), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert out.read_text().count("CLIENT_RANDOM") == 3  # initial handshake, renegotiation, resumption
+    with_key = analyze([cap], key_specs=[str(CORPUS / "keys/rsasnakeoil2.key")])
+    with_log = analyze([cap], keylogs=[str(out)])
+    assert [s["app_data"] for s in with_log] == [s["app_data"] for s in with_key]
+
+
+@needs_corpus
+@needs_tshark
+def test_tshark_decrypts_with_the_written_key_log(tmp_path):
+    out = tmp_path / "k.keys"
+    cap = CORPUS / "captures/rsa-p-lt-q.pcap"
+    assert run("keys", str(cap), "--key", str(CORPUS / "keys/rsa-p-lt-q.key"), "-o", str(out)).returncode == 0
+    follow = subprocess.run(["tshark", "-r", str(cap), "-o", f"tls.keylog_file:{out}", "-q", "-z", "follow,tls,raw,0"],
+                            capture_output=True, text=True, timeout=120).stdout
+    ours = analyze([cap], keylogs=[str(out)])[0]["app_data"]
+    body = [line.strip() for line in follow.splitlines() if line.strip() and all(c in "0123456789abcdef" for c in line.strip())]
+    assert sum(len(b) // 2 for b in body) == ours["client"]["bytes"] + ours["server"]["bytes"]
