@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from dissector.capture.reader import open_capture
 from dissector.events import Event
 from dissector.output.sessions import SessionCollector
 from dissector.pipeline import Pipeline
+from dissector.plugins import PluginHost
 from dissector.tls.keystore import KeyStore
 
 
@@ -23,8 +24,13 @@ class RunResult:
 
 def run_captures(paths: Iterable[str], keys: KeyStore, on_event: Callable[[Event], None] | None = None,
                  on_session: Callable[[dict], None] | None = None, progress: Callable[[int, int | None], None] | None = None,
-                 pipeline_options: dict | None = None) -> RunResult:
-    """Analyse each capture in turn with one shared KeyStore (so resumption works across files)."""
+                 pipeline_options: dict | None = None, plugins: Sequence | None = None,
+                 show_secrets: bool = False, details: bool = True, position: list | None = None) -> RunResult:
+    """Analyse each capture in turn with one shared KeyStore (so resumption works across files).
+
+    `plugins` (see dissector.plugins.load_plugins) run over each session's plaintext; their events
+    follow the pipeline's, with secrets redacted unless `show_secrets`. `position`, when given, is kept
+    at [capture index, packet number] while events are handed out (parallel runs order by it)."""
     result = RunResult()
 
     def session_done(doc: dict) -> None:
@@ -39,15 +45,22 @@ def run_captures(paths: Iterable[str], keys: KeyStore, on_event: Callable[[Event
     current = ["", 0]
     for index, path in enumerate(paths):
         current[0], current[1] = path, index
-        collector = SessionCollector(session_done, keep=False)
+        if position is not None:
+            position[0], position[1] = index, 0
+        collector = SessionCollector(session_done, keep=False, details=details)
         pipe = Pipeline(keys, **(pipeline_options or {}))
+        host = PluginHost(plugins, show_secrets) if plugins else None
         add = collector.add
         with open_capture(path) as cap:
             cap.on_secrets = keys.add_secrets_block
             feed = pipe.feed
             n = 0
             for ts, linktype, frame in cap:
+                if position is not None:
+                    position[1] = n
                 evs = feed(ts, linktype, frame)
+                if evs and host is not None:
+                    evs = host.process(evs)
                 if evs:
                     for ev in evs:
                         add(ev)
@@ -56,7 +69,12 @@ def run_captures(paths: Iterable[str], keys: KeyStore, on_event: Callable[[Event
                 n += 1
                 if progress is not None and not n & 0x3FFF:
                     progress(cap.bytes_read, cap.size)
-            for ev in pipe.finish():
+            if position is not None:
+                position[1] = n
+            tail = pipe.finish()
+            if host is not None:
+                tail = host.process(tail) + host.finish()
+            for ev in tail:
                 add(ev)
                 if on_event is not None:
                     on_event(ev)

@@ -8,6 +8,7 @@ here, and nothing else escapes `feed()`; one bad packet never stops the capture.
 from __future__ import annotations
 
 import socket
+import zlib
 from dataclasses import dataclass, field
 
 from dissector.errors import MalformedInput
@@ -38,7 +39,7 @@ class FlowState:
     """Everything kept per TCP connection: both directions' reassembly and the TLS state."""
 
     __slots__ = ("flow", "dirs", "tls", "probe", "ignored", "last_ts", "fin", "rst", "syn_seen", "client_addr",
-                 "established", "keys")
+                 "established", "keys", "foreign")
 
     def __init__(self, flow: Flow, client_addr: tuple) -> None:
         self.flow = flow
@@ -53,12 +54,18 @@ class FlowState:
         self.syn_seen = False
         self.established = False
         self.keys: tuple = ()
+        self.foreign = False
 
 
 class Pipeline:
     def __init__(self, keys: KeyStore | None = None, idle_timeout: float = 600.0, max_flows: int = 200_000,
-                 max_handshake: int = 1 << 16) -> None:
+                 max_handshake: int = 1 << 16, shard: tuple[int, int] | None = None,
+                 shard_by_hosts: bool = False) -> None:
         self.keys = keys if keys is not None else KeyStore()
+        # parallel runs: this pipeline analyses only the flows whose hash falls in its shard (index, count),
+        # but it tracks every flow's lifetime so flow ids agree across the shards
+        self.shard = shard
+        self.shard_by_hosts = shard_by_hosts
         self.idle_timeout = idle_timeout
         self.max_flows = max_flows
         self.max_handshake = max_handshake
@@ -81,7 +88,8 @@ class Pipeline:
         except MalformedInput as exc:
             self.stats.malformed += 1
             self._count(exc.name)
-            out.append(Anomaly(ts, None, exc.layer, exc.name, exc.reason))
+            if self.shard is None or self.shard[0] == 0:  # frame-level anomalies: reported by one shard only
+                out.append(Anomaly(ts, None, exc.layer, exc.name, exc.reason))
             return out
         if seg is None:
             self.stats.non_tcp += 1
@@ -100,8 +108,11 @@ class Pipeline:
                 if closed is not None or flags & (FIN | RST):
                     return out  # a late ACK/FIN/RST of a connection that is over: not a new flow
             state = self._new_flow(ts, version, key, flags, out)
-        direction = CLIENT if (src, sport) == state.client_addr else SERVER
         state.last_ts = ts
+        if state.foreign:
+            self._foreign_segment(state, src, sport, flags, payload, ts)
+            return out
+        direction = CLIENT if (src, sport) == state.client_addr else SERVER
         try:
             self._segment(state, direction, seq, ack, flags, payload, ts, out)
         except MalformedInput as exc:
@@ -110,6 +121,20 @@ class Pipeline:
         if ts - self.last_sweep > 30.0:
             self._sweep(ts, out)
         return out
+
+    def _foreign_segment(self, state: FlowState, src: bytes, sport: int, flags: int, payload, ts: float) -> None:
+        """Another shard's flow: only follow its lifetime (same ids everywhere), emit nothing."""
+        direction = CLIENT if (src, sport) == state.client_addr else SERVER
+        if flags & SYN:
+            state.syn_seen = True
+        elif flags & ACK and state.syn_seen and not state.established and direction == CLIENT and not len(payload):
+            state.established = True
+        if flags & RST:
+            state.rst = True
+        if flags & FIN:
+            state.fin[direction] = True
+        if state.rst or (state.fin[CLIENT] and state.fin[SERVER]):
+            self._end(state, ts, "", [])
 
     def _segment(self, state: FlowState, direction: str, seq: int, ack: int, flags: int, payload, ts: float,
                  out: list) -> None:
@@ -230,16 +255,22 @@ class Pipeline:
         self.next_id += 1
         self.stats.flows += 1
         state = FlowState(flow, (csrc, cport))
+        if self.shard is not None:
+            state.foreign = _shard_of(key, self.shard[1], self.shard_by_hosts) != self.shard[0]
+            if state.foreign:
+                state.ignored = True
         if len(self.flows) >= 2 * self.max_flows:
             self._evict_oldest(ts, out)
         state.keys = (key, (dst, dport, src, sport))
         self.flows[key] = state
         self.flows[state.keys[1]] = state
-        if not flags & SYN:
+        if not flags & SYN and not state.foreign:
             out.append(TCPEvent(ts, flow, CLIENT, "MIDSTREAM"))
         return state
 
     def _end(self, state: FlowState, ts: float, reason: str, out: list) -> None:
+        if state.foreign:
+            out = []  # discarded: another shard reports this flow
         for d in (CLIENT, SERVER):
             rest = state.dirs[d].flush()
             if rest and not state.ignored:
@@ -259,7 +290,7 @@ class Pipeline:
     def _sweep(self, ts: float, out: list) -> None:
         self.last_sweep = ts
         stale = {id(s): s for s in self.flows.values() if ts - s.last_ts > self.idle_timeout}
-        for s in stale.values():
+        for s in sorted(stale.values(), key=lambda st: st.flow.id):
             self.stats.evicted += 1
             self._end(s, ts, "idle timeout", out)
 
@@ -271,16 +302,23 @@ class Pipeline:
     def finish(self) -> list[Event]:
         """End of input: close every flow still open."""
         out: list[Event] = []
-        seen = set()
-        for state in list(self.flows.values()):
-            if id(state) in seen:
-                continue
-            seen.add(id(state))
+        states = {id(s): s for s in self.flows.values()}
+        for state in sorted(states.values(), key=lambda st: st.flow.id):
             self._end(state, self.now, "end of capture", out)
         return out
 
     def _count(self, name: str) -> None:
         self.stats.anomalies[name] = self.stats.anomalies.get(name, 0) + 1
+
+
+def _shard_of(key: tuple, count: int, by_hosts: bool) -> int:
+    """A direction-independent hash of a flow (or of its two hosts) into `count` shards."""
+    src, sport, dst, dport = key
+    if by_hosts:
+        a, b = sorted((src, dst))
+    else:
+        a, b = sorted((src + sport.to_bytes(2, "big"), dst + dport.to_bytes(2, "big")))
+    return zlib.crc32(a + b) % count
 
 
 def _other(direction: str) -> str:

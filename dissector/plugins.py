@@ -90,8 +90,12 @@ def section_of(plugin: Any) -> str:
     return section if section not in RESERVED_SECTIONS else f"plugin_{section}"
 
 
+SNIFF_BYTES = 24  # plaintext held back before choosing a plugin without ALPN (1/n-1 splitting sends "G" alone)
+SNIFF_RECORDS = 8
+
+
 class _FlowState:
-    __slots__ = ("flow", "info", "plugin", "parsers", "disabled", "decided")
+    __slots__ = ("flow", "info", "plugin", "parsers", "disabled", "decided", "held")
 
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
@@ -100,6 +104,7 @@ class _FlowState:
         self.parsers: dict[str, Any] = {}
         self.disabled = False
         self.decided = False
+        self.held: list[AppData] = []  # the first records, until a plugin is chosen
 
 
 class PluginHost:
@@ -108,7 +113,7 @@ class PluginHost:
     def __init__(self, plugins: Sequence[Any], show_secrets: bool = False) -> None:
         self.plugins = list(plugins)
         self.show_secrets = show_secrets
-        self.flows: dict[int, _FlowState] = {}  # keyed by id(Flow): one Flow object is shared by all its events
+        self.flows: dict[int, _FlowState] = {}  # keyed by Flow.id, like the session collector
         self.errors = 0
 
     # -- the event transformer ------------------------------------------------------------------------
@@ -148,9 +153,9 @@ class PluginHost:
     def _state(self, flow: Flow | None) -> _FlowState | None:
         if flow is None:
             return None
-        st = self.flows.get(id(flow))
+        st = self.flows.get(flow.id)
         if st is None:
-            st = self.flows[id(flow)] = _FlowState(flow)
+            st = self.flows[flow.id] = _FlowState(flow)
         return st
 
     def _app_data(self, ev: AppData, out: list[Event]) -> None:
@@ -158,8 +163,24 @@ class PluginHost:
         if st is None or st.disabled:
             return
         if not st.decided:
-            st.decided = True
-            self._select(st, ev, out)
+            st.held.append(ev)
+            info = st.info
+            first = [e for e in st.held if e.direction == st.held[0].direction]
+            if not (info is not None and info.alpn) and sum(len(e.data) for e in first) < SNIFF_BYTES \
+                    and len(st.held) < SNIFF_RECORDS:
+                return
+            self._decide(st, out)
+            return
+        self._feed(st, ev, out)
+
+    def _decide(self, st: _FlowState, out: list[Event]) -> None:
+        held, st.held = st.held, []
+        st.decided = True
+        self._select(st, held, out)
+        for e in held:
+            self._feed(st, e, out)
+
+    def _feed(self, st: _FlowState, ev: AppData, out: list[Event]) -> None:
         if st.plugin is None or st.disabled:
             return
         parser = st.parsers.get(ev.direction)
@@ -168,12 +189,13 @@ class PluginHost:
             if ok:
                 self._emit(evs, st, ev.ts, out)
 
-    def _select(self, st: _FlowState, ev: AppData, out: list[Event]) -> None:
-        flow, info = st.flow, st.info
+    def _select(self, st: _FlowState, held: list[AppData], out: list[Event]) -> None:
+        flow, info, ev = st.flow, st.info, held[0]
+        data = b"".join(bytes(e.data) for e in held if e.direction == ev.direction)[:64]
         m = SessionMatch(flow, flow.client_ip, flow.client_port, flow.server_ip, flow.server_port,
                          sni=info.sni if info else None, alpn=info.alpn if info else None,
-                         version=info.version if info else None, decrypted=ev.data is not None,
-                         direction=ev.direction, data=bytes(ev.data[:64]))
+                         version=info.version if info else None, decrypted=True,
+                         direction=ev.direction, data=data)
         best, best_score = None, -1.0
         for plugin in self.plugins:
             try:
@@ -194,8 +216,12 @@ class PluginHost:
                 st.parsers[direction] = parser
 
     def _flow_end(self, ev: FlowEnd, out: list[Event]) -> None:
-        st = self.flows.pop(id(ev.flow), None) if ev.flow is not None else None
-        if st is None or st.plugin is None:
+        st = self.flows.pop(ev.flow.id, None) if ev.flow is not None else None
+        if st is None:
+            return
+        if not st.decided and st.held:
+            self._decide(st, out)
+        if st.plugin is None:
             return
         for direction in (CLIENT, SERVER):
             parser = st.parsers.get(direction)

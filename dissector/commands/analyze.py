@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from dissector.analysis import print_progress_factory, run_captures
+from dissector.commands.plugins import add_plugin_options, plugins_from_args
 from dissector.keys import build_keystore
 from dissector.output.formats import FORMATS
 
@@ -28,10 +29,19 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="every field of every message (jsonl)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-j", "--jobs", type=_jobs, default=0, metavar="N",
+                   help="worker processes, flows sharded between them (default: one per core for captures over "
+                        "64 MB, else 1; output order is the same either way)")
+    add_plugin_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        plugins = plugins_from_args(args)
+    except ValueError as exc:
+        print(f"dissector analyze: error: {exc}", file=sys.stderr)
+        return 2
     keys = build_keystore(args.keylog, args.key, args.psk)
     for source, line, reason in keys.keylog.errors[:5]:
         print(f"dissector: warning: key log {source} line {line}: {reason} (skipped)", file=sys.stderr)
@@ -43,25 +53,56 @@ def run(args: argparse.Namespace) -> int:
         progress = None
         if not args.quiet and sys.stderr.isatty():
             progress = print_progress_factory()
-        result = run_captures(args.captures, keys, on_event=writer.event, on_session=writer.session, progress=progress)
-        if progress is not None:
-            sys.stderr.write("\r" + " " * 40 + "\r")
-        summary = {
-            "captures": args.captures, "packets": result.packets, "sessions": result.sessions,
-            "decryption": result.decryption,
-            "non_tls_flows": sum(s.non_tls_flows for s in result.pipeline_stats),
-            "anomalies": _merge([s.anomalies for s in result.pipeline_stats]),
-            "keylog_bad_lines": len(keys.keylog.errors),
-        }
-        if result.truncated:
-            summary["truncated"] = result.truncated
+        jobs = args.jobs or auto_jobs(args.captures)
+        details = writer.details or args.verbose
+        if jobs > 1:
+            from dissector.parallel import run_parallel
+
+            stats = run_parallel(args.captures, keys, jobs, jsonl=args.format == "jsonl", verbose=args.verbose,
+                                 details=details, write_line=out.write, on_session=writer.session, plugins=plugins,
+                                 show_secrets=args.show_secrets)
+            truncated = stats["truncated"]
+        else:
+            result = run_captures(args.captures, keys, on_event=writer.event, on_session=writer.session,
+                                  progress=progress, details=details, plugins=plugins, show_secrets=args.show_secrets)
+            if progress is not None:
+                sys.stderr.write("\r" + " " * 40 + "\r")
+            stats = {"packets": result.packets, "sessions": result.sessions, "decryption": result.decryption,
+                     "non_tls_flows": sum(s.non_tls_flows for s in result.pipeline_stats),
+                     "anomalies": _merge([s.anomalies for s in result.pipeline_stats])}
+            truncated = result.truncated
+        summary = {"captures": args.captures, **{k: stats[k] for k in ("packets", "sessions", "decryption",
+                                                                          "non_tls_flows", "anomalies")},
+                   "keylog_bad_lines": len(keys.keylog.errors)}
+        if truncated:
+            summary["truncated"] = truncated
         writer.end(summary)
     finally:
         if out is not sys.stdout:
             out.close()
-    for warning in result.truncated:
+    for warning in truncated:
         print(f"dissector: warning: {warning}", file=sys.stderr)
-    return EXIT_TRUNCATED if result.truncated else EXIT_OK
+    return EXIT_TRUNCATED if truncated else EXIT_OK
+
+
+def _jobs(text: str) -> int:
+    n = int(text)
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError("--jobs takes a number from 1 to 64")
+    return n
+
+
+def auto_jobs(paths: list[str], threshold: int = 64 << 20) -> int:
+    """One worker per core (at most 4) for large regular files, else a single process."""
+    import os
+
+    try:
+        total = sum(os.path.getsize(p) for p in paths if p != "-")
+    except OSError:
+        return 1
+    if "-" in paths or total < threshold:
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def _merge(dicts: list[dict]) -> dict:

@@ -21,7 +21,7 @@ class TCPDirection:
     """One direction of a connection. `feed` returns a list of bytes (in order) and ints (gap sizes)."""
 
     __slots__ = ("next_seq", "pending", "pending_bytes", "max_buffered", "fin_seq", "bytes_in_order",
-                 "retransmitted", "out_of_order", "gap_bytes")
+                 "retransmitted", "out_of_order", "gap_bytes", "hole_acked")
 
     def __init__(self, max_buffered: int = 4 << 20) -> None:
         self.next_seq: int | None = None
@@ -33,6 +33,7 @@ class TCPDirection:
         self.retransmitted = 0
         self.out_of_order = 0
         self.gap_bytes = 0
+        self.hole_acked = 0  # ACKs seen for bytes beyond the first hole (the capture missed them)
 
     def syn(self, seq: int) -> None:
         """The SYN's sequence number: data starts one past it."""
@@ -72,12 +73,13 @@ class TCPDirection:
             if old is None or len(old) < n:
                 self.pending_bytes += n - (len(old) if old else 0)
                 self.pending[seq] = bytes(payload)
-            if self.pending_bytes > self.max_buffered:
+            if self.pending_bytes > self.max_buffered or (self.hole_acked and len(self.pending) > 8):
                 return self._skip_to_pending()
             return []
         out = [bytes(payload)]
         self.next_seq = (expected + n) & 0xFFFFFFFF
         self.bytes_in_order += n
+        self.hole_acked = 0
         if self.pending:
             self._drain(out)
         return out
@@ -109,6 +111,7 @@ class TCPDirection:
             return []
         first = min(self.pending, key=lambda x: seq_delta(x, self.next_seq))
         missing = seq_delta(first, self.next_seq)
+        self.hole_acked = 0
         out: list = []
         if missing > 0:
             out.append(missing)
@@ -124,8 +127,13 @@ class TCPDirection:
         if seq_delta(ack, self.next_seq) <= 0:
             return []
         first = min(self.pending, key=lambda x: seq_delta(x, self.next_seq))
-        if seq_delta(ack, first) >= 0:  # the hole is acknowledged: it was sent, the capture missed it
-            return self._skip_to_pending()
+        if seq_delta(ack, first) >= 0:
+            # the hole is acknowledged: it was delivered but the capture missed it. A capture taken at a
+            # point that reorders packets can still show it a little later, so give it up only on the
+            # third such ACK (or when more segments pile up behind the hole, see feed()).
+            self.hole_acked += 1
+            if self.hole_acked >= 3:
+                return self._skip_to_pending()
         return []
 
     def flush(self) -> list:

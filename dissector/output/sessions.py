@@ -22,6 +22,7 @@ from dissector.events import (
     TCPGap,
     TLSMessage,
 )
+from dissector.plugins import PluginFields
 
 MAX_ANOMALIES = 50
 MAX_TCP_EVENTS = 20
@@ -75,9 +76,11 @@ class Session:
 
 
 class SessionCollector:
-    def __init__(self, on_session: Callable[[dict], None] | None = None, keep: bool = True) -> None:
+    def __init__(self, on_session: Callable[[dict], None] | None = None, keep: bool = True,
+                 details: bool = True) -> None:
         self.on_session = on_session
         self.keep = keep
+        self.details = details  # include every parsed field of every message (else type, direction, alerts)
         self.open: dict[int, Session] = {}
         self.sessions: list[dict] = []
         self.tcp: dict[int, list] = {}  # TCP events that came before TLS was detected on the flow
@@ -111,8 +114,9 @@ class SessionCollector:
                 m = {"time": ev.ts, "from": ev.direction, "type": ev.type}
                 if ev.encrypted:
                     m["encrypted"] = True
-                for k, v in ev.info.items():
-                    m.setdefault(k, v)
+                if self.details or ev.code < 0:
+                    for k, v in ev.info.items():
+                        m.setdefault(k, v)
                 s.doc["messages"].append(m)
                 if len(s.history) < MAX_HISTORY:
                     letter = HISTORY_LETTERS.get(ev.type, "?")
@@ -160,7 +164,11 @@ class SessionCollector:
                 self.sessions.append(doc)
             if self.on_session is not None:
                 self.on_session(doc)
-        else:  # plugin events: kept generically
+        elif t is PluginFields:  # a plugin's fields for the session: doc["http"] = {...}
+            s.doc[ev.section] = ev.fields_
+        elif getattr(ev, "summarized", False):  # plugin events whose content the plugin's fields carry
+            pass
+        else:  # other plugin events: kept generically
             if len(s.other_events) < 1000:
                 s.other_events.append({"time": ev.ts, "kind": ev.kind, **_jsonable(ev.fields())})
 

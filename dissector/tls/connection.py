@@ -36,7 +36,7 @@ class Direction:
     """Record-layer state of one direction."""
 
     __slots__ = ("reader", "hs_buf", "protection", "seq", "encrypted", "pending", "undecryptable",
-                 "secret", "early", "next13", "records", "decrypted_records")
+                 "secret", "early", "next13", "records", "decrypted_records", "lost_records")
 
     def __init__(self, allow_ssl2: bool) -> None:
         self.reader = RecordReader(allow_ssl2)
@@ -51,6 +51,7 @@ class Direction:
         self.next13: tuple[Any, bytes] | None = None  # TLS 1.3 client: handshake keys to try after early data
         self.records = 0
         self.decrypted_records = 0
+        self.lost_records = 0  # after a capture gap: how many sequence numbers to try ahead
 
 
 class TLSConnection:
@@ -108,13 +109,18 @@ class TLSConnection:
         side = self.sides[direction]
         side.reader.gap()
         side.hs_buf.clear()
-        if side.protection is not None and self.version != 0x0304 and self.suite and self.suite.mode in ("stream", "cbc") \
-                and (self.version or 0) <= 0x0301:
-            # RC4 keystream and TLS 1.0 CBC chaining cannot continue across lost bytes
+        if side.protection is None or self.suite is None:
+            return
+        chained = self.suite.mode == "stream" or (self.suite.mode == "cbc" and (self.version or 0) <= 0x0301)
+        if chained and not self.ctx.tls13:
+            # an RC4 keystream and TLS 1.0 CBC chaining cannot continue across lost bytes
             side.protection = None
             side.undecryptable = True
             self._set_status(FAILED, f"{missing} bytes of the {direction}'s stream are missing from the capture; "
                                      "decryption stops there (the part before the gap was decrypted)")
+        else:
+            # the sequence number of the next record we see is unknown: each lost record needs 5+ bytes
+            side.lost_records = min(4096, 1 + missing // 5)
 
     def close(self, ts: float) -> None:
         """End of flow: emit the final decryption status."""
@@ -176,6 +182,10 @@ class TLSConnection:
                 return result
             except DecryptError as exc:
                 err = str(exc)
+                if side.lost_records:
+                    result = self._resync_after_gap(direction, side, ctype, version, body, ts)
+                    if result is not None:
+                        return result
         else:
             err = "no early-data key"
         if side.next13 is not None:  # TLS 1.3 client after 0-RTT: is this the first handshake-key record?
@@ -198,6 +208,22 @@ class TLSConnection:
         self._set_status(FAILED, f"a {direction} record failed to decrypt ({err}): the key material does not "
                                  "match this session")
         self._undecrypted(direction, side, ctype, len(body), ts)
+        return None
+
+    def _resync_after_gap(self, direction: str, side: Direction, ctype: int, version: int, body: bytes,
+                          ts: float) -> tuple[int, bytes] | None:
+        """After lost bytes, find how many records were lost by trying the next sequence numbers."""
+        limit, side.lost_records = side.lost_records, 0
+        for skipped in range(1, limit + 1):
+            try:
+                result = side.protection.decrypt(side.seq + skipped, ctype, version, body)
+            except DecryptError:
+                continue
+            side.seq += skipped + 1
+            side.decrypted_records += 1
+            self._anomaly(ts, "tls", "records_lost", f"{skipped} {direction} record(s) lost in a capture gap; "
+                          "decryption resumed after them", direction)
+            return result
         return None
 
     def _alerts(self, direction: str, body: bytes, ts: float, encrypted: bool) -> None:
