@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from dissector.errors import MalformedInput
 from dissector.events import CLIENT, SERVER, Anomaly, Event, Flow, FlowEnd, SessionStart, TCPEvent, TCPGap
-from dissector.net.decode import ACK, FIN, RST, SYN, Defragmenter, decode_frame
+from dissector.net.decode import ACK, FIN, RST, SYN, Defragmenter, decode_tcp
 from dissector.net.tcp import TCPDirection
 from dissector.tls.connection import TLSConnection
 from dissector.tls.keystore import KeyStore
@@ -84,7 +84,7 @@ class Pipeline:
         self.stats.packets += 1
         self.now = ts
         try:
-            seg = decode_frame(linktype, frame, self.defrag)
+            seg = decode_tcp(linktype, frame, self.defrag)
         except MalformedInput as exc:
             self.stats.malformed += 1
             self._count(exc.name)
@@ -153,20 +153,23 @@ class Pipeline:
             out.append(TCPEvent(ts, flow, direction, "ESTABLISHED"))
         if flags & ACK:
             other = SERVER if direction == CLIENT else CLIENT
-            lost = state.dirs[other].acked(ack)
-            if lost:
-                self._deliver(state, other, lost, ts, out)
+            odir = state.dirs[other]
+            if odir.pending:  # only a direction with a hole can learn something from the peer's ACK
+                lost = odir.acked(ack)
+                if lost:
+                    self._deliver(state, other, lost, ts, out)
         if payload:
             if state.ignored:
                 return
             chunks = mine.feed(seq, payload)
             if chunks:
                 self._deliver(state, direction, chunks, ts, out)
-        if flags & FIN and not state.fin[direction]:
-            state.fin[direction] = True
-            out.append(TCPEvent(ts, flow, direction, "FIN"))
-        if state.rst or (state.fin[CLIENT] and state.fin[SERVER]):
-            self._end(state, ts, "RST" if state.rst else "FIN", out)
+        if flags & (FIN | RST):
+            if flags & FIN and not state.fin[direction]:
+                state.fin[direction] = True
+                out.append(TCPEvent(ts, flow, direction, "FIN"))
+            if state.rst or (state.fin[CLIENT] and state.fin[SERVER]):
+                self._end(state, ts, "RST" if state.rst else "FIN", out)
 
     def _deliver(self, state: FlowState, direction: str, chunks: list, ts: float, out: list) -> None:
         for chunk in chunks:

@@ -9,7 +9,7 @@ import csv
 import json
 from typing import IO, Any
 
-from dissector.events import AppData, Event, TLSMessage
+from dissector.events import AppData, Event, SessionStart, TCPEvent, TLSMessage
 
 DETAIL_KEYS = ("sni", "alpn", "cipher_suite", "selected_version", "level", "description", "request_update")
 
@@ -119,10 +119,21 @@ class JSONLWriter(Writer):
             self.out.write(f'{{"event": "AppData", "time": {ev.ts!r}, "flow": {fid}, "from": "{ev.direction}", '
                            f'"length": {ev.length}, "decrypted": {"true" if ev.data is not None else "false"}}}\n')
             return
-        if t is TLSMessage and not self.verbose and ev.type != "Alert":
+        if t is TLSMessage and not self.verbose:
             enc = ', "encrypted": true' if ev.encrypted else ""
+            if ev.type == "Alert":  # level and description are fixed RFC names (or "unknown(0x..)")
+                info = ev.info
+                if "level" in info:
+                    enc += f', "level": "{info["level"]}", "description": "{info["description"]}"'
             self.out.write(f'{{"event": "TLSMessage", "time": {ev.ts!r}, "flow": {fid}, "from": "{ev.direction}", '
                            f'"type": {json.dumps(ev.type)}{enc}}}\n')
+            return
+        if t is TCPEvent:
+            self.out.write(f'{{"event": "TCPEvent", "time": {ev.ts!r}, "flow": {fid}, "direction": "{ev.direction}", '
+                           f'"state": "{ev.state}"}}\n')
+            return
+        if t is SessionStart:
+            self.out.write(f'{{"event": "SessionStart", "time": {ev.ts!r}, "flow": {fid}}}\n')
             return
         d: dict[str, Any] = {"event": ev.kind, "time": ev.ts, "flow": flow.id if flow is not None else None}
         if t is TLSMessage:
