@@ -14,7 +14,7 @@ from dissector import __version__
 from dissector.errors import CaptureError, DissectorError, KeyMaterialError
 
 EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT = 1, 2, 3
-COMMANDS = ["analyze", "export", "follow", "keys", "generate", "timeline", "plugins", "http"]
+COMMANDS = ["analyze", "export", "follow", "keys", "generate", "timeline", "plugins", "http", "serve", "connect", "live"]
 
 
 def build_parser() -> argparse.ArgumentParser:
