@@ -19,4 +19,5 @@ PYTHON="${PYTHON:-python3}"
     tls13-hrr \
     tls13-resume \
     tls13-keyupdate \
-    tls13-0rtt
+    tls13-0rtt \
+    oauth2

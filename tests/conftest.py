@@ -32,14 +32,15 @@ def corpus_key_args(material: dict) -> dict:
     return {"keylogs": keylogs, "key_specs": keys, "psks": psks}
 
 
-def analyze(paths, keylogs=(), key_specs=(), psks=(), keys=None) -> list[dict]:
+def analyze(paths, keylogs=(), key_specs=(), psks=(), keys=None, plugins: bool = False) -> list[dict]:
     """Run the whole pipeline over capture files and return the finished session documents."""
     from dissector.analysis import run_captures
     from dissector.keys import build_keystore
+    from dissector.plugins import load_plugins
 
     store = keys if keys is not None else build_keystore(list(keylogs), list(key_specs), list(psks))
     sessions: list[dict] = []
-    run_captures([str(p) for p in paths], store, on_session=sessions.append)
+    run_captures([str(p) for p in paths], store, on_session=sessions.append, plugins=load_plugins() if plugins else None)
     return sessions
 
 

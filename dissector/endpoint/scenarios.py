@@ -9,7 +9,9 @@ bytes and SHA-256 per direction), in the shape of the `dissector analyze --forma
 """
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import ssl
 import sys
 import time
@@ -183,6 +185,65 @@ def _http(clock: Clock) -> Run:
         return Run([Connection(pair.connect(exchange))], pair.server_key_pem)
 
 
+def oauth2_exchange() -> Exchange:
+    """A login, a Basic-auth request and an OAuth2 authorization-code flow, answered by the real web app.
+
+    Requests are written here; each response is what `dissector serve`'s application answers (the
+    authorization code and the tokens it issues are then used by the next request).
+    """
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    from dissector.endpoint.webapp import (
+        DEMO_CLIENT_ID,
+        DEMO_CLIENT_SECRET,
+        DEMO_PASSWORD,
+        DEMO_REDIRECT_URI,
+        DEMO_USER,
+        WebApp,
+    )
+
+    conn = WebApp().connection()
+    out: list[tuple[str, bytes]] = []
+
+    def ask(method: str, target: str, headers: list[tuple[str, str]] = (), body: bytes = b"") -> bytes:
+        lines = [f"{method} {target} HTTP/1.1", "Host: localhost", "User-Agent: dissector-generate/0.1"]
+        lines += [f"{k}: {v}" for k, v in headers]
+        if body:
+            lines += ["Content-Type: application/x-www-form-urlencoded", f"Content-Length: {len(body)}"]
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+        response = conn.receive(request)
+        out.extend([(CLIENT, request), (SERVER, response)])
+        return response
+
+    def header(response: bytes, name: str) -> str:
+        for line in response.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+            k, _, v = line.decode("latin-1").partition(":")
+            if k.strip().lower() == name:
+                return v.strip()
+        raise RuntimeError(f"oauth2: no {name} header in the response")
+
+    login = urlencode({"user": DEMO_USER, "password": DEMO_PASSWORD}).encode()
+    cookie = header(ask("POST", "/login", body=login), "set-cookie").split(";", 1)[0]
+    basic = base64.b64encode(f"{DEMO_USER}:{DEMO_PASSWORD}".encode()).decode()
+    ask("GET", "/basic", [("Authorization", f"Basic {basic}")])
+    state = "af0ifjsldkj"
+    query = urlencode({"response_type": "code", "client_id": DEMO_CLIENT_ID, "redirect_uri": DEMO_REDIRECT_URI,
+                       "scope": "profile", "state": state})
+    location = header(ask("GET", f"/authorize?{query}", [("Cookie", cookie)]), "location")
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    form = urlencode({"grant_type": "authorization_code", "code": code, "redirect_uri": DEMO_REDIRECT_URI,
+                      "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET}).encode()
+    tokens = ask("POST", "/token", body=form)
+    access = json.loads(tokens.split(b"\r\n\r\n", 1)[1])["access_token"]
+    ask("GET", "/resource", [("Authorization", f"Bearer {access}")])
+    return out
+
+
+def _oauth2(clock: Clock) -> Run:
+    with TLSPair(PairOptions(alpn=["http/1.1"]), clock) as pair:
+        return Run([Connection(pair.connect(oauth2_exchange()))], pair.server_key_pem)
+
+
 def _hrr(clock: Clock) -> Run:
     # OpenSSL clients key-share only their first group (X25519); a server limited to P-256 must send a
     # HelloRetryRequest. Python has no set_groups, but set_ecdh_curve() sets a one-group list on OpenSSL 3.
@@ -244,6 +305,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("many-sessions", f"{MANY_SESSIONS} sessions in one capture, one server key: TLS 1.3, TLS 1.2 ECDHE and TLS 1.2 RSA in turn",
              _many),
     Scenario("http", "TLS 1.3 with ALPN http/1.1: two requests on one keep-alive connection (200 and 404)", _http),
+    Scenario("oauth2", "TLS 1.3, one keep-alive connection to the serve web app: login cookie, Basic auth and an "
+                       "OAuth2 authorization-code flow (authorize, token, Bearer resource)", _oauth2),
 ]}
 
 UNSUPPORTED: dict[str, str] = {

@@ -1,0 +1,488 @@
+#!/usr/bin/env bash
+# make_real_captures.sh - capture real OpenSSL and GnuTLS peers talking TLS over a private virtual
+# network, with the keys needed to decrypt them (see README.md in this directory).
+#
+#   sudo ./make_real_captures.sh            # (re)make every capture
+#   sudo ./make_real_captures.sh NAME...    # (re)make only these (names as in README.md)
+#   ./make_real_captures.sh --list          # list the scenario names
+#
+# Needs root (network namespaces, tcpdump) and: iproute2 (ip, ss), ethtool, tcpdump, openssl,
+# gnutls-bin (gnutls-serv, gnutls-cli), python3; nothing else. On Debian 12:
+#   apt-get install -y gnutls-bin openssl tcpdump iproute2 ethtool python3
+#
+# Network: three namespaces made here and removed on exit (also on error or Ctrl-C):
+#
+#   dsc-cli [vcli 10.99.0.2/24 fd99::2/64] --veth-- [mcli] dsc-mid [msrv] --veth-- [vsrv 10.99.0.1/24 fd99::1/64] dsc-srv
+#
+# dsc-mid joins its two ports with a Linux bridge; for the impaired scenarios the bridge is taken down
+# and impair.py (next to this script) forwards between the ports instead, dropping, delaying and
+# reordering TCP frames like `netem delay 5ms reorder 25% loss 10%` (this is used because sch_netem is
+# often missing from container kernels; impair.py is seeded, timing still varies from run to run).
+# Because the capture point (tcpdump on vsrv, in dsc-srv) is behind dsc-mid, a client->server segment
+# lost or reordered in dsc-mid shows in the capture as a gap / out-of-order segment, and a lost
+# server->client segment shows as a genuine retransmission (openssl-tls12-lossy captures on vcli
+# instead, so that the server's bulk data shows lost and reordered). Nothing leaves these namespaces: the
+# addresses 10.99.0.0/24 and fd99::/64 exist only inside them, and there is no default route.
+# Offloads (TSO/GSO/GRO/checksum) are off on every veth, so the capture holds wire-size segments
+# (MSS 1448 with timestamps) with valid checksums.
+#
+# Every scenario writes NAME.pcap (tcpdump -s 0 --immediate-mode on vsrv, filter "tcp port 4433") and
+# NAME.keys (the client's NSS key log: s_client -keylogfile, SSLKEYLOGFILE for gnutls-cli);
+# NAME.key.pem (server key) for RSA key exchange; NAME.psk (hex) for PSK. The certificates and keys
+# the peers use are made once (server.*.pem, client.*.pem, big.*.pem) and kept, so a re-run reuses
+# them; captures are overwritten.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+NS_C=dsc-cli NS_M=dsc-mid NS_S=dsc-srv
+S4=10.99.0.1 C4=10.99.0.2 S6=fd99::1 C6=fd99::2
+PORT=4433
+PSK_HEX=0123456789abcdeffedcba98765432100123456789abcdeffedcba9876543210
+PSK_USER=dissector
+
+SCENARIOS=(
+  openssl-tls10 openssl-tls11 openssl-tls12-rsa openssl-tls12-ecdhe openssl-tls12-mtls
+  openssl-tls12-reneg openssl-tls12-resume-id openssl-tls12-resume-ticket
+  openssl-tls13 openssl-tls13-hrr openssl-tls13-resume openssl-tls13-0rtt openssl-tls13-keyupdate
+  openssl-tls13-large openssl-tls12-bigcert openssl-tls13-ipv6 openssl-tls12-lossy
+  gnutls-tls10 gnutls-tls12 gnutls-tls12-rsa gnutls-tls13 gnutls-tls13-hrr gnutls-tls12-resume
+  gnutls-tls13-resume gnutls-tls13-keyupdate gnutls-tls13-0rtt gnutls-tls13-mtls
+  gnutls-tls12-psk gnutls-tls12-rehandshake gnutls-tls13-ipv6 gnutls-tls13-lossy
+)
+
+if [ "${1:-}" = --list ]; then printf '%s\n' "${SCENARIOS[@]}"; exit 0; fi
+if [ "$(id -u)" != 0 ]; then echo "make_real_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
+for tool in ip ss ethtool tcpdump openssl gnutls-serv gnutls-cli python3; do
+  command -v "$tool" >/dev/null || { echo "make_real_captures.sh: $tool is missing" >&2; exit 1; }
+done
+if [ $# -gt 0 ]; then
+  for n in "$@"; do
+    printf '%s\n' "${SCENARIOS[@]}" | grep -qx -- "$n" || { echo "unknown scenario: $n (see --list)" >&2; exit 2; }
+  done
+  SCENARIOS=("$@")
+fi
+
+WORK=$(mktemp -d /tmp/real-captures.XXXXXX)
+TCPDUMP_PID="" SERVER_PID="" IMPAIR_PID=""
+
+stop() {  # stop PID [SIGNAL]: signal one process we started and wait for it
+  local pid=$1 sig=${2:-TERM}
+  [ -n "$pid" ] || return 0
+  kill -"$sig" "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+remove_namespaces() {
+  local ns
+  for ns in $NS_C $NS_M $NS_S; do ip netns del "$ns" 2>/dev/null || true; done
+}
+
+teardown() {
+  stop "$SERVER_PID"; stop "$IMPAIR_PID"; stop "$TCPDUMP_PID" INT
+  remove_namespaces
+  rm -rf "$WORK"
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+inc() { ip netns exec $NS_C "$@"; }
+inm() { ip netns exec $NS_M "$@"; }
+ins() { ip netns exec $NS_S "$@"; }
+
+setup_network() {
+  remove_namespaces  # leftovers of an interrupted run
+  local ns
+  for ns in $NS_C $NS_M $NS_S; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
+  ip link add vcli netns $NS_C address 02:99:00:00:00:02 type veth peer name mcli netns $NS_M
+  ip link add vsrv netns $NS_S address 02:99:00:00:00:01 type veth peer name msrv netns $NS_M
+  ip -n $NS_M link add br0 type bridge
+  inm sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  ip -n $NS_M link set mcli master br0
+  ip -n $NS_M link set msrv master br0
+  ip -n $NS_C addr add $C4/24 dev vcli
+  ip -n $NS_S addr add $S4/24 dev vsrv
+  ip -n $NS_C -6 addr add $C6/64 dev vcli nodad
+  ip -n $NS_S -6 addr add $S6/64 dev vsrv nodad
+  local spec
+  for spec in "$NS_C vcli" "$NS_S vsrv" "$NS_M mcli" "$NS_M msrv"; do
+    set -- $spec
+    ip netns exec "$1" ethtool -K "$2" tx off tso off gso off gro off sg off >/dev/null 2>&1 || true
+    ip -n "$1" link set "$2" up
+  done
+  ip -n $NS_M link set br0 up
+  # wait until the bridge forwards (its ports leave the listening state): a refused connection
+  # means the server's namespace answered (IPv6 needs no wait: its addresses skip DAD)
+  local i
+  for i in $(seq 50); do
+    if inc bash -c "exec 3<>/dev/tcp/$S4/9" 2>&1 | grep -q refused; then break; fi
+    sleep 0.2
+  done
+}
+
+impair_on() {  # impair_on ARGS...: replace the bridge by impair.py with these arguments
+  ip -n $NS_M link set br0 down
+  ip -n $NS_M link set mcli nomaster
+  ip -n $NS_M link set msrv nomaster
+  ip -n $NS_M link set mcli promisc on
+  ip -n $NS_M link set msrv promisc on
+  ip netns exec $NS_M python3 "$HERE/impair.py" mcli msrv "$@" 2>"$WORK/impair.log" &
+  IMPAIR_PID=$!
+  sleep 0.5
+}
+
+impair_off() {
+  stop "$IMPAIR_PID"; IMPAIR_PID=""
+  sed 's/^/    /' "$WORK/impair.log" >&2
+  ip -n $NS_M link set mcli master br0
+  ip -n $NS_M link set msrv master br0
+  ip -n $NS_M link set br0 up
+  sleep 1
+}
+
+make_certs() {
+  cd "$HERE"
+  if [ ! -s server.key.pem ] || [ ! -s server.crt.pem ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=localhost \
+      -addext "subjectAltName=DNS:localhost,IP:$S4,IP:$S6" \
+      -keyout server.key.pem -out server.crt.pem 2>/dev/null
+  fi
+  if [ ! -s client.key.pem ] || [ ! -s client.crt.pem ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+      -subj "/CN=dissector test client" -keyout client.key.pem -out client.crt.pem 2>/dev/null
+  fi
+  if [ ! -s big.key.pem ] || [ ! -s big.crt.pem ]; then  # an 18.8 KB certificate (550 SANs): more than one 16 KB record
+    {
+      printf '[req]\ndistinguished_name=dn\nx509_extensions=ext\nprompt=no\n[dn]\nCN=localhost\n'
+      printf '[ext]\nsubjectAltName=@san\n[san]\nDNS.1=localhost\n'
+      for i in $(seq 2 550); do printf 'DNS.%d=host-%d.dissector-test.example\n' "$i" "$i"; done
+    } > "$WORK/big.cnf"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -config "$WORK/big.cnf" \
+      -keyout big.key.pem -out big.crt.pem 2>/dev/null
+  fi
+  chmod 644 ./*.pem  # throwaway test keys, committed on purpose
+  head -c 49152 /dev/urandom | base64 -w 76 > "$WORK/large.txt"   # 66 KB of text for -WWW
+  head -c 24576 /dev/urandom | base64 -w 76 > "$WORK/medium.txt"   # 33 KB
+  head -c 12288 /dev/urandom | base64 -w 76 > "$WORK/upload.txt"   # 17 KB
+  printf 'GET / HTTP/1.0\r\n\r\n' > "$WORK/get.txt"
+  printf '%s:%s\n' "$PSK_USER" "$PSK_HEX" > "$WORK/psk.passwd"
+}
+
+# --- one capture ------------------------------------------------------------------------------------
+
+NAME=""
+begin() {  # begin NAME [client]: start tcpdump on the server's interface (or the client's)
+  NAME=$1
+  local ns=$NS_S dev=vsrv
+  if [ "${2:-}" = client ]; then ns=$NS_C dev=vcli; fi
+  echo "== $NAME (capture on $dev)" >&2
+  rm -f "$WORK/$NAME".* "$WORK/sess"*
+  ip netns exec $ns tcpdump -i $dev -s 0 -U --immediate-mode -Z root -w "$WORK/$NAME.pcap" "tcp port $PORT" 2>"$WORK/tcpdump.log" &
+  TCPDUMP_PID=$!
+  local i
+  for i in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.05; done
+}
+
+server() {  # server CMD...: start a server in dsc-srv (cwd $WORK; stdin a FIFO that never ends) and wait for its port
+  [ -p "$WORK/stdin" ] || mkfifo "$WORK/stdin"
+  (cd "$WORK" && exec ip netns exec $NS_S "$@" <>"$WORK/stdin" >"$WORK/$NAME.server.log" 2>&1) &
+  SERVER_PID=$!
+  local i
+  for i in $(seq 100); do
+    ins ss -Hltn "sport = :$PORT" | grep -q . && return 0
+    sleep 0.05
+  done
+  echo "server did not start: $*" >&2; cat "$WORK/$NAME.server.log" >&2; return 1
+}
+
+client() {  # client CMD...: run a client in dsc-cli (stdin from the caller), 30 s at most
+  (cd "$WORK" && timeout 30 ip netns exec $NS_C "$@") >>"$WORK/$NAME.client.log" 2>&1 \
+    || { echo "client failed ($?): $*" >&2; tail -20 "$WORK/$NAME.client.log" >&2; return 1; }
+}
+
+finish() {  # finish: stop server and tcpdump, copy NAME.pcap and NAME.keys next to this script
+  sleep 0.3
+  stop "$SERVER_PID"; SERVER_PID=""
+  sleep 0.2
+  stop "$TCPDUMP_PID" INT; TCPDUMP_PID=""
+  [ -s "$WORK/$NAME.keys" ] || { echo "$NAME: no key log written" >&2; return 1; }
+  cp "$WORK/$NAME.pcap" "$HERE/$NAME.pcap"
+  cp "$WORK/$NAME.keys" "$HERE/$NAME.keys"
+  chmod 644 "$HERE/$NAME.pcap" "$HERE/$NAME.keys"
+  echo "   $(grep -o '[0-9]* packets captured' "$WORK/tcpdump.log"), $(stat -c %s "$HERE/$NAME.pcap") bytes" >&2
+}
+
+srv_say() { printf '%s' "$1" >"$WORK/stdin"; }  # srv_say TEXT: what a plain s_server sends next
+
+# say DELAY LINE DELAY LINE ...: write lines to stdout with pauses (s_client reads its command letters
+# R, k, K from stdin; it only acts on them without -ign_eof, so stdin must stay open meanwhile)
+say() {
+  while [ $# -gt 0 ]; do
+    sleep "$1"; shift
+    if [ $# -gt 0 ]; then printf '%s' "$1" 2>/dev/null || return 0; shift; fi
+  done
+  return 0
+}
+GET=$'GET / HTTP/1.0\r\n\r\n'
+
+# --- OpenSSL ----------------------------------------------------------------------------------------
+
+OSRV=(openssl s_server -accept $PORT -cert "$HERE/server.crt.pem" -key "$HERE/server.key.pem")
+OSRV_BIG=(openssl s_server -accept $PORT -cert "$HERE/big.crt.pem" -key "$HERE/big.key.pem")
+ocli() {  # ocli HOST ARGS...: s_client with the key log, SNI localhost
+  local host=$1; shift
+  client openssl s_client -connect "$host:$PORT" -servername localhost -keylogfile "$WORK/$NAME.keys" "$@"
+}
+
+openssl-tls10() {
+  begin openssl-tls10
+  server "${OSRV[@]}" -www -cipher 'DEFAULT:@SECLEVEL=0'
+  ocli $S4 -tls1 -cipher 'DEFAULT:@SECLEVEL=0' -ign_eof < "$WORK/get.txt"
+  finish
+}
+
+openssl-tls11() {
+  begin openssl-tls11
+  server "${OSRV[@]}" -www -cipher 'DEFAULT:@SECLEVEL=0'
+  ocli $S4 -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' -ign_eof < "$WORK/get.txt"
+  finish
+}
+
+openssl-tls12-rsa() {  # RSA key exchange: decryptable with the server key alone
+  begin openssl-tls12-rsa
+  server "${OSRV[@]}" -www
+  ocli $S4 -tls1_2 -cipher AES128-SHA -ign_eof < "$WORK/get.txt"
+  finish
+  cp "$HERE/server.key.pem" "$HERE/$NAME.key.pem"; chmod 644 "$HERE/$NAME.key.pem"
+}
+
+openssl-tls12-ecdhe() {
+  begin openssl-tls12-ecdhe
+  server "${OSRV[@]}" -www
+  ocli $S4 -tls1_2 -ign_eof < "$WORK/get.txt"
+  finish
+}
+
+openssl-tls12-mtls() {
+  begin openssl-tls12-mtls
+  server "${OSRV[@]}" -www -Verify 1 -CAfile "$HERE/client.crt.pem"
+  ocli $S4 -tls1_2 -cert "$HERE/client.crt.pem" -key "$HERE/client.key.pem" -ign_eof < "$WORK/get.txt"
+  finish
+}
+
+openssl-tls12-reneg() {  # client-initiated secure renegotiation ("R"), then the request
+  begin openssl-tls12-reneg
+  server "${OSRV[@]}" -www -client_renegotiation
+  say 0.5 $'R\n' 0.5 "$GET" 2 | ocli $S4 -tls1_2
+  finish
+}
+
+openssl-tls12-resume-id() {  # two connections, no tickets: the second resumes by session ID
+  begin openssl-tls12-resume-id
+  server "${OSRV[@]}" -www
+  ocli $S4 -tls1_2 -no_ticket -sess_out "$WORK/sess" -ign_eof < "$WORK/get.txt"
+  ocli $S4 -tls1_2 -no_ticket -sess_in "$WORK/sess" -ign_eof < "$WORK/get.txt"
+  finish
+}
+
+openssl-tls12-resume-ticket() {  # two connections: the second resumes with the first one's ticket
+  begin openssl-tls12-resume-ticket
+  server "${OSRV[@]}" -www
+  ocli $S4 -tls1_2 -sess_out "$WORK/sess" -ign_eof < "$WORK/get.txt"
+  ocli $S4 -tls1_2 -sess_in "$WORK/sess" -ign_eof < "$WORK/get.txt"
+  finish
+}
+
+openssl-tls13() {
+  begin openssl-tls13
+  server "${OSRV[@]}" -www
+  ocli $S4 -tls1_3 -ign_eof < "$WORK/get.txt"
+  finish
+}
+
+openssl-tls13-hrr() {  # the client key-shares X25519 only, the server wants P-256: HelloRetryRequest
+  begin openssl-tls13-hrr
+  server "${OSRV[@]}" -www -groups P-256
+  ocli $S4 -tls1_3 -groups X25519:P-256 -ign_eof < "$WORK/get.txt"
+  finish
+}
+
+openssl-tls13-resume() {  # two connections: PSK resumption from the first one's NewSessionTicket
+  begin openssl-tls13-resume
+  server "${OSRV[@]}" -www
+  ocli $S4 -tls1_3 -sess_out "$WORK/sess" -ign_eof < "$WORK/get.txt"
+  ocli $S4 -tls1_3 -sess_in "$WORK/sess" -ign_eof < "$WORK/get.txt"
+  finish
+}
+
+openssl-tls13-0rtt() {  # two connections: the second resumes and sends its request as 0-RTT early data
+  # s_server refuses -early_data with -www, so it runs as a plain server here: it prints what it
+  # receives and sends what is written to its stdin (srv_say), here a small HTTP response
+  begin openssl-tls13-0rtt
+  server "${OSRV[@]}" -early_data
+  say 0.2 "$GET" 1.5 | ocli $S4 -tls1_3 -sess_out "$WORK/sess" &
+  sleep 0.8; srv_say $'HTTP/1.0 200 ok\r\n\r\nfirst connection\n'; wait $!
+  say 1.5 | ocli $S4 -tls1_3 -sess_in "$WORK/sess" -early_data "$WORK/get.txt" &
+  sleep 0.8; srv_say $'HTTP/1.0 200 ok\r\n\r\nsecond connection (0-RTT request)\n'; wait $!
+  finish
+}
+
+openssl-tls13-keyupdate() {  # "k": KeyUpdate(update_not_requested), "K": KeyUpdate(update_requested)
+  begin openssl-tls13-keyupdate
+  server "${OSRV[@]}" -www
+  say 0.5 $'k\n' 0.5 $'K\n' 0.5 "$GET" 2 | ocli $S4 -tls1_3
+  finish
+}
+
+openssl-tls13-large() {  # the 18.8 KB certificate (encrypted, two records) and a 66 KB response: 16 KB records over many segments
+  begin openssl-tls13-large
+  server "${OSRV_BIG[@]}" -WWW
+  printf 'GET /large.txt HTTP/1.0\r\n\r\n' | ocli $S4 -tls1_3 -ign_eof
+  finish
+}
+
+openssl-tls13-ipv6() {
+  begin openssl-tls13-ipv6
+  server "${OSRV[@]}" -www   # s_server listens on a dual-stack socket
+  ocli "[$S6]" -tls1_3 -ign_eof < "$WORK/get.txt"
+  finish
+}
+
+openssl-tls12-bigcert() {  # the 18.8 KB certificate in the clear: one handshake message over two records, 15 segments
+  begin openssl-tls12-bigcert
+  server "${OSRV_BIG[@]}" -www
+  ocli $S4 -tls1_2 -ign_eof < "$WORK/get.txt"
+  finish
+}
+
+openssl-tls12-lossy() {  # the 18.8 KB certificate and a 33 KB response through impair.py: loss, delay, reordering.
+  # Captured on the client's side, so that the server's segments show lost and reordered in the capture
+  begin openssl-tls12-lossy client
+  impair_on --delay 5 --reorder 25 --loss 10 --seed 7
+  server "${OSRV_BIG[@]}" -WWW
+  printf 'GET /medium.txt HTTP/1.0\r\n\r\n' | ocli $S4 -tls1_2 -ign_eof
+  finish
+  impair_off
+}
+
+# --- GnuTLS -----------------------------------------------------------------------------------------
+
+GSRV=(gnutls-serv -p $PORT --x509certfile "$HERE/server.crt.pem" --x509keyfile "$HERE/server.key.pem")
+gcli() {  # gcli HOST ARGS...: gnutls-cli with SSLKEYLOGFILE, SNI localhost, no certificate check
+  local host=$1; shift
+  client env SSLKEYLOGFILE="$WORK/$NAME.keys" gnutls-cli -p $PORT --insecure --sni-hostname localhost "$@" "$host"
+}
+TLS12='NORMAL:-VERS-ALL:+VERS-TLS1.2'
+TLS13='NORMAL:-VERS-ALL:+VERS-TLS1.3'
+
+gnutls-tls10() {  # TLS 1.0 (ECDHE, AES-CBC with HMAC-SHA1, implicit IVs)
+  begin gnutls-tls10
+  server "${GSRV[@]}" --http --priority 'NORMAL:+VERS-TLS1.0'
+  say 0 "$GET" 1 | gcli $S4 --priority 'NORMAL:-VERS-ALL:+VERS-TLS1.0'
+  finish
+}
+
+gnutls-tls12-rsa() {  # RSA key exchange, AES-128-CBC (encrypt-then-MAC): decryptable with the server key alone
+  begin gnutls-tls12-rsa
+  server "${GSRV[@]}" --http --priority 'NORMAL:+RSA'
+  say 0 "$GET" 1 | gcli $S4 --priority "$TLS12:-KX-ALL:+RSA:-CIPHER-ALL:+AES-128-CBC"
+  finish
+  cp "$HERE/server.key.pem" "$HERE/$NAME.key.pem"; chmod 644 "$HERE/$NAME.key.pem"
+}
+
+gnutls-tls13-hrr() {  # the server accepts only P-256, the client key-shares X25519 and P-384 (its first two): HelloRetryRequest
+  begin gnutls-tls13-hrr
+  server "${GSRV[@]}" --http --priority 'NORMAL:-GROUP-ALL:+GROUP-SECP256R1'
+  say 0 "$GET" 1 | gcli $S4 --priority "$TLS13:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP384R1:+GROUP-SECP256R1"
+  finish
+}
+
+gnutls-tls12() {
+  begin gnutls-tls12
+  server "${GSRV[@]}" --http
+  say 0 "$GET" 1 | gcli $S4 --priority $TLS12
+  finish
+}
+
+gnutls-tls13() {
+  begin gnutls-tls13
+  server "${GSRV[@]}" --http
+  say 0 "$GET" 1 | gcli $S4 --priority $TLS13
+  finish
+}
+
+gnutls-tls12-resume() {  # echo server; inline command ^resume^: a second connection resumes the first (ticket)
+  begin gnutls-tls12-resume
+  server "${GSRV[@]}" --echo
+  say 0.3 $'first connection\n' 0.5 $'^resume^\n' 0.5 $'second connection (resumed)\n' 0.5 \
+    | gcli $S4 --priority $TLS12 --inline-commands
+  finish
+}
+
+gnutls-tls13-resume() {  # the same in TLS 1.3: PSK resumption with the ticket of the first connection
+  begin gnutls-tls13-resume
+  server "${GSRV[@]}" --echo
+  say 0.3 $'first connection\n' 0.5 $'^resume^\n' 0.5 $'second connection (resumed)\n' 0.5 \
+    | gcli $S4 --priority $TLS13 --inline-commands
+  finish
+}
+
+gnutls-tls13-keyupdate() {  # echo server; inline commands ^rekey1^ (update_not_requested), ^rekey^ (requested)
+  begin gnutls-tls13-keyupdate
+  server "${GSRV[@]}" --echo
+  say 0.3 $'before\n' 0.3 $'^rekey1^\n' 0.3 $'after rekey1\n' 0.3 $'^rekey^\n' 0.3 $'after rekey\n' 0.5 \
+    | gcli $S4 --priority $TLS13 --inline-commands
+  finish
+}
+
+gnutls-tls13-0rtt() {  # --resume with --earlydata: the second connection sends its first line as 0-RTT data
+  begin gnutls-tls13-0rtt
+  server "${GSRV[@]}" --echo --earlydata
+  printf 'early data line\n' > "$WORK/early.txt"
+  say 0.3 $'first connection\n' 1 | gcli $S4 --priority $TLS13 --resume --earlydata "$WORK/early.txt"
+  finish
+}
+
+gnutls-tls13-mtls() {
+  begin gnutls-tls13-mtls
+  server "${GSRV[@]}" --http --require-client-cert --verify-client-cert --x509cafile "$HERE/client.crt.pem"
+  say 0 "$GET" 1 | gcli $S4 --priority $TLS13 --x509certfile "$HERE/client.crt.pem" --x509keyfile "$HERE/client.key.pem"
+  finish
+}
+
+gnutls-tls12-psk() {  # TLS 1.2 plain PSK key exchange: decryptable with NAME.psk alone
+  begin gnutls-tls12-psk
+  server "${GSRV[@]}" --http --pskpasswd "$WORK/psk.passwd" --priority 'NORMAL:+PSK'
+  say 0 "$GET" 1 | gcli $S4 --priority "$TLS12:-KX-ALL:+PSK" --pskusername $PSK_USER --pskkey $PSK_HEX
+  finish
+  echo "$PSK_HEX" > "$HERE/$NAME.psk"
+}
+
+gnutls-tls12-rehandshake() {  # --rehandshake: the client renegotiates right after the first handshake
+  begin gnutls-tls12-rehandshake
+  server "${GSRV[@]}" --http
+  say 0 "$GET" 1 | gcli $S4 --priority $TLS12 --rehandshake
+  finish
+}
+
+gnutls-tls13-ipv6() {
+  begin gnutls-tls13-ipv6
+  server "${GSRV[@]}" --http
+  say 0 "$GET" 1 | gcli $S6 --priority $TLS13
+  finish
+}
+
+gnutls-tls13-lossy() {  # echo server; 17 KB uploaded and echoed back through impair.py
+  begin gnutls-tls13-lossy
+  impair_on --delay 5 --reorder 25 --loss 10 --seed 4
+  server "${GSRV[@]}" --echo
+  { cat "$WORK/upload.txt"; sleep 3; } | gcli $S4 --priority $TLS13
+  finish
+  impair_off
+}
+
+# --- main -------------------------------------------------------------------------------------------
+
+setup_network
+make_certs
+for s in "${SCENARIOS[@]}"; do "$s"; done
+echo "done: ${#SCENARIOS[@]} captures in $HERE" >&2
