@@ -347,7 +347,7 @@ openssl-tls13-ipv6() {
   finish
 }
 
-openssl-tls12-bigcert() {  # the 18.8 KB certificate in the clear: one handshake message over two records, 15 segments
+openssl-tls12-bigcert() {  # the 18.8 KB certificate in the clear: one handshake message over two records, 14 segments
   begin openssl-tls12-bigcert
   server "${OSRV_BIG[@]}" -www
   ocli $S4 -tls1_2 -ign_eof < "$WORK/get.txt"

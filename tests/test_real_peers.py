@@ -1,0 +1,267 @@
+"""Captures of real OpenSSL and GnuTLS peers (samples/real, made by samples/real/make_real_captures.sh over
+network namespaces): our analysis must agree with tshark's on every TCP stream, with the same keys given
+to both: the client and server endpoints, the negotiated version and cipher suite, the ordered handshake
+messages with their direction, and the decrypted application bytes of each direction.
+
+A capture is analysed once per kind of key material that ships with it: the key log (NAME.keys, every
+capture), the server's RSA key alone (NAME.key.pem, RSA key exchange) and the PSK alone (NAME.psk); and
+once with no keys at all ("none"), where the handshake messages that travelled in the clear must be
+the same as tshark's (the encrypted ones are left out on both sides: tshark gives them no type).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import subprocess
+
+import pytest
+
+from dissector.tls.constants import HANDSHAKE_TYPES, version_name
+from dissector.tls.suites import suite_name
+from tests.conftest import SAMPLES, analyze, needs_tshark
+
+REAL = SAMPLES / "real"
+NAMES = sorted(p.stem for p in REAL.glob("*.pcap"))
+IMPAIRED = [n for n in NAMES if n.endswith("-lossy")]
+
+# Options tshark needs to be the reference for these captures: reassemble out-of-order segments
+# (off by default in tshark 4.0, which would otherwise skip reordered records of the lossy captures).
+TSHARK_OPTS = ["-o", "tcp.reassemble_out_of_order:TRUE", "-o", "tcp.desegment_tcp_streams:TRUE",
+               "-o", "tls.desegment_ssl_records:TRUE", "-o", "tls.desegment_ssl_application_data:TRUE"]
+
+# Every known disagreement between our analysis and tshark, keyed by (check, capture, key mode).
+# Each is a real finding about the analyzer (tshark is the reference): keep it strict, so that the
+# fix makes the test pass and forces the entry to be removed.
+KNOWN: dict[tuple[str, str, str], str] = {}
+
+
+def key_modes(name: str, with_none: bool = True) -> list[str]:
+    modes = ["keylog"]
+    if (REAL / f"{name}.key.pem").exists():
+        modes.append("rsa-key")
+    if (REAL / f"{name}.psk").exists():
+        modes.append("psk")
+    if with_none:
+        modes.append("none")
+    return modes
+
+
+def cases(check: str) -> list:
+    out = []
+    for name in NAMES:
+        for mode in key_modes(name, with_none=check != "app_data"):
+            marks = []
+            if (check, name, mode) in KNOWN:
+                marks.append(pytest.mark.xfail(strict=True, reason=KNOWN[(check, name, mode)]))
+            out.append(pytest.param(name, mode, id=f"{name}[{mode}]", marks=marks))
+    return out
+
+
+# --- our side ------------------------------------------------------------------------------------
+
+
+@functools.cache
+def ours(name: str, mode: str) -> tuple:
+    kwargs: dict = {"keylogs": [], "key_specs": [], "psks": []}
+    if mode == "keylog":
+        kwargs["keylogs"] = [str(REAL / f"{name}.keys")]
+    elif mode == "rsa-key":
+        kwargs["key_specs"] = [str(REAL / f"{name}.key.pem")]
+    elif mode == "psk":
+        kwargs["psks"] = [(REAL / f"{name}.psk").read_text().strip()]
+    return tuple(analyze([REAL / f"{name}.pcap"], **kwargs))
+
+
+def our_sessions(name: str, mode: str) -> dict[str, dict]:
+    sessions = {}
+    for s in ours(name, mode):
+        assert s["client"] not in sessions, f"two sessions for client {s['client']}"
+        sessions[s["client"]] = s
+    return sessions
+
+
+def our_messages(session: dict) -> list[tuple[str, str]]:
+    """(direction, handshake type) in order; tshark counts a HelloRetryRequest as a ServerHello."""
+    out = []
+    for m in session["messages"]:
+        t = m["type"]
+        if t in ("ChangeCipherSpec", "Alert", "UndecryptedRecord", "EncryptedHandshakeMessage"):
+            continue
+        out.append((m["from"], "ServerHello" if t == "HelloRetryRequest" else t))
+    return out
+
+
+# --- tshark's side -------------------------------------------------------------------------------
+
+
+def tshark_key_opts(name: str, mode: str) -> list[str]:
+    if mode == "keylog":
+        return ["-o", f"tls.keylog_file:{REAL / f'{name}.keys'}"]
+    if mode == "rsa-key":
+        return ["-o", f'uat:rsa_keys:"{REAL / f"{name}.key.pem"}",""']
+    if mode == "psk":
+        return ["-o", f"tls.psk:{(REAL / f'{name}.psk').read_text().strip()}"]
+    if mode == "none":
+        return []
+    raise ValueError(mode)
+
+
+def run_tshark(args: list[str]) -> str:
+    out = subprocess.run(["tshark", *args], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def endpoint(ip: str, port: str) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+FIELDS = ["tcp.stream", "ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst", "tcp.dstport",
+          "tcp.flags.syn", "tcp.flags.ack", "tls.handshake.type", "tls.handshake.version",
+          "tls.handshake.extensions.supported_version", "tls.handshake.ciphersuite",
+          "tls.handshake.extensions_server_name"]
+
+
+@functools.cache
+def theirs(name: str, mode: str) -> dict[int, dict]:
+    """Per TCP stream that carries TLS: client, server, version, cipher_suite, messages [(from, type)]."""
+    args = ["-r", str(REAL / f"{name}.pcap"), *TSHARK_OPTS, *tshark_key_opts(name, mode), "-T", "fields",
+            "-E", "occurrence=a", "-E", "aggregator=,"]
+    for f in FIELDS:
+        args += ["-e", f]
+    streams: dict[int, dict] = {}
+    for line in run_tshark(args).splitlines():
+        row = dict(zip(FIELDS, line.split("\t")))
+        if not row.get("tcp.stream"):
+            continue
+        st = streams.setdefault(int(row["tcp.stream"]), {"client": None, "server": None, "messages": [],
+                                                         "version": None, "cipher_suite": None,
+                                                         "sni": None})
+        src = endpoint(row["ip.src"] or row["ipv6.src"], row["tcp.srcport"])
+        dst = endpoint(row["ip.dst"] or row["ipv6.dst"], row["tcp.dstport"])
+        if row["tcp.flags.syn"] in ("1", "True") and row["tcp.flags.ack"] in ("0", "False") and st["client"] is None:
+            st["client"], st["server"] = src, dst
+        types = [int(t) for t in row["tls.handshake.type"].split(",") if t]
+        if not types:
+            continue
+        assert st["client"] is not None, f"{name}: stream {row['tcp.stream']} has no SYN"
+        side = "client" if src == st["client"] else "server"
+        st["messages"] += [(side, HANDSHAKE_TYPES.get(t, f"unknown({t})")) for t in types]
+        if side == "client" and 1 in types and st["sni"] is None:  # the first ClientHello's SNI
+            st["sni"] = row["tls.handshake.extensions_server_name"].split(",")[0] or None
+        if side == "server" and 2 in types:  # the (last) ServerHello decides version and suite
+            sv = [int(v, 16) for v in row["tls.handshake.extensions.supported_version"].split(",") if v]
+            legacy = [int(v, 16) for v in row["tls.handshake.version"].split(",") if v]
+            suites = [int(c, 16) for c in row["tls.handshake.ciphersuite"].split(",") if c]
+            assert len(suites) == 1 and len(legacy) == 1 and len(sv) <= 1, (name, row)
+            st["version"] = version_name(sv[0] if sv else legacy[0])
+            st["cipher_suite"] = suite_name(suites[0])
+    return {n: st for n, st in streams.items() if st["messages"]}
+
+
+@functools.cache
+def tshark_app_data_all(name: str, mode: str) -> dict[int, dict[str, bytes]]:
+    """tshark's decrypted application data per stream and direction (`-z follow,tls,raw,N`, all streams
+    in one run). Directions are told by port: "Node 0" is whichever side tshark saw first (tshark 4.0
+    prints Node 1 as ":0"), and the lines of Node 1 are indented with a tab."""
+    ref = theirs(name, mode)
+    if not ref:
+        return {}
+    args = ["-r", str(REAL / f"{name}.pcap"), *TSHARK_OPTS, *tshark_key_opts(name, mode), "-q"]
+    for n in sorted(ref):
+        args += ["-z", f"follow,tls,raw,{n}"]
+    result: dict[int, dict[str, bytearray]] = {}
+    stream = node0 = None
+    body = False
+    for line in run_tshark(args).splitlines():
+        if line.startswith("Filter: tcp.stream eq "):
+            stream, node0, body = int(line.rsplit(" ", 1)[1]), None, False
+            result[stream] = {"client": bytearray(), "server": bytearray()}
+        elif line.startswith("Node 0: "):
+            node0 = line[len("Node 0: "):]
+        elif line.startswith("Node 1: "):
+            body = True
+        elif line.startswith("====="):
+            body = False
+        elif body and line.strip():
+            server_port = ref[stream]["server"].rsplit(":", 1)[1]
+            first, second = ("server", "client") if node0.rsplit(":", 1)[1] == server_port else ("client", "server")
+            result[stream][second if line.startswith("\t") else first] += bytes.fromhex(line.strip())
+    assert sorted(result) == sorted(ref), f"{name}: tshark followed {sorted(result)}, expected {sorted(ref)}"
+    return {n: {k: bytes(v) for k, v in d.items()} for n, d in result.items()}
+
+
+def tshark_app_data(name: str, mode: str, stream: int) -> dict[str, bytes]:
+    return tshark_app_data_all(name, mode)[stream]
+
+
+# --- the checks ----------------------------------------------------------------------------------
+
+
+def test_real_captures_are_present():
+    assert len(NAMES) >= 20
+    for name in NAMES:
+        assert (REAL / f"{name}.keys").exists(), name
+
+
+@needs_tshark
+@pytest.mark.parametrize("name", NAMES)
+def test_tshark_decrypts_the_capture(name):
+    """The committed keys work: with each kind of key material, tshark decrypts application data in
+    the capture (not on every stream: the first connection of gnutls-cli --resume sends none)."""
+    for mode in key_modes(name, with_none=False):
+        decrypted = 0
+        for n in theirs(name, mode):
+            data = tshark_app_data(name, mode, n)
+            decrypted += len(data["client"]) + len(data["server"])
+        assert decrypted, f"{name} [{mode}]: tshark decrypted nothing"
+
+
+@needs_tshark
+@pytest.mark.parametrize("name", IMPAIRED)
+def test_impaired_captures_have_retransmissions_and_reordering(name):
+    out = run_tshark(["-r", str(REAL / f"{name}.pcap"), "-T", "fields", "-e", "frame.number",
+                      "-Y", "tcp.analysis.retransmission"])
+    assert len(out.split()) >= 1
+    out = run_tshark(["-r", str(REAL / f"{name}.pcap"), "-T", "fields", "-e", "frame.number",
+                      "-Y", "tcp.analysis.out_of_order"])
+    assert len(out.split()) >= 1
+
+
+@needs_tshark
+@pytest.mark.parametrize("name,mode", cases("sessions"))
+def test_sessions_versions_suites_match_tshark(name, mode):
+    mine = our_sessions(name, mode)
+    ref = theirs(name, mode)
+    assert sorted(mine) == sorted(st["client"] for st in ref.values())
+    for n, st in ref.items():
+        s = mine[st["client"]]
+        got = (s["server"], s["version"], s["cipher_suite"], s["sni"])
+        want = (st["server"], st["version"], st["cipher_suite"], st["sni"])
+        assert got == want, f"stream {n} ({st['client']})"
+
+
+@needs_tshark
+@pytest.mark.parametrize("name,mode", cases("messages"))
+def test_handshake_messages_match_tshark(name, mode):
+    mine = our_sessions(name, mode)
+    for n, st in theirs(name, mode).items():
+        assert our_messages(mine[st["client"]]) == st["messages"], f"stream {n} ({st['client']})"
+
+
+@needs_tshark
+@pytest.mark.parametrize("name,mode", cases("app_data"))
+def test_decrypted_application_data_matches_tshark(name, mode):
+    mine = our_sessions(name, mode)
+    for n, st in theirs(name, mode).items():
+        s = mine[st["client"]]
+        assert s["decryption"]["status"] == "decrypted", (n, s["decryption"])
+        want = tshark_app_data(name, mode, n)
+        got = s.get("app_data") or {}
+        for side in ("client", "server"):
+            mine_side = got.get(side) or {"bytes": 0, "sha256": hashlib.sha256(b"").hexdigest()}
+            ref = {"bytes": len(want[side]), "sha256": hashlib.sha256(want[side]).hexdigest()}
+            if mine_side["bytes"] == 0 and ref["bytes"] == 0:
+                continue
+            assert (mine_side["bytes"], mine_side["sha256"]) == (ref["bytes"], ref["sha256"]), \
+                f"stream {n} ({st['client']}), {side} -> {'server' if side == 'client' else 'client'}"
