@@ -92,7 +92,9 @@ class KeyLog:
             try:
                 added += self._read(src, quiet_tail=True)
             except OSError as exc:
-                self.errors.append((src.path, src.line_no, f"cannot read: {exc.strerror or exc}"))
+                error = (src.path, src.line_no, f"cannot read: {exc.strerror or exc}")
+                if not self.errors or self.errors[-1] != error:  # once, not on every refresh
+                    self.errors.append(error)
         return added
 
     def _read(self, src: _Source, quiet_tail: bool) -> int:
@@ -155,6 +157,10 @@ class KeyLog:
                     continue
                 if label == CLIENT_RANDOM and len(secret) != 48:
                     errors.append((source, line_no, f"master secret of {len(secret)} bytes, 48 expected"))
+                    continue
+                if label != CLIENT_RANDOM and label != "PMS_CLIENT_RANDOM" and len(secret) not in (32, 48, 64):
+                    # TLS 1.3 secrets are a hash long (SHA-256/384); anything else is a cut or damaged line
+                    errors.append((source, line_no, f"{label} secret of {len(secret)} bytes, 32 or 48 expected"))
                     continue
                 secrets[(label, random)] = secret
                 randoms.add(random)
