@@ -158,3 +158,13 @@ def test_corpus_key_logs(name, entries):
     if name == "dhe1_keylog.dat":
         cr = bytes.fromhex("531f88d114fcf9ce9729b5458f73e1807324459029ee4bea43f8ee4ce06c77c0")
         assert log.get("CLIENT_RANDOM", cr).hex().upper().startswith("3CC9E5068E674393")
+
+
+def test_half_written_tls13_line_is_rejected_not_used():
+    from dissector.tls.keylog import KeyLog
+
+    kl = KeyLog()
+    cr = "ab" * 32
+    kl.add_text(f"CLIENT_HANDSHAKE_TRAFFIC_SECRET {cr} {'cd' * 20}\n", "live")  # cut after 20 of 32 bytes
+    assert kl.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET", bytes.fromhex(cr)) is None
+    assert kl.errors and "32 or 48" in kl.errors[0][2]
