@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from dissector.analysis import print_progress_factory, run_captures
 from dissector.commands.plugins import add_plugin_options, plugins_from_args
+from dissector.findings import SEVERITIES
 from dissector.keys import build_keystore
 from dissector.output.formats import FORMATS
+from dissector.tls import certcheck
 
 EXIT_OK, EXIT_TRUNCATED = 0, 4
 
@@ -26,6 +29,8 @@ def add_parser(sub) -> None:
     p.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng file (gzip ok), - for stdin")
     add_key_options(p)
     p.add_argument("--format", "-f", choices=sorted(FORMATS), default="table", help="output format (default table)")
+    p.add_argument("--ca", metavar="FILE", help="CA bundle (PEM): verify server and client certificate chains "
+                                                "against it at the time of the capture")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="every field of every message (jsonl)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -47,23 +52,39 @@ def run(args: argparse.Namespace) -> int:
         print(f"dissector: warning: key log {source} line {line}: {reason} (skipped)", file=sys.stderr)
     if len(keys.keylog.errors) > 5:
         print(f"dissector: warning: {len(keys.keylog.errors) - 5} more bad key log lines skipped", file=sys.stderr)
+    trust = certcheck.load_ca_bundle(args.ca) if getattr(args, "ca", None) else None
+    previous_trust = certcheck.configure(trust)  # process-wide: SessionCollector (and forked workers) read it
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
     try:
         writer = FORMATS[args.format](out, verbose=args.verbose)
+        findings = dict.fromkeys(SEVERITIES, 0)  # the run summary's count of findings by severity
+
+        def count_findings(doc: dict) -> None:
+            for f in doc.get("findings") or ():
+                findings[f["severity"]] = findings.get(f["severity"], 0) + 1
+
+        def on_session(doc: dict) -> None:
+            count_findings(doc)
+            writer.session(doc)
+
+        def write_line(line: str) -> None:  # parallel jsonl: sessions come back as lines written by the workers
+            if line.startswith('{"event": "Session"'):
+                count_findings(json.loads(line))
+            out.write(line)
         progress = None
         if not args.quiet and sys.stderr.isatty():
             progress = print_progress_factory()
         jobs = args.jobs or auto_jobs(args.captures)
-        details = writer.details or args.verbose
+        details = writer.details or args.verbose or trust is not None  # --ca: certificates even in jsonl
         if jobs > 1:
             from dissector.parallel import run_parallel
 
             stats = run_parallel(args.captures, keys, jobs, jsonl=args.format == "jsonl", verbose=args.verbose,
-                                 details=details, write_line=out.write, on_session=writer.session, plugins=plugins,
+                                 details=details, write_line=write_line, on_session=on_session, plugins=plugins,
                                  show_secrets=args.show_secrets)
             truncated = stats["truncated"]
         else:
-            result = run_captures(args.captures, keys, on_event=writer.event, on_session=writer.session,
+            result = run_captures(args.captures, keys, on_event=writer.event, on_session=on_session,
                                   progress=progress, details=details, plugins=plugins, show_secrets=args.show_secrets)
             if progress is not None:
                 sys.stderr.write("\r" + " " * 40 + "\r")
@@ -73,11 +94,12 @@ def run(args: argparse.Namespace) -> int:
             truncated = result.truncated
         summary = {"captures": args.captures, **{k: stats[k] for k in ("packets", "sessions", "decryption",
                                                                           "non_tls_flows", "anomalies")},
-                   "keylog_bad_lines": len(keys.keylog.errors)}
+                   "keylog_bad_lines": len(keys.keylog.errors), "findings": findings}
         if truncated:
             summary["truncated"] = truncated
         writer.end(summary)
     finally:
+        certcheck.configure(previous_trust)
         if out is not sys.stdout:
             out.close()
     for warning in truncated:

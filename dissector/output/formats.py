@@ -163,7 +163,7 @@ class CSVWriter(Writer):
     """One row per message, with the session's parameters repeated so each row stands alone."""
 
     COLUMNS = ["session", "client", "server", "version", "cipher_suite", "sni", "decryption", "history",
-               "time", "relative_ms", "from", "type", "detail"]
+               "time", "relative_ms", "from", "type", "detail", "ja3_hash", "ja4", "findings"]
 
     def __init__(self, out: IO[str], verbose: bool = False, show_secrets: bool = False) -> None:
         super().__init__(out, verbose, show_secrets)
@@ -172,11 +172,13 @@ class CSVWriter(Writer):
 
     def session(self, doc: dict) -> None:
         t0 = _first_time(doc)
+        fp = doc.get("fingerprints") or {}
+        findings = ";".join(f"{f['severity']}:{f['id']}" for f in doc.get("findings") or ())
         for m in doc["messages"]:
             self.w.writerow([doc["id"], doc["client"], doc["server"], doc["version"] or "", doc["cipher_suite"] or "",
                              doc["sni"] or "", doc["decryption"]["status"], doc.get("history", ""),
                              f"{m['time']:.6f}", f"{(m['time'] - t0) * 1000:.3f}", m["from"], m["type"],
-                             message_detail(m)])
+                             message_detail(m), fp.get("ja3_hash") or "", fp.get("ja4") or "", findings])
 
 
 class TableWriter(Writer):
@@ -196,6 +198,7 @@ class TableWriter(Writer):
         if doc.get("app_data"):
             ad = doc["app_data"]
             head.append(f"  application data: client {ad['client']['bytes']} bytes, server {ad['server']['bytes']} bytes")
+        head += session_assessment_lines(doc)
         t0 = _first_time(doc)
         items = [(m["time"], 1, i, m) for i, m in enumerate(doc["messages"])]
         items += [(e["time"], 0, i, e) for i, e in enumerate(doc.get("tcp", []))]
@@ -225,7 +228,62 @@ class TableWriter(Writer):
             parts.append(", ".join(f"{n} {k}" for k, n in sorted(by.items())))
         if summary.get("non_tls_flows"):
             parts.append(f"{summary['non_tls_flows']} non-TLS TCP flow(s) ignored")
+        if summary.get("findings") is not None:
+            parts.append("findings: " + (", ".join(f"{n} {sev}" for sev, n in summary["findings"].items() if n)
+                                         or "none"))
         self.out.write("Summary: " + "; ".join(parts) + "\n")
+
+
+def session_assessment_lines(doc: dict) -> list[str]:
+    """Table lines for a session's fingerprints, certificate and findings (highest severity first)."""
+    lines = []
+    fp = doc.get("fingerprints")
+    if fp and (fp.get("ja3_hash") or fp.get("ja4") or fp.get("ja3s_hash")):
+        parts = []
+        if fp.get("ja3_hash"):
+            parts.append(f"JA3 {fp['ja3_hash']}")
+        if fp.get("ja4"):
+            parts.append(f"JA4 {fp['ja4']}")
+        if fp.get("ja3s_hash"):
+            parts.append(f"JA3S {fp['ja3s_hash']}")
+        lines.append("  fingerprints: " + "   ".join(parts))
+    certs = doc.get("certificates")
+    if certs is not None:
+        lines.append("  certificate: " + _certificate_text(certs))
+    findings = doc.get("findings")
+    if findings is not None:
+        groups: dict[str, list[str]] = {}
+        for f in findings:  # already sorted from the highest severity down
+            ids = groups.setdefault(f["severity"], [])
+            if f["id"] not in ids:
+                ids.append(f["id"])
+        lines.append("  findings: " + ("; ".join(f"[{sev}] {', '.join(ids)}" for sev, ids in groups.items())
+                                       or "none"))
+    return lines
+
+
+def _certificate_text(certs: dict) -> str:
+    from dissector.tls.certcheck import validity_text
+
+    server = certs.get("server")
+    if not server or not server.get("chain"):
+        return certs.get("note") or "none"
+    leaf = server["chain"][0]
+    key = f"{leaf.get('key_type', '?')} {leaf.get('key_size', '')}".strip()
+    parts = [f"{leaf.get('subject') or leaf.get('error', '?')} ({key})", validity_text(leaf)]
+    if len(server["chain"]) > 1:
+        parts.append(f"chain of {len(server['chain'])}" + ("" if server.get("chain_ordered", True) else " out of order"))
+    if leaf.get("self_signed"):
+        parts.append("self-signed")
+    if server.get("sni_match") is not None:
+        parts.append("SNI matches" if server["sni_match"] else "SNI does not match")
+    ver = server.get("verification")
+    if ver:
+        parts.append("verified" if ver["status"] == "verified" else f"verification {ver['status']}: {ver['detail']}")
+    client = certs.get("client")
+    if client and client.get("chain"):
+        parts.append(f"client certificate {client['chain'][0].get('subject', '?')}")
+    return ", ".join(parts)
 
 
 def _first_time(doc: dict) -> float:

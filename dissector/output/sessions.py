@@ -3,6 +3,11 @@
 `SessionCollector.add(event)` consumes events; a session is complete at its FlowEnd and is then
 handed to `on_session` (so table output can print sessions as they finish) and kept in `sessions`
 only when `keep` is set (JSON needs them all; jsonl and streaming tables do not).
+
+At the end of each session `dissector.findings.enrich` adds "fingerprints" (JA3, JA3S, JA4 of the first
+hellos, always), "certificates" (only when `details`: the chains judged at the session's first timestamp,
+verified against the CA store of `--ca` when there is one) and "findings"; what they need is noted on the way
+by `HandshakeNotes` (the hello bodies and the first Certificate message of each side, nothing unbounded).
 """
 from __future__ import annotations
 
@@ -22,7 +27,9 @@ from dissector.events import (
     TCPGap,
     TLSMessage,
 )
+from dissector.findings import HandshakeNotes, enrich
 from dissector.plugins import PluginFields
+from dissector.tls import certcheck
 
 MAX_ANOMALIES = 50
 MAX_TCP_EVENTS = 20
@@ -40,7 +47,7 @@ MAX_HISTORY = 60
 class Session:
     """One TLS session as it is being collected."""
 
-    __slots__ = ("flow", "doc", "hashes", "first_ts", "history", "other_events", "records")
+    __slots__ = ("flow", "doc", "hashes", "first_ts", "history", "other_events", "records", "notes")
 
     def __init__(self, event: Event) -> None:
         flow = event.flow
@@ -56,6 +63,7 @@ class Session:
             "decryption": {"status": "not-encrypted", "detail": ""},
         }
         self.other_events: list[dict] = []
+        self.notes = HandshakeNotes()  # hello bodies and certificates for fingerprints, certificates, findings
 
     def finish(self) -> dict[str, Any]:
         doc = self.doc
@@ -77,10 +85,12 @@ class Session:
 
 class SessionCollector:
     def __init__(self, on_session: Callable[[dict], None] | None = None, keep: bool = True,
-                 details: bool = True) -> None:
+                 details: bool = True, trust: certcheck.TrustStore | None | bool = True) -> None:
         self.on_session = on_session
         self.keep = keep
         self.details = details  # include every parsed field of every message (else type, direction, alerts)
+        # CA store for certificate verification (True: the process-wide one that `analyze --ca` configures)
+        self.trust = certcheck.current_trust() if trust is True else trust or None
         self.open: dict[int, Session] = {}
         self.sessions: list[dict] = []
         self.tcp: dict[int, list] = {}  # TCP events that came before TLS was detected on the flow
@@ -118,6 +128,8 @@ class SessionCollector:
                     for k, v in ev.info.items():
                         m.setdefault(k, v)
                 s.doc["messages"].append(m)
+                if HandshakeNotes.wants(ev):
+                    s.notes.add(ev)
                 if len(s.history) < MAX_HISTORY:
                     letter = HISTORY_LETTERS.get(ev.type, "?")
                     s.history.append(letter if ev.direction == "client" else letter.lower())
@@ -159,6 +171,12 @@ class SessionCollector:
         elif t is FlowEnd:
             del self.open[flow.id]
             doc = s.finish()
+            try:  # fingerprints, certificates (when details are wanted) and findings, once per session
+                enrich(doc, s.notes, when=s.first_ts, details=self.details, trust=self.trust,
+                       server_ip=s.flow.server_ip)
+            except Exception as exc:  # noqa: BLE001 - a bug here must not lose the session: report it on it
+                doc.setdefault("anomalies", []).append({"time": ev.ts, "layer": "analysis", "name": "analysis_error",
+                                                        "detail": f"{type(exc).__name__}: {exc}"})
             doc["end"] = {"time": ev.ts, "reason": ev.reason}
             if self.keep:
                 self.sessions.append(doc)
