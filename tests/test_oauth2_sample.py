@@ -28,3 +28,11 @@ def test_show_secrets_reveals_them():
     out = subprocess.run([sys.executable, "-m", "dissector", "analyze", str(SAMPLES / "oauth2.pcapng"), "-f", "json",
                           "--show-secrets"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "wonderland" in out.stdout and "demo-client-secret" in out.stdout
+
+
+def test_table_lists_the_requests():
+    out = subprocess.run([sys.executable, "-m", "dissector", "analyze", str(SAMPLES / "oauth2.pcapng")],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert "HTTP/1.1 requests:" in out
+    assert "GET localhost/basic -> 200 [Basic alice]" in out
+    assert "[OAuth2 token_request]" in out and "wonderland" not in out

@@ -67,6 +67,25 @@ def message_detail(m: dict) -> str:
     return ", ".join(p for p in parts if p)
 
 
+MAX_TABLE_REQUESTS = 10
+
+
+def request_line(r: dict) -> str:
+    """One HTTP request as a line: method, host+target, status, and what it carried (auth, OAuth2, cookies)."""
+    target = str(r.get("target") or "")
+    if len(target) > 70:
+        target = target[:67] + "..."
+    parts = [str(r.get("method") or "?"), f"{r.get('host') or ''}{target}", "->", str(r.get("status") or "no response")]
+    auth = r.get("auth")
+    if isinstance(auth, dict) and auth.get("scheme"):
+        parts.append(f"[{auth['scheme']}{' ' + auth['user'] if auth.get('user') else ''}]")
+    if r.get("oauth2_step"):
+        parts.append(f"[OAuth2 {r['oauth2_step']}]")
+    if r.get("set_cookies"):
+        parts.append(f"[sets {len(r['set_cookies'])} cookie(s)]")
+    return " ".join(parts)
+
+
 class Writer:
     keep_sessions = False
     details = True  # whether session documents need every field of every message
@@ -217,6 +236,14 @@ class TableWriter(Writer):
                                     disable_numparse=True) + "\n")
             if any(m.get("encrypted") for m in doc["messages"]):
                 self.out.write("  (* sent encrypted)\n")
+        http = doc.get("http") or {}
+        requests = http.get("requests") or []
+        if requests:
+            self.out.write(f"  {http.get('protocol', 'HTTP')} requests:\n")
+            for r in requests[:MAX_TABLE_REQUESTS]:
+                self.out.write("    " + request_line(r) + "\n")
+            if len(requests) > MAX_TABLE_REQUESTS:
+                self.out.write(f"    ... {len(requests) - MAX_TABLE_REQUESTS} more (dissector http lists them all)\n")
         for a in doc.get("anomalies", [])[:5]:
             self.out.write(f"  ! {a['name']}: {a['detail']}\n")
         self.out.write("\n")
