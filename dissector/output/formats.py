@@ -9,7 +9,7 @@ import csv
 import json
 from typing import IO, Any
 
-from dissector.events import AppData, Event, SessionStart, TCPEvent, TLSMessage
+from dissector.events import AppData, Decryption, Event, FlowEnd, SessionStart, TCPEvent, TLSMessage
 
 DETAIL_KEYS = ("sni", "alpn", "cipher_suite", "selected_version", "level", "description", "request_update")
 
@@ -144,8 +144,9 @@ class JSONLWriter(Writer):
                 info = ev.info
                 if "level" in info:
                     enc += f', "level": "{info["level"]}", "description": "{info["description"]}"'
+            # message types are RFC names or "unknown(0x..)": nothing in them needs escaping
             self.out.write(f'{{"event": "TLSMessage", "time": {ev.ts!r}, "flow": {fid}, "from": "{ev.direction}", '
-                           f'"type": {json.dumps(ev.type)}{enc}}}\n')
+                           f'"type": "{ev.type}"{enc}}}\n')
             return
         if t is TCPEvent:
             self.out.write(f'{{"event": "TCPEvent", "time": {ev.ts!r}, "flow": {fid}, "direction": "{ev.direction}", '
@@ -153,6 +154,13 @@ class JSONLWriter(Writer):
             return
         if t is SessionStart:
             self.out.write(f'{{"event": "SessionStart", "time": {ev.ts!r}, "flow": {fid}}}\n')
+            return
+        if t is FlowEnd:
+            self.out.write(f'{{"event": "FlowEnd", "time": {ev.ts!r}, "flow": {fid}, "reason": "{ev.reason}"}}\n')
+            return
+        if t is Decryption:
+            self.out.write(f'{{"event": "Decryption", "time": {ev.ts!r}, "flow": {fid}, "status": "{ev.status}", '
+                           f'"detail": {json.dumps(ev.detail)}}}\n')
             return
         d: dict[str, Any] = {"event": ev.kind, "time": ev.ts, "flow": flow.id if flow is not None else None}
         if t is TLSMessage:
