@@ -6,9 +6,9 @@ on it can never index past the end or raise anything but the documented error.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Iterator, TypeVar
+from typing import TypeVar
 
 from dissector.errors import MalformedInput
 

@@ -6,7 +6,7 @@ Plugins add their own events by subclassing `Event`; outputs render unknown even
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 CLIENT = "client"

@@ -110,3 +110,13 @@ def test_file_path_does_not_import_scapy():
             "print('scapy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False"
+
+
+def test_verbose_table_shows_every_field():
+    from tests.conftest import SAMPLES
+
+    proc = run("analyze", str(SAMPLES / "tls13-hrr.pcapng"), "-v")
+    out = proc.stdout.decode()
+    assert proc.returncode == 0 and "Message details:" in out
+    assert "HelloRetryRequest" in out and "selected_group: secp256r1" in out  # the HRR's key_share
+    assert "supported_versions" in out and "certificates: (1)" in out

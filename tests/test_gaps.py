@@ -11,7 +11,7 @@ from dissector.net.decode import decode_frame
 from tests.conftest import analyze
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def large_transfer():
     return build("large-transfer")
 

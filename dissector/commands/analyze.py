@@ -32,7 +32,7 @@ def add_parser(sub) -> None:
     p.add_argument("--ca", metavar="FILE", help="CA bundle (PEM): verify server and client certificate chains "
                                                 "against it at the time of the capture")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
-    p.add_argument("-v", "--verbose", action="store_true", help="every field of every message (jsonl)")
+    p.add_argument("-v", "--verbose", action="store_true", help="every field of every message (table: a details pane per session; jsonl: every field)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-j", "--jobs", type=_jobs, default=0, metavar="N",
                    help="worker processes, flows sharded between them (default: one per core for captures over "

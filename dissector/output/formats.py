@@ -68,6 +68,37 @@ def message_detail(m: dict) -> str:
 
 
 MAX_TABLE_REQUESTS = 10
+_SKIP_DETAIL = {"time", "from", "type"}
+
+
+def details_pane(doc: dict, t0: float) -> str:
+    """Every field of every message, indented like a packet-details pane (`analyze -v`)."""
+    lines = ["  Message details:"]
+    for i, m in enumerate(doc["messages"]):
+        lines.append(f"  [{i}] {(m['time'] - t0) * 1000:.3f} ms {m['from']} {m['type']}")
+        for k, v in m.items():
+            if k not in _SKIP_DETAIL:
+                _detail_lines(lines, k, v, 6)
+    return "\n".join(lines) + "\n"
+
+
+def _detail_lines(lines: list[str], key: str, value: Any, indent: int) -> None:
+    pad = " " * indent
+    if isinstance(value, dict):
+        lines.append(f"{pad}{key}:")
+        for k, v in value.items():
+            _detail_lines(lines, k, v, indent + 2)
+    elif isinstance(value, list) and value and isinstance(value[0], dict):
+        lines.append(f"{pad}{key}: ({len(value)})")
+        for i, item in enumerate(value):
+            name = item.get("name") or item.get("subject") or str(i)
+            _detail_lines(lines, f"- {name}", {k: v for k, v in item.items() if k != "name"}, indent + 2)
+    elif isinstance(value, list):
+        text = ", ".join(str(x) for x in value)
+        lines.append(f"{pad}{key}: {text if len(text) < 400 else text[:400] + '...'}")
+    else:
+        lines.append(f"{pad}{key}: {value}")
+
 
 
 def request_line(r: dict) -> str:
@@ -244,6 +275,8 @@ class TableWriter(Writer):
                                     disable_numparse=True) + "\n")
             if any(m.get("encrypted") for m in doc["messages"]):
                 self.out.write("  (* sent encrypted)\n")
+        if self.verbose:
+            self.out.write(details_pane(doc, t0))
         http = doc.get("http") or {}
         requests = http.get("requests") or []
         if requests:

@@ -7,7 +7,7 @@ hex rather than dropped, so nothing on the wire is silently lost.
 from __future__ import annotations
 
 import hashlib
-from datetime import timezone
+from datetime import UTC
 from functools import lru_cache
 from typing import Any
 
@@ -179,8 +179,8 @@ def _describe_certificate(der: bytes) -> Fields:
     info["subject"] = cert.subject.rfc4514_string()
     info["issuer"] = cert.issuer.rfc4514_string()
     info["serial"] = format(cert.serial_number, "x")
-    info["not_before"] = cert.not_valid_before_utc.astimezone(timezone.utc).isoformat()
-    info["not_after"] = cert.not_valid_after_utc.astimezone(timezone.utc).isoformat()
+    info["not_before"] = cert.not_valid_before_utc.astimezone(UTC).isoformat()
+    info["not_after"] = cert.not_valid_after_utc.astimezone(UTC).isoformat()
     info["self_signed"] = cert.subject == cert.issuer
     try:
         info["signature_algorithm"] = cert.signature_algorithm_oid._name
