@@ -11,7 +11,7 @@ import importlib
 import sys
 
 from dissector import __version__
-from dissector.errors import CaptureError, DissectorError, KeyMaterialError
+from dissector.errors import CaptureError, DissectorError, KeyMaterialError, UsageError
 
 EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT = 1, 2, 3
 COMMANDS = ["analyze", "export", "follow", "keys", "generate", "timeline", "plugins", "http", "serve", "connect", "live"]
@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.run(args) or 0)
+    except UsageError as exc:
+        print(f"dissector: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (CaptureError, KeyMaterialError) as exc:
         print(f"dissector: error: {exc}", file=sys.stderr)
         return EXIT_INPUT

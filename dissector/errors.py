@@ -25,6 +25,10 @@ class MalformedInput(DissectorError):
         super().__init__(f"{layer}: {name}{where}: {reason}" if reason else f"{layer}: {name}{where}")
 
 
+class UsageError(DissectorError):
+    """Options that contradict each other or name something that does not exist (exit code 2)."""
+
+
 class CaptureError(DissectorError):
     """A capture file that cannot be read at all (not a capture, unsupported format)."""
 

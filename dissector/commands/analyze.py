@@ -42,11 +42,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        plugins = plugins_from_args(args)
-    except ValueError as exc:
-        print(f"dissector analyze: error: {exc}", file=sys.stderr)
-        return 2
+    plugins = plugins_from_args(args)
     keys = build_keystore(args.keylog, args.key, args.psk)
     for source, line, reason in keys.keylog.errors[:5]:
         print(f"dissector: warning: key log {source} line {line}: {reason} (skipped)", file=sys.stderr)

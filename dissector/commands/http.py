@@ -59,11 +59,7 @@ def _time(ts: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        plugins = plugins_from_args(args)
-    except ValueError as exc:
-        print(f"dissector http: error: {exc}", file=sys.stderr)
-        return 2
+    plugins = plugins_from_args(args)
     keys = build_keystore(args.keylog, args.key, args.psk)
     sessions: list[dict] = []
     result = run_captures(args.captures, keys, on_session=sessions.append, plugins=plugins,

@@ -251,11 +251,7 @@ def run(args: argparse.Namespace) -> int:
     from dissector.pipeline import Pipeline
     from dissector.plugins import PluginHost
 
-    try:
-        plugins = plugins_from_args(args)
-    except ValueError as exc:
-        print(f"dissector live: error: {exc}", file=sys.stderr)
-        return 2
+    plugins = plugins_from_args(args)
     err = sys.stderr
     keys = build_keystore(None, args.key, args.psk)
     waiting_for: list[str] = []  # key logs that do not exist yet

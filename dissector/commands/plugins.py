@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 
+from dissector.errors import UsageError
 from dissector.plugins import GROUP, discover, load_plugins
 
 
@@ -21,12 +22,15 @@ def add_plugin_options(p: argparse.ArgumentParser, choose: bool = True) -> None:
 
 
 def plugins_from_args(args: argparse.Namespace) -> list:
-    """The plugins the options ask for. Raises ValueError for an unknown name."""
+    """The plugins the options ask for. Raises UsageError for an unknown name."""
     if getattr(args, "no_plugins", False):
         return []
     names = getattr(args, "plugins", None)
     wanted = [n.strip() for n in names.split(",") if n.strip()] if names else None
-    return load_plugins(wanted)
+    try:
+        return load_plugins(wanted)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def add_parser(sub) -> None:
