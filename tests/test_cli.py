@@ -120,3 +120,14 @@ def test_verbose_table_shows_every_field():
     assert proc.returncode == 0 and "Message details:" in out
     assert "HelloRetryRequest" in out and "selected_group: secp256r1" in out  # the HRR's key_share
     assert "supported_versions" in out and "certificates: (1)" in out
+
+
+def test_unsupported_link_type_is_an_error(tmp_path):
+    import struct
+
+    p = tmp_path / "radiotap.pcap"
+    with open(p, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 127))
+        for i in range(3):
+            f.write(struct.pack("<IIII", 1, i, 60, 60) + b"x" * 60)
+    assert "link type is not supported" in assert_one_line_error(run("analyze", str(p)), 3)

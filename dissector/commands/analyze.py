@@ -7,8 +7,10 @@ import sys
 
 from dissector.analysis import print_progress_factory, run_captures
 from dissector.commands.plugins import add_plugin_options, plugins_from_args
+from dissector.errors import CaptureError
 from dissector.findings import SEVERITIES
 from dissector.keys import build_keystore
+from dissector.net.decode import SUPPORTED_LINKTYPES
 from dissector.output.formats import FORMATS
 from dissector.tls import certcheck
 
@@ -100,6 +102,12 @@ def run(args: argparse.Namespace) -> int:
             out.close()
     for warning in truncated:
         print(f"dissector: warning: {warning}", file=sys.stderr)
+    undecodable = summary["anomalies"].get("unsupported_linktype", 0)
+    if undecodable and undecodable == summary["packets"]:
+        raise CaptureError(f"no packet could be decoded: the capture's link type is not supported (supported: "
+                           f"{', '.join(sorted(set(SUPPORTED_LINKTYPES.values())))})")
+    if undecodable:
+        print(f"dissector: warning: {undecodable} packet(s) of an unsupported link type were skipped", file=sys.stderr)
     return EXIT_TRUNCATED if truncated else EXIT_OK
 
 
