@@ -188,6 +188,10 @@ class _H2Flow:
             ex = self.streams.get(frame.stream_id)
             if ex is not None:
                 ex.reset = f"{ERROR_CODES.get(frame.error_code, frame.error_code)} from {d.name}"
+                if frame.error_code == 0 and d.name == SERVER and not ex.req_emitted and ex.method is not None:
+                    # RFC 9113 8.1: a server that has answered may reset with NO_ERROR before the request body
+                    # arrives; the client's DATA frames still follow on the wire, so keep the stream for them
+                    return True
                 self._flush(ex, ts, out)
                 self.streams.pop(frame.stream_id, None)
         elif t is SettingsFrame:
@@ -269,9 +273,15 @@ class _H2Flow:
             return
         if direction == CLIENT:
             self._end_request(ex, ts, out)
+            if ex.resp_done and not ex.resp_emitted:  # a response that came before the request's end
+                ex.finish_response(self.links)
+                out.append(ex.response_event(self.flow, ex.resp_ts or ts))
         elif ex.status is not None and not ex.resp_emitted:
-            ex.finish_response(self.links)
-            out.append(ex.response_event(self.flow, ts))
+            if ex.method is not None and not ex.req_emitted:
+                ex.resp_done = True  # answered before the request body ended: emit it after the request
+            else:
+                ex.finish_response(self.links)
+                out.append(ex.response_event(self.flow, ts))
         if ex.req_emitted and (ex.resp_emitted or ex.reset):
             self.streams.pop(sid, None)
 

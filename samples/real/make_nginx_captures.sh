@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# make_nginx_captures.sh - capture curl talking to nginx (HTTP/1.1 and HTTP/2 over TLS) in a
+# browser-like session: a page, a form login that sets cookies, Basic and Bearer authorization and an
+# OAuth2 authorization-code flow; with curl's key log (SSLKEYLOGFILE). See README.md in this directory.
+#
+#   sudo ./make_nginx_captures.sh           # (re)make nginx-h1 and nginx-h2
+#   sudo ./make_nginx_captures.sh h1        # or only one of them (h1, h2)
+#
+# Needs root (network namespaces, tcpdump) and: iproute2 (ip, ss), tcpdump, nginx, curl, openssl;
+# ethtool if present (offloads off). On Debian 12:
+#   apt-get install -y nginx curl tcpdump iproute2 ethtool openssl
+#
+# Network: two namespaces made here and removed on exit (also on error or Ctrl-C), one veth between them:
+#
+#   dsn-cli [vcli 10.99.1.2/24] ==veth== [vsrv 10.99.1.1/24] dsn-srv      (nginx and tcpdump in dsn-srv)
+#
+# The addresses exist only inside these namespaces and there is no default route: nothing reaches any
+# other network. curl resolves www.example.test to 10.99.1.1 with --resolve (no DNS).
+#
+# Files (next to this script):
+#   nginx-server.crt.pem / nginx-server.key.pem  self-signed RSA 2048 certificate, CN and SAN www.example.test
+#                                                (made once and kept; throwaway test key, committed on purpose)
+#   nginx-htpasswd      alice:wonderland (apr1), made once and kept
+#   nginx-server.conf   the nginx configuration (rewritten on every run; paths relative to its directory)
+#   nginx-h1.pcap/.keys curl --http1.1, TLS 1.2 (--tls-max 1.2): one keep-alive connection, 8 requests
+#   nginx-h2.pcap/.keys curl --http2 (TLS 1.2 and 1.3 offered, 1.3 chosen): one connection, 8 streams
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+NS_C=dsn-cli NS_S=dsn-srv
+S4=10.99.1.1 C4=10.99.1.2
+HOST=www.example.test
+CAPTURES=(h1 h2)
+
+if [ "$(id -u)" != 0 ]; then echo "make_nginx_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
+for tool in ip ss tcpdump nginx curl openssl; do
+  command -v "$tool" >/dev/null || { echo "make_nginx_captures.sh: $tool is missing" >&2; exit 1; }
+done
+if [ $# -gt 0 ]; then
+  for n in "$@"; do
+    case $n in h1|h2) ;; *) echo "unknown capture: $n (h1 or h2)" >&2; exit 2;; esac
+  done
+  CAPTURES=("$@")
+fi
+
+WORK=$(mktemp -d /tmp/nginx-captures.XXXXXX)
+TCPDUMP_PID="" NGINX_PID=""
+
+stop() {  # stop PID [SIGNAL]: signal one process we started and wait for it
+  local pid=$1 sig=${2:-TERM}
+  [ -n "$pid" ] || return 0
+  kill -"$sig" "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+remove_namespaces() {
+  local ns
+  for ns in $NS_C $NS_S; do ip netns del "$ns" 2>/dev/null || true; done
+}
+
+teardown() {
+  stop "$NGINX_PID" QUIT; stop "$TCPDUMP_PID" INT
+  remove_namespaces
+  rm -rf "$WORK"
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+inc() { ip netns exec $NS_C "$@"; }
+ins() { ip netns exec $NS_S "$@"; }
+
+setup_network() {
+  remove_namespaces  # leftovers of an interrupted run
+  local ns
+  for ns in $NS_C $NS_S; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
+  ip link add vcli netns $NS_C address 02:99:01:00:00:02 type veth peer name vsrv netns $NS_S address 02:99:01:00:00:01
+  ip -n $NS_C addr add $C4/24 dev vcli
+  ip -n $NS_S addr add $S4/24 dev vsrv
+  inc sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
+  ins sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
+  local spec
+  for spec in "$NS_C vcli" "$NS_S vsrv"; do
+    set -- $spec
+    ip netns exec "$1" ethtool -K "$2" tx off tso off gso off gro off sg off >/dev/null 2>&1 || true
+    ip -n "$1" link set "$2" up
+  done
+}
+
+# --- server files ----------------------------------------------------------------------------------
+
+make_files() {
+  cd "$HERE"
+  if [ ! -s nginx-server.key.pem ] || [ ! -s nginx-server.crt.pem ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$HOST" \
+      -addext "subjectAltName=DNS:$HOST" \
+      -keyout nginx-server.key.pem -out nginx-server.crt.pem 2>/dev/null
+  fi
+  if [ ! -s nginx-htpasswd ]; then
+    printf 'alice:%s\n' "$(openssl passwd -apr1 wonderland)" > nginx-htpasswd
+  fi
+  chmod 644 nginx-server.key.pem nginx-server.crt.pem nginx-htpasswd
+  cat > nginx-server.conf <<'EOF'
+# nginx configuration of the nginx-h1 / nginx-h2 captures (written by make_nginx_captures.sh).
+# Relative paths are relative to this file's directory; the script runs a copy with
+#   nginx -p WORKDIR -c WORKDIR/nginx-server.conf -g 'daemon off; pid nginx.pid;'
+# nginx 1.22 (Debian 12): HTTP/2 is "listen ... http2" (the "http2 on" directive is nginx 1.25.1+).
+user root;
+worker_processes 1;
+error_log error.log info;
+events { worker_connections 64; }
+http {
+    access_log access.log;
+    client_body_temp_path tmp/body;
+    proxy_temp_path tmp/proxy;
+    fastcgi_temp_path tmp/fastcgi;
+    uwsgi_temp_path tmp/uwsgi;
+    scgi_temp_path tmp/scgi;
+    types { text/html html; }
+    default_type text/plain;
+    server_tokens off;
+    keepalive_requests 100;
+
+    server {
+        listen 443 ssl http2;
+        server_name www.example.test;
+        ssl_certificate nginx-server.crt.pem;
+        ssl_certificate_key nginx-server.key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_tickets on;
+        root html;
+
+        location = / {
+            index index.html;
+        }
+        location = /login {
+            add_header Set-Cookie "session=abc123; Path=/; HttpOnly; Secure; SameSite=Lax" always;
+            default_type text/html;
+            return 200 "<html><body>welcome, alice</body></html>\n";
+        }
+        location = /prefs {
+            add_header Set-Cookie "theme=dark; Path=/" always;
+            default_type text/html;
+            return 200 "<html><body>preferences saved</body></html>\n";
+        }
+        location = /basic {
+            auth_basic "restricted";
+            auth_basic_user_file nginx-htpasswd;
+            default_type text/html;
+            alias html/basic.html;
+        }
+        location /api/ {
+            default_type application/json;
+            return 200 '{"user":"alice"}\n';
+        }
+        location = /authorize {
+            return 302 "https://client.example.test/cb?code=SplxlOBeZQQYbYS6WxSbIA&state=xyz";
+        }
+        location = /token {
+            default_type application/json;
+            add_header Cache-Control no-store always;
+            return 200 '{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600,"refresh_token":"tGzv3JOkF0XG5Qx2TlKWIA"}';
+        }
+    }
+}
+EOF
+  chmod 644 nginx-server.conf
+  cp nginx-server.conf nginx-server.crt.pem nginx-server.key.pem nginx-htpasswd "$WORK/"
+  mkdir -p "$WORK/html" "$WORK/tmp"
+  printf '<!DOCTYPE html>\n<html><head><title>www.example.test</title></head><body><h1>Hello</h1><a href="/login">log in</a></body></html>\n' > "$WORK/html/index.html"
+  printf '<html><body>Basic authentication accepted</body></html>\n' > "$WORK/html/basic.html"
+}
+
+start_nginx() {
+  ip netns exec $NS_S nginx -p "$WORK/" -c "$WORK/nginx-server.conf" -g 'daemon off; pid nginx.pid;' >"$WORK/nginx.out" 2>&1 &
+  NGINX_PID=$!
+  local i
+  for i in $(seq 100); do
+    ins ss -Hltn "sport = :443" | grep -q . && return 0
+    sleep 0.05
+  done
+  echo "nginx did not start" >&2; cat "$WORK/nginx.out" "$WORK/error.log" >&2 2>/dev/null; return 1
+}
+
+# --- one capture -----------------------------------------------------------------------------------
+
+capture() {  # capture h1|h2
+  local which=$1 name=nginx-$1
+  echo "== $name" >&2
+  rm -f "$WORK/$name".* "$WORK/cookies.txt"
+  ip netns exec $NS_S tcpdump -i vsrv -s 0 -U --immediate-mode -Z root -w "$WORK/$name.pcap" "tcp port 443" 2>"$WORK/tcpdump.log" &
+  TCPDUMP_PID=$!
+  local i
+  for i in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.05; done
+
+  local proto
+  if [ "$which" = h1 ]; then proto=(--http1.1 --tlsv1.2 --tls-max 1.2); else proto=(--http2); fi
+  local base="https://$HOST"
+  # every --next operation starts from scratch: the common options are repeated; the operations of one
+  # curl command share its connection pool (one keep-alive connection) and its cookie store
+  local c=(-sS -o /dev/null -w '%{http_version} %{http_code} %{url_effective}\n'
+           --resolve "$HOST:443:$S4" --cacert "$WORK/nginx-server.crt.pem" "${proto[@]}"
+           -b "$WORK/cookies.txt" -c "$WORK/cookies.txt")
+  local redirect=https%3A%2F%2Fclient.example.test%2Fcb
+  (cd "$WORK" && SSLKEYLOGFILE="$WORK/$name.keys" timeout 30 ip netns exec $NS_C curl \
+      "${c[@]}" "$base/" --next \
+      "${c[@]}" -d 'user=alice&password=wonderland' "$base/login" --next \
+      "${c[@]}" "$base/prefs" --next \
+      "${c[@]}" -u alice:wonderland "$base/basic" --next \
+      "${c[@]}" -H 'Authorization: Bearer 2YotnFZFEjr1zCsicMWpAA' "$base/api/me" --next \
+      "${c[@]}" "$base/authorize?response_type=code&client_id=s6BhdRkqt3&redirect_uri=$redirect&scope=openid&state=xyz" --next \
+      "${c[@]}" -d "grant_type=authorization_code&code=SplxlOBeZQQYbYS6WxSbIA&redirect_uri=$redirect&client_id=s6BhdRkqt3&client_secret=7Fjfp0ZBr1KtDRbnfVdmIw" "$base/token" --next \
+      "${c[@]}" -H 'Authorization: Bearer 2YotnFZFEjr1zCsicMWpAA' "$base/api/me") \
+    | sed 's/^/   /' >&2
+  sleep 0.3
+  stop "$TCPDUMP_PID" INT; TCPDUMP_PID=""
+  [ -s "$WORK/$name.keys" ] || { echo "$name: no key log written" >&2; return 1; }
+  cp "$WORK/$name.pcap" "$HERE/$name.pcap"
+  cp "$WORK/$name.keys" "$HERE/$name.keys"
+  chmod 644 "$HERE/$name.pcap" "$HERE/$name.keys"
+  echo "   $(grep -o '[0-9]* packets captured' "$WORK/tcpdump.log"), $(stat -c %s "$HERE/$name.pcap") bytes" >&2
+}
+
+# --- main ------------------------------------------------------------------------------------------
+
+setup_network
+make_files
+start_nginx
+for w in "${CAPTURES[@]}"; do capture "$w"; done
+echo "done: ${#CAPTURES[@]} capture(s) in $HERE" >&2
