@@ -48,7 +48,7 @@ def run_captures(paths: Iterable[str], keys: KeyStore, on_event: Callable[[Event
         if position is not None:
             position[0], position[1] = index, 0
         collector = SessionCollector(session_done, keep=False, details=details)
-        pipe = Pipeline(keys, **(pipeline_options or {}))
+        pipe = Pipeline(keys, **{"cleartext_http": bool(plugins), **(pipeline_options or {})})
         host = PluginHost(plugins, show_secrets) if plugins else None
         add = collector.add
         with open_capture(path) as cap:

@@ -75,7 +75,9 @@ class TCPGap(Event):
 
 @dataclass(slots=True, eq=False)
 class SessionStart(Event):
-    """TLS was detected on a flow."""
+    """TLS was detected on a flow (or, with `cleartext`, plain HTTP that plugins will read)."""
+
+    cleartext: bool = False
 
 
 @dataclass(slots=True, eq=False)

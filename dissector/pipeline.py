@@ -12,7 +12,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from dissector.errors import MalformedInput
-from dissector.events import CLIENT, SERVER, Anomaly, Event, Flow, FlowEnd, SessionStart, TCPEvent, TCPGap
+from dissector.events import CLIENT, SERVER, Anomaly, AppData, Event, Flow, FlowEnd, SessionStart, TCPEvent, TCPGap
 from dissector.net.decode import ACK, FIN, RST, SYN, Defragmenter, decode_tcp
 from dissector.net.tcp import TCPDirection
 from dissector.tls.connection import TLSConnection
@@ -30,6 +30,7 @@ class Stats:
     malformed: int = 0
     flows: int = 0
     tls_flows: int = 0
+    cleartext_flows: int = 0
     non_tls_flows: int = 0
     evicted: int = 0
     anomalies: dict[str, int] = field(default_factory=dict)
@@ -39,7 +40,7 @@ class FlowState:
     """Everything kept per TCP connection: both directions' reassembly and the TLS state."""
 
     __slots__ = ("flow", "dirs", "tls", "probe", "ignored", "last_ts", "fin", "rst", "syn_seen", "client_addr",
-                 "established", "keys", "foreign")
+                 "established", "keys", "foreign", "cleartext")
 
     def __init__(self, flow: Flow, client_addr: tuple) -> None:
         self.flow = flow
@@ -55,17 +56,19 @@ class FlowState:
         self.established = False
         self.keys: tuple = ()
         self.foreign = False
+        self.cleartext = False  # plain HTTP handed to plugins as it is
 
 
 class Pipeline:
     def __init__(self, keys: KeyStore | None = None, idle_timeout: float = 600.0, max_flows: int = 200_000,
                  max_handshake: int = 1 << 16, shard: tuple[int, int] | None = None,
-                 shard_by_hosts: bool = False) -> None:
+                 shard_by_hosts: bool = False, cleartext_http: bool = False) -> None:
         self.keys = keys if keys is not None else KeyStore()
         # parallel runs: this pipeline analyses only the flows whose hash falls in its shard (index, count),
         # but it tracks every flow's lifetime so flow ids agree across the shards
         self.shard = shard
         self.shard_by_hosts = shard_by_hosts
+        self.cleartext_http = cleartext_http  # also hand plain-HTTP flows to the plugins as sessions
         self.idle_timeout = idle_timeout
         self.max_flows = max_flows
         self.max_handshake = max_handshake
@@ -183,6 +186,9 @@ class Pipeline:
                     tls.out = out
                     tls.gap(direction, chunk, ts)
                 continue
+            if state.cleartext:
+                out.append(AppData(ts, state.flow, direction, len(chunk), chunk))
+                continue
             try:
                 if tls is None:
                     self._detect(state, direction, chunk, ts, out)
@@ -225,6 +231,16 @@ class Pipeline:
             tls.data(direction, buf, ts)
             if pending_other:
                 tls.data(other, pending_other, ts)
+            return direction
+        if self.cleartext_http and len(buf) >= 8 and _looks_like_http(buf):
+            state.cleartext = True
+            state.probe = {}
+            self.stats.cleartext_flows += 1
+            out.append(SessionStart(ts, state.flow, True))
+            other = _other(direction)
+            out.append(AppData(ts, state.flow, direction, len(buf), buf))
+            if probe.get(other):
+                out.append(AppData(ts, state.flow, other, len(probe[other]), probe[other]))
             return direction
         if len(buf) >= PROBE_LIMIT or (verdict is False and len(buf) >= 5 and state.syn_seen):
             state.ignored = True
@@ -322,6 +338,14 @@ def _shard_of(key: tuple, count: int, by_hosts: bool) -> int:
     else:
         a, b = sorted((src + sport.to_bytes(2, "big"), dst + dport.to_bytes(2, "big")))
     return zlib.crc32(a + b) % count
+
+
+_HTTP_STARTS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ",
+                b"PRI * HTTP/2.0", b"HTTP/1.")
+
+
+def _looks_like_http(buf: bytes) -> bool:
+    return buf.startswith(_HTTP_STARTS)
 
 
 def _other(direction: str) -> str:

@@ -281,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
             writer.session(doc)
 
         collector = SessionCollector(session_done, keep=False, details=writer.details or args.verbose)
-        pipe = Pipeline(keys)
+        pipe = Pipeline(keys, cleartext_http=bool(plugins))
         host = PluginHost(plugins, args.show_secrets) if plugins else None
         last_refresh = [time.monotonic()]
 

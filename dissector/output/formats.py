@@ -253,6 +253,8 @@ class TableWriter(Writer):
             + ("   resumed" if doc.get("resumed") else ""),
             f"  decryption: {dec['status']}" + (f" ({dec['detail']})" if dec.get("detail") else ""),
         ]
+        if doc.get("cleartext"):  # plain HTTP read by the plugins: there is no TLS to describe
+            head[1:3] = ["  cleartext: no TLS on this connection, everything below travelled unencrypted"]
         if doc.get("app_data"):
             ad = doc["app_data"]
             head.append(f"  application data: client {ad['client']['bytes']} bytes, server {ad['server']['bytes']} bytes")

@@ -136,6 +136,8 @@ class SessionCollector:
             return
         if t is SessionStart:
             s = self.open[flow.id] = Session(ev)
+            if ev.cleartext:  # plain HTTP: no TLS, read by the plugins as it is
+                s.doc["cleartext"] = True
             tcp = self.tcp.pop(flow.id, None)
             s.doc["tcp"] = tcp or []
             return
