@@ -318,7 +318,7 @@ def session_assessment_lines(doc: dict) -> list[str]:
             parts.append(f"JA3S {fp['ja3s_hash']}")
         lines.append("  fingerprints: " + "   ".join(parts))
     certs = doc.get("certificates")
-    if certs is not None:
+    if certs is not None and not doc.get("cleartext"):
         lines.append("  certificate: " + _certificate_text(certs))
     findings = doc.get("findings")
     if findings is not None:
