@@ -442,9 +442,7 @@ class TLSConnection:
         side.encrypted = True
         side.seq = 0
         side.protection = side.pending
-        side.pending = None
-        if side.protection is None and not side.undecryptable and self.master is None:
-            pass  # reason is given at close
+        side.pending = None  # without keys the records are reported as encrypted; close() says why
         self.saw_encrypted = True
 
     def _derive_tls12_keys(self, ts: float) -> None:
@@ -624,9 +622,7 @@ class TLSConnection:
     # ------------------------------------------------------------------ status and anomalies
     def _set_status(self, status: str, detail: str) -> None:
         if self.status == FAILED and status != FAILED:
-            return
-        if self.status == NO_KEY and status == DECRYPTED:
-            pass
+            return  # a failure stands: later good records do not make the session trustworthy
         self.status, self.detail = status, detail
 
     def _emit_status(self, ts: float) -> None:
