@@ -20,6 +20,7 @@ from dissector.tls.keystore import KeyStore
 from dissector.tls.records import looks_like_tls, plausible_header
 
 PROBE_LIMIT = 16384  # bytes of a stream's start kept to decide whether it is TLS
+STARTTLS_LIMIT = 65536  # cleartext bytes of an upgradable protocol watched for a ClientHello
 
 
 @dataclass(slots=True)
@@ -40,7 +41,7 @@ class FlowState:
     """Everything kept per TCP connection: both directions' reassembly and the TLS state."""
 
     __slots__ = ("flow", "dirs", "tls", "probe", "ignored", "last_ts", "fin", "rst", "syn_seen", "client_addr",
-                 "established", "keys", "foreign", "cleartext")
+                 "established", "keys", "foreign", "cleartext", "starttls")
 
     def __init__(self, flow: Flow, client_addr: tuple) -> None:
         self.flow = flow
@@ -57,6 +58,7 @@ class FlowState:
         self.keys: tuple = ()
         self.foreign = False
         self.cleartext = False  # plain HTTP handed to plugins as it is
+        self.starttls = 0  # bytes seen of a cleartext protocol that may upgrade to TLS (SMTP, IMAP, ...)
 
 
 class Pipeline:
@@ -191,7 +193,10 @@ class Pipeline:
                 continue
             try:
                 if tls is None:
-                    self._detect(state, direction, chunk, ts, out)
+                    if state.starttls:
+                        self._starttls(state, direction, chunk, ts, out)
+                    else:
+                        self._detect(state, direction, chunk, ts, out)
                     continue
                 tls.out = out
                 tls.data(direction, chunk, ts)
@@ -242,6 +247,11 @@ class Pipeline:
             if probe.get(other):
                 out.append(AppData(ts, state.flow, other, len(probe[other]), probe[other]))
             return direction
+        if len(buf) >= 4 and _starttls_protocol(buf):
+            # SMTP, IMAP, POP3, FTP, XMPP or PostgreSQL: TLS may start later on this connection
+            state.starttls = len(buf)
+            state.probe = {}
+            return direction
         if len(buf) >= PROBE_LIMIT or (verdict is False and len(buf) >= 5 and state.syn_seen):
             state.ignored = True
             state.probe = {}
@@ -249,6 +259,21 @@ class Pipeline:
             return direction
         probe[direction] = buf
         return direction
+
+    def _starttls(self, state: FlowState, direction: str, chunk: bytes, ts: float, out: list) -> None:
+        """A cleartext protocol that can upgrade: TLS starts with a ClientHello at the start of a client write."""
+        if direction == CLIENT and _is_client_hello(chunk) and looks_like_tls(chunk):
+            state.starttls = 0
+            state.tls = TLSConnection(state.flow, self.keys, out, self.max_handshake)
+            self.stats.tls_flows += 1
+            out.append(SessionStart(ts, state.flow))
+            state.tls.data(direction, chunk, ts)
+            return
+        state.starttls += len(chunk)
+        if state.starttls > STARTTLS_LIMIT:
+            state.starttls = 0
+            state.ignored = True
+            self.stats.non_tls_flows += 1
 
     def _swap(self, state: FlowState) -> None:
         f = state.flow
@@ -342,6 +367,15 @@ def _shard_of(key: tuple, count: int, by_hosts: bool) -> int:
 
 _HTTP_STARTS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ",
                 b"PRI * HTTP/2.0", b"HTTP/1.")
+
+
+# first bytes of protocols with a STARTTLS-style upgrade (RFC 3207, 2595, 4217, 6120; PostgreSQL SSLRequest)
+_STARTTLS_STARTS = (b"220 ", b"220-", b"EHLO ", b"HELO ", b"* OK", b"+OK", b"<?xml", b"<stream:stream",
+                    b"\x00\x00\x00\x08\x04\xd2\x16\x2f")
+
+
+def _starttls_protocol(buf: bytes) -> bool:
+    return buf.startswith(_STARTTLS_STARTS)
 
 
 def _looks_like_http(buf: bytes) -> bool:

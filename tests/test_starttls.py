@@ -1,0 +1,36 @@
+"""STARTTLS: TLS that starts in the middle of a cleartext protocol (SMTP here, PostgreSQL's SSLRequest)
+is found, labelled and decrypted."""
+from __future__ import annotations
+
+import pytest
+
+from dissector.capture.writer import PcapWriter
+from dissector.endpoint.pair import Chunk, PairOptions, TLSPair
+from dissector.endpoint.synth import synthesize
+from tests.conftest import analyze
+
+SMTP = [("server", b"220 mail.example ESMTP\r\n"), ("client", b"EHLO client.example\r\n"),
+        ("server", b"250-mail.example\r\n250 STARTTLS\r\n"), ("client", b"STARTTLS\r\n"),
+        ("server", b"220 2.0.0 Ready to start TLS\r\n")]
+POSTGRES = [("client", b"\x00\x00\x00\x08\x04\xd2\x16\x2f"), ("server", b"S")]
+MAIL = [("client", b"MAIL FROM:<a@example>\r\n"), ("server", b"250 OK\r\n")]
+
+
+@pytest.mark.parametrize("preamble,port", [(SMTP, 25), (POSTGRES, 5432)], ids=["smtp", "postgres"])
+def test_starttls_session_is_found_and_decrypted(tmp_path, preamble, port):
+    with TLSPair(PairOptions()) as pair:
+        result = pair.connect(MAIL)
+    t0 = result.chunks[0].time
+    clear = [Chunk(t0 - 0.01 + i * 0.001, sender, data, "data") for i, (sender, data) in enumerate(preamble)]
+    frames = synthesize(clear + list(result.chunks), server_port=port)
+    with open(tmp_path / "starttls.pcap", "wb") as f:
+        w = PcapWriter(f)
+        for ts, frame in frames:
+            w.write(ts, frame)
+    (tmp_path / "k.keys").write_text(result.keylog)
+    (s,) = analyze([tmp_path / "starttls.pcap"], keylogs=[str(tmp_path / "k.keys")])
+    assert s["server"].endswith(f":{port}") and s["version"] == "TLS 1.3"
+    types = [m["type"] for m in s["messages"]]
+    assert types[:2] == ["ClientHello", "ServerHello"] and "Finished" in types
+    assert s["decryption"]["status"] == "decrypted"
+    assert s["app_data"]["client"]["bytes"] == len(MAIL[0][1])
