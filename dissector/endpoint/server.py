@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from dissector import errors
 from dissector.errors import DissectorError
 
 from .client import PeerClosed, SocketTLS, describe_ssl_error, is_loopback, set_groups
@@ -54,7 +55,7 @@ class ServeError(DissectorError):
     """Something in the environment or the given files prevents serving (exit 3)."""
 
 
-class UsageError(Exception):
+class UsageError(errors.UsageError):
     """Options that cannot work together, or a file that exists without --force (exit 2)."""
 
 
