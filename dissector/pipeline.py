@@ -91,9 +91,9 @@ class Pipeline:
         try:
             seg = decode_tcp(linktype, frame, self.defrag)
         except MalformedInput as exc:
-            self.stats.malformed += 1
-            self._count(exc.name)
             if self.shard is None or self.shard[0] == 0:  # frame-level anomalies: reported by one shard only
+                self.stats.malformed += 1
+                self._count(exc.name)
                 out.append(Anomaly(ts, None, exc.layer, exc.name, exc.reason))
             return out
         if seg is None:
@@ -116,14 +116,14 @@ class Pipeline:
         state.last_ts = ts
         if state.foreign:
             self._foreign_segment(state, src, sport, flags, payload, ts)
-            return out
-        direction = CLIENT if (src, sport) == state.client_addr else SERVER
-        try:
-            self._segment(state, direction, seq, ack, flags, payload, ts, out)
-        except MalformedInput as exc:
-            self._count(exc.name)
-            out.append(Anomaly(ts, state.flow, exc.layer, exc.name, exc.reason, direction))
-        if ts - self.last_sweep > 30.0:
+        else:
+            direction = CLIENT if (src, sport) == state.client_addr else SERVER
+            try:
+                self._segment(state, direction, seq, ack, flags, payload, ts, out)
+            except MalformedInput as exc:
+                self._count(exc.name)
+                out.append(Anomaly(ts, state.flow, exc.layer, exc.name, exc.reason, direction))
+        if ts - self.last_sweep > 30.0:  # on every packet of every shard, so evictions (and ids) agree
             self._sweep(ts, out)
         return out
 

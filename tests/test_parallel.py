@@ -34,3 +34,34 @@ def test_jobs_rejects_stdin():
     proc = subprocess.run([sys.executable, "-m", "dissector", "analyze", "-", "-j", "2"], input=b"", capture_output=True,
                           timeout=60)
     assert proc.returncode == 3 and b"--jobs needs regular files" in proc.stderr
+
+
+def test_shards_agree_on_flow_ids_across_idle_eviction():
+    """Idle flows are evicted on the same packet in every shard, so a later flow gets the same id everywhere."""
+    import struct
+
+    from dissector.pipeline import Pipeline
+
+    def frame(sport, dport, seq, flags, data=b""):
+        tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 5 << 4, flags, 65535, 0, 0) + data
+        return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, b"\x0a\0\0\1", b"\x0a\0\0\2") + tcp
+
+    hello = bytes([22, 3, 1, 0, 4, 1, 0, 0, 0])
+    packets = [(0.0, frame(40000, 443, 0, 0x02)), (1.0, frame(40000, 443, 1, 0x18, hello)),
+               (900.0, frame(40002, 443, 0, 0x02)),  # another flow (another shard), later: the first is idle
+               (901.0, frame(40000, 443, 50, 0x18, hello))]  # the first 4-tuple again, without a SYN
+
+    def ids(pipe):
+        seen = {}
+        for ts, f in packets:
+            for ev in pipe.feed(ts, 101, f):
+                if ev.flow is not None:
+                    seen.setdefault((ev.flow.client_port, ev.flow.id), ts)
+        for ev in pipe.finish():
+            if ev.flow is not None:
+                seen.setdefault((ev.flow.client_port, ev.flow.id), None)
+        return set(seen)
+
+    single = ids(Pipeline())
+    sharded = set().union(*(ids(Pipeline(shard=(i, 2))) for i in range(2)))
+    assert sharded == single and len(single) == 3
