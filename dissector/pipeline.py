@@ -343,6 +343,12 @@ class Pipeline:
         self.stats.evicted += 1
         self._end(oldest, ts, "flow table full", out)
 
+    def client_random(self, key: tuple) -> bytes:
+        """The client random of the TLS session on the flow with this 4-tuple (b"" before its ClientHello)."""
+        state = self.flows.get(key)
+        tls = state.tls if state is not None else None
+        return tls.client_random if tls is not None else b""
+
     def finish(self) -> list[Event]:
         """End of input: close every flow still open."""
         out: list[Event] = []

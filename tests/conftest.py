@@ -44,6 +44,15 @@ def analyze(paths, keylogs=(), key_specs=(), psks=(), keys=None, plugins: bool =
     return sessions
 
 
+def tcp_frame(sport: int, dport: int, seq: int, flags: int, data: bytes = b"", src: bytes = b"\x0a\0\0\1",
+              dst: bytes = b"\x0a\0\0\2") -> bytes:
+    """A raw-IPv4 (link type 101) TCP segment, built by hand for pipeline tests."""
+    import struct
+
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 5 << 4, flags, 65535, 0, 0) + data
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, src, dst) + tcp
+
+
 def message_list(msgs: list[dict]) -> list[tuple]:
     out = []
     for m in msgs:

@@ -425,6 +425,10 @@ class _FakePipe:
     def __init__(self) -> None:
         self.flows: dict = {}
 
+    def client_random(self, key: tuple) -> bytes:  # what Pipeline.client_random answers
+        tls = getattr(self.flows.get(key), "tls", None)
+        return tls.client_random if tls is not None else b""
+
 
 CR_A, CR_B = bytes(range(32)), bytes(range(1, 33))
 KEY_A = (b"\x7f\0\0\1", 50000, b"\x7f\0\0\1", 443)

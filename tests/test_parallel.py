@@ -38,13 +38,8 @@ def test_jobs_rejects_stdin():
 
 def test_shards_agree_on_flow_ids_across_idle_eviction():
     """Idle flows are evicted on the same packet in every shard, so a later flow gets the same id everywhere."""
-    import struct
-
     from dissector.pipeline import Pipeline
-
-    def frame(sport, dport, seq, flags, data=b""):
-        tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 5 << 4, flags, 65535, 0, 0) + data
-        return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, b"\x0a\0\0\1", b"\x0a\0\0\2") + tcp
+    from tests.conftest import tcp_frame as frame
 
     hello = bytes([22, 3, 1, 0, 4, 1, 0, 0, 0])
     packets = [(0.0, frame(40000, 443, 0, 0x02)), (1.0, frame(40000, 443, 1, 0x18, hello)),

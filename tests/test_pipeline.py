@@ -104,15 +104,10 @@ def test_unsupported_linktype_is_an_anomaly_not_a_crash():
 
 @pytest.mark.parametrize("payload", [b"GET / HTTP/1.1\r\n\r\n", b"SSH-2.0-OpenSSH\r\n"])
 def test_non_tls_streams_are_ignored_and_counted(payload):
-    import struct
+    from tests.conftest import tcp_frame as frame
 
     pipe = Pipeline()
     # a hand-built SYN / data exchange on port 443 that is not TLS
-
-    def frame(src_port, dst_port, seq, flags, data=b""):
-        tcp = struct.pack("!HHIIBBHHH", src_port, dst_port, seq, 0, 5 << 4, flags, 65535, 0, 0) + data
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, b"\x7f\0\0\1", b"\x7f\0\0\2")
-        return ip + tcp
 
     pipe.feed(1.0, 101, frame(40000, 443, 0, 0x02))
     pipe.feed(1.1, 101, frame(40000, 443, 1, 0x18, payload))

@@ -86,11 +86,7 @@ def frame_item(n: int, ts: float, linktype: int, frame: bytes) -> list:
 
 def client_random(pipe: Any, key: tuple | None) -> bytes:
     """The client random of the TLS session on this flow, once its ClientHello went through the pipeline."""
-    if key is None:
-        return b""
-    state = pipe.flows.get(key)
-    tls = getattr(state, "tls", None)
-    return getattr(tls, "client_random", b"") or b""
+    return pipe.client_random(key) if key is not None else b""
 
 
 class _Held:
