@@ -25,12 +25,14 @@ class RunResult:
 def run_captures(paths: Iterable[str], keys: KeyStore, on_event: Callable[[Event], None] | None = None,
                  on_session: Callable[[dict], None] | None = None, progress: Callable[[int, int | None], None] | None = None,
                  pipeline_options: dict | None = None, plugins: Sequence | None = None,
-                 show_secrets: bool = False, details: bool = True, position: list | None = None) -> RunResult:
+                 show_secrets: bool = False, details: bool = True, position: list | None = None,
+                 on_pipeline: Callable[[Pipeline], None] | None = None) -> RunResult:
     """Analyse each capture in turn with one shared KeyStore (so resumption works across files).
 
     `plugins` (see dissector.plugins.load_plugins) run over each session's plaintext; their events
     follow the pipeline's, with secrets redacted unless `show_secrets`. `position`, when given, is kept
-    at [capture index, packet number] while events are handed out (parallel runs order by it)."""
+    at [capture index, packet number] while events are handed out (parallel runs order by it);
+    `on_pipeline` sees each capture's Pipeline before its first packet."""
     result = RunResult()
 
     def session_done(doc: dict) -> None:
@@ -50,6 +52,8 @@ def run_captures(paths: Iterable[str], keys: KeyStore, on_event: Callable[[Event
         collector = SessionCollector(session_done, keep=False, details=details)
         pipe = Pipeline(keys, **{"cleartext_http": bool(plugins), **(pipeline_options or {})})
         host = PluginHost(plugins, show_secrets) if plugins else None
+        if on_pipeline is not None:
+            on_pipeline(pipe)
         add = collector.add
         with open_capture(path) as cap:
             cap.on_secrets = keys.add_secrets_block

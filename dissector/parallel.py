@@ -1,9 +1,11 @@
 """Analysing one capture with several processes: flows are sharded, results merged in wire order.
 
 Every worker reads the whole capture and tracks every flow's lifetime (so flow ids agree), but
-reassembles and decrypts only the flows of its shard. Workers write their output lines to temporary
-files, each line keyed by (capture, packet number, worker, sequence); the parent merges the files by
-that key, so the merged output is in the same order a single process would produce.
+reassembles and decrypts only the flows of its shard. Workers write their output to temporary files
+as blocks: the consecutive output of one flow at one packet, behind a binary header that carries the
+block's place in wire order, (capture, packet, phase, flow). The parent merges the files by that key,
+so the merged output is what a single process would write. Phase 1 marks the flows ended by an idle
+sweep: a single process emits them after the packet's own flow, in flow id order.
 
 TLS <= 1.2 resumption needs the master secret of an earlier session of the same client. With RSA keys
 or PSKs (where the secret is not in a key log) flows are sharded by host pair, so a client's sessions
@@ -12,17 +14,50 @@ stay in one worker.
 from __future__ import annotations
 
 import heapq
-import io
 import json
 import multiprocessing
 import os
+import struct
 import tempfile
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 from dissector.errors import CaptureError, DissectorError
 from dissector.events import Event
+from dissector.findings import SEVERITIES
 from dissector.tls.keystore import KeyStore
+
+# capture, packet, phase, flow id + 1 (0: no flow), kind, payload length; the first four order the blocks
+_BLOCK = struct.Struct("<HQBIBI")
+TEXT, SESSION = 0, 1  # block kinds: output text (jsonl), one session document as JSON (other formats)
+
+
+class _BlockWriter:
+    """Collects a worker's output text and writes it as blocks, one per (capture, packet, phase, flow)."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self.f = f
+        self.key: tuple = ()
+        self.parts: list[str] = []
+        self.write = self.parts.append  # the writer's `out.write`: text goes into the open block
+
+    def start(self, key: tuple) -> None:
+        if key != self.key:
+            self.flush()
+            self.key = key
+
+    def flush(self) -> None:
+        if self.parts:
+            data = "".join(self.parts).encode("utf-8")
+            self.parts.clear()
+            self.f.write(_BLOCK.pack(*self.key, TEXT, len(data)))
+            self.f.write(data)
+
+    def session(self, doc: dict) -> None:
+        self.flush()
+        data = json.dumps(doc, default=str).encode("utf-8")
+        self.f.write(_BLOCK.pack(*self.key, SESSION, len(data)))
+        self.f.write(data)
 
 
 def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, out_path: str, jsonl: bool, verbose: bool,
@@ -31,62 +66,75 @@ def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, out_path: s
     from dissector.output.formats import JSONLWriter
 
     position = [0, 0]
-    seq = [0]
-    with open(out_path, "w", encoding="utf-8") as out:
-        def key(flow_id: int) -> str:
-            # wire order: capture, packet, then flow (several flows end at one packet), then emission order
-            seq[0] += 1
-            return f"{position[0]:04d}{position[1]:012d}{flow_id + 1:010d}{index:03d}{seq[0]:012d}"
+    pipes: list = [None]
+    findings = dict.fromkeys(SEVERITIES, 0)
+    with open(out_path, "wb") as f:
+        blocks = _BlockWriter(f)
+        writer = JSONLWriter(blocks, verbose=verbose) if jsonl else None
 
-        buf = io.StringIO()
-        writer = JSONLWriter(buf, verbose=verbose) if jsonl else None
+        def place(flow_id: int) -> tuple:
+            pipe = pipes[0]
+            swept = pipe.swept_at == position[1] + 1 and flow_id in pipe.swept
+            return position[0], position[1], 1 if swept else 0, flow_id + 1
 
         def on_event(ev: Event) -> None:
-            if writer is None:
-                return
+            blocks.start(place(ev.flow.id if ev.flow is not None else -1))
             writer.event(ev)
-            out.write(key(ev.flow.id if ev.flow is not None else -1) + "\tE\t" + buf.getvalue())
-            buf.seek(0)
-            buf.truncate()
 
         def on_session(doc: dict) -> None:
+            for item in doc.get("findings") or ():
+                findings[item["severity"]] = findings.get(item["severity"], 0) + 1
+            blocks.start(place(doc["id"]))
             if writer is not None:
                 writer.session(doc)
-                out.write(key(doc["id"]) + "\tE\t" + buf.getvalue())
-                buf.seek(0)
-                buf.truncate()
             else:
-                out.write(key(doc["id"]) + "\tS\t" + json.dumps(doc, default=str) + "\n")
+                blocks.session(doc)
 
         try:
             result = run_captures(paths, keys, on_event=on_event if jsonl else None, on_session=on_session,
                                   pipeline_options={"shard": (index, jobs), "shard_by_hosts": bool(keys.rsa_keys or keys.psks)},
-                                  plugins=plugins, show_secrets=show_secrets, details=details, position=position)
+                                  plugins=plugins, show_secrets=show_secrets, details=details, position=position,
+                                  on_pipeline=lambda pipe: pipes.__setitem__(0, pipe))
         except DissectorError as exc:
-            out.write(f"{'9' * 41}\tX\t{json.dumps(str(exc))}\n")
+            stats: dict[str, Any] = {"error": str(exc)}
+        else:
+            stats = {
+                "packets": result.packets, "sessions": result.sessions, "decryption": result.decryption,
+                "truncated": result.truncated, "findings": findings,
+                "non_tls_flows": sum(s.non_tls_flows for s in result.pipeline_stats),
+                "anomalies": [s.anomalies for s in result.pipeline_stats],
+            }
+        blocks.flush()
+    with open(out_path + ".stats", "w", encoding="utf-8") as sf:
+        json.dump(stats, sf)
+
+
+def _blocks(f: IO[bytes]) -> Iterator[tuple[tuple, int, bytes]]:
+    read = f.read
+    size = _BLOCK.size
+    unpack = _BLOCK.unpack
+    while True:
+        head = read(size)
+        if len(head) < size:
             return
-        stats = {
-            "packets": result.packets, "sessions": result.sessions, "decryption": result.decryption,
-            "truncated": result.truncated,
-            "non_tls_flows": sum(s.non_tls_flows for s in result.pipeline_stats),
-            "anomalies": [s.anomalies for s in result.pipeline_stats],
-        }
-        out.write(f"{'9' * 41}\tZ\t{json.dumps(stats)}\n")
+        capture, packet, phase, flow, kind, n = unpack(head)
+        yield (capture, packet, phase, flow), kind, read(n)
 
 
 def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, verbose: bool, details: bool,
-                 write_line: Callable[[str], None], on_session: Callable[[dict], None], plugins: Any = None,
+                 write_text: Callable[[str], None], on_session: Callable[[dict], None], plugins: Any = None,
                  show_secrets: bool = False) -> dict:
-    """Run `jobs` workers over the captures; hand merged jsonl lines or session docs to the callbacks.
+    """Run `jobs` workers over the captures; hand merged jsonl text or session docs to the callbacks.
 
-    Returns the merged run statistics (packets, sessions, decryption, truncated, non_tls_flows, anomalies).
+    Returns the merged run statistics (packets, sessions, decryption, truncated, non_tls_flows, anomalies,
+    and for jsonl the findings counted by severity).
     """
     for p in paths:
         if p == "-" or not os.path.isfile(p):
             raise CaptureError(f"{p}: --jobs needs regular files (stdin and pipes are read by one process)")
     ctx = multiprocessing.get_context("fork")
     with tempfile.TemporaryDirectory(prefix="dissector-") as tmp:
-        files = [os.path.join(tmp, f"worker{i}.txt") for i in range(jobs)]
+        files = [os.path.join(tmp, f"worker{i}.bin") for i in range(jobs)]
         procs = [ctx.Process(target=_worker, args=(i, jobs, paths, keys, files[i], jsonl, verbose, details,
                                                    plugins, show_secrets), daemon=True) for i in range(jobs)]
         for proc in procs:
@@ -95,20 +143,21 @@ def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, ve
             proc.join()
         if any(proc.exitcode != 0 for proc in procs):
             raise DissectorError("a worker process failed; run with --jobs 1 for the details")
-        handles = [open(f, encoding="utf-8") for f in files]
         merged: dict[str, Any] = {"packets": 0, "sessions": 0, "decryption": {}, "truncated": [],
-                                  "non_tls_flows": 0, "anomalies": {}}
+                                  "non_tls_flows": 0, "anomalies": {}, "findings": dict.fromkeys(SEVERITIES, 0)}
+        for path in files:
+            with open(path + ".stats", encoding="utf-8") as sf:
+                stats = json.load(sf)
+            if "error" in stats:
+                raise CaptureError(stats["error"])
+            _merge_stats(merged, stats)
+        handles = [open(f, "rb", buffering=1 << 20) for f in files]
         try:
-            for line in heapq.merge(*handles):
-                _, kind, payload = line.split("\t", 2)
-                if kind == "E":
-                    write_line(payload)
-                elif kind == "S":
+            for _, kind, payload in heapq.merge(*(_blocks(h) for h in handles), key=lambda b: b[0]):
+                if kind == TEXT:
+                    write_text(payload.decode("utf-8"))
+                else:
                     on_session(json.loads(payload))
-                elif kind == "X":
-                    raise CaptureError(json.loads(payload))
-                elif kind == "Z":
-                    _merge_stats(merged, json.loads(payload))
         finally:
             for h in handles:
                 h.close()
@@ -126,3 +175,5 @@ def _merge_stats(merged: dict, stats: dict) -> None:
     for d in stats["anomalies"]:
         for k, v in d.items():
             merged["anomalies"][k] = merged["anomalies"].get(k, 0) + v
+    for k, v in stats["findings"].items():
+        merged["findings"][k] = merged["findings"].get(k, 0) + v

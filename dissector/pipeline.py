@@ -82,6 +82,9 @@ class Pipeline:
         self.next_id = 0
         self.last_sweep = 0.0
         self.now = 0.0
+        # the flows ended by the idle sweep of packet number `swept_at` (parallel runs order their lines by it)
+        self.swept: frozenset[int] = frozenset()
+        self.swept_at = -1
 
     # ------------------------------------------------------------------ per frame
     def feed(self, ts: float, linktype: int, frame) -> list[Event]:
@@ -334,6 +337,9 @@ class Pipeline:
     def _sweep(self, ts: float, out: list) -> None:
         self.last_sweep = ts
         stale = {id(s): s for s in self.flows.values() if ts - s.last_ts > self.idle_timeout}
+        if stale:
+            self.swept = frozenset(s.flow.id for s in stale.values())
+            self.swept_at = self.stats.packets
         for s in sorted(stale.values(), key=lambda st: st.flow.id):
             self.stats.evicted += 1
             self._end(s, ts, "idle timeout", out)

@@ -60,3 +60,18 @@ def test_shards_agree_on_flow_ids_across_idle_eviction():
     single = ids(Pipeline())
     sharded = set().union(*(ids(Pipeline(shard=(i, 2))) for i in range(2)))
     assert sharded == single and len(single) == 3
+
+
+def test_sharded_output_order_when_a_packet_sweeps_idle_flows(tmp_path):
+    """A late packet of a new flow ends idle flows of both shards: the lines come in the single-process order."""
+    from dissector.capture.writer import LINKTYPE_RAW, PcapWriter
+    from tests.conftest import tcp_frame as frame
+
+    path = tmp_path / "sweep.pcap"
+    with open(path, "wb") as f:
+        w = PcapWriter(f, linktype=LINKTYPE_RAW)
+        for i in range(8):  # eight connections that go idle (their hashes fall in both shards)
+            w.write(float(i), frame(40000 + i, 443, 0, 0x02))
+        w.write(900.0, frame(41000, 443, 0, 0x02))  # a newer flow: its packet sweeps the eight idle ones
+        w.write(901.0, frame(41001, 443, 0, 0x02))
+    assert run(str(path), "-f", "jsonl", "-j", "2") == run(str(path), "-f", "jsonl", "-j", "1")

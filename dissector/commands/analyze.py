@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from dissector.analysis import print_progress_factory, run_captures
@@ -65,10 +64,6 @@ def run(args: argparse.Namespace) -> int:
             count_findings(doc)
             writer.session(doc)
 
-        def write_line(line: str) -> None:  # parallel jsonl: sessions come back as lines written by the workers
-            if line.startswith('{"event": "Session"'):
-                count_findings(json.loads(line))
-            out.write(line)
         progress = None
         if not args.quiet and sys.stderr.isatty():
             progress = print_progress_factory()
@@ -77,9 +72,11 @@ def run(args: argparse.Namespace) -> int:
         if jobs > 1:
             from dissector.parallel import run_parallel
 
+            # the workers count the findings of the sessions they analysed
             stats = run_parallel(args.captures, keys, jobs, jsonl=args.format == "jsonl", verbose=args.verbose,
-                                 details=details, write_line=write_line, on_session=on_session, plugins=plugins,
+                                 details=details, write_text=out.write, on_session=writer.session, plugins=plugins,
                                  show_secrets=args.show_secrets)
+            findings = stats["findings"]
             truncated = stats["truncated"]
         else:
             result = run_captures(args.captures, keys, on_event=writer.event, on_session=on_session,
