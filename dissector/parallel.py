@@ -70,7 +70,7 @@ def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, out_path: s
     findings = dict.fromkeys(SEVERITIES, 0)
     with open(out_path, "wb") as f:
         blocks = _BlockWriter(f)
-        writer = JSONLWriter(blocks, verbose=verbose) if jsonl else None
+        writer = JSONLWriter(blocks, verbose=verbose, batch=1) if jsonl else None  # blocks hold the lines
 
         def place(flow_id: int) -> tuple:
             pipe = pipes[0]

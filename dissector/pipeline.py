@@ -118,7 +118,8 @@ class Pipeline:
             state = self._new_flow(ts, version, key, flags, out)
         state.last_ts = ts
         if state.foreign:
-            self._foreign_segment(state, src, sport, flags, payload, ts)
+            if flags & (SYN | FIN | RST) or not state.established:  # else nothing to follow
+                self._foreign_segment(state, src, sport, flags, payload, ts)
         else:
             direction = CLIENT if (src, sport) == state.client_addr else SERVER
             try:

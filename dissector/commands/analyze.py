@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     trust = certcheck.load_ca_bundle(args.ca) if getattr(args, "ca", None) else None
     previous_trust = certcheck.configure(trust)  # process-wide: SessionCollector (and forked workers) read it
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    writer = None
     try:
         writer = FORMATS[args.format](out, verbose=args.verbose)
         findings = dict.fromkeys(SEVERITIES, 0)  # the run summary's count of findings by severity
@@ -93,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
         if truncated:
             summary["truncated"] = truncated
         writer.end(summary)
+    except BaseException:
+        if writer is not None:
+            writer.flush()  # what was analysed before the error is still written
+        raise
     finally:
         certcheck.configure(previous_trust)
         if out is not sys.stdout:

@@ -310,6 +310,8 @@ def run(args: argparse.Namespace) -> int:
             for ev in evs:
                 add(ev)
                 event(ev)
+            if evs:
+                writer.flush()  # live output appears as the packets arrive
 
         if recorder is not None:
             recorder.sync()
