@@ -21,6 +21,7 @@ from dissector.tls.protection import (
     NullProtection,
     StreamProtection,
     UnsupportedCipher,
+    UnverifiedNullProtection,
     aad_mode_for_draft,
     make_protection,
 )
@@ -228,6 +229,20 @@ def test_null_cipher():
     with pytest.raises(DecryptError, match="bad record MAC"):
         dec.decrypt(3, APP_DATA, TLS12, b"IN" + record[2:])
     assert NullProtection(None, None, TLS12).decrypt(0, HANDSHAKE, TLS12, memoryview(msg)) == (HANDSHAKE, msg)
+
+
+def test_null_cipher_without_keys_cuts_the_mac_unchecked():
+    """A NULL-cipher record read without key material (no master secret): the content is in the clear;
+    the MAC is cut off and cannot be checked, so a wrong MAC is no error here."""
+    msg = b"in the clear"
+    record = msg + tls_mac("sha1", os.urandom(20), 0, APP_DATA, TLS12, msg)
+    dec = UnverifiedNullProtection(20)
+    assert dec.decrypt(0, APP_DATA, TLS12, memoryview(record)) == (APP_DATA, msg)
+    assert dec.decrypt(7, HANDSHAKE, TLS12, msg + bytes(20)) == (HANDSHAKE, msg)
+    assert dec.decrypt(0, APP_DATA, TLS12, bytes(20)) == (APP_DATA, b"")
+    with pytest.raises(DecryptError, match="record too short"):
+        dec.decrypt(0, APP_DATA, TLS12, bytes(19))
+    assert UnverifiedNullProtection(0).decrypt(0, APP_DATA, TLS12, msg) == (APP_DATA, msg)  # TLS_NULL_WITH_NULL_NULL
 
 
 # --- TLS 1.2 AEAD -------------------------------------------------------------------------------------------

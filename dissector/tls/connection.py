@@ -21,7 +21,7 @@ from dissector.tls import handshake as hs
 from dissector.tls import prf, schedule13
 from dissector.tls.constants import ALERT_DESCRIPTIONS, ALERT_LEVELS, HANDSHAKE_TYPES, name_of, version_name
 from dissector.tls.keystore import KeyStore
-from dissector.tls.protection import make_protection
+from dissector.tls.protection import UnverifiedNullProtection, make_protection
 from dissector.tls.records import SSL2_CLIENT_HELLO, RecordReader
 from dissector.tls.suites import SUITES, Suite, can_decrypt
 
@@ -451,6 +451,9 @@ class TLSConnection:
             return
         master, why = self._find_master()
         if master is None:
+            if suite.mode == "null":
+                self._read_null_cipher_in_clear(suite, why)
+                return
             self._set_status(NO_KEY, why)
             return
         if not can_decrypt(suite):
@@ -476,6 +479,17 @@ class TLSConnection:
         self.sides[SERVER].pending = sprot
         self.keys.remember(self.client_random, master, session_id=self.session_id,
                            ticket=self._pending_ticket)
+
+    def _read_null_cipher_in_clear(self, suite: Suite, why: str) -> None:
+        """A NULL-encryption suite without key material: the records are not encrypted, so they are read
+        as sent (the MAC cut off, unchecked), as tshark does. Nothing is authenticated: neither the
+        record MACs nor the Finished messages can be verified, so the session is "not-encrypted", not
+        "decrypted"."""
+        reader = UnverifiedNullProtection(suite.mac_len)
+        for side in self.sides.values():
+            side.pending = reader
+        self._set_status(NOT_ENCRYPTED, f"{suite.name} does not encrypt: its records were read in the clear, "
+                                        f"their MACs and the Finished messages unverified ({why})")
 
     def _find_master(self) -> tuple[bytes | None, str]:
         """The master secret from whatever key material fits, or None and the reason why not."""

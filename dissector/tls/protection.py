@@ -145,6 +145,22 @@ class NullProtection:
         return content_type, plain
 
 
+class UnverifiedNullProtection:
+    """A NULL-cipher record read without the keys: the content is in the clear, so it is returned as it
+    is, minus the trailing MAC (`mac_len` bytes), which cannot be checked without the MAC key."""
+
+    __slots__ = ("_mac_len",)
+
+    def __init__(self, mac_len: int) -> None:
+        self._mac_len = mac_len
+
+    def decrypt(self, seq: int, content_type: int, version: int, fragment) -> tuple[int, bytes]:
+        mac_len = self._mac_len
+        if len(fragment) < mac_len:
+            raise DecryptError(TOO_SHORT)
+        return content_type, bytes(fragment[:len(fragment) - mac_len])
+
+
 def _stream_algorithm(cipher_name: str, key: bytes):
     name = cipher_name.upper()
     if name.startswith("RC4") or name.startswith("ARC4"):

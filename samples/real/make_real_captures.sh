@@ -48,6 +48,11 @@ SCENARIOS=(
   gnutls-tls10 gnutls-tls12 gnutls-tls12-rsa gnutls-tls13 gnutls-tls13-hrr gnutls-tls12-resume
   gnutls-tls13-resume gnutls-tls13-keyupdate gnutls-tls13-0rtt gnutls-tls13-mtls
   gnutls-tls12-psk gnutls-tls12-rehandshake gnutls-tls13-ipv6 gnutls-tls13-lossy
+  openssl-tls12-null openssl-tls12-camellia openssl-tls12-seed openssl-tls12-ccm openssl-tls12-dhe-ccm8
+  openssl-tls13-ccm openssl-tls13-ccm8 openssl-tls12-dhe openssl-tls12-chacha20 openssl-tls13-aes128gcm
+  gnutls-tls12-3des gnutls-tls10-dhe-3des gnutls-tls12-rc4 gnutls-tls11-rc4-md5 gnutls-tls12-null
+  gnutls-tls12-camellia gnutls-tls12-dhe-ccm gnutls-tls12-ccm8 gnutls-tls13-ccm gnutls-tls13-ccm8
+  gnutls-tls13-chacha20
 )
 
 if [ "${1:-}" = --list ]; then printf '%s\n' "${SCENARIOS[@]}"; exit 0; fi
@@ -164,6 +169,8 @@ make_certs() {
   head -c 24576 /dev/urandom | base64 -w 76 > "$WORK/medium.txt"   # 33 KB
   head -c 12288 /dev/urandom | base64 -w 76 > "$WORK/upload.txt"   # 17 KB
   printf 'GET / HTTP/1.0\r\n\r\n' > "$WORK/get.txt"
+  printf 'hello from openssl s_server -WWW\n' > "$WORK/hello.txt"   # the small answer of the cipher captures
+  printf 'GET /hello.txt HTTP/1.0\r\n\r\n' > "$WORK/get-hello.txt"
   printf '%s:%s\n' "$PSK_USER" "$PSK_HEX" > "$WORK/psk.passwd"
 }
 
@@ -364,6 +371,82 @@ openssl-tls12-lossy() {  # the 18.8 KB certificate and a 33 KB response through 
   impair_off
 }
 
+# --- OpenSSL: one capture per cipher family ---------------------------------------------------------
+# Both ends OpenSSL 3.0, the suite forced on both. The server runs -WWW and serves a 33-byte file, so
+# each capture stays small. @SECLEVEL=0 for NULL (refused at OpenSSL 3's default level 2); the legacy
+# provider for SEED. OpenSSL 3 here has no RC4, 3DES, DES or IDEA suites in libssl (built without
+# weak-ssl-ciphers; no IDEA at all): RC4 and 3DES come from GnuTLS below.
+OLEGACY=(-provider legacy -provider default)
+ocipher() {  # ocipher VERSION-FLAG CIPHER-STRING [CLIENT-ARGS...]: one -WWW GET with one forced suite
+  local vflag=$1 cipher=$2; shift 2
+  server "${OSRV[@]}" -WWW "${OLEGACY[@]}" -cipher "$cipher"
+  ocli $S4 "$vflag" "${OLEGACY[@]}" -cipher "$cipher" -ign_eof "$@" < "$WORK/get-hello.txt"
+}
+keep_server_key() { cp "$HERE/server.key.pem" "$HERE/$NAME.key.pem"; chmod 644 "$HERE/$NAME.key.pem"; }
+
+openssl-tls12-null() {  # TLS_RSA_WITH_NULL_SHA256: no encryption, HMAC-SHA256 only; RSA key exchange
+  begin openssl-tls12-null
+  ocipher -tls1_2 'NULL-SHA256@SECLEVEL=0'
+  finish; keep_server_key
+}
+
+openssl-tls12-camellia() {  # TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384: HMAC-SHA384, MAC-then-encrypt (-no_etm)
+  begin openssl-tls12-camellia
+  ocipher -tls1_2 'ECDHE-RSA-CAMELLIA256-SHA384' -no_etm
+  finish
+}
+
+openssl-tls12-seed() {  # TLS_RSA_WITH_SEED_CBC_SHA (legacy provider), encrypt-then-MAC; RSA key exchange
+  begin openssl-tls12-seed
+  ocipher -tls1_2 'SEED-SHA'
+  finish; keep_server_key
+}
+
+openssl-tls12-ccm() {  # TLS_RSA_WITH_AES_128_CCM (16-byte tag); RSA key exchange
+  begin openssl-tls12-ccm
+  ocipher -tls1_2 'AES128-CCM'
+  finish; keep_server_key
+}
+
+openssl-tls12-dhe-ccm8() {  # TLS_DHE_RSA_WITH_AES_256_CCM_8: finite-field DHE (key log only), 8-byte tag
+  begin openssl-tls12-dhe-ccm8
+  ocipher -tls1_2 'DHE-RSA-AES256-CCM8'
+  finish
+}
+
+openssl-tls13-ccm() {  # TLS_AES_128_CCM_SHA256 (off by default in s_server and s_client)
+  begin openssl-tls13-ccm
+  server "${OSRV[@]}" -WWW -ciphersuites TLS_AES_128_CCM_SHA256
+  ocli $S4 -tls1_3 -ciphersuites TLS_AES_128_CCM_SHA256 -ign_eof < "$WORK/get-hello.txt"
+  finish
+}
+
+openssl-tls13-ccm8() {  # TLS_AES_128_CCM_8_SHA256
+  begin openssl-tls13-ccm8
+  server "${OSRV[@]}" -WWW -ciphersuites TLS_AES_128_CCM_8_SHA256
+  ocli $S4 -tls1_3 -ciphersuites TLS_AES_128_CCM_8_SHA256 -ign_eof < "$WORK/get-hello.txt"
+  finish
+}
+
+openssl-tls12-dhe() {  # TLS_DHE_RSA_WITH_AES_128_GCM_SHA256: finite-field DHE (key log only)
+  begin openssl-tls12-dhe
+  ocipher -tls1_2 'DHE-RSA-AES128-GCM-SHA256'
+  finish
+}
+
+openssl-tls12-chacha20() {  # TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 (RFC 7905 nonce: IV XOR sequence number)
+  begin openssl-tls12-chacha20
+  ocipher -tls1_2 'ECDHE-RSA-CHACHA20-POLY1305'
+  finish
+}
+
+openssl-tls13-aes128gcm() {  # TLS_AES_128_GCM_SHA256
+  begin openssl-tls13-aes128gcm
+  server "${OSRV[@]}" -WWW -ciphersuites TLS_AES_128_GCM_SHA256
+  ocli $S4 -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256 -ign_eof < "$WORK/get-hello.txt"
+  finish
+}
+
 # --- GnuTLS -----------------------------------------------------------------------------------------
 
 GSRV=(gnutls-serv -p $PORT --x509certfile "$HERE/server.crt.pem" --x509keyfile "$HERE/server.key.pem")
@@ -478,6 +561,85 @@ gnutls-tls13-lossy() {  # echo server; 17 KB uploaded and echoed back through im
   { cat "$WORK/upload.txt"; sleep 3; } | gcli $S4 --priority $TLS13
   finish
   impair_off
+}
+
+# --- GnuTLS: one capture per cipher family ----------------------------------------------------------
+# Both ends GnuTLS 3.7 (the only peer here with RC4 and 3DES suites). The server allows every legacy
+# suite and version (GLEGACY; +NULL turns TLS 1.3 off in GnuTLS, so the TLS 1.3 CCM captures use
+# GCCM13), the client's priority string leaves one suite. gnutls-serv --http.
+# GnuTLS 3.7 (like OpenSSL 3) is built without SSL 3.0: +VERS-SSL3.0 is not a known priority.
+GLEGACY='NORMAL:+VERS-TLS1.1:+VERS-TLS1.0:+RSA:+DHE-RSA:+ARCFOUR-128:+3DES-CBC:+NULL:+CAMELLIA-128-CBC:+CAMELLIA-256-CBC:+AES-128-CCM:+AES-256-CCM:+AES-128-CCM-8:+MD5:+SHA256'
+GCCM13='NORMAL:+AES-128-CCM:+AES-128-CCM-8'
+gcipher() {  # gcipher HOST CLIENT-PRIORITY [SERVER-PRIORITY]: one GET / against gnutls-serv --http
+  server "${GSRV[@]}" --http --priority "${3:-$GLEGACY}"
+  say 0 "$GET" 1 | gcli "$1" --priority "$2"
+}
+
+gnutls-tls12-3des() {  # TLS_RSA_WITH_3DES_EDE_CBC_SHA, encrypt-then-MAC; RSA key exchange
+  begin gnutls-tls12-3des
+  gcipher $S4 "$TLS12:-KX-ALL:+RSA:-CIPHER-ALL:+3DES-CBC"
+  finish; keep_server_key
+}
+
+gnutls-tls10-dhe-3des() {  # TLS 1.0 TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA: finite-field DHE, MAC-then-encrypt
+  # (%NO_ETM), CBC IVs chained across records with an 8-byte block
+  begin gnutls-tls10-dhe-3des
+  gcipher $S4 'NORMAL:-VERS-ALL:+VERS-TLS1.0:-KX-ALL:+DHE-RSA:-CIPHER-ALL:+3DES-CBC:%NO_ETM'
+  finish
+}
+
+gnutls-tls12-rc4() {  # TLS_RSA_WITH_RC4_128_SHA; RSA key exchange
+  begin gnutls-tls12-rc4
+  gcipher $S4 "$TLS12:-KX-ALL:+RSA:-CIPHER-ALL:+ARCFOUR-128:-MAC-ALL:+SHA1"
+  finish; keep_server_key
+}
+
+gnutls-tls11-rc4-md5() {  # TLS 1.1 TLS_RSA_WITH_RC4_128_MD5: HMAC-MD5; RSA key exchange
+  begin gnutls-tls11-rc4-md5
+  gcipher $S4 'NORMAL:-VERS-ALL:+VERS-TLS1.1:-KX-ALL:+RSA:-CIPHER-ALL:+ARCFOUR-128:-MAC-ALL:+MD5'
+  finish; keep_server_key
+}
+
+gnutls-tls12-null() {  # TLS_RSA_WITH_NULL_SHA: no encryption, HMAC-SHA1 only; RSA key exchange
+  begin gnutls-tls12-null
+  gcipher $S4 "$TLS12:-KX-ALL:+RSA:-CIPHER-ALL:+NULL:-MAC-ALL:+SHA1"
+  finish; keep_server_key
+}
+
+gnutls-tls12-camellia() {  # TLS_RSA_WITH_CAMELLIA_128_CBC_SHA256, encrypt-then-MAC; RSA key exchange
+  begin gnutls-tls12-camellia
+  gcipher $S4 "$TLS12:-KX-ALL:+RSA:-CIPHER-ALL:+CAMELLIA-128-CBC:-MAC-ALL:+SHA256"
+  finish; keep_server_key
+}
+
+gnutls-tls12-dhe-ccm() {  # TLS_DHE_RSA_WITH_AES_256_CCM: finite-field DHE (key log only)
+  begin gnutls-tls12-dhe-ccm
+  gcipher $S4 "$TLS12:-KX-ALL:+DHE-RSA:-CIPHER-ALL:+AES-256-CCM"
+  finish
+}
+
+gnutls-tls12-ccm8() {  # TLS_RSA_WITH_AES_128_CCM_8; RSA key exchange
+  begin gnutls-tls12-ccm8
+  gcipher $S4 "$TLS12:-KX-ALL:+RSA:-CIPHER-ALL:+AES-128-CCM-8"
+  finish; keep_server_key
+}
+
+gnutls-tls13-ccm() {  # TLS_AES_128_CCM_SHA256
+  begin gnutls-tls13-ccm
+  gcipher $S4 "$TLS13:-CIPHER-ALL:+AES-128-CCM" "$GCCM13"
+  finish
+}
+
+gnutls-tls13-ccm8() {  # TLS_AES_128_CCM_8_SHA256
+  begin gnutls-tls13-ccm8
+  gcipher $S4 "$TLS13:-CIPHER-ALL:+AES-128-CCM-8" "$GCCM13"
+  finish
+}
+
+gnutls-tls13-chacha20() {  # TLS_CHACHA20_POLY1305_SHA256
+  begin gnutls-tls13-chacha20
+  gcipher $S4 "$TLS13:-CIPHER-ALL:+CHACHA20-POLY1305" NORMAL
+  finish
 }
 
 # --- main -------------------------------------------------------------------------------------------
