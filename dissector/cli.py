@@ -17,11 +17,13 @@ EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT = 1, 2, 3
 COMMANDS = ["analyze", "export", "follow", "keys", "generate", "timeline", "plugins", "http", "serve", "connect", "live"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or with `command` only that subcommand's (its module alone is imported: startup
+    time counts when a capture takes a second)."""
     parser = argparse.ArgumentParser(prog="dissector", description="TLS-aware network traffic analyzer")
     parser.add_argument("--version", action="version", version=f"dissector {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in [command] if command in COMMANDS else COMMANDS:
         try:
             module = importlib.import_module(f"dissector.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -33,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
