@@ -393,7 +393,6 @@ class TLSConnection:
             self.transcript.append(raw)
             if direction == SERVER:
                 self._tls13_switch(SERVER, "SERVER_TRAFFIC_SECRET_0", ts)
-                self._server_finished_th = schedule13.transcript_hash(self.hash13, b"".join(self.transcript))
             else:
                 self._tls13_switch(CLIENT, "CLIENT_TRAFFIC_SECRET_0", ts)
         else:
@@ -430,9 +429,9 @@ class TLSConnection:
 
     def _on_encrypted_extensions(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
         self.transcript.append(raw)
-        info = hs.parse_encrypted_extensions(raw[4:], self.ctx)
-        if info.get("alpn"):
-            self.alpn = info["alpn"][0]
+        alpn = hs.encrypted_extensions_alpn(raw[4:])
+        if alpn:
+            self.alpn = alpn
             self._session_info(ts)
 
     # ------------------------------------------------------------------ TLS <= 1.2 keys
