@@ -4,6 +4,8 @@ A plugin wraps every secret it extracts (a password, a cookie value, a bearer to
 in `Secret`, and a string that contains secrets (a Cookie header, a query string) in `SecretText`.
 The plugin host then calls `scrub(value, show_secrets)` on every event and field it passes on, which
 turns them into plain strings: the real value with `--show-secrets`, else `"<redacted N chars>"`.
+An event that names the fields holding secrets (`secret_fields`) has only those scrubbed, and a `Plain`
+dict (vouched free of secrets) is not walked.
 
 Safe by default: a `Secret` that escapes scrubbing prints (str, repr, JSON through `default=str`) redacted.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -79,6 +81,13 @@ class SecretText:
         return hash(self.parts)
 
 
+class Plain(dict):
+    """A dict whose maker vouches that it holds no Secret or SecretText at any depth and will not change any
+    more: scrub() copies it shallowly instead of walking it (most per-request documents of a busy plugin)."""
+
+    __slots__ = ()
+
+
 def text(parts: list[str | Secret]) -> str | SecretText:
     """A SecretText when any part is secret, else the plain string."""
     if any(isinstance(p, Secret) for p in parts):
@@ -95,8 +104,31 @@ def reveal(value: Any) -> Any:
     return value
 
 
+# leaves that are returned as they are, checked by exact type before any isinstance() walk
+_LEAVES = frozenset({str, int, float, bool, type(None), bytes})
+
+
 def scrub(value: Any, show_secrets: bool = False) -> Any:
-    """A copy of `value` (dicts, lists, tuples nested) with every Secret/SecretText turned into a plain string."""
+    """A copy of `value` (dicts, lists, tuples nested) with every Secret/SecretText turned into a plain string.
+    A `Plain` dict is copied shallowly, not walked."""
+    t = type(value)
+    if t in _LEAVES:
+        return value
+    leaves = _LEAVES  # skipped inline: a call per leaf would be most of the cost on big documents
+    if t is dict:
+        return {k: v if type(v) in leaves else scrub(v, show_secrets) for k, v in value.items()}
+    if t is list:
+        return [v if type(v) in leaves else scrub(v, show_secrets) for v in value]
+    if t is SecretText:
+        return value.render(show_secrets)
+    if t is Secret:
+        return value.value if show_secrets else redacted(value.value)
+    if t is Plain:
+        return dict(value)
+    return _scrub_other(value, show_secrets)
+
+
+def _scrub_other(value: Any, show_secrets: bool) -> Any:
     if isinstance(value, Secret):
         return value.value if show_secrets else redacted(value.value)
     if isinstance(value, SecretText):
@@ -111,8 +143,14 @@ def scrub(value: Any, show_secrets: bool = False) -> Any:
 
 
 def scrub_event(ev: Any, show_secrets: bool = False) -> Any:
-    """Scrub an event's own fields in place (the event is the plugin's fresh object) and return it."""
-    for name, value in ev.fields().items():
+    """Scrub an event's own fields in place (the event is the plugin's fresh object) and return it.
+
+    An event that names the fields holding secrets in `secret_fields` (a tuple of names: a class attribute,
+    or a property when the event knows it case by case) has only those scrubbed, the others are left alone:
+    most events of a busy plugin carry no secret and need no walk at all."""
+    names = getattr(ev, "secret_fields", None)
+    items = ev.fields().items() if names is None else ((n, getattr(ev, n)) for n in names)
+    for name, value in items:
         new = scrub(value, show_secrets)
         if new is not value:
             try:
@@ -203,20 +241,23 @@ def authorization_text(value: str) -> str | SecretText:
     return text([scheme, sp, Secret(cred)])
 
 
+def _whole_secret(value: str) -> str | SecretText:
+    return text([Secret(value)]) if value else value
+
+
+# lower-cased header name -> how its value hides secrets; other headers are plain
+_HEADER_MARKERS: dict[str, Callable[[str], str | SecretText]] = {
+    "cookie": cookie_text, "set-cookie": set_cookie_text,
+    "authorization": authorization_text, "proxy-authorization": authorization_text,
+    "location": url_text, "content-location": url_text, "referer": url_text,
+    **dict.fromkeys(SECRET_HEADERS, _whole_secret),
+}
+
+
 def header_text(name: str, value: str) -> str | SecretText:
     """A header value with whatever secrets it carries marked."""
-    n = name.lower()
-    if n == "cookie":
-        return cookie_text(value)
-    if n == "set-cookie":
-        return set_cookie_text(value)
-    if n in ("authorization", "proxy-authorization"):
-        return authorization_text(value)
-    if n in SECRET_HEADERS:
-        return text([Secret(value)]) if value else value
-    if n in ("location", "content-location", "referer"):
-        return url_text(value)
-    return value
+    mark = _HEADER_MARKERS.get(name.lower())
+    return value if mark is None else mark(value)
 
 
 def parse_authorization(value: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from dissector.events import CLIENT, SERVER, Anomaly, AppData, Event, Flow, FlowEnd, SessionInfo, SessionStart
 from dissector.output.formats import JSONLWriter
 from dissector.plugins import PluginFields, PluginHost, load_plugins
+from dissector.redact import Plain, Secret, SecretText, scrub
 from tests.conftest import CORPUS, needs_corpus
 
 # -- helpers -----------------------------------------------------------------------------------------------
@@ -276,6 +277,7 @@ def test_bearer_token_is_redacted_everywhere_including_jsonl():
     w = JSONLWriter(buf)
     for e in out:
         w.event(e)
+    w.flush()  # the writer holds lines back in batches
     text = buf.getvalue() + json.dumps(f)
     assert token not in text and "k3y-v4lue" not in text and '"HTTPRequest"' in text
 
@@ -367,6 +369,96 @@ def test_bodies_are_bounded():
                  b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
     r = f["requests"][0]
     assert r["request_body_size"] == len(big) and "form_fields" not in r  # sizes only past 64 KB
+
+
+# -- what the host is handed: which fields hold secrets, and the fields themselves ---------------------------
+
+def _holds_secret(value: object) -> bool:
+    if isinstance(value, (Secret, SecretText)):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_secret(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_secret(v) for v in value)
+    return False
+
+
+def _plugin_output(plugin, client: bytes, server: bytes) -> tuple[list[Event], dict]:
+    """The plugin's own events and session fields, as they are before the host scrubs them."""
+    f = Flow(next(_ids), "10.0.0.1", 40000, "10.0.0.2", 443, 0.0)
+    c, s = plugin.new_stream(f, CLIENT), plugin.new_stream(f, SERVER)
+    evs = c.feed(client, 1.0) + s.feed(server, 1.0) + c.close(2.0) + s.close(2.0)  # the times run() gives
+    return [e for e in evs if isinstance(e, (HTTPRequest, HTTPResponse))], plugin.on_session_end(f)
+
+
+def _secret_cases() -> list[tuple[bytes, bytes]]:
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    digest = 'Digest username="bob", realm="x", nonce="abc", uri="/", response="0123abcd"'
+    return oauth2_sessions() + [
+        (req("GET", "/"), ok),
+        (req("GET", "/", "Cookie: sid=s3cr3t; theme=dark\r\nReferer: https://x.test/cb?code=abc\r\n"),
+         b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=n3w; HttpOnly\r\nContent-Length: 0\r\n\r\n"),
+        (req("GET", "/", "Authorization: Basic YWxpY2U6c2VjcmV0\r\nX-Api-Key: k3y\r\n"), ok),
+        (req("GET", "/", f"Authorization: {digest}\r\n"), ok),
+        (req("GET", "/", "Authorization: Basic !!!\r\n"), b"HTTP/1.1 302 Found\r\nLocation: /next\r\n\r\n"),
+        (req("GET", "/", "Cookie: flag\r\n"), b"HTTP/1.1 200 OK\r\nSet-Cookie: empty=\r\nContent-Length: 0\r\n\r\n"),
+    ]
+
+
+def test_http_events_name_exactly_the_fields_that_hold_secrets():
+    # the host scrubs only an event's secret_fields: a secret elsewhere would print redacted even with --show-secrets
+    named = set()
+    cases = [(HTTP1Plugin, c, s) for c, s in _secret_cases()] + [(HTTP2Plugin, *h2_reference())]
+    for plugin, client, server in cases:
+        evs, _ = _plugin_output(plugin(), client, server)
+        assert evs
+        for ev in evs:
+            for name, value in ev.fields().items():
+                assert _holds_secret(value) == (name in ev.secret_fields), (type(ev).__name__, name, value)
+            named.update((type(ev).__name__, name) for name in ev.secret_fields)
+    assert named == {("HTTPRequest", "target"), ("HTTPRequest", "headers"), ("HTTPRequest", "auth"),
+                     ("HTTPResponse", "headers"), ("HTTPResponse", "set_cookies")}
+
+
+def test_request_documents_marked_plain_hold_no_secret():
+    # the host copies a Plain document without walking it: it must hold no secret at any depth
+    kinds = set()
+    cases = [(HTTP1Plugin, c, s) for c, s in _secret_cases()] + [(HTTP2Plugin, *h2_reference())]
+    for plugin, client, server in cases:
+        for doc in _plugin_output(plugin(), client, server)[1]["requests"]:
+            kinds.add(type(doc))
+            if type(doc) is Plain:
+                assert not _holds_secret(doc), doc
+    assert kinds == {Plain, dict}
+
+
+def test_what_the_host_passes_on_matches_a_scrub_of_everything():
+    for show in (False, True):
+        for client, server in _secret_cases():
+            out, fields = run(client, server, show_secrets=show)
+            raw, raw_fields = _plugin_output(HTTP1Plugin(), client, server)
+            got = [e.fields() for e in out if isinstance(e, (HTTPRequest, HTTPResponse))]
+            assert got == [_scrub_all(e.fields(), show) for e in raw]
+            assert fields == _scrub_all(raw_fields, show)
+            assert not _holds_secret(got) and not _holds_secret(fields)
+            assert all(type(d) is dict for d in fields["requests"])
+
+
+def _scrub_all(value: object, show: bool) -> object:
+    """A scrub that walks everything, Plain documents too."""
+    if isinstance(value, dict):
+        return {k: _scrub_all(v, show) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_all(v, show) for v in value]
+    return scrub(value, show)
+
+
+def test_http_event_fields_are_those_of_the_generic_event():
+    # the events' own fields() skips Event.fields()' walk over the slots, with the same keys in the same order
+    for ev in _plugin_output(HTTP1Plugin(), *oauth2_sessions()[2])[0]:
+        assert list(ev.fields().items()) == list(Event.fields(ev).items())
+    default = HTTPRequest(1.0, None, 1, "GET", "/", None, "HTTP/1.1")
+    assert "_secrets" not in default.fields() and default.secret_fields == ("target", "headers", "auth")
 
 
 # -- HTTP/2, with bytes made by hyper-h2 acting as both peers -------------------------------------------------

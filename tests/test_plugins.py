@@ -5,6 +5,7 @@ import io
 import json
 import textwrap
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 from dissector_plugins.http import HTTP1Plugin
@@ -14,12 +15,14 @@ from dissector.events import CLIENT, SERVER, Anomaly, AppData, Event, Flow, Flow
 from dissector.output.sessions import SessionCollector
 from dissector.plugins import GROUP, PluginFields, PluginHost, discover, load_plugins
 from dissector.redact import (
+    Plain,
     Secret,
     SecretText,
     authorization_text,
     cookie_text,
     parse_authorization,
     scrub,
+    scrub_event,
     target_text,
 )
 
@@ -253,6 +256,44 @@ def test_secret_never_prints_its_value():
     assert "p4ssw0rd" not in json.dumps({"x": s, "y": SecretText(["a=", s])}, default=str)
     assert scrub({"a": [s, (s,)], "b": 3}) == {"a": ["<redacted 8 chars>", ("<redacted 8 chars>",)], "b": 3}
     assert scrub({"a": [s]}, show_secrets=True) == {"a": ["p4ssw0rd"]}
+
+
+def test_scrub_copies_containers_and_keeps_their_types():
+    s = Secret("abc")
+
+    class Mapping(dict):
+        pass
+
+    value = {"l": [1, "x", None, True, [s]], "t": (s, 2.5), "m": Mapping(k=s), "b": b"raw", "st": SecretText(["a=", s])}
+    out = scrub(value)
+    assert out == {"l": [1, "x", None, True, ["<redacted 3 chars>"]], "t": ("<redacted 3 chars>", 2.5),
+                   "m": {"k": "<redacted 3 chars>"}, "b": b"raw", "st": "a=<redacted 3 chars>"}
+    assert type(out["t"]) is tuple and type(out["m"]) is dict
+    plain = {"a": [1, [2]]}
+    copy = scrub(plain)
+    assert copy == plain and copy is not plain and copy["a"] is not plain["a"] and copy["a"][1] is not plain["a"][1]
+    vouched = Plain(a=[1, [2]])  # its maker vouches it holds no secret: copied shallowly, not walked
+    copy = scrub(vouched)
+    assert type(copy) is dict and copy == vouched and copy["a"] is vouched["a"]
+
+
+def test_scrub_event_scrubs_the_fields_an_event_names_else_all():
+    @dataclass(slots=True, eq=False)
+    class Named(Event):
+        a: object
+        b: object
+        secret_fields: ClassVar[tuple[str, ...]] = ("a",)
+
+    @dataclass(slots=True, eq=False)
+    class Unnamed(Event):
+        a: object
+        b: object
+
+    s = Secret("abc")
+    named = scrub_event(Named(0.0, None, [s], [s]))
+    assert named.a == ["<redacted 3 chars>"] and named.b == [s]  # b is declared free of secrets: left alone
+    unnamed = scrub_event(Unnamed(0.0, None, [s], {"k": (s,)}), show_secrets=True)
+    assert unnamed.a == ["abc"] and unnamed.b == {"k": ("abc",)}
 
 
 def test_redaction_helpers():

@@ -5,19 +5,25 @@ Passive parsing with h11, which is written for one side of a live connection:
   connection takes over the unparsed rest (`trailing_data`), so keep-alive, pipelining and HTTP/1.0
   keep-alive all work without answering anything;
 - the server's bytes go into a CLIENT-role connection that is first made to "send" (into the void) the
-  request they answer: method (HEAD has no body), version, Connection and Upgrade headers, and no body.
-  h11 then frames the response exactly as the client would: 1xx, 204/304, content-length, chunked,
-  read-until-close. Server bytes that arrive before their request is known wait in a bounded buffer.
+  request they answer: method (HEAD has no body), version, Connection and Upgrade headers, and no body
+  (one h11 event per such shape, built once). h11 then frames the response exactly as the client would:
+  1xx, 204/304, content-length, chunked, read-until-close. Server bytes that arrive before their request
+  is known wait in a bounded buffer.
 
 Memory is bounded: h11 never buffers bodies; we keep body sizes and at most 64 KB of form/JSON bodies
 (for parameter extraction), at most MAX_EXCHANGES exchanges per session and 64 KB of header block.
-Secrets are marked with dissector.redact.Secret and redacted by the host unless --show-secrets.
+Secrets are marked with dissector.redact.Secret and redacted by the host unless --show-secrets; each event
+names the fields that hold one (`secret_fields`), so the host walks nothing else.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
+import operator
 from collections import OrderedDict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -27,7 +33,9 @@ import h11
 from dissector.events import CLIENT, SERVER, Anomaly, Event, Flow
 from dissector.redact import (
     SECRET_PARAMS,
+    Plain,
     Secret,
+    SecretText,
     header_text,
     parse_authorization,
     reveal,
@@ -54,6 +62,21 @@ PASSWORD_FIELDS = ("password", "passwd", "pwd", "pass", "j_password", "passphras
 
 # -- events ------------------------------------------------------------------------------------------------
 
+def _direct_fields(cls: type[Event]) -> type[Event]:
+    """Give an event class a fields() that reads its fields straight off the instance, with the keys and order
+    of Event.fields(), which walks the class's slots on each call (outputs call it for every HTTP event)."""
+    names = tuple(f.name for f in dataclasses.fields(cls)
+                  if f.name not in ("ts", "flow", "body", "ctx") and not f.name.startswith("_"))
+    get = operator.attrgetter(*names)
+
+    def fields(self: Event) -> dict[str, Any]:
+        return dict(zip(names, get(self)))
+
+    cls.fields = fields  # type: ignore[method-assign]
+    return cls
+
+
+@_direct_fields
 @dataclass(slots=True, eq=False)
 class HTTPRequest(Event):
     """A complete HTTP request (HTTP/1.x or one HTTP/2 stream)."""
@@ -70,9 +93,16 @@ class HTTPRequest(Event):
     auth: dict | None = None  # {"scheme": "Basic", "user": ..., "password": redacted} ...
     oauth2_step: str | None = None
     complete: bool = True
+    _secrets: tuple[str, ...] = field(default=("target", "headers", "auth"), repr=False)  # see secret_fields
     summarized: ClassVar[bool] = True  # the session document's "http" section carries it
 
+    @property
+    def secret_fields(self) -> tuple[str, ...]:
+        """The fields that hold a Secret (the host scrubs only these): most requests carry none."""
+        return self._secrets
 
+
+@_direct_fields
 @dataclass(slots=True, eq=False)
 class HTTPResponse(Event):
     """A complete HTTP response, paired with its request by `stream`."""
@@ -87,14 +117,16 @@ class HTTPResponse(Event):
     set_cookies: list = field(default_factory=list)
     oauth2_step: str | None = None
     complete: bool = True
+    _secrets: tuple[str, ...] = field(default=("headers", "set_cookies"), repr=False)  # see secret_fields
     summarized: ClassVar[bool] = True
+
+    @property
+    def secret_fields(self) -> tuple[str, ...]:
+        """The fields that hold a Secret (the host scrubs only these)."""
+        return self._secrets
 
 
 # -- helpers shared with http2 --------------------------------------------------------------------------
-
-def _latin1(b: bytes | bytearray | str) -> str:
-    return b if isinstance(b, str) else bytes(b).decode("latin-1")
-
 
 def _wants_body(content_type: str | None) -> bool:
     if not content_type:
@@ -219,7 +251,7 @@ class Exchange:
                  "resp_body_size", "resp_body", "resp_ct", "resp_done", "resp_emitted", "informational", "host",
                  "scheme", "cookies", "auth", "credentials", "form_fields", "set_cookies", "oauth2_step",
                  "oauth2_response_step", "oauth2_req", "oauth2_resp", "oauth2_flow", "pushed", "reset", "note",
-                 "_location")
+                 "_location", "_target_out", "_req_out", "_resp_out", "_req_secrets", "_resp_secrets")
 
     def __init__(self, stream: int, ts: float) -> None:
         self.stream = stream
@@ -260,11 +292,19 @@ class Exchange:
         self.reset: str | None = None
         self.note: str | None = None
         self._location: str | None = None
+        # what the request and response events show, made once for the events and the session document
+        self._target_out: str | SecretText = ""
+        self._req_out: list = []
+        self._resp_out: list = []
+        self._req_secrets: tuple[str, ...] = ()  # the request event's fields that hold a secret
+        self._resp_secrets: tuple[str, ...] = ()
 
     # -- request -----------------------------------------------------------------------------------------
     def set_request(self, method: str, target: str, version: str, headers: list[tuple[str, str]]) -> None:
         self.method, self.target, self.version = method, target, version
         self.req_headers = headers
+        self._target_out = target_text(target)
+        self._req_out = _headers_out(headers)
         cookies: list[str] = []
         for name, value in headers:
             n = name.lower()
@@ -277,6 +317,9 @@ class Exchange:
             elif n == "authorization" and self.auth is None:
                 self.auth = parse_authorization(value)
         self.cookies = cookies
+        held = (("target", type(self._target_out) is SecretText), ("headers", _secret_header(self._req_out)),
+                ("auth", self.auth is not None and _secret_in(self.auth.values())))
+        self._req_secrets = tuple(name for name, yes in held if yes)
         if _wants_body(self.req_ct):
             self.req_body = bytearray()
 
@@ -351,6 +394,7 @@ class Exchange:
         self.resp_ts = ts
         self.status, self.reason, self.resp_version = status, reason, version
         self.resp_headers = headers
+        self._resp_out = _headers_out(headers)
         for name, value in headers:
             n = name.lower()
             if n == "content-type":
@@ -359,6 +403,9 @@ class Exchange:
                 self.set_cookies.append(parse_set_cookie(value))
             elif n == "location":
                 self._location = value
+        held = (("headers", _secret_header(self._resp_out)),
+                ("set_cookies", _secret_in([c["value"] for c in self.set_cookies])))
+        self._resp_secrets = tuple(name for name, yes in held if yes)
         if _wants_body(self.resp_ct):
             self.resp_body = bytearray()
 
@@ -398,23 +445,23 @@ class Exchange:
     # -- output ------------------------------------------------------------------------------------------
     def request_event(self, flow: Flow | None) -> HTTPRequest:
         self.req_emitted = True
-        return HTTPRequest(self.ts, flow, self.stream, self.method or "", target_text(self.target), self.host,
-                           self.version, _headers_out(self.req_headers), self.req_body_size, self.req_ct,
-                           list(self.cookies), self.auth, self.oauth2_step, self.req_done)
+        return HTTPRequest(self.ts, flow, self.stream, self.method or "", self._target_out, self.host,
+                           self.version, self._req_out, self.req_body_size, self.req_ct,
+                           list(self.cookies), self.auth, self.oauth2_step, self.req_done, self._req_secrets)
 
     def response_event(self, flow: Flow | None, ts: float) -> HTTPResponse:
         self.resp_emitted = True
         return HTTPResponse(self.resp_ts if self.resp_ts is not None else ts, flow, self.stream, self.status or 0,
-                            self.reason, self.resp_version or self.version, _headers_out(self.resp_headers),
+                            self.reason, self.resp_version or self.version, self._resp_out,
                             self.resp_body_size, self.resp_ct, list(self.set_cookies), self.oauth2_response_step,
-                            self.resp_done)
+                            self.resp_done, self._resp_secrets)
 
     def to_doc(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "time": self.ts, "stream": self.stream, "method": self.method, "host": self.host,
-            "target": target_text(self.target), "version": self.version, "status": self.status,
+            "target": self._target_out, "version": self.version, "status": self.status,
             "reason": self.reason, "response_time": self.resp_ts,
-            "request_headers": _headers_out(self.req_headers), "response_headers": _headers_out(self.resp_headers),
+            "request_headers": self._req_out, "response_headers": self._resp_out,
             "request_body_size": self.req_body_size, "response_body_size": self.resp_body_size,
             "request_content_type": self.req_ct, "content_type": self.resp_ct,
             "cookies": list(self.cookies), "set_cookies": list(self.set_cookies), "auth": self.auth,
@@ -437,7 +484,9 @@ class Exchange:
             d["reset"] = self.reset
         if self.note:
             d["note"] = self.note
-        return d
+        if self._req_secrets or self._resp_secrets or self.oauth2_flow is not None or self.credentials:
+            return d
+        return Plain(d)  # nothing secret in it: the host need not walk it
 
 
 def _json_dict(raw: bytes) -> dict | None:
@@ -450,6 +499,22 @@ def _json_dict(raw: bytes) -> dict | None:
 
 def _headers_out(headers: list[tuple[str, str]]) -> list:
     return [[n, header_text(n, v)] for n, v in headers[:MAX_HEADERS]]
+
+
+def _secret_in(values: Iterable[Any]) -> bool:
+    """Whether any of these (flat) values is a Secret or a SecretText."""
+    for v in values:
+        if type(v) is SecretText or type(v) is Secret:
+            return True
+    return False
+
+
+def _secret_header(headers: list[list]) -> bool:
+    """Whether a value of these [name, value] pairs (from _headers_out) holds a secret."""
+    for _, v in headers:
+        if type(v) is SecretText:
+            return True
+    return False
 
 
 def session_fields(protocol: str, exchanges: list[Exchange], dropped: int, links: OAuth2Links,
@@ -471,8 +536,40 @@ def session_fields(protocol: str, exchanges: list[Exchange], dropped: int, links
 
 # -- HTTP/1.x --------------------------------------------------------------------------------------------
 
+_EOM = h11.EndOfMessage()  # h11 events are immutable: one instance serves every send
+_ANY_REQUEST = h11.Request(method=b"GET", target=b"/", headers=[(b"Host", b"unknown")])
+
+
 def _h11_headers(headers: Any) -> list[tuple[str, str]]:
-    return [(_latin1(n), _latin1(v)) for n, v in headers.raw_items()]
+    return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers.raw_items()]
+
+
+def _server_conn() -> h11.Connection:
+    """A SERVER-role connection: it parses what the client sends."""
+    return h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BLOCK)
+
+
+def _framing_headers(ex: Exchange) -> tuple[tuple[str, str], ...]:
+    return tuple((n, v) for n, v in ex.req_headers if n.lower() in ("connection", "upgrade"))
+
+
+@functools.lru_cache(maxsize=256)
+def _request_sent(method: str, version: str, headers: tuple[tuple[str, str], ...]) -> h11.Request:
+    """The request that h11's client side "sends" before it reads the response to a request of this shape.
+
+    Only what frames the response matters (HEAD, CONNECT, the version, Connection and Upgrade), not the
+    target or Host, so one validated event serves every request of a shape: building and checking h11
+    events is a good part of h11's cost. h11 sends only HTTP/1.1: other shapes get a plain GET."""
+    host = [(b"Host", b"unknown")] if version == "HTTP/1.1" else []
+    try:
+        request = h11.Request(method=method.encode("latin-1"), target=b"/", http_version=version[5:].encode("latin-1"),
+                              headers=host + [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers])
+        trial = h11.Connection(h11.CLIENT)  # what send() refuses, it refuses for the whole shape
+        trial.send(request)
+        trial.send(_EOM)
+    except (h11.LocalProtocolError, UnicodeError):
+        return _ANY_REQUEST
+    return request
 
 
 class _H1Flow:
@@ -485,7 +582,7 @@ class _H1Flow:
         self.dropped = 0
         self.count = 0
         self.pending: deque[Exchange] = deque()  # requests whose response has not ended
-        self.req_conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BLOCK)
+        self.req_conn: h11.Connection | None = None  # made when the next request's first bytes arrive
         self.cur_req: Exchange | None = None
         self.resp_conn: h11.Connection | None = None
         self.resp_buf = bytearray()  # server bytes that wait for their request
@@ -498,14 +595,17 @@ class _H1Flow:
     def feed_client(self, data: bytes, ts: float) -> list[Event]:
         if self.client_dead or self.upgraded:
             return []
-        self.req_conn.receive_data(data)
+        conn = self.req_conn
+        if conn is None:
+            conn = self.req_conn = _server_conn()
+        conn.receive_data(data)
         out: list[Event] = []
         self._pump_requests(ts, out)
         return out
 
     def close_client(self, ts: float) -> list[Event]:
         out: list[Event] = []
-        if not self.client_dead and not self.upgraded:
+        if not self.client_dead and not self.upgraded and self.req_conn is not None:
             self.req_conn.receive_data(b"")
             self._pump_requests(ts, out)
         ex = self.cur_req
@@ -517,7 +617,7 @@ class _H1Flow:
 
     def _pump_requests(self, ts: float, out: list[Event]) -> None:
         conn = self.req_conn
-        while True:
+        while conn is not None:
             try:
                 ev = conn.next_event()
             except h11.RemoteProtocolError as exc:
@@ -530,35 +630,49 @@ class _H1Flow:
                 if self.cur_req is not None:
                     self.cur_req.add_request_body(ev.data)
             elif t is h11.Request:
-                self.count += 1
-                ex = self.cur_req = Exchange(self.count, ts)
-                ex.set_request(_latin1(ev.method), _latin1(ev.target), "HTTP/" + _latin1(ev.http_version),
-                               _h11_headers(ev.headers))
-                if len(self.exchanges) < MAX_EXCHANGES:
-                    self.exchanges.append(ex)
-                else:
-                    self.dropped += 1
-                if len(self.pending) < MAX_PENDING:
-                    self.pending.append(ex)
-                if self.resp_conn is None and (self.resp_buf or self.resp_closed) and not self.server_dead:
-                    self._pump_responses(ts, out)
+                self._request(ev, ts, out)
             elif t is h11.EndOfMessage:
-                ex = self.cur_req
-                self.cur_req = None
-                if ex is not None:
-                    ex.finish_request(self.links)
-                    out.append(ex.request_event(self.flow))
-                # a fresh connection for the next request: keep-alive, pipelining and HTTP/1.0 alike
-                rest, closed = conn.trailing_data
-                conn = self.req_conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BLOCK)
-                if rest:
-                    conn.receive_data(rest)
-                if closed:
-                    conn.receive_data(b"")
-                if self.pending and self.resp_conn is None and not self.server_dead:
-                    self._pump_responses(ts, out)
+                conn = self._request_end(conn, ts, out)
             else:  # NEED_DATA, ConnectionClosed (PAUSED cannot happen: the connection is renewed at each end)
                 return
+
+    def _request(self, ev: h11.Request, ts: float, out: list[Event]) -> None:
+        self.count += 1
+        ex = self.cur_req = Exchange(self.count, ts)
+        ex.set_request(ev.method.decode("latin-1"), ev.target.decode("latin-1"),
+                       "HTTP/" + ev.http_version.decode("latin-1"), _h11_headers(ev.headers))
+        if len(self.exchanges) < MAX_EXCHANGES:
+            self.exchanges.append(ex)
+        else:
+            self.dropped += 1
+        if len(self.pending) < MAX_PENDING:
+            self.pending.append(ex)
+        self._responses_waiting(ts, out)
+
+    def _responses_waiting(self, ts: float, out: list[Event]) -> None:
+        """Parse server bytes that arrived before the request they answer (else wait for them)."""
+        if self.resp_conn is None and (self.resp_buf or self.resp_closed) and not self.server_dead:
+            self._pump_responses(ts, out)
+
+    def _request_end(self, conn: h11.Connection, ts: float, out: list[Event]) -> h11.Connection | None:
+        """Emit the request; the next one gets a fresh connection (keep-alive, pipelining and HTTP/1.0 alike),
+        made now if bytes of it are already there."""
+        ex = self.cur_req
+        self.cur_req = None
+        if ex is not None:
+            ex.finish_request(self.links)
+            out.append(ex.request_event(self.flow))
+        rest, closed = conn.trailing_data
+        nxt = None
+        if rest or closed:
+            nxt = _server_conn()
+            if rest:
+                nxt.receive_data(rest)
+            if closed:
+                nxt.receive_data(b"")
+        self.req_conn = nxt
+        self._responses_waiting(ts, out)
+        return nxt
 
     # -- server -> client --------------------------------------------------------------------------------
     def feed_server(self, data: bytes, ts: float) -> list[Event]:
@@ -590,24 +704,14 @@ class _H1Flow:
         return out
 
     def _start_response(self) -> h11.Connection | None:
+        """A CLIENT-role connection that has "sent" the oldest pending request, so that h11 frames the
+        response exactly as that client would: 1xx, 204/304, HEAD, content-length, chunked, read-until-close."""
         ex = self.pending[0] if self.pending else None
         if ex is None:
             return None
         conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BLOCK)
-        # what h11 parsed was latin-1 decoded: give it back the same bytes
-        headers = [(b"Host", (ex.host or "unknown").encode("latin-1"))] if ex.version == "HTTP/1.1" else []
-        for n, v in ex.req_headers:
-            if n.lower() in ("connection", "upgrade"):
-                headers.append((n.encode("latin-1"), v.encode("latin-1")))
-        try:
-            conn.send(h11.Request(method=(ex.method or "GET").encode("latin-1"),
-                                  target=(ex.target or "/").encode("latin-1"), headers=headers,
-                                  http_version=ex.version[5:].encode("latin-1")))
-            conn.send(h11.EndOfMessage())
-        except (h11.LocalProtocolError, UnicodeError):
-            conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BLOCK)
-            conn.send(h11.Request(method="GET", target="/", headers=[("Host", "unknown")]))
-            conn.send(h11.EndOfMessage())
+        conn.send(_request_sent(ex.method or "GET", ex.version, _framing_headers(ex)))
+        conn.send(_EOM)
         if self.resp_buf:
             conn.receive_data(bytes(self.resp_buf))
             self.resp_buf.clear()
@@ -622,59 +726,68 @@ class _H1Flow:
             if conn is None:
                 conn = self._start_response()
                 if conn is None:
-                    if len(self.resp_buf) > MAX_WAITING:
-                        self.server_dead = True
-                        out.append(Anomaly(ts, self.flow, "http", "http_response_without_request",
-                                           f"{len(self.resp_buf)} server bytes without a request to answer "
-                                           "(rest of the server stream not parsed)", SERVER))
-                        self.resp_buf = bytearray()
+                    self._bound_waiting(ts, out)
                     return
             ex = self.pending[0]
             try:
                 ev = conn.next_event()
             except h11.RemoteProtocolError as exc:
-                self.server_dead = True
-                out.append(Anomaly(ts, self.flow, "http", "http_response_error",
-                                   f"response to request {ex.stream}: {exc} (rest of the server stream not parsed)",
-                                   SERVER))
-                if ex.status is not None and not ex.resp_emitted:
-                    self.pending.popleft()
-                    out.append(ex.response_event(self.flow, ts))
+                self._response_error(ex, exc, ts, out)
                 return
             t = type(ev)
             if t is h11.Data:
                 ex.add_response_body(ev.data)
-            elif t is h11.Response:
-                ex.set_response(ts, ev.status_code, _latin1(ev.reason), "HTTP/" + _latin1(ev.http_version),
-                                _h11_headers(ev.headers))
-            elif t is h11.InformationalResponse:
-                if ev.status_code == 101:
-                    ex.set_response(ts, 101, _latin1(ev.reason), "HTTP/" + _latin1(ev.http_version),
-                                    _h11_headers(ev.headers))
-                elif len(ex.informational) < 10:
+            elif t is h11.Response or (t is h11.InformationalResponse and ev.status_code == 101):
+                ex.set_response(ts, ev.status_code, ev.reason.decode("latin-1"),
+                                "HTTP/" + ev.http_version.decode("latin-1"), _h11_headers(ev.headers))
+            elif t is h11.InformationalResponse:  # 100 Continue, 103 Early Hints...: the final response follows
+                if len(ex.informational) < 10:
                     ex.informational.append(ev.status_code)
             elif t is h11.EndOfMessage:
-                self.pending.popleft()
-                ex.finish_response(self.links)
-                out.append(ex.response_event(self.flow, ts))
-                rest, closed = conn.trailing_data
-                self.resp_conn = None
-                self.resp_buf = bytearray(rest)
-                self.resp_closed = closed
-                if not self.pending and not rest:
+                if not self._response_end(conn, ex, ts, out):
                     return
             elif ev is h11.PAUSED and conn.their_state is h11.SWITCHED_PROTOCOL:
-                # 101 Switching Protocols or a 2xx answer to CONNECT: what follows is not HTTP/1
-                self.pending.popleft()
-                ex.resp_done = True
-                self.upgraded = "CONNECT tunnel" if ex.method == "CONNECT" else (
-                    next((v for n, v in ex.resp_headers if n.lower() == "upgrade"), None) or "unknown")
-                ex.note = f"protocol switched to {self.upgraded}: not parsed further"
-                out.append(ex.response_event(self.flow, ts))
-                self.resp_conn = None
+                self._switched(ex, ts, out)
                 return
             else:  # NEED_DATA, ConnectionClosed
                 return
+
+    def _bound_waiting(self, ts: float, out: list[Event]) -> None:
+        if len(self.resp_buf) > MAX_WAITING:
+            self.server_dead = True
+            out.append(Anomaly(ts, self.flow, "http", "http_response_without_request",
+                               f"{len(self.resp_buf)} server bytes without a request to answer "
+                               "(rest of the server stream not parsed)", SERVER))
+            self.resp_buf = bytearray()
+
+    def _response_error(self, ex: Exchange, exc: h11.RemoteProtocolError, ts: float, out: list[Event]) -> None:
+        self.server_dead = True
+        out.append(Anomaly(ts, self.flow, "http", "http_response_error",
+                           f"response to request {ex.stream}: {exc} (rest of the server stream not parsed)", SERVER))
+        if ex.status is not None and not ex.resp_emitted:
+            self.pending.popleft()
+            out.append(ex.response_event(self.flow, ts))
+
+    def _response_end(self, conn: h11.Connection, ex: Exchange, ts: float, out: list[Event]) -> bool:
+        """Emit the response; what follows it waits for the next request. False: nothing more to parse now."""
+        self.pending.popleft()
+        ex.finish_response(self.links)
+        out.append(ex.response_event(self.flow, ts))
+        rest, closed = conn.trailing_data
+        self.resp_conn = None
+        self.resp_buf = bytearray(rest)
+        self.resp_closed = closed
+        return bool(self.pending or rest)
+
+    def _switched(self, ex: Exchange, ts: float, out: list[Event]) -> None:
+        """101 Switching Protocols or a 2xx answer to CONNECT: what follows is not HTTP/1."""
+        self.pending.popleft()
+        ex.resp_done = True
+        self.upgraded = "CONNECT tunnel" if ex.method == "CONNECT" else (
+            next((v for n, v in ex.resp_headers if n.lower() == "upgrade"), None) or "unknown")
+        ex.note = f"protocol switched to {self.upgraded}: not parsed further"
+        out.append(ex.response_event(self.flow, ts))
+        self.resp_conn = None
 
     def fields(self) -> dict[str, Any] | None:
         extra = {"upgraded": self.upgraded} if self.upgraded else None
