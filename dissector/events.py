@@ -49,12 +49,22 @@ class Event:
 
     def fields(self) -> dict[str, Any]:
         """The event's own fields (everything but ts and flow), for generic rendering."""
-        out: dict[str, Any] = {}
-        for cls in type(self).__mro__:
-            for name in getattr(cls, "__slots__", ()):
-                if name not in ("ts", "flow", "body", "ctx") and name not in out and not name.startswith("_"):
-                    out[name] = getattr(self, name)
-        return out
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = _field_names(type(self))
+        return {name: getattr(self, name) for name in names}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # event class -> the names fields() shows, found once per class
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for klass in cls.__mro__:
+        for name in getattr(klass, "__slots__", ()):
+            if name not in ("ts", "flow", "body", "ctx") and not name.startswith("_"):
+                seen.setdefault(name, None)
+    return tuple(seen)
 
 
 @dataclass(slots=True, eq=False)

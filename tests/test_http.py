@@ -112,6 +112,15 @@ def test_head_204_and_304_have_no_body_whatever_their_headers_say():
     assert anomalies(out) == []
 
 
+def test_http10_head_response_has_no_body():
+    client = req("HEAD", "/h", "Connection: keep-alive\r\n", version="1.0") + req("GET", "/g", version="1.0")
+    server = (b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\n"
+              b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    out, f = run(client, server)
+    assert summary(f) == [("HEAD", "/h", 200, 0, 0), ("GET", "/g", 200, 0, 2)]
+    assert anomalies(out) == []
+
+
 def test_response_without_length_ends_at_close():
     out, f = run(req("GET", "/stream"), [b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npart one ", b"part two"])
     assert summary(f) == [("GET", "/stream", 200, 0, 17)]

@@ -150,10 +150,9 @@ class JSONWriter(Writer):
     def __init__(self, out: IO[str], verbose: bool = False, show_secrets: bool = False) -> None:
         super().__init__(out, verbose, show_secrets)
         self.sessions: list[tuple[tuple[int, int], str]] = []
-        self._encode = json.JSONEncoder(default=_default).encode
 
     def session(self, doc: dict) -> None:
-        self.sessions.append(((doc.get("capture_index", 0), doc["id"]), self._encode(doc)))
+        self.sessions.append(((doc.get("capture_index", 0), doc["id"]), _ENCODE(doc)))
 
     def end(self, summary: dict) -> None:
         self.sessions.sort(key=lambda item: item[0])
@@ -232,16 +231,16 @@ class JSONLWriter(Writer):
         else:
             for k, v in ev.fields().items():
                 d[k] = v
-        self._put(json.dumps(d, default=_default) + "\n")
+        self._put(_ENCODE(d) + "\n")
 
     def session(self, doc: dict) -> None:
         d = {"event": "Session", **{k: v for k, v in doc.items() if k not in ("messages", "tcp")}}
         d["messages"] = len(doc["messages"])
-        self._put(json.dumps(d, default=_default) + "\n")
+        self._put(_ENCODE(d) + "\n")
 
     def end(self, summary: dict) -> None:
         self.flush()
-        self.out.write(json.dumps({"event": "Summary", **summary}, default=_default))
+        self.out.write(_ENCODE({"event": "Summary", **summary}))
         self.out.write("\n")
 
 
@@ -396,5 +395,7 @@ def _default(o: Any) -> Any:
         return sorted(o)
     return str(o)
 
+
+_ENCODE = json.JSONEncoder(default=_default).encode  # json.dumps with `default` builds an encoder per call
 
 FORMATS: dict[str, type[Writer]] = {"table": TableWriter, "json": JSONWriter, "jsonl": JSONLWriter, "csv": CSVWriter}

@@ -554,16 +554,18 @@ def _framing_headers(ex: Exchange) -> tuple[tuple[str, str], ...]:
 
 
 @functools.lru_cache(maxsize=256)
-def _request_sent(method: str, version: str, headers: tuple[tuple[str, str], ...]) -> h11.Request:
+def _request_sent(method: str, headers: tuple[tuple[str, str], ...]) -> h11.Request:
     """The request that h11's client side "sends" before it reads the response to a request of this shape.
 
-    Only what frames the response matters (HEAD, CONNECT, the version, Connection and Upgrade), not the
+    Only what frames the response matters (HEAD, CONNECT, Connection and Upgrade), not the
     target or Host, so one validated event serves every request of a shape: building and checking h11
-    events is a good part of h11's cost. h11 sends only HTTP/1.1: other shapes get a plain GET."""
-    host = [(b"Host", b"unknown")] if version == "HTTP/1.1" else []
+    events is a good part of h11's cost. h11 sends only HTTP/1.1, so an HTTP/1.0 request is sent as 1.1 with
+    its method (a HEAD answer still has no body; the response's own version decides how it ends); a shape
+    h11 refuses gets a plain GET."""
     try:
-        request = h11.Request(method=method.encode("latin-1"), target=b"/", http_version=version[5:].encode("latin-1"),
-                              headers=host + [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers])
+        request = h11.Request(method=method.encode("latin-1"), target=b"/", http_version=b"1.1",
+                              headers=[(b"Host", b"unknown")] + [(n.encode("latin-1"), v.encode("latin-1"))
+                                                                 for n, v in headers])
         trial = h11.Connection(h11.CLIENT)  # what send() refuses, it refuses for the whole shape
         trial.send(request)
         trial.send(_EOM)
@@ -710,7 +712,7 @@ class _H1Flow:
         if ex is None:
             return None
         conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BLOCK)
-        conn.send(_request_sent(ex.method or "GET", ex.version, _framing_headers(ex)))
+        conn.send(_request_sent(ex.method or "GET", _framing_headers(ex)))
         conn.send(_EOM)
         if self.resp_buf:
             conn.receive_data(bytes(self.resp_buf))
