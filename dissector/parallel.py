@@ -145,12 +145,14 @@ def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, ve
             raise DissectorError("a worker process failed; run with --jobs 1 for the details")
         merged: dict[str, Any] = {"packets": 0, "sessions": 0, "decryption": {}, "truncated": [],
                                   "non_tls_flows": 0, "anomalies": {}, "findings": dict.fromkeys(SEVERITIES, 0)}
+        error = None
         for path in files:
             with open(path + ".stats", encoding="utf-8") as sf:
                 stats = json.load(sf)
             if "error" in stats:
-                raise CaptureError(stats["error"])
-            _merge_stats(merged, stats)
+                error = stats["error"]
+            else:
+                _merge_stats(merged, stats)
         handles = [open(f, "rb", buffering=1 << 20) for f in files]
         try:
             for _, kind, payload in heapq.merge(*(_blocks(h) for h in handles), key=lambda b: b[0]):
@@ -161,6 +163,8 @@ def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, ve
         finally:
             for h in handles:
                 h.close()
+    if error is not None:  # what was analysed before it is written, as one process would
+        raise CaptureError(error)
     return merged
 
 

@@ -75,3 +75,16 @@ def test_sharded_output_order_when_a_packet_sweeps_idle_flows(tmp_path):
         w.write(900.0, frame(41000, 443, 0, 0x02))  # a newer flow: its packet sweeps the eight idle ones
         w.write(901.0, frame(41001, 443, 0, 0x02))
     assert run(str(path), "-f", "jsonl", "-j", "2") == run(str(path), "-f", "jsonl", "-j", "1")
+
+
+def test_sharded_run_writes_what_it_analysed_before_a_bad_capture(tmp_path):
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"not a capture at all\n")
+    args = [str(SAMPLES / "tls12-rsa-aes128-cbc.pcap"), str(bad), "-f", "jsonl", "-q"]
+    outs = []
+    for jobs in ("1", "2"):
+        proc = subprocess.run([sys.executable, "-m", "dissector", "analyze", *args, "-j", jobs], capture_output=True,
+                              timeout=120)
+        assert proc.returncode == 3 and proc.stderr.count(b"\n") == 1 and b"not a pcap or pcapng" in proc.stderr
+        outs.append(proc.stdout)
+    assert outs[0] == outs[1] and b'"event": "Session"' in outs[0]
