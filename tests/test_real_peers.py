@@ -391,3 +391,25 @@ def test_decrypted_application_data_matches_tshark(name, mode):
                 continue
             assert (mine_side["bytes"], mine_side["sha256"]) == (ref["bytes"], ref["sha256"]), \
                 f"stream {n} ({st['client']}), {side} -> {'server' if side == 'client' else 'client'}"
+
+
+def test_null_cipher_record_shorter_than_its_mac_is_called_malformed():
+    """Without keys a NULL-cipher record is only cut from its MAC; one shorter than the MAC is a malformed
+    record, not a sign of wrong key material (no key was used)."""
+    from dissector.capture.reader import open_capture
+    from dissector.events import Decryption
+    from dissector.pipeline import Pipeline
+
+    pipe = Pipeline()
+    conns = []
+    with open_capture(str(REAL / "openssl-tls12-null.pcap")) as cap:
+        for ts, linktype, frame in cap:
+            pipe.feed(ts, linktype, frame)
+            conns += [s.tls for s in pipe.flows.values() if s.tls is not None and s.tls not in conns]
+    tls = conns[0]
+    out: list = []
+    tls.out = out
+    tls.data("client", bytes([23, 3, 3, 0, 4]) + b"abcd", 99.0)  # 4 bytes where a 32-byte MAC is due
+    tls.close(99.0)
+    status = [e for e in out if isinstance(e, Decryption)][-1]
+    assert status.status == "failed" and "malformed" in status.detail and "key material" not in status.detail
