@@ -382,6 +382,10 @@ ocipher() {  # ocipher VERSION-FLAG CIPHER-STRING [CLIENT-ARGS...]: one -WWW GET
   server "${OSRV[@]}" -WWW "${OLEGACY[@]}" -cipher "$cipher"
   ocli $S4 "$vflag" "${OLEGACY[@]}" -cipher "$cipher" -ign_eof "$@" < "$WORK/get-hello.txt"
 }
+osuite13() {  # osuite13 SUITE: one -WWW GET over TLS 1.3 with one forced suite
+  server "${OSRV[@]}" -WWW -ciphersuites "$1"
+  ocli $S4 -tls1_3 -ciphersuites "$1" -ign_eof < "$WORK/get-hello.txt"
+}
 keep_server_key() { cp "$HERE/server.key.pem" "$HERE/$NAME.key.pem"; chmod 644 "$HERE/$NAME.key.pem"; }
 
 openssl-tls12-null() {  # TLS_RSA_WITH_NULL_SHA256: no encryption, HMAC-SHA256 only; RSA key exchange
@@ -416,15 +420,13 @@ openssl-tls12-dhe-ccm8() {  # TLS_DHE_RSA_WITH_AES_256_CCM_8: finite-field DHE (
 
 openssl-tls13-ccm() {  # TLS_AES_128_CCM_SHA256 (off by default in s_server and s_client)
   begin openssl-tls13-ccm
-  server "${OSRV[@]}" -WWW -ciphersuites TLS_AES_128_CCM_SHA256
-  ocli $S4 -tls1_3 -ciphersuites TLS_AES_128_CCM_SHA256 -ign_eof < "$WORK/get-hello.txt"
+  osuite13 TLS_AES_128_CCM_SHA256
   finish
 }
 
 openssl-tls13-ccm8() {  # TLS_AES_128_CCM_8_SHA256
   begin openssl-tls13-ccm8
-  server "${OSRV[@]}" -WWW -ciphersuites TLS_AES_128_CCM_8_SHA256
-  ocli $S4 -tls1_3 -ciphersuites TLS_AES_128_CCM_8_SHA256 -ign_eof < "$WORK/get-hello.txt"
+  osuite13 TLS_AES_128_CCM_8_SHA256
   finish
 }
 
@@ -442,8 +444,7 @@ openssl-tls12-chacha20() {  # TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 (RFC 7
 
 openssl-tls13-aes128gcm() {  # TLS_AES_128_GCM_SHA256
   begin openssl-tls13-aes128gcm
-  server "${OSRV[@]}" -WWW -ciphersuites TLS_AES_128_GCM_SHA256
-  ocli $S4 -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256 -ign_eof < "$WORK/get-hello.txt"
+  osuite13 TLS_AES_128_GCM_SHA256
   finish
 }
 
