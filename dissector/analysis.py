@@ -4,9 +4,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from dissector.capture.reader import open_capture
 from dissector.events import Event
+from dissector.findings import SEVERITIES
 from dissector.output.sessions import SessionCollector
 from dissector.pipeline import Pipeline
 from dissector.plugins import PluginHost
@@ -20,6 +22,23 @@ class RunResult:
     pipeline_stats: list = field(default_factory=list)
     decryption: dict[str, int] = field(default_factory=dict)
     sessions: int = 0
+    findings: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEVERITIES, 0))  # by severity
+
+    def counts(self) -> dict[str, Any]:
+        """What the run summary reports: packets, sessions, decryption, findings, non_tls_flows, anomalies
+        (summed over the captures) and the truncation warnings."""
+        anomalies: dict[str, int] = {}
+        for s in self.pipeline_stats:
+            add_counts(anomalies, s.anomalies)
+        return {"packets": self.packets, "sessions": self.sessions, "decryption": self.decryption,
+                "findings": self.findings, "non_tls_flows": sum(s.non_tls_flows for s in self.pipeline_stats),
+                "anomalies": anomalies, "truncated": self.truncated}
+
+
+def add_counts(total: dict[str, int], more: dict[str, int]) -> None:
+    """Add one {name: count} dict into another."""
+    for k, v in more.items():
+        total[k] = total.get(k, 0) + v
 
 
 def run_captures(paths: Iterable[str], keys: KeyStore, on_event: Callable[[Event], None] | None = None,
@@ -39,6 +58,8 @@ def run_captures(paths: Iterable[str], keys: KeyStore, on_event: Callable[[Event
         result.sessions += 1
         st = doc["decryption"]["status"]
         result.decryption[st] = result.decryption.get(st, 0) + 1
+        for item in doc.get("findings") or ():
+            result.findings[item["severity"]] = result.findings.get(item["severity"], 0) + 1
         doc["capture"] = current[0]
         doc["capture_index"] = current[1]
         if on_session is not None:

@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+from dissector.analysis import add_counts
 from dissector.errors import CaptureError, DissectorError
 from dissector.events import Event
 from dissector.findings import SEVERITIES
@@ -67,7 +68,6 @@ def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, out_path: s
 
     position = [0, 0]
     pipes: list = [None]
-    findings = dict.fromkeys(SEVERITIES, 0)
     with open(out_path, "wb") as f:
         blocks = _BlockWriter(f)
         writer = JSONLWriter(blocks, verbose=verbose, batch=1) if jsonl else None  # blocks hold the lines
@@ -82,8 +82,6 @@ def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, out_path: s
             writer.event(ev)
 
         def on_session(doc: dict) -> None:
-            for item in doc.get("findings") or ():
-                findings[item["severity"]] = findings.get(item["severity"], 0) + 1
             blocks.start(place(doc["id"]))
             if writer is not None:
                 writer.session(doc)
@@ -98,12 +96,7 @@ def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, out_path: s
         except DissectorError as exc:
             stats: dict[str, Any] = {"error": str(exc)}
         else:
-            stats = {
-                "packets": result.packets, "sessions": result.sessions, "decryption": result.decryption,
-                "truncated": result.truncated, "findings": findings,
-                "non_tls_flows": sum(s.non_tls_flows for s in result.pipeline_stats),
-                "anomalies": [s.anomalies for s in result.pipeline_stats],
-            }
+            stats = result.counts()
         blocks.flush()
     with open(out_path + ".stats", "w", encoding="utf-8") as sf:
         json.dump(stats, sf)
@@ -126,8 +119,7 @@ def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, ve
                  show_secrets: bool = False) -> dict:
     """Run `jobs` workers over the captures; hand merged jsonl text or session docs to the callbacks.
 
-    Returns the merged run statistics (packets, sessions, decryption, truncated, non_tls_flows, anomalies,
-    and for jsonl the findings counted by severity).
+    Returns the merged run statistics, as `RunResult.counts()` gives them for one process.
     """
     for p in paths:
         if p == "-" or not os.path.isfile(p):
@@ -171,13 +163,8 @@ def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, ve
 def _merge_stats(merged: dict, stats: dict) -> None:
     merged["packets"] = max(merged["packets"], stats["packets"])  # every worker reads every packet
     merged["sessions"] += stats["sessions"]
-    for k, v in stats["decryption"].items():
-        merged["decryption"][k] = merged["decryption"].get(k, 0) + v
+    merged["non_tls_flows"] += stats["non_tls_flows"]
     if not merged["truncated"]:
         merged["truncated"] = stats["truncated"]
-    merged["non_tls_flows"] += stats["non_tls_flows"]
-    for d in stats["anomalies"]:
-        for k, v in d.items():
-            merged["anomalies"][k] = merged["anomalies"].get(k, 0) + v
-    for k, v in stats["findings"].items():
-        merged["findings"][k] = merged["findings"].get(k, 0) + v
+    for key in ("decryption", "anomalies", "findings"):
+        add_counts(merged[key], stats[key])

@@ -7,7 +7,6 @@ import sys
 from dissector.analysis import print_progress_factory, run_captures
 from dissector.commands.plugins import add_plugin_options, plugins_from_args
 from dissector.errors import CaptureError
-from dissector.findings import SEVERITIES
 from dissector.keys import build_keystore
 from dissector.net.decode import SUPPORTED_LINKTYPES
 from dissector.output.formats import FORMATS
@@ -55,16 +54,6 @@ def run(args: argparse.Namespace) -> int:
     writer = None
     try:
         writer = FORMATS[args.format](out, verbose=args.verbose)
-        findings = dict.fromkeys(SEVERITIES, 0)  # the run summary's count of findings by severity
-
-        def count_findings(doc: dict) -> None:
-            for f in doc.get("findings") or ():
-                findings[f["severity"]] = findings.get(f["severity"], 0) + 1
-
-        def on_session(doc: dict) -> None:
-            count_findings(doc)
-            writer.session(doc)
-
         progress = None
         if not args.quiet and sys.stderr.isatty():
             progress = print_progress_factory()
@@ -73,24 +62,19 @@ def run(args: argparse.Namespace) -> int:
         if jobs > 1:
             from dissector.parallel import run_parallel
 
-            # the workers count the findings of the sessions they analysed
             stats = run_parallel(args.captures, keys, jobs, jsonl=args.format == "jsonl", verbose=args.verbose,
                                  details=details, write_text=out.write, on_session=writer.session, plugins=plugins,
                                  show_secrets=args.show_secrets)
-            findings = stats["findings"]
-            truncated = stats["truncated"]
         else:
-            result = run_captures(args.captures, keys, on_event=writer.event, on_session=on_session,
+            result = run_captures(args.captures, keys, on_event=writer.event, on_session=writer.session,
                                   progress=progress, details=details, plugins=plugins, show_secrets=args.show_secrets)
             if progress is not None:
                 sys.stderr.write("\r" + " " * 40 + "\r")
-            stats = {"packets": result.packets, "sessions": result.sessions, "decryption": result.decryption,
-                     "non_tls_flows": sum(s.non_tls_flows for s in result.pipeline_stats),
-                     "anomalies": _merge([s.anomalies for s in result.pipeline_stats])}
-            truncated = result.truncated
+            stats = result.counts()
+        truncated = stats["truncated"]
         summary = {"captures": args.captures, **{k: stats[k] for k in ("packets", "sessions", "decryption",
                                                                           "non_tls_flows", "anomalies")},
-                   "keylog_bad_lines": len(keys.keylog.errors), "findings": findings}
+                   "keylog_bad_lines": len(keys.keylog.errors), "findings": stats["findings"]}
         if truncated:
             summary["truncated"] = truncated
         writer.end(summary)
@@ -131,11 +115,3 @@ def auto_jobs(paths: list[str], threshold: int = 64 << 20) -> int:
     if "-" in paths or total < threshold:
         return 1
     return max(1, min(4, os.cpu_count() or 1))
-
-
-def _merge(dicts: list[dict]) -> dict:
-    out: dict = {}
-    for d in dicts:
-        for k, v in d.items():
-            out[k] = out.get(k, 0) + v
-    return out
