@@ -70,17 +70,9 @@ fi
 WORK=$(mktemp -d /tmp/real-captures.XXXXXX)
 TCPDUMP_PID="" SERVER_PID="" IMPAIR_PID=""
 
-stop() {  # stop PID [SIGNAL]: signal one process we started and wait for it
-  local pid=$1 sig=${2:-TERM}
-  [ -n "$pid" ] || return 0
-  kill -"$sig" "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-remove_namespaces() {
-  local ns
-  for ns in $NS_C $NS_M $NS_S; do ip netns del "$ns" 2>/dev/null || true; done
-}
+NAMESPACES=($NS_C $NS_M $NS_S)
+# shellcheck source=netns-lib.sh
+. "$HERE/netns-lib.sh"  # stop, remove_namespaces
 
 teardown() {
   stop "$SERVER_PID"; stop "$IMPAIR_PID"; stop "$TCPDUMP_PID" INT
