@@ -11,7 +11,7 @@ import importlib
 import sys
 
 from dissector import __version__
-from dissector.errors import CaptureError, DissectorError, KeyMaterialError, UsageError
+from dissector.errors import DissectorError, UsageError
 
 EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT = 1, 2, 3
 COMMANDS = ["analyze", "export", "follow", "keys", "generate", "timeline", "plugins", "http", "serve", "connect", "live"]
@@ -46,10 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"dissector: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (CaptureError, KeyMaterialError) as exc:
-        print(f"dissector: error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    except DissectorError as exc:
+    except DissectorError as exc:  # unreadable capture, unusable key material, ...
         print(f"dissector: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except FileNotFoundError as exc:
