@@ -17,11 +17,9 @@ names the fields that hold one (`secret_fields`), so the host walks nothing else
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import json
-import operator
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -62,21 +60,6 @@ PASSWORD_FIELDS = ("password", "passwd", "pwd", "pass", "j_password", "passphras
 
 # -- events ------------------------------------------------------------------------------------------------
 
-def _direct_fields(cls: type[Event]) -> type[Event]:
-    """Give an event class a fields() that reads its fields straight off the instance, with the keys and order
-    of Event.fields(), which walks the class's slots on each call (outputs call it for every HTTP event)."""
-    names = tuple(f.name for f in dataclasses.fields(cls)
-                  if f.name not in ("ts", "flow", "body", "ctx") and not f.name.startswith("_"))
-    get = operator.attrgetter(*names)
-
-    def fields(self: Event) -> dict[str, Any]:
-        return dict(zip(names, get(self)))
-
-    cls.fields = fields  # type: ignore[method-assign]
-    return cls
-
-
-@_direct_fields
 @dataclass(slots=True, eq=False)
 class HTTPRequest(Event):
     """A complete HTTP request (HTTP/1.x or one HTTP/2 stream)."""
@@ -102,7 +85,6 @@ class HTTPRequest(Event):
         return self._secrets
 
 
-@_direct_fields
 @dataclass(slots=True, eq=False)
 class HTTPResponse(Event):
     """A complete HTTP response, paired with its request by `stream`."""
