@@ -34,31 +34,50 @@ TEXT, SESSION = 0, 1  # block kinds: output text (jsonl), one session document a
 
 
 class _BlockWriter:
-    """Collects a worker's output text and writes it as blocks, one per (capture, packet, phase, flow)."""
+    """Collects a worker's output text and writes it as blocks, one per (capture, packet, phase, flow).
+
+    `at(capture, packet, flow_id)` opens the block of an event (cheap when it is the open one); the
+    phase is looked up only when a block opens. Finished blocks are written to the file 256 at a time.
+    """
 
     def __init__(self, f: IO[bytes]) -> None:
         self.f = f
         self.key: tuple = ()
+        self.capture = self.packet = self.flow = -2
         self.parts: list[str] = []
         self.write = self.parts.append  # the writer's `out.write`: text goes into the open block
+        self.done: list[bytes] = []  # finished blocks (header, payload, header, payload...) not yet written
+        self.swept: Callable[[int, int], bool] = lambda packet, flow_id: False
 
-    def start(self, key: tuple) -> None:
-        if key != self.key:
+    def at(self, capture: int, packet: int, flow_id: int) -> None:
+        if packet != self.packet or flow_id != self.flow or capture != self.capture:
             self.flush()
-            self.key = key
+            self.capture, self.packet, self.flow = capture, packet, flow_id
+            self.key = (capture, packet, 1 if self.swept(packet, flow_id) else 0, flow_id + 1)
 
     def flush(self) -> None:
         if self.parts:
             data = "".join(self.parts).encode("utf-8")
             self.parts.clear()
-            self.f.write(_BLOCK.pack(*self.key, TEXT, len(data)))
-            self.f.write(data)
+            self._add(TEXT, data)
+
+    def _add(self, kind: int, data: bytes) -> None:
+        done = self.done
+        done.append(_BLOCK.pack(*self.key, kind, len(data)))
+        done.append(data)
+        if len(done) >= 512:
+            self.f.write(b"".join(done))
+            done.clear()
 
     def session(self, doc: dict) -> None:
         self.flush()
-        data = json.dumps(doc, default=str).encode("utf-8")
-        self.f.write(_BLOCK.pack(*self.key, SESSION, len(data)))
-        self.f.write(data)
+        self._add(SESSION, json.dumps(doc, default=str).encode("utf-8"))
+
+    def close(self) -> None:
+        self.flush()
+        if self.done:
+            self.f.write(b"".join(self.done))
+            self.done.clear()
 
 
 def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, out_path: str, jsonl: bool, verbose: bool,
@@ -67,22 +86,22 @@ def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, out_path: s
     from dissector.output.formats import JSONLWriter
 
     position = [0, 0]
-    pipes: list = [None]
     with open(out_path, "wb") as f:
         blocks = _BlockWriter(f)
         writer = JSONLWriter(blocks, verbose=verbose, batch=1) if jsonl else None  # blocks hold the lines
+        at = blocks.at
 
-        def place(flow_id: int) -> tuple:
-            pipe = pipes[0]
-            swept = pipe.swept_at == position[1] + 1 and flow_id in pipe.swept
-            return position[0], position[1], 1 if swept else 0, flow_id + 1
+        def on_pipeline(pipe: Any) -> None:
+            # flows ended by the idle sweep of a packet come after that packet's own flow (phase 1)
+            blocks.swept = lambda packet, flow_id: pipe.swept_at == packet + 1 and flow_id in pipe.swept
 
         def on_event(ev: Event) -> None:
-            blocks.start(place(ev.flow.id if ev.flow is not None else -1))
+            flow = ev.flow
+            at(position[0], position[1], flow.id if flow is not None else -1)
             writer.event(ev)
 
         def on_session(doc: dict) -> None:
-            blocks.start(place(doc["id"]))
+            at(position[0], position[1], doc["id"])
             if writer is not None:
                 writer.session(doc)
             else:
@@ -92,17 +111,18 @@ def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, out_path: s
             result = run_captures(paths, keys, on_event=on_event if jsonl else None, on_session=on_session,
                                   pipeline_options={"shard": (index, jobs), "shard_by_hosts": bool(keys.rsa_keys or keys.psks)},
                                   plugins=plugins, show_secrets=show_secrets, details=details, position=position,
-                                  on_pipeline=lambda pipe: pipes.__setitem__(0, pipe))
+                                  on_pipeline=on_pipeline)
         except DissectorError as exc:
             stats: dict[str, Any] = {"error": str(exc)}
         else:
             stats = result.counts()
-        blocks.flush()
+        blocks.close()
     with open(out_path + ".stats", "w", encoding="utf-8") as sf:
         json.dump(stats, sf)
 
 
-def _blocks(f: IO[bytes]) -> Iterator[tuple[tuple, int, bytes]]:
+def _blocks(f: IO[bytes]) -> Iterator[tuple[int, int, bytes]]:
+    """A worker's blocks as (order key, kind, payload); the key is (capture, packet, phase, flow) as one int."""
     read = f.read
     size = _BLOCK.size
     unpack = _BLOCK.unpack
@@ -111,7 +131,7 @@ def _blocks(f: IO[bytes]) -> Iterator[tuple[tuple, int, bytes]]:
         if len(head) < size:
             return
         capture, packet, phase, flow, kind, n = unpack(head)
-        yield (capture, packet, phase, flow), kind, read(n)
+        yield (((capture << 40 | packet) << 1 | phase) << 32 | flow), kind, read(n)
 
 
 def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, verbose: bool, details: bool,
@@ -146,12 +166,23 @@ def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, ve
             else:
                 _merge_stats(merged, stats)
         handles = [open(f, "rb", buffering=1 << 20) for f in files]
+        text: list[bytes] = []  # consecutive text blocks, written about 1 MB at a time
+        size = 0
         try:
-            for _, kind, payload in heapq.merge(*(_blocks(h) for h in handles), key=lambda b: b[0]):
+            for _, kind, payload in heapq.merge(*(_blocks(h) for h in handles)):
                 if kind == TEXT:
-                    write_text(payload.decode("utf-8"))
-                else:
+                    text.append(payload)
+                    size += len(payload)
+                    if size < 1 << 20:
+                        continue
+                if text:
+                    write_text(b"".join(text).decode("utf-8"))
+                    text.clear()
+                    size = 0
+                if kind != TEXT:
                     on_session(json.loads(payload))
+            if text:
+                write_text(b"".join(text).decode("utf-8"))
         finally:
             for h in handles:
                 h.close()
