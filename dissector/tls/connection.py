@@ -537,10 +537,10 @@ class TLSConnection:
         return prf.master_secret(version, suite.prf_hash, pms, cr, self.server_random, session_hash), ""
 
     def _rsa_premaster(self) -> tuple[bytes | None, str]:
-        from dissector.tls import rsa_kx
-
         if not self.keys.rsa_keys:
             return None, self._no_key_reason()
+        from dissector.tls import rsa_kx  # loads cryptography's x509 and asymmetric modules: only with RSA keys
+
         cert_key = None
         if self.server_cert_der is not None:
             try:

@@ -28,6 +28,7 @@ defined for it (tshark leaves its ja3 empty too), so the functions return None f
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from struct import pack, unpack_from
 
 __all__ = ["GREASE", "ClientHelloFields", "client_hello_fields", "client_hello_key", "ja3", "ja3s", "ja4",
@@ -193,6 +194,12 @@ def ja3s(body: bytes) -> tuple[str, str] | None:
                 return None
     except IndexError:
         return None
+    return _ja3s_of(version, suite, tuple(exts))
+
+
+@lru_cache(maxsize=1024)
+def _ja3s_of(version: int, suite: int, exts: tuple[int, ...]) -> tuple[str, str]:
+    """JA3S text and MD5 (one server program answers with a handful of shapes: computed once each)."""
     text = f"{version},{suite},{_dash(exts)}"
     return text, hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
