@@ -41,6 +41,61 @@ def add_counts(total: dict[str, int], more: dict[str, int]) -> None:
         total[k] = total.get(k, 0) + v
 
 
+class Analysis:
+    """One capture's analysis chain: Pipeline -> plugins -> SessionCollector, fed frame by frame.
+
+    Every event goes to the collector and then to `on_event`; each finished session document is counted
+    (sessions, decryption status, findings by severity) and handed to `on_session`. Files (`run_captures`)
+    and live interfaces (`dissector live`) both drive one of these."""
+
+    def __init__(self, keys: KeyStore, on_event: Callable[[Event], None] | None = None,
+                 on_session: Callable[[dict], None] | None = None, plugins: Sequence | None = None,
+                 show_secrets: bool = False, details: bool = True, pipeline_options: dict | None = None) -> None:
+        self.on_event = on_event
+        self.on_session = on_session
+        self.sessions = 0
+        self.decryption: dict[str, int] = {}
+        self.findings: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
+        self.pipe = Pipeline(keys, **{"cleartext_http": bool(plugins), **(pipeline_options or {})})
+        self.host = PluginHost(plugins, show_secrets) if plugins else None
+        self.collector = SessionCollector(self._session_done, keep=False, details=details)
+        self._pipe_feed = self.pipe.feed
+        self._add = self.collector.add
+
+    def feed(self, ts: float, linktype: int, frame: Any) -> list[Event]:
+        """One frame through the chain; returns the events it caused (already handed on)."""
+        evs = self._pipe_feed(ts, linktype, frame)
+        if evs:
+            if self.host is not None:
+                evs = self.host.process(evs)
+            self._hand_on(evs)
+        return evs
+
+    def finish(self) -> list[Event]:
+        """End of input: every open flow is ended, its events handed on."""
+        tail = self.pipe.finish()
+        if self.host is not None:
+            tail = self.host.process(tail) + self.host.finish(self.pipe.now)
+        self._hand_on(tail)
+        return tail
+
+    def _hand_on(self, evs: list[Event]) -> None:
+        add, on_event = self._add, self.on_event
+        for ev in evs:
+            add(ev)
+            if on_event is not None:
+                on_event(ev)
+
+    def _session_done(self, doc: dict) -> None:
+        self.sessions += 1
+        st = doc["decryption"]["status"]
+        self.decryption[st] = self.decryption.get(st, 0) + 1
+        for item in doc.get("findings") or ():
+            self.findings[item["severity"]] = self.findings.get(item["severity"], 0) + 1
+        if self.on_session is not None:
+            self.on_session(doc)
+
+
 def run_captures(paths: Iterable[str], keys: KeyStore, on_event: Callable[[Event], None] | None = None,
                  on_session: Callable[[dict], None] | None = None, progress: Callable[[int, int | None], None] | None = None,
                  pipeline_options: dict | None = None, plugins: Sequence | None = None,
@@ -49,65 +104,52 @@ def run_captures(paths: Iterable[str], keys: KeyStore, on_event: Callable[[Event
     """Analyse each capture in turn with one shared KeyStore (so resumption works across files).
 
     `plugins` (see dissector.plugins.load_plugins) run over each session's plaintext; their events
-    follow the pipeline's, with secrets redacted unless `show_secrets`. `position`, when given, is kept
-    at [capture index, packet number] while events are handed out (parallel runs order by it);
-    `on_pipeline` sees each capture's Pipeline before its first packet."""
+    follow the pipeline's, with secrets redacted unless `show_secrets`. Session documents get "capture"
+    and "capture_index". `position`, when given, is kept at [capture index, packet number] while events
+    are handed out (parallel runs order by it); `on_pipeline` sees each capture's Pipeline before its
+    first packet."""
     result = RunResult()
+    current = ["", 0]
 
     def session_done(doc: dict) -> None:
-        result.sessions += 1
-        st = doc["decryption"]["status"]
-        result.decryption[st] = result.decryption.get(st, 0) + 1
-        for item in doc.get("findings") or ():
-            result.findings[item["severity"]] = result.findings.get(item["severity"], 0) + 1
         doc["capture"] = current[0]
         doc["capture_index"] = current[1]
         if on_session is not None:
             on_session(doc)
 
-    current = ["", 0]
     for index, path in enumerate(paths):
         current[0], current[1] = path, index
         if position is not None:
             position[0], position[1] = index, 0
-        collector = SessionCollector(session_done, keep=False, details=details)
-        pipe = Pipeline(keys, **{"cleartext_http": bool(plugins), **(pipeline_options or {})})
-        host = PluginHost(plugins, show_secrets) if plugins else None
+        analysis = Analysis(keys, on_event, session_done, plugins, show_secrets, details, pipeline_options)
         if on_pipeline is not None:
-            on_pipeline(pipe)
-        add = collector.add
+            on_pipeline(analysis.pipe)
         with open_capture(path) as cap:
             cap.on_secrets = keys.add_secrets_block
-            feed = pipe.feed
+            feed = analysis.feed
             n = 0
             for ts, linktype, frame in cap:
                 if position is not None:
                     position[1] = n
-                evs = feed(ts, linktype, frame)
-                if evs and host is not None:
-                    evs = host.process(evs)
-                if evs:
-                    for ev in evs:
-                        add(ev)
-                        if on_event is not None:
-                            on_event(ev)
+                feed(ts, linktype, frame)
                 n += 1
                 if progress is not None and not n & 0x3FFF:
                     progress(cap.bytes_read, cap.size)
             if position is not None:
                 position[1] = n
-            tail = pipe.finish()
-            if host is not None:
-                tail = host.process(tail) + host.finish()
-            for ev in tail:
-                add(ev)
-                if on_event is not None:
-                    on_event(ev)
-            result.packets += pipe.stats.packets
-            result.pipeline_stats.append(pipe.stats)
+            analysis.finish()
+            _add_analysis(result, analysis)
             if cap.truncated:
                 result.truncated.append(f"{path}: {cap.warning or 'capture truncated'}")
     return result
+
+
+def _add_analysis(result: RunResult, analysis: Analysis) -> None:
+    result.packets += analysis.pipe.stats.packets
+    result.pipeline_stats.append(analysis.pipe.stats)
+    result.sessions += analysis.sessions
+    add_counts(result.decryption, analysis.decryption)
+    add_counts(result.findings, analysis.findings)
 
 
 def print_progress_factory(stream=sys.stderr) -> Callable[[int, int | None], None]:

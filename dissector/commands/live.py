@@ -1,6 +1,6 @@
 """`dissector live -i IFACE`: capture on an interface and analyse it as it happens.
 
-The same pipeline as for files (`Pipeline` -> plugins -> `SessionCollector` -> output writer), fed from
+The same chain as for files (`analysis.Analysis`: `Pipeline` -> plugins -> `SessionCollector`), fed from
 `capture.live.LiveCapture` instead of a file: jsonl prints each event as it happens, table prints each
 session when it ends. The key logs given with --keylog are re-read while capturing, so a browser or curl
 started with SSLKEYLOGFILE decrypts live; a key log that does not exist yet is read once it appears.
@@ -240,12 +240,10 @@ class _Console:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dissector.analysis import Analysis
     from dissector.capture.live import LiveCapture, LiveRecorder
     from dissector.net.decode import SUPPORTED_LINKTYPES
     from dissector.output.formats import FORMATS
-    from dissector.output.sessions import SessionCollector
-    from dissector.pipeline import Pipeline
-    from dissector.plugins import PluginHost
 
     plugins = plugins_from_args(args)
     err = sys.stderr
@@ -267,18 +265,14 @@ def run(args: argparse.Namespace) -> int:
             recorder = LiveRecorder(args.write, cap.linktype, args.interface, list(args.keylog or []))
         console = _Console(sys.stdout, err, status=not args.quiet and err.isatty())
         writer = FORMATS[args.format](console, verbose=args.verbose)
-        tally = {"sessions": 0, "decryption": {}}
 
         def session_done(doc: dict) -> None:
-            tally["sessions"] += 1
-            st = doc["decryption"]["status"]
-            tally["decryption"][st] = tally["decryption"].get(st, 0) + 1
             doc["interface"] = args.interface
             writer.session(doc)
 
-        collector = SessionCollector(session_done, keep=False, details=writer.details or args.verbose)
-        pipe = Pipeline(keys, cleartext_http=bool(plugins))
-        host = PluginHost(plugins, args.show_secrets) if plugins else None
+        analysis = Analysis(keys, writer.event, session_done, plugins, args.show_secrets,
+                            details=writer.details or args.verbose)
+        pipe = analysis.pipe
         last_refresh = [time.monotonic()]
 
         def refresh_keys() -> None:
@@ -295,7 +289,7 @@ def run(args: argparse.Namespace) -> int:
                 recorder.sync()  # after the KeyStore: the file then holds at least what the analysis knows
 
         gate = KeyWait(pipe, keys.keylog, args.key_wait if args.keylog else 0.0, refresh_keys)
-        feed, add, event = pipe.feed, collector.add, writer.event
+        feed = analysis.feed
 
         def process(item: list) -> None:
             _, ts, linktype, frame, key, _ = item
@@ -305,11 +299,6 @@ def run(args: argparse.Namespace) -> int:
                 if cr:
                     recorder.want(cr)
                 recorder.write(ts, frame)
-            if evs and host is not None:
-                evs = host.process(evs)
-            for ev in evs:
-                add(ev)
-                event(ev)
             if evs:
                 writer.flush()  # live output appears as the packets arrive
 
@@ -324,7 +313,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"dissector live: listening on {args.interface}{what}, link type {cap.linktype} ({link}); "
                       "Ctrl-C to stop", file=err, flush=True)
             reason, packets = _capture_loop(args, cap, gate, process, refresh_keys, last_refresh, stop, console,
-                                            tally)
+                                            analysis)
         finally:
             stop.uninstall()
             console.clear()
@@ -338,18 +327,13 @@ def run(args: argparse.Namespace) -> int:
                 time.sleep(HOLD_INTERVAL)
         for item in gate.release(time.monotonic(), force=True):
             process(item)
-        tail = pipe.finish()
-        if host is not None:
-            tail = host.process(tail) + host.finish(pipe.now)
-        for ev in tail:
-            add(ev)
-            event(ev)
+        analysis.finish()
         kernel = cap.kernel_stats()
         cap.close()
         drops = kernel[1] if kernel else None
         stats = pipe.stats
         summary = {"interface": args.interface, "filter": args.filter, "packets": packets,
-                   "sessions": tally["sessions"], "decryption": tally["decryption"],
+                   "sessions": analysis.sessions, "decryption": analysis.decryption,
                    "non_tls_flows": stats.non_tls_flows, "anomalies": dict(stats.anomalies),
                    "kernel_dropped": drops, "keylog_bad_lines": len(keys.keylog.errors),
                    "key_waits": gate.waits, "key_wait_timeouts": gate.timeouts,
@@ -366,7 +350,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _capture_loop(args: argparse.Namespace, cap: Any, gate: KeyWait, process: Callable[[list], None],
                   refresh_keys: Callable[[], None], last_refresh: list, stop: _Stopper, console: _Console,
-                  tally: dict) -> tuple[str, int]:
+                  analysis: Any) -> tuple[str, int]:
     """Capture until stopped; returns why it stopped and how many packets it took."""
     start = time.monotonic()
     until = start + args.duration if args.duration else None
@@ -419,8 +403,8 @@ def _capture_loop(args: argparse.Namespace, cap: Any, gate: KeyWait, process: Ca
         if console.status and now >= next_status:
             next_status = now + STATUS_INTERVAL
             k = cap.kernel_stats()
-            dec = tally["decryption"].get("decrypted", 0)
-            console.show(f"{n} packets, {tally['sessions']} sessions ({dec} decrypted)"
+            dec = analysis.decryption.get("decrypted", 0)
+            console.show(f"{n} packets, {analysis.sessions} sessions ({dec} decrypted)"
                          + (f", {k[1]} dropped by the kernel" if k and k[1] else "")
                          + (f", {len(gate.held) // 2} waiting for keys" if gate.holding else ""))
 
