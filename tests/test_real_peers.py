@@ -395,9 +395,10 @@ def test_decrypted_application_data_matches_tshark(name, mode):
 
 def test_null_cipher_record_shorter_than_its_mac_is_called_malformed():
     """Without keys a NULL-cipher record is only cut from its MAC; one shorter than the MAC is a malformed
-    record, not a sign of wrong key material (no key was used)."""
+    record (an anomaly on the session), not a sign of wrong key material (no key was used): the session
+    keeps its status and the records after it are still read."""
     from dissector.capture.reader import open_capture
-    from dissector.events import Decryption
+    from dissector.events import Anomaly, AppData, Decryption
     from dissector.pipeline import Pipeline
 
     pipe = Pipeline()
@@ -409,7 +410,12 @@ def test_null_cipher_record_shorter_than_its_mac_is_called_malformed():
     tls = conns[0]
     out: list = []
     tls.out = out
-    tls.data("client", bytes([23, 3, 3, 0, 4]) + b"abcd", 99.0)  # 4 bytes where a 32-byte MAC is due
+    after = b"still read" + bytes(32)
+    tls.data("client", bytes([23, 3, 3, 0, 4]) + b"abcd" + bytes([23, 3, 3, 0, len(after)]) + after, 99.0)
     tls.close(99.0)
-    status = [e for e in out if isinstance(e, Decryption)][-1]
-    assert status.status == "failed" and "malformed" in status.detail and "key material" not in status.detail
+    anomalies = [e for e in out if isinstance(e, Anomaly)]
+    assert [(a.name, a.direction) for a in anomalies] == [("record_shorter_than_mac", "client")]
+    assert "4-byte NULL-cipher record cannot hold its 32-byte MAC" in anomalies[0].detail
+    assert [e.data for e in out if isinstance(e, AppData)] == [b"still read"]
+    assert not [e for e in out if isinstance(e, Decryption)]  # the status did not change
+    assert tls.status == "not-encrypted" and "key material" not in tls.detail

@@ -12,7 +12,7 @@ from cryptography.hazmat.decrepit.ciphers import algorithms as decrepit
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
-from dissector.errors import DecryptError
+from dissector.errors import DecryptError, MalformedInput
 from dissector.tls import schedule13
 from dissector.tls.protection import (
     AEAD12Protection,
@@ -240,8 +240,8 @@ def test_null_cipher_without_keys_cuts_the_mac_unchecked():
     assert dec.decrypt(0, APP_DATA, TLS12, memoryview(record)) == (APP_DATA, msg)
     assert dec.decrypt(7, HANDSHAKE, TLS12, msg + bytes(20)) == (HANDSHAKE, msg)
     assert dec.decrypt(0, APP_DATA, TLS12, bytes(20)) == (APP_DATA, b"")
-    with pytest.raises(DecryptError, match="record too short"):
-        dec.decrypt(0, APP_DATA, TLS12, bytes(19))
+    with pytest.raises(MalformedInput, match="19-byte NULL-cipher record cannot hold its 20-byte MAC"):
+        dec.decrypt(0, APP_DATA, TLS12, bytes(19))  # no key involved: malformed, not a key mismatch
     assert UnverifiedNullProtection(0).decrypt(0, APP_DATA, TLS12, msg) == (APP_DATA, msg)  # TLS_NULL_WITH_NULL_NULL
 
 

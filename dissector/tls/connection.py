@@ -203,15 +203,10 @@ class TLSConnection:
             self.early_skipped = True  # EndOfEarlyData may be among them: the transcript is incomplete
             self.out.append(AppData(ts, self.flow, direction, len(body), None))
             return None
-        unkeyed_null = type(side.protection) is UnverifiedNullProtection
         side.protection = None
         side.undecryptable = True
-        if unkeyed_null:  # no key was involved: the record itself is malformed
-            self._set_status(FAILED, f"a {direction} record of this NULL-cipher session is malformed ({err}): "
-                                     "it is shorter than its MAC")
-        else:
-            self._set_status(FAILED, f"a {direction} record failed to decrypt ({err}): the key material does not "
-                                     "match this session")
+        self._set_status(FAILED, f"a {direction} record failed to decrypt ({err}): the key material does not "
+                                 "match this session")
         self._undecrypted(direction, side, ctype, len(body), ts)
         return None
 

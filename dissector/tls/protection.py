@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
-from dissector.errors import DecryptError
+from dissector.errors import DecryptError, MalformedInput
 
 SSL3 = 0x0300
 TLS10 = 0x0301
@@ -147,7 +147,10 @@ class NullProtection:
 
 class UnverifiedNullProtection:
     """A NULL-cipher record read without the keys: the content is in the clear, so it is returned as it
-    is, minus the trailing MAC (`mac_len` bytes), which cannot be checked without the MAC key."""
+    is, minus the trailing MAC (`mac_len` bytes), which cannot be checked without the MAC key.
+
+    No key is involved, so a record too short to hold its MAC is malformed (MalformedInput: an anomaly
+    on the session, which goes on), never a sign of wrong key material (DecryptError)."""
 
     __slots__ = ("_mac_len",)
 
@@ -157,7 +160,8 @@ class UnverifiedNullProtection:
     def decrypt(self, seq: int, content_type: int, version: int, fragment) -> tuple[int, bytes]:
         mac_len = self._mac_len
         if len(fragment) < mac_len:
-            raise DecryptError(TOO_SHORT)
+            raise MalformedInput("tls", "record_shorter_than_mac", f"a {len(fragment)}-byte NULL-cipher record "
+                                 f"cannot hold its {mac_len}-byte MAC")
         return content_type, bytes(fragment[:len(fragment) - mac_len])
 
 
