@@ -57,7 +57,14 @@ def hkdf_expand_label(hash_name: str, secret: bytes, label: bytes | str, context
     if len(full) > 255 or len(context) > 255:
         raise ValueError("HKDF label or context longer than 255 bytes")
     info = length.to_bytes(2, "big") + bytes([len(full)]) + full + bytes([len(context)]) + context
-    return HKDFExpand(hash_algorithm(hash_name), length, info).derive(bytes(secret))
+    algorithm = hash_algorithm(hash_name)
+    if length <= algorithm.digest_size:
+        # one output block, T(1) = HMAC(secret, info | 0x01) (RFC 5869 2.3): every label of the key schedule.
+        # The same bytes as HKDFExpand, whose object costs more than the HMAC itself.
+        h = hmac.HMAC(bytes(secret), algorithm)
+        h.update(info + b"\x01")
+        return h.finalize()[:length]
+    return HKDFExpand(algorithm, length, info).derive(bytes(secret))
 
 
 def derive_secret(hash_name: str, secret: bytes, label: bytes | str, transcript_hash: bytes,
