@@ -231,14 +231,15 @@ def judge(tool: str, mode: str, output_path: str, expect: dict) -> tuple[str, st
         seen = decrypted = http = 0
         with open(output_path, encoding="utf-8", errors="replace") as f:
             for line in f:
-                if '"event": "Session"' in line[:40]:
-                    doc = json.loads(line)
-                    if doc.get("event") != "Session":
-                        continue
+                head = line[:40]  # parse only the lines that can be Session or HTTPRequest events
+                if '"Session"' not in head and '"HTTPRequest"' not in head:
+                    continue
+                doc = json.loads(line)
+                if doc.get("event") == "Session":
                     seen += 1
                     if (doc.get("decryption") or {}).get("status") == "decrypted":
                         decrypted += 1
-                elif '"event": "HTTPRequest"' in line[:40]:
+                elif doc.get("event") == "HTTPRequest":
                     http += 1
         if seen != sessions:
             return "FAIL", f"{seen} Session lines, expected {sessions}"

@@ -22,10 +22,13 @@ import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+import orjson
+
 from dissector.analysis import add_counts
 from dissector.errors import CaptureError, DissectorError
 from dissector.events import Event
 from dissector.findings import SEVERITIES
+from dissector.output.formats import encode_bytes
 from dissector.tls.keystore import KeyStore
 
 # capture, packet, phase, flow id + 1 (0: no flow), kind, payload length; the first four order the blocks
@@ -71,7 +74,7 @@ class _BlockWriter:
 
     def session(self, doc: dict) -> None:
         self.flush()
-        self._add(SESSION, json.dumps(doc, default=str).encode("utf-8"))
+        self._add(SESSION, encode_bytes(doc))
 
     def close(self) -> None:
         self.flush()
@@ -180,7 +183,7 @@ def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, ve
                     text.clear()
                     size = 0
                 if kind != TEXT:
-                    on_session(json.loads(payload))
+                    on_session(orjson.loads(payload))
             if text:
                 write_text(b"".join(text).decode("utf-8"))
         finally:

@@ -131,3 +131,40 @@ def test_unsupported_link_type_is_an_error(tmp_path):
         for i in range(3):
             f.write(struct.pack("<IIII", 1, i, 60, 60) + b"x" * 60)
     assert "link type is not supported" in assert_one_line_error(run("analyze", str(p)), 3)
+
+
+def test_json_writer_sorts_sessions_that_end_out_of_order_and_keeps_none_in_memory():
+    from dissector.output.formats import JSONWriter
+
+    out = io.StringIO()
+    w = JSONWriter(out)
+    arrival = [(1, 0), (0, 2), (0, 0), (1, 1), (0, 1)]  # (capture index, flow id) in the order they end
+    for cap, fid in arrival:
+        w.session({"id": fid, "capture_index": cap, "sni": f"h{cap}-{fid}.example", "text": "é\n\"quoted\""})
+    assert not any(isinstance(v, (list, dict)) and v for v in vars(w).values() if v is not w.out)  # texts on disk
+    w.end({"sessions": len(arrival)})
+    doc = json.loads(out.getvalue())
+    assert [(s["capture_index"], s["id"]) for s in doc["sessions"]] == sorted(arrival)
+    assert doc["sessions"][3]["sni"] == "h1-0.example" and doc["sessions"][0]["text"] == "é\n\"quoted\""
+    assert doc["summary"] == {"sessions": 5}
+
+
+def test_json_writer_without_sessions_is_a_valid_document():
+    from dissector.output.formats import JSONWriter
+
+    out = io.StringIO()
+    JSONWriter(out).end({"sessions": 0})
+    assert json.loads(out.getvalue()) == {"sessions": [], "summary": {"sessions": 0}}
+
+
+def test_output_encoder_writes_integers_beyond_64_bits_as_text_and_keeps_the_rest():
+    from dissector.output.formats import encode
+    from dissector.redact import Secret
+
+    big = 2 ** 80
+    text = encode({"n": big, "items": [1, -(2 ** 70), {"x": 2 ** 64 - 1}], "raw": b"\x01\xff", "s": Secret("pw"),
+                   3: {2, 1}})
+    doc = json.loads(text)
+    assert doc == {"n": str(big), "items": [1, str(-(2 ** 70)), {"x": 2 ** 64 - 1}], "raw": "01ff",
+                   "s": str(Secret("pw")), "3": [1, 2]}
+    assert "pw" not in text

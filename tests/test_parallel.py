@@ -87,4 +87,4 @@ def test_sharded_run_writes_what_it_analysed_before_a_bad_capture(tmp_path):
                               timeout=120)
         assert proc.returncode == 3 and proc.stderr.count(b"\n") == 1 and b"not a pcap or pcapng" in proc.stderr
         outs.append(proc.stdout)
-    assert outs[0] == outs[1] and b'"event": "Session"' in outs[0]
+    assert outs[0] == outs[1] and b'"event":"Session"' in outs[0]
