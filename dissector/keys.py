@@ -10,14 +10,14 @@ from dissector.tls.keystore import KeyStore, RSAKey
 def build_keystore(keylogs: list[str] | None = None, key_specs: list[str] | None = None,
                    psks: list[str] | None = None) -> KeyStore:
     """Load every key option; raises KeyMaterialError (one line) for anything unusable."""
-    from dissector.tls import rsa_kx
-
     store = KeyStore()
     for path in keylogs or []:
         try:
             store.keylog.load(path)
         except OSError as exc:
             raise KeyMaterialError(f"cannot read key log {path}: {exc.strerror or exc}") from None
+    if key_specs:
+        from dissector.tls import rsa_kx  # cryptography's x509 and key loading: only when keys are given
     for spec in key_specs or []:
         ks = rsa_kx.parse_key_spec(spec)
         key = rsa_kx.load_private_key(ks.path, ks.password)
