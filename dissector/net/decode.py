@@ -44,6 +44,8 @@ _U32_BE = struct.Struct("!I")
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")  # ver/ihl, tos, total len, id, flags/frag, ttl, proto, csum, src, dst
 _IPV6 = struct.Struct("!IHBB16s16s")  # ver/class/flow, payload len, next header, hop limit, src, dst
 _TCP = struct.Struct("!HHIIBB")  # sport, dport, seq, ack, data offset, flags
+# Ethernet type; IPv4 ver/ihl, total length, flags/fragment offset, protocol, src, dst; the TCP header as _TCP
+_ETH_IPV4_TCP = struct.Struct("!12xHBxH2xH xB2x4s4sHHIIBB")
 
 # TCP flags
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
@@ -165,6 +167,16 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None) -> tupl
     mv = frame if type(frame) is memoryview else memoryview(frame)
     n = len(mv)
     if linktype == 1:
+        if n >= 54:  # Ethernet, IPv4 without options, TCP: one unpack for all three headers
+            (etype, vihl, total, frag, proto, src, dst, sport, dport, seq, ack, doff,
+             flags) = _ETH_IPV4_TCP.unpack_from(mv, 0)
+            if etype == ETH_IPV4 and vihl == 0x45 and proto == IPPROTO_TCP and not frag & 0x3FFF and total >= 40:
+                end = 14 + total
+                if end > n:
+                    end = n
+                hlen = (doff >> 4) * 4
+                if 20 <= hlen <= end - 34:
+                    return 4, src, dst, sport, dport, seq, ack, flags, mv[34 + hlen:end]
         base = 14 if n >= 54 and mv[12] == 8 and mv[13] == 0 else -1
     elif linktype in _RAW_LINKTYPES:
         base = 0 if n >= 40 else -1
