@@ -1,11 +1,15 @@
 """Analysing one capture with several processes: flows are sharded, results merged in wire order.
 
 Every worker reads the whole capture and tracks every flow's lifetime (so flow ids agree), but
-reassembles and decrypts only the flows of its shard. Workers write their output to temporary files
-as blocks: the consecutive output of one flow at one packet, behind a binary header that carries the
-block's place in wire order, (capture, packet, phase, flow). The parent merges the files by that key,
-so the merged output is what a single process would write. Phase 1 marks the flows ended by an idle
-sweep: a single process emits them after the packet's own flow, in flow id order.
+reassembles and decrypts only the flows of its shard. Workers stream their output to the parent through
+a pipe as blocks: the consecutive output of one flow at one packet, behind a binary header that carries
+the block's place in wire order, (capture, packet, phase, flow). The parent merges the streams by that
+key while the workers run, so the merged output is what a single process would write. Phase 1 marks the
+flows ended by an idle sweep: a single process emits them after the packet's own flow, in flow id order.
+A worker's last block holds its run statistics.
+
+No deadlock: a worker only ever waits for room in its own pipe, and the parent only waits for a block
+from a worker whose pipe it has emptied, which can therefore write.
 
 TLS <= 1.2 resumption needs the master secret of an earlier session of the same client. With RSA keys
 or PSKs (where the secret is not in a key log) flows are sharded by host pair, so a client's sessions
@@ -14,11 +18,9 @@ stay in one worker.
 from __future__ import annotations
 
 import heapq
-import json
 import multiprocessing
 import os
 import struct
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -33,7 +35,9 @@ from dissector.tls.keystore import KeyStore
 
 # capture, packet, phase, flow id + 1 (0: no flow), kind, payload length; the first four order the blocks
 _BLOCK = struct.Struct("<HQBIBI")
-TEXT, SESSION = 0, 1  # block kinds: output text (jsonl), one session document as JSON (other formats)
+# block kinds: output text (jsonl), one session document as JSON (other formats), the run statistics (last)
+TEXT, SESSION, STATS = 0, 1, 2
+_PIPE_SIZE = 1 << 20  # asked of the kernel for each worker's pipe (Linux; the default is 64 KB)
 
 
 class _BlockWriter:
@@ -83,13 +87,15 @@ class _BlockWriter:
             self.done.clear()
 
 
-def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, out_path: str, jsonl: bool, verbose: bool,
-            details: bool, plugins: Any, show_secrets: bool) -> None:
+def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, fd: int, jsonl: bool, verbose: bool,
+            details: bool, plugins: Any, show_secrets: bool, close_fds: list[int]) -> None:
     from dissector.analysis import run_captures
     from dissector.output.formats import JSONLWriter
 
+    for other in close_fds:  # the parent's ends of the pipes, inherited through fork
+        os.close(other)
     position = [0, 0]
-    with open(out_path, "wb") as f:
+    with os.fdopen(fd, "wb", buffering=1 << 20) as f:
         blocks = _BlockWriter(f)
         writer = JSONLWriter(blocks, verbose=verbose, batch=1) if jsonl else None  # blocks hold the lines
         at = blocks.at
@@ -119,13 +125,15 @@ def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, out_path: s
             stats: dict[str, Any] = {"error": str(exc)}
         else:
             stats = result.counts()
+        blocks.flush()
+        blocks.key = (0, 0, 0, 0)
+        blocks._add(STATS, encode_bytes(stats))
         blocks.close()
-    with open(out_path + ".stats", "w", encoding="utf-8") as sf:
-        json.dump(stats, sf)
 
 
-def _blocks(f: IO[bytes]) -> Iterator[tuple[int, int, bytes]]:
-    """A worker's blocks as (order key, kind, payload); the key is (capture, packet, phase, flow) as one int."""
+def _blocks(f: IO[bytes], stats: list[dict]) -> Iterator[tuple[int, int, bytes]]:
+    """A worker's blocks as (order key, kind, payload); the key is (capture, packet, phase, flow) as one int.
+    The statistics block ends the stream: it goes into `stats`."""
     read = f.read
     size = _BLOCK.size
     unpack = _BLOCK.unpack
@@ -134,7 +142,11 @@ def _blocks(f: IO[bytes]) -> Iterator[tuple[int, int, bytes]]:
         if len(head) < size:
             return
         capture, packet, phase, flow, kind, n = unpack(head)
-        yield (((capture << 40 | packet) << 1 | phase) << 32 | flow), kind, read(n)
+        payload = read(n)
+        if kind == STATS:
+            stats.append(orjson.loads(payload))
+            return
+        yield (((capture << 40 | packet) << 1 | phase) << 32 | flow), kind, payload
 
 
 def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, verbose: bool, details: bool,
@@ -148,50 +160,70 @@ def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, ve
         if p == "-" or not os.path.isfile(p):
             raise CaptureError(f"{p}: --jobs needs regular files (stdin and pipes are read by one process)")
     ctx = multiprocessing.get_context("fork")
-    with tempfile.TemporaryDirectory(prefix="dissector-") as tmp:
-        files = [os.path.join(tmp, f"worker{i}.bin") for i in range(jobs)]
-        procs = [ctx.Process(target=_worker, args=(i, jobs, paths, keys, files[i], jsonl, verbose, details,
-                                                   plugins, show_secrets), daemon=True) for i in range(jobs)]
-        for proc in procs:
+    procs, streams = [], []
+    try:
+        for i in range(jobs):
+            r, w = os.pipe()
+            _grow_pipe(w)
+            mine = [s.fileno() for s in streams] + [r]  # the worker closes the parent's read ends
+            proc = ctx.Process(target=_worker, args=(i, jobs, paths, keys, w, jsonl, verbose, details, plugins,
+                                                     show_secrets, mine), daemon=True)
             proc.start()
+            os.close(w)
+            procs.append(proc)
+            streams.append(os.fdopen(r, "rb", buffering=1 << 20))
+        stats: list[dict] = []
+        _merge(streams, stats, write_text, on_session)
         for proc in procs:
             proc.join()
-        if any(proc.exitcode != 0 for proc in procs):
-            raise DissectorError("a worker process failed; run with --jobs 1 for the details")
-        merged: dict[str, Any] = {"packets": 0, "sessions": 0, "decryption": {}, "truncated": [],
-                                  "non_tls_flows": 0, "anomalies": {}, "findings": dict.fromkeys(SEVERITIES, 0)}
-        error = None
-        for path in files:
-            with open(path + ".stats", encoding="utf-8") as sf:
-                stats = json.load(sf)
-            if "error" in stats:
-                error = stats["error"]
-            else:
-                _merge_stats(merged, stats)
-        handles = [open(f, "rb", buffering=1 << 20) for f in files]
-        text: list[bytes] = []  # consecutive text blocks, written about 1 MB at a time
-        size = 0
-        try:
-            for _, kind, payload in heapq.merge(*(_blocks(h) for h in handles)):
-                if kind == TEXT:
-                    text.append(payload)
-                    size += len(payload)
-                    if size < 1 << 20:
-                        continue
-                if text:
-                    write_text(b"".join(text).decode("utf-8"))
-                    text.clear()
-                    size = 0
-                if kind != TEXT:
-                    on_session(orjson.loads(payload))
-            if text:
-                write_text(b"".join(text).decode("utf-8"))
-        finally:
-            for h in handles:
-                h.close()
+    finally:
+        for proc in procs:
+            if proc.is_alive():  # the parent stopped early (an error, a closed stdout)
+                proc.terminate()
+        for stream in streams:
+            stream.close()
+    if len(stats) < jobs or any(proc.exitcode != 0 for proc in procs):
+        raise DissectorError("a worker process failed; run with --jobs 1 for the details")
+    merged: dict[str, Any] = {"packets": 0, "sessions": 0, "decryption": {}, "truncated": [],
+                              "non_tls_flows": 0, "anomalies": {}, "findings": dict.fromkeys(SEVERITIES, 0)}
+    error = None
+    for st in stats:
+        if "error" in st:
+            error = st["error"]
+        else:
+            _merge_stats(merged, st)
     if error is not None:  # what was analysed before it is written, as one process would
         raise CaptureError(error)
     return merged
+
+
+def _merge(streams: list[IO[bytes]], stats: list[dict], write_text: Callable[[str], None],
+           on_session: Callable[[dict], None]) -> None:
+    text: list[bytes] = []  # consecutive text blocks, written about 1 MB at a time
+    size = 0
+    for _, kind, payload in heapq.merge(*(_blocks(s, stats) for s in streams)):
+        if kind == TEXT:
+            text.append(payload)
+            size += len(payload)
+            if size < 1 << 20:
+                continue
+        if text:
+            write_text(b"".join(text).decode("utf-8"))
+            text.clear()
+            size = 0
+        if kind != TEXT:
+            on_session(orjson.loads(payload))
+    if text:
+        write_text(b"".join(text).decode("utf-8"))
+
+
+def _grow_pipe(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_SIZE)
+    except (ImportError, OSError):  # not Linux, or above the system's pipe-max-size: the default will do
+        pass
 
 
 def _merge_stats(merged: dict, stats: dict) -> None:
