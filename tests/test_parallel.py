@@ -88,3 +88,47 @@ def test_sharded_run_writes_what_it_analysed_before_a_bad_capture(tmp_path):
         assert proc.returncode == 3 and proc.stderr.count(b"\n") == 1 and b"not a pcap or pcapng" in proc.stderr
         outs.append(proc.stdout)
     assert outs[0] == outs[1] and b'"event":"Session"' in outs[0]
+
+
+class _DiesInWorker1:
+    """A plugin that kills the process of shard 1 at its first session (a crash no Python handler sees)."""
+
+    name = "dies"
+
+    def match(self, info):
+        import os
+
+        if _SHARD[0] == 1:
+            os._exit(9)
+        return -1.0
+
+    def new_stream(self, flow, direction):
+        return None
+
+
+_SHARD = [0]
+
+
+def test_a_worker_that_dies_gives_a_one_line_error_not_a_hang(monkeypatch):
+    """The parent reads the workers' pipes while they run: one that dies mid-stream (no statistics block)
+    must end the run with the documented error, without waiting forever for the other stream; the
+    output of shard 0 up to there is still merged."""
+    import io
+
+    from dissector import parallel
+    from dissector.errors import DissectorError
+    from dissector.tls.keystore import KeyStore
+
+    real_worker = parallel._worker
+
+    def worker(index, *args):
+        _SHARD[0] = index
+        real_worker(index, *args)
+
+    monkeypatch.setattr(parallel, "_worker", worker)
+    caps = [str(p) for p in sorted(SAMPLES.glob("*.pcapng"))]  # key logs inside: plugins see plaintext
+    out = io.StringIO()
+    with pytest.raises(DissectorError, match="a worker process failed"):
+        parallel.run_parallel(caps, KeyStore(), 2, jsonl=True, verbose=False, details=False, write_text=out.write,
+                              on_session=lambda doc: None, plugins=[_DiesInWorker1()])
+    assert '"event":"TCPEvent"' in out.getvalue()
