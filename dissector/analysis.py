@@ -50,7 +50,8 @@ class Analysis:
 
     def __init__(self, keys: KeyStore, on_event: Callable[[Event], None] | None = None,
                  on_session: Callable[[dict], None] | None = None, plugins: Sequence | None = None,
-                 show_secrets: bool = False, details: bool = True, pipeline_options: dict | None = None) -> None:
+                 show_secrets: bool = False, details: bool = True, pipeline_options: dict | None = None,
+                 messages: bool = True) -> None:
         self.on_event = on_event
         self.on_session = on_session
         self.sessions = 0
@@ -58,7 +59,7 @@ class Analysis:
         self.findings: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
         self.pipe = Pipeline(keys, **{"cleartext_http": bool(plugins), **(pipeline_options or {})})
         self.host = PluginHost(plugins, show_secrets) if plugins else None
-        self.collector = SessionCollector(self._session_done, keep=False, details=details)
+        self.collector = SessionCollector(self._session_done, keep=False, details=details, messages=messages)
         self._pipe_feed = self.pipe.feed
         self._add = self.collector.add
 
@@ -100,14 +101,15 @@ def run_captures(paths: Iterable[str], keys: KeyStore, on_event: Callable[[Event
                  on_session: Callable[[dict], None] | None = None, progress: Callable[[int, int | None], None] | None = None,
                  pipeline_options: dict | None = None, plugins: Sequence | None = None,
                  show_secrets: bool = False, details: bool = True, position: list | None = None,
-                 on_pipeline: Callable[[Pipeline], None] | None = None) -> RunResult:
+                 on_pipeline: Callable[[Pipeline], None] | None = None, messages: bool = True) -> RunResult:
     """Analyse each capture in turn with one shared KeyStore (so resumption works across files).
 
     `plugins` (see dissector.plugins.load_plugins) run over each session's plaintext; their events
     follow the pipeline's, with secrets redacted unless `show_secrets`. Session documents get "capture"
     and "capture_index". `position`, when given, is kept at [capture index, packet number] while events
     are handed out (parallel runs order by it); `on_pipeline` sees each capture's Pipeline before its
-    first packet."""
+    first packet. `messages=False`: session documents count their messages instead of listing them (and
+    list no TCP events), for outputs that show the events themselves (jsonl)."""
     result = RunResult()
     current = ["", 0]
 
@@ -121,7 +123,7 @@ def run_captures(paths: Iterable[str], keys: KeyStore, on_event: Callable[[Event
         current[0], current[1] = path, index
         if position is not None:
             position[0], position[1] = index, 0
-        analysis = Analysis(keys, on_event, session_done, plugins, show_secrets, details, pipeline_options)
+        analysis = Analysis(keys, on_event, session_done, plugins, show_secrets, details, pipeline_options, messages)
         if on_pipeline is not None:
             on_pipeline(analysis.pipe)
         with open_capture(path) as cap:

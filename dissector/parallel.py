@@ -120,7 +120,7 @@ def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, fd: int, js
             result = run_captures(paths, keys, on_event=on_event if jsonl else None, on_session=on_session,
                                   pipeline_options={"shard": (index, jobs), "shard_by_hosts": bool(keys.rsa_keys or keys.psks)},
                                   plugins=plugins, show_secrets=show_secrets, details=details, position=position,
-                                  on_pipeline=on_pipeline)
+                                  on_pipeline=on_pipeline, messages=not jsonl)
         except DissectorError as exc:
             stats: dict[str, Any] = {"error": str(exc)}
         else:

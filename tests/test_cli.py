@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import CORPUS, needs_corpus
+from tests.conftest import CORPUS, SAMPLES, needs_corpus
 
 
 def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
@@ -168,3 +168,20 @@ def test_output_encoder_writes_integers_beyond_64_bits_as_text_and_keeps_the_res
     assert doc == {"n": str(big), "items": [1, str(-(2 ** 70)), {"x": 2 ** 64 - 1}], "raw": "01ff",
                    "s": str(Secret("pw")), "3": [1, 2]}
     assert "pw" not in text
+
+
+def test_session_documents_without_message_lists_keep_everything_else():
+    """jsonl's collector counts messages instead of listing them (the events have their own lines): the
+    rest of each document, fingerprints, findings and history included, is the same."""
+    from dissector.analysis import run_captures
+    from dissector.keys import build_keystore
+
+    cap = str(SAMPLES / "tls12-resume-id.pcapng")
+    full, lean = [], []
+    run_captures([cap], build_keystore(), on_session=full.append, details=False)
+    run_captures([cap], build_keystore(), on_session=lean.append, details=False, messages=False)
+    assert len(full) == len(lean) >= 2
+    for f, s in zip(full, lean, strict=True):
+        assert s["messages"] == len(f["messages"]) > 5 and "tcp" not in s and f["tcp"]
+        assert {k: v for k, v in f.items() if k not in ("messages", "tcp")} == \
+               {k: v for k, v in s.items() if k != "messages"}

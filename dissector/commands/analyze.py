@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
                                  show_secrets=args.show_secrets)
         else:
             result = run_captures(args.captures, keys, on_event=writer.event, on_session=writer.session,
-                                  progress=progress, details=details, plugins=plugins, show_secrets=args.show_secrets)
+                                  progress=progress, details=details, plugins=plugins, show_secrets=args.show_secrets,
+                                  messages=writer.messages)
             if progress is not None:
                 sys.stderr.write("\r" + " " * 40 + "\r")
             stats = result.counts()

@@ -271,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
             writer.session(doc)
 
         analysis = Analysis(keys, writer.event, session_done, plugins, args.show_secrets,
-                            details=writer.details or args.verbose)
+                            details=writer.details or args.verbose, messages=writer.messages)
         pipe = analysis.pipe
         last_refresh = [time.monotonic()]
 

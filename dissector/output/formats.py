@@ -123,6 +123,7 @@ def request_line(r: dict) -> str:
 
 class Writer:
     details = True  # whether session documents need every field of every message
+    messages = True  # whether they list the messages and TCP events at all (else only count the messages)
 
     def __init__(self, out: IO[str], verbose: bool = False, show_secrets: bool = False) -> None:
         self.out = out
@@ -209,6 +210,7 @@ class JSONLWriter(Writer):
     """
 
     details = False
+    messages = False  # the events are lines of their own: the Session line counts the messages
 
     def __init__(self, out: IO[str], verbose: bool = False, show_secrets: bool = False, batch: int = 256) -> None:
         super().__init__(out, verbose, show_secrets)
@@ -268,7 +270,8 @@ class JSONLWriter(Writer):
 
     def session(self, doc: dict) -> None:
         d = {"event": "Session", **{k: v for k, v in doc.items() if k not in ("messages", "tcp")}}
-        d["messages"] = len(doc["messages"])
+        m = doc["messages"]
+        d["messages"] = m if type(m) is int else len(m)  # a count already when the collector kept no list
         self._put(encode_line(d))
 
     def end(self, summary: dict) -> None:

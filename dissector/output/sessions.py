@@ -85,10 +85,13 @@ class Session:
 
 class SessionCollector:
     def __init__(self, on_session: Callable[[dict], None] | None = None, keep: bool = True,
-                 details: bool = True, trust: certcheck.TrustStore | None | bool = True) -> None:
+                 details: bool = True, trust: certcheck.TrustStore | None | bool = True, messages: bool = True) -> None:
         self.on_session = on_session
         self.keep = keep
         self.details = details  # include every parsed field of every message (else type, direction, alerts)
+        # list the messages and TCP events in the document; else "messages" is their count and there is no
+        # "tcp" (what a jsonl Session line shows: the events have lines of their own)
+        self.messages = messages
         # CA store for certificate verification (True: the process-wide one that `analyze --ca` configures)
         self.trust = certcheck.current_trust() if trust is True else trust or None
         self.open: dict[int, Session] = {}
@@ -121,13 +124,16 @@ class SessionCollector:
             return
         if t is TLSMessage:
             if s is not None:
-                m = {"time": ev.ts, "from": ev.direction, "type": ev.type}
-                if ev.encrypted:
-                    m["encrypted"] = True
-                if self.details or ev.code < 0:
-                    for k, v in ev.info.items():
-                        m.setdefault(k, v)
-                s.doc["messages"].append(m)
+                if not self.messages:
+                    s.doc["messages"] += 1
+                else:
+                    m = {"time": ev.ts, "from": ev.direction, "type": ev.type}
+                    if ev.encrypted:
+                        m["encrypted"] = True
+                    if self.details or ev.code < 0:
+                        for k, v in ev.info.items():
+                            m.setdefault(k, v)
+                    s.doc["messages"].append(m)
                 if HandshakeNotes.wants(ev):
                     s.notes.add(ev)
                 if len(s.history) < MAX_HISTORY:
@@ -139,9 +145,14 @@ class SessionCollector:
             if ev.cleartext:  # plain HTTP: no TLS, read by the plugins as it is
                 s.doc["cleartext"] = True
             tcp = self.tcp.pop(flow.id, None)
-            s.doc["tcp"] = tcp or []
+            if self.messages:
+                s.doc["tcp"] = tcp or []
+            else:
+                s.doc["messages"] = 0
             return
         if t is TCPEvent or t is TCPGap:
+            if not self.messages:
+                return
             item = {"time": ev.ts, "from": ev.direction, "event": ev.state if t is TCPEvent else "GAP"}
             if t is TCPGap:
                 item["missing"] = ev.missing
