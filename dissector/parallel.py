@@ -80,6 +80,12 @@ class _BlockWriter:
         self.flush()
         self._add(SESSION, encode_bytes(doc))
 
+    def statistics(self, stats: dict) -> None:
+        """The worker's run statistics: the last block of its stream."""
+        self.flush()
+        self.key = (0, 0, 0, 0)
+        self._add(STATS, encode_bytes(stats))
+
     def close(self) -> None:
         self.flush()
         if self.done:
@@ -125,9 +131,7 @@ def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, fd: int, js
             stats: dict[str, Any] = {"error": str(exc)}
         else:
             stats = result.counts()
-        blocks.flush()
-        blocks.key = (0, 0, 0, 0)
-        blocks._add(STATS, encode_bytes(stats))
+        blocks.statistics(stats)
         blocks.close()
 
 
