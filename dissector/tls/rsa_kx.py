@@ -118,11 +118,26 @@ def _load(path: str, loader, pw: bytes | None):
             raise KeyMaterialError(f"{path} is encrypted: give the password as FILE:PASSWORD") from None
         raise KeyMaterialError(f"{path}: {exc}") from None
     except ValueError as exc:
-        if pw is not None and ("decrypt" in str(exc).lower() or "password" in str(exc).lower()):
+        if pw is not None and ("decrypt" in str(exc).lower() or "password" in str(exc).lower()
+                               or _is_encrypted(loader)):
+            # a wrong password usually fails the padding check; about once in 256 it decrypts to garbage
+            # that then fails to parse, with a parse error: the key being encrypted says which it was
             raise KeyMaterialError(f"{path}: wrong password") from None
         raise KeyMaterialError(f"{path} is not a private key file (PEM, DER or PKCS#12)") from None
     except Exception as exc:  # cryptography's UnsupportedAlgorithm and friends
         raise KeyMaterialError(f"{path}: {exc}") from None
+
+
+def _is_encrypted(loader) -> bool:
+    """Whether the key needs a password (the loader refuses to go on without one)."""
+    try:
+        loader(None)
+    except TypeError as exc:
+        text = str(exc).lower()
+        return "encrypted" in text and "not encrypted" not in text
+    except Exception:  # noqa: BLE001 - anything else: not known to be encrypted
+        return False
+    return False
 
 
 def _load_pkcs12(path: str, data: bytes, pw: bytes | None):
