@@ -185,3 +185,32 @@ def test_session_documents_without_message_lists_keep_everything_else():
         assert s["messages"] == len(f["messages"]) > 5 and "tcp" not in s and f["tcp"]
         assert {k: v for k, v in f.items() if k not in ("messages", "tcp")} == \
                {k: v for k, v in s.items() if k != "messages"}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "table", "csv"])
+def test_a_capture_whose_name_is_not_utf8_is_analysed(tmp_path, fmt):
+    """Python decodes such a name with lone surrogates, which a UTF-8 encoder refuses: the name is written
+    with U+FFFD for its undecodable byte, and the analysis is not lost."""
+    import os
+    import shutil
+
+    name = os.fsdecode(bytes(tmp_path) + b"/caf\xe9.pcapng")
+    shutil.copy(SAMPLES / "tls13-aes128-gcm.pcapng", name)
+    proc = subprocess.run([sys.executable, "-m", "dissector", "analyze", name, "-f", fmt, "-q"], capture_output=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    out = proc.stdout.decode("utf-8")
+    if fmt == "json":
+        doc = json.loads(out)
+        assert doc["sessions"][0]["capture"].endswith("caf\ufffd.pcapng")
+        assert doc["sessions"][0]["decryption"]["status"] == "decrypted"
+    elif fmt == "jsonl":
+        summary = json.loads(out.splitlines()[-1])
+        assert summary["captures"][0].endswith("caf\ufffd.pcapng") and summary["sessions"] == 1
+
+
+def test_output_encoder_replaces_lone_surrogates():
+    from dissector.output.formats import encode
+
+    assert json.loads(encode({"f": "caf\udce9", "k\udce9": ["\ud800x"]})) == {"f": "caf\ufffd", "k\ufffd": ["?x"]}
+    assert json.loads(encode({"mixed": {2, "a", 1}})) == {"mixed": ["a", 1, 2]}  # by repr when they do not compare

@@ -175,7 +175,7 @@ class JSONWriter(Writer):
             out.write("\n" if i == 0 else ",\n")
             out.write(text)
         out.write('\n],\n"summary": ')
-        out.write(orjson.dumps(summary, default=_default, option=_OPTIONS | orjson.OPT_INDENT_2).decode())
+        out.write(encode_bytes(summary, orjson.OPT_INDENT_2).decode("utf-8"))
         out.write("}\n")
 
     def _sorted_sessions(self) -> Iterator[str]:
@@ -428,8 +428,11 @@ def _default(o: Any) -> Any:
     if isinstance(o, (bytes, bytearray, memoryview)):
         return bytes(o).hex()
     if isinstance(o, (set, frozenset)):
-        return sorted(o)
-    return str(o)
+        try:
+            return sorted(o)
+        except TypeError:  # values that do not compare (1 and "a"): a stable order all the same
+            return sorted(o, key=repr)
+    return printable(str(o))
 
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS
@@ -440,13 +443,14 @@ _dumps = orjson.dumps
 def encode_bytes(obj: Any, option: int = 0) -> bytes:
     """Compact JSON of one output object (orjson: several times faster than json's C encoder).
 
-    Bytes become hex, sets sorted lists, anything else unknown its str() (a Secret shows redacted). An
-    integer beyond 64 bits, which orjson refuses (a plugin's, or a number in a peer's JSON body), is written
-    as a decimal string."""
+    Bytes become hex, sets sorted lists, anything else unknown its str() (a Secret shows redacted). What
+    orjson refuses is made writable first: an integer beyond 64 bits (a plugin's, or a number in a peer's
+    JSON body) becomes its decimal text, a string with lone surrogates (a file name that is not UTF-8, as
+    Python decodes it) gets U+FFFD for its undecodable bytes."""
     try:
         return orjson.dumps(obj, default=_default, option=_OPTIONS | option)
     except TypeError:
-        return orjson.dumps(_big_ints_as_text(obj), default=_default, option=_OPTIONS | option)
+        return orjson.dumps(_jsonable(obj), default=_default, option=_OPTIONS | option)
 
 
 def encode(obj: Any) -> str:
@@ -458,15 +462,26 @@ def encode_line(obj: Any) -> str:
     return encode_bytes(obj, orjson.OPT_APPEND_NEWLINE).decode("utf-8")
 
 
-def _big_ints_as_text(obj: Any, depth: int = 0) -> Any:
+def printable(text: str) -> str:
+    """A string that UTF-8 can encode: the undecodable bytes of a non-UTF-8 file name become U+FFFD."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a lone surrogate that no byte was decoded into
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _jsonable(obj: Any, depth: int = 0) -> Any:
     if depth > 200:
         raise ValueError("output object nested too deeply")
-    if type(obj) is int and not -(1 << 63) <= obj < 1 << 64:
+    t = type(obj)
+    if t is int and not -(1 << 63) <= obj < 1 << 64:
         return str(obj)
+    if t is str:
+        return printable(obj)
     if isinstance(obj, dict):
-        return {k: _big_ints_as_text(v, depth + 1) for k, v in obj.items()}
+        return {printable(k) if type(k) is str else k: _jsonable(v, depth + 1) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_big_ints_as_text(v, depth + 1) for v in obj]
+        return [_jsonable(v, depth + 1) for v in obj]
     return obj
 
 
