@@ -214,3 +214,28 @@ def test_output_encoder_replaces_lone_surrogates():
 
     assert json.loads(encode({"f": "caf\udce9", "k\udce9": ["\ud800x"]})) == {"f": "caf\ufffd", "k\ufffd": ["?x"]}
     assert json.loads(encode({"mixed": {2, "a", 1}})) == {"mixed": ["a", 1, 2]}  # by repr when they do not compare
+
+
+def test_output_encoder_cuts_what_nests_too_deeply_instead_of_failing():
+    """A peer's JSON body (an OAuth2 token response, say) can nest deeper than orjson writes (255 levels):
+    the run must go on, with the deep part replaced."""
+    import io
+
+    from dissector.events import Flow
+    from dissector.output.formats import JSONLWriter
+    from dissector.plugins import PluginFields
+
+    deep: list = []
+    cur = deep
+    for _ in range(400):
+        cur.append([])
+        cur = cur[0]
+    out = io.StringIO()
+    w = JSONLWriter(out)
+    w.event(PluginFields(1.0, Flow(3, "10.0.0.1", 1000, "10.0.0.2", 443, 0.0), "http", "http", {"v": deep}))
+    w.flush()
+    line = json.loads(out.getvalue())
+    depth, node = 0, line["fields"]["v"]
+    while isinstance(node, list):
+        node, depth = node[0], depth + 1
+    assert line["flow"] == 3 and node == "(nested too deeply)" and depth > 190

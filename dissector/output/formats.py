@@ -446,7 +446,8 @@ def encode_bytes(obj: Any, option: int = 0) -> bytes:
     Bytes become hex, sets sorted lists, anything else unknown its str() (a Secret shows redacted). What
     orjson refuses is made writable first: an integer beyond 64 bits (a plugin's, or a number in a peer's
     JSON body) becomes its decimal text, a string with lone surrogates (a file name that is not UTF-8, as
-    Python decodes it) gets U+FFFD for its undecodable bytes."""
+    Python decodes it) gets U+FFFD for its undecodable bytes, and what nests deeper than 200 levels is
+    replaced by "(nested too deeply)"."""
     try:
         return orjson.dumps(obj, default=_default, option=_OPTIONS | option)
     except TypeError:
@@ -471,8 +472,8 @@ def printable(text: str) -> str:
 
 
 def _jsonable(obj: Any, depth: int = 0) -> Any:
-    if depth > 200:
-        raise ValueError("output object nested too deeply")
+    if depth > 200:  # orjson stops at 255 levels; a peer's JSON body can nest deeper than that
+        return "(nested too deeply)"
     t = type(obj)
     if t is int and not -(1 << 63) <= obj < 1 << 64:
         return str(obj)
