@@ -94,7 +94,8 @@ class _BlockWriter:
 
 
 def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, fd: int, jsonl: bool, verbose: bool,
-            details: bool, plugins: Any, show_secrets: bool, close_fds: list[int]) -> None:
+            details: bool, plugins: Any, show_secrets: bool, close_fds: list[int],
+            progress: Callable[[int, int | None], None] | None = None) -> None:
     from dissector.analysis import run_captures
     from dissector.output.formats import JSONLWriter
 
@@ -126,7 +127,7 @@ def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, fd: int, js
             result = run_captures(paths, keys, on_event=on_event if jsonl else None, on_session=on_session,
                                   pipeline_options={"shard": (index, jobs), "shard_by_hosts": bool(keys.rsa_keys or keys.psks)},
                                   plugins=plugins, show_secrets=show_secrets, details=details, position=position,
-                                  on_pipeline=on_pipeline, messages=not jsonl)
+                                  on_pipeline=on_pipeline, messages=not jsonl, progress=progress)
         except DissectorError as exc:
             stats: dict[str, Any] = {"error": str(exc)}
         else:
@@ -155,9 +156,10 @@ def _blocks(f: IO[bytes], stats: list[dict]) -> Iterator[tuple[int, int, bytes]]
 
 def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, verbose: bool, details: bool,
                  write_text: Callable[[str], None], on_session: Callable[[dict], None], plugins: Any = None,
-                 show_secrets: bool = False) -> dict:
+                 show_secrets: bool = False, progress: Callable[[int, int | None], None] | None = None) -> dict:
     """Run `jobs` workers over the captures; hand merged jsonl text or session docs to the callbacks.
 
+    `progress` is called by the first worker, which reads every packet like the others.
     Returns the merged run statistics, as `RunResult.counts()` gives them for one process.
     """
     for p in paths:
@@ -171,7 +173,7 @@ def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, ve
             _grow_pipe(w)
             mine = [s.fileno() for s in streams] + [r]  # the worker closes the parent's read ends
             proc = ctx.Process(target=_worker, args=(i, jobs, paths, keys, w, jsonl, verbose, details, plugins,
-                                                     show_secrets, mine), daemon=True)
+                                                     show_secrets, mine, progress if i == 0 else None), daemon=True)
             proc.start()
             os.close(w)
             procs.append(proc)

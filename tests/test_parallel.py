@@ -132,3 +132,37 @@ def test_a_worker_that_dies_gives_a_one_line_error_not_a_hang(monkeypatch):
         parallel.run_parallel(caps, KeyStore(), 2, jsonl=True, verbose=False, details=False, write_text=out.write,
                               on_session=lambda doc: None, plugins=[_DiesInWorker1()])
     assert '"event":"TCPEvent"' in out.getvalue()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_progress_bar_on_a_terminal_with_and_without_jobs(tmp_path, jobs):
+    """stderr a terminal: a progress bar, cleared at the end, also when workers do the reading."""
+    import os
+    import pty
+    import select
+    import struct
+
+    from dissector.capture.writer import PcapWriter
+
+    path = tmp_path / "many.pcap"
+    with open(path, "wb") as f:  # 40,000 small TCP packets (the bar moves every 16,384)
+        w = PcapWriter(f)
+        for i in range(40000):
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+            tcp = struct.pack("!HHIIBBHHH", 40000 + i % 500, 80, i, 0, 0x50, 0x10, 1024, 0, 0)
+            w.write(1.0 + i / 1000, b"\x00\x01" * 3 + b"\x00\x02" * 3 + b"\x08\x00" + ip + tcp)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "dissector", "analyze", str(path), "-f", "jsonl", "-o", os.devnull,
+                             "-j", jobs], stderr=slave)
+    os.close(slave)
+    seen = b""
+    while select.select([master], [], [], 60)[0]:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal's other end closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=60) == 0
+    assert seen.count(b"\r[") >= 2 and seen.endswith(b" " * 40 + b"\r"), seen[-200:]

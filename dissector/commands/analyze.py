@@ -64,14 +64,14 @@ def run(args: argparse.Namespace) -> int:
 
             stats = run_parallel(args.captures, keys, jobs, jsonl=args.format == "jsonl", verbose=args.verbose,
                                  details=details, write_text=out.write, on_session=writer.session, plugins=plugins,
-                                 show_secrets=args.show_secrets)
+                                 show_secrets=args.show_secrets, progress=progress)
         else:
             result = run_captures(args.captures, keys, on_event=writer.event, on_session=writer.session,
                                   progress=progress, details=details, plugins=plugins, show_secrets=args.show_secrets,
                                   messages=writer.messages)
-            if progress is not None:
-                sys.stderr.write("\r" + " " * 40 + "\r")
             stats = result.counts()
+        if progress is not None:
+            sys.stderr.write("\r" + " " * 40 + "\r")
         truncated = stats["truncated"]
         summary = {"captures": args.captures, **{k: stats[k] for k in ("packets", "sessions", "decryption",
                                                                           "non_tls_flows", "anomalies")},
