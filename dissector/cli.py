@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # an output that cannot be written (a directory, no permission, a full disk...)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"dissector: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INPUT
     except KeyboardInterrupt:
         print("dissector: interrupted", file=sys.stderr)
         return 130

@@ -239,3 +239,12 @@ def test_output_encoder_cuts_what_nests_too_deeply_instead_of_failing():
     while isinstance(node, list):
         node, depth = node[0], depth + 1
     assert line["flow"] == 3 and node == "(nested too deeply)" and depth > 190
+
+
+@pytest.mark.parametrize("command", [["analyze"], ["timeline"], ["keys"]])
+def test_output_that_cannot_be_written_is_a_one_line_error(tmp_path, command):
+    proc = subprocess.run([sys.executable, "-m", "dissector", *command, str(SAMPLES / "tls13-aes128-gcm.pcapng"),
+                           "-o", str(tmp_path)], capture_output=True, timeout=120)  # -o names a directory
+    err = proc.stderr.decode()
+    assert proc.returncode == 3 and err.count("\n") == 1 and err.startswith("dissector: error: ") \
+        and str(tmp_path) in err and "internal error" not in err, err
