@@ -161,28 +161,31 @@ def decode_frame(linktype: int, frame, defrag: Defragmenter | None = None) -> Se
 def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None) -> tuple | None:
     """The hot-path form of decode_frame: a plain tuple in Segment's field order.
 
-    Untagged Ethernet + IPv4 without options or fragments (nearly every packet) takes a straight path
-    with two unpacks; everything else goes through the general code below.
+    Untagged Ethernet (one unpack for all three headers) or raw IP, then IPv4 without options or fragments
+    (nearly every packet), takes a straight path; everything else goes through the general code below.
     """
     mv = frame if type(frame) is memoryview else memoryview(frame)
     n = len(mv)
     if linktype == 1:
-        if n >= 54:  # Ethernet, IPv4 without options, TCP: one unpack for all three headers
+        if n >= 54:
             (etype, vihl, total, frag, proto, src, dst, sport, dport, seq, ack, doff,
              flags) = _ETH_IPV4_TCP.unpack_from(mv, 0)
-            if etype == ETH_IPV4 and vihl == 0x45 and proto == IPPROTO_TCP and not frag & 0x3FFF and total >= 40:
-                end = 14 + total
-                if end > n:
-                    end = n
-                hlen = (doff >> 4) * 4
-                if 20 <= hlen <= end - 34:
-                    return 4, src, dst, sport, dport, seq, ack, flags, mv[34 + hlen:end]
-        base = 14 if n >= 54 and mv[12] == 8 and mv[13] == 0 else -1
+            if etype == ETH_IPV4 and vihl == 0x45:
+                if proto != IPPROTO_TCP:
+                    return None
+                if not frag & 0x3FFF and total >= 40:
+                    end = 14 + total
+                    if end > n:
+                        end = n
+                    hlen = (doff >> 4) * 4
+                    if 20 <= hlen <= end - 34:
+                        return 4, src, dst, sport, dport, seq, ack, flags, mv[34 + hlen:end]
+        base = -1  # anything else on Ethernet: the general code
     elif linktype in _RAW_LINKTYPES:
         base = 0 if n >= 40 else -1
     else:
         base = -1
-    if base >= 0 and mv[base] == 0x45:
+    if base >= 0 and mv[base] == 0x45:  # raw IPv4
         _, _, total, _, frag, _, proto, _, src, dst = _IPV4.unpack_from(mv, base)
         if proto != IPPROTO_TCP:
             return None

@@ -147,9 +147,8 @@ class JSONWriter(Writer):
     """One JSON document: {"sessions": [...], "summary": {...}}, sessions in (capture, flow id) order.
 
     Sessions end in any order, and the document lists them sorted, so they wait for the end: each is
-    encoded on one line as soon as it ends (json's C encoder handles only compact output; indentation
-    takes its pure-Python path, several times slower) and written to a temporary file. Memory keeps two
-    numbers per session (its order key and where its text starts), whatever the capture's size.
+    encoded on one compact line (`encode_bytes`) as soon as it ends and written to a temporary file. Memory
+    keeps two numbers per session (its order key and where its text starts), whatever the capture's size.
     """
 
     def __init__(self, out: IO[str], verbose: bool = False, show_secrets: bool = False) -> None:
@@ -226,11 +225,7 @@ class JSONLWriter(Writer):
     def event(self, ev: Event) -> None:
         if len(self._lines) >= self.batch:
             self.flush()
-        d = self._line(ev)
-        try:  # encode_line, inlined: this runs once per event
-            self._put(_dumps(d, default=_default, option=_LINE_OPTIONS).decode())
-        except TypeError:
-            self._put(encode_line(d))
+        self._put(encode_line(self._line(ev)))
 
     def _line(self, ev: Event) -> dict[str, Any]:
         flow = ev.flow
@@ -436,8 +431,6 @@ def _default(o: Any) -> Any:
 
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS
-_LINE_OPTIONS = _OPTIONS | orjson.OPT_APPEND_NEWLINE
-_dumps = orjson.dumps
 
 
 def encode_bytes(obj: Any, option: int = 0) -> bytes:

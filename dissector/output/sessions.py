@@ -49,7 +49,7 @@ class Session:
 
     __slots__ = ("flow", "doc", "hashes", "first_ts", "history", "other_events", "records", "notes")
 
-    def __init__(self, event: Event) -> None:
+    def __init__(self, event: Event, messages: bool = True) -> None:
         flow = event.flow
         assert flow is not None
         self.flow = flow
@@ -59,7 +59,7 @@ class Session:
         self.history: list[str] = []
         self.doc: dict[str, Any] = {
             "id": flow.id, "client": flow.client, "server": flow.server, "version": None, "cipher_suite": None,
-            "sni": None, "alpn": None, "resumed": False, "messages": [],
+            "sni": None, "alpn": None, "resumed": False, "messages": [] if messages else 0,  # else their count
             "decryption": {"status": "not-encrypted", "detail": ""},
         }
         self.other_events: list[dict] = []
@@ -141,14 +141,11 @@ class SessionCollector:
                     s.history.append(letter if ev.direction == "client" else letter.lower())
             return
         if t is SessionStart:
-            s = self.open[flow.id] = Session(ev)
+            s = self.open[flow.id] = Session(ev, self.messages)
             if ev.cleartext:  # plain HTTP: no TLS, read by the plugins as it is
                 s.doc["cleartext"] = True
-            tcp = self.tcp.pop(flow.id, None)
             if self.messages:
-                s.doc["tcp"] = tcp or []
-            else:
-                s.doc["messages"] = 0
+                s.doc["tcp"] = self.tcp.pop(flow.id, None) or []
             return
         if t is TCPEvent or t is TCPGap:
             if not self.messages:

@@ -111,21 +111,25 @@ def _load(path: str, loader, pw: bytes | None):
     try:
         return loader(pw)
     except TypeError as exc:
-        text = str(exc).lower()
-        if "not encrypted" in text and pw is not None:
+        if "not encrypted" in str(exc).lower() and pw is not None:
             return _load(path, loader, None)  # a password for an unencrypted key: ignore it
-        if "encrypted" in text:
+        if _asks_for_password(exc):
             raise KeyMaterialError(f"{path} is encrypted: give the password as FILE:PASSWORD") from None
         raise KeyMaterialError(f"{path}: {exc}") from None
-    except ValueError as exc:
-        if pw is not None and ("decrypt" in str(exc).lower() or "password" in str(exc).lower()
-                               or _is_encrypted(loader)):
-            # a wrong password usually fails the padding check; about once in 256 it decrypts to garbage
-            # that then fails to parse, with a parse error: the key being encrypted says which it was
+    except ValueError:
+        # an encrypted key that does not load with the password given: the password is wrong, whatever the
+        # error says (usually a padding failure; about once in 256 the garbage passes it and fails to parse)
+        if pw is not None and _is_encrypted(loader):
             raise KeyMaterialError(f"{path}: wrong password") from None
         raise KeyMaterialError(f"{path} is not a private key file (PEM, DER or PKCS#12)") from None
     except Exception as exc:  # cryptography's UnsupportedAlgorithm and friends
         raise KeyMaterialError(f"{path}: {exc}") from None
+
+
+def _asks_for_password(exc: TypeError) -> bool:
+    """cryptography's TypeError for an encrypted key loaded without a password."""
+    text = str(exc).lower()
+    return "encrypted" in text and "not encrypted" not in text
 
 
 def _is_encrypted(loader) -> bool:
@@ -133,8 +137,7 @@ def _is_encrypted(loader) -> bool:
     try:
         loader(None)
     except TypeError as exc:
-        text = str(exc).lower()
-        return "encrypted" in text and "not encrypted" not in text
+        return _asks_for_password(exc)
     except Exception:  # noqa: BLE001 - anything else: not known to be encrypted
         return False
     return False
