@@ -11,9 +11,11 @@ A worker's last block holds its run statistics.
 No deadlock: a worker only ever waits for room in its own pipe, and the parent only waits for a block
 from a worker whose pipe it has emptied, which can therefore write.
 
-TLS <= 1.2 resumption needs the master secret of an earlier session of the same client. With RSA keys
-or PSKs (where the secret is not in a key log) flows are sharded by host pair, so a client's sessions
-stay in one worker.
+TLS <= 1.2 resumption needs the master secret of an earlier session of the same client, which a key log
+need not hold (GnuTLS logs only full handshakes) and RSA keys or PSKs never do. So whenever anything may be
+decrypted (key material given, or a pcapng that can carry secrets), flows are sharded by host pair and a
+client's sessions with a server stay in one worker. Only a keyless run over pcap files, which decrypts
+nothing, spreads flows by 4-tuple (a better balance when few hosts talk).
 """
 from __future__ import annotations
 
@@ -26,10 +28,10 @@ from typing import IO, Any
 
 import orjson
 
-from dissector.analysis import add_counts
+from dissector.analysis import RunResult, add_counts
+from dissector.capture.reader import open_capture
 from dissector.errors import CaptureError, DissectorError
 from dissector.events import Event
-from dissector.findings import SEVERITIES
 from dissector.output.formats import encode_bytes
 from dissector.tls.keystore import KeyStore
 
@@ -94,7 +96,7 @@ class _BlockWriter:
 
 
 def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, fd: int, jsonl: bool, verbose: bool,
-            details: bool, plugins: Any, show_secrets: bool, close_fds: list[int],
+            details: bool, plugins: Any, show_secrets: bool, close_fds: list[int], by_hosts: bool,
             progress: Callable[[int, int | None], None] | None = None) -> None:
     from dissector.analysis import run_captures
     from dissector.output.formats import JSONLWriter
@@ -125,7 +127,7 @@ def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, fd: int, js
 
         try:
             result = run_captures(paths, keys, on_event=on_event if jsonl else None, on_session=on_session,
-                                  pipeline_options={"shard": (index, jobs), "shard_by_hosts": bool(keys.rsa_keys or keys.psks)},
+                                  pipeline_options={"shard": (index, jobs), "shard_by_hosts": by_hosts},
                                   plugins=plugins, show_secrets=show_secrets, details=details, position=position,
                                   on_pipeline=on_pipeline, messages=not jsonl, progress=progress)
         except DissectorError as exc:
@@ -165,6 +167,7 @@ def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, ve
     for p in paths:
         if p == "-" or not os.path.isfile(p):
             raise CaptureError(f"{p}: --jobs needs regular files (stdin and pipes are read by one process)")
+    by_hosts = _may_decrypt(paths, keys)
     ctx = multiprocessing.get_context("fork")
     procs, streams = [], []
     try:
@@ -173,7 +176,8 @@ def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, ve
             _grow_pipe(w)
             mine = [s.fileno() for s in streams] + [r]  # the worker closes the parent's read ends
             proc = ctx.Process(target=_worker, args=(i, jobs, paths, keys, w, jsonl, verbose, details, plugins,
-                                                     show_secrets, mine, progress if i == 0 else None), daemon=True)
+                                                     show_secrets, mine, by_hosts, progress if i == 0 else None),
+                               daemon=True)
             proc.start()
             os.close(w)
             procs.append(proc)
@@ -190,8 +194,7 @@ def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, ve
             stream.close()
     if len(stats) < jobs or any(proc.exitcode != 0 for proc in procs):
         raise DissectorError("a worker process failed; run with --jobs 1 for the details")
-    merged: dict[str, Any] = {"packets": 0, "sessions": 0, "decryption": {}, "truncated": [],
-                              "non_tls_flows": 0, "anomalies": {}, "findings": dict.fromkeys(SEVERITIES, 0)}
+    merged = RunResult().counts()  # the same shape, all zero
     error = None
     for st in stats:
         if "error" in st:
@@ -201,6 +204,20 @@ def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, ve
     if error is not None:  # what was analysed before it is written, as one process would
         raise CaptureError(error)
     return merged
+
+
+def _may_decrypt(paths: list[str], keys: KeyStore) -> bool:
+    """Whether the run has key material, or a pcapng that may bring some (Decryption Secrets Blocks)."""
+    if not keys.empty():
+        return True
+    for path in paths:
+        try:
+            with open_capture(path) as cap:
+                if cap.format == "pcapng":
+                    return True
+        except CaptureError:  # reported by the workers, after what the captures before it gave
+            continue
+    return False
 
 
 def _merge(streams: list[IO[bytes]], stats: list[dict], write_text: Callable[[str], None],

@@ -30,6 +30,16 @@ def test_sharded_resumption_with_rsa_key_stays_in_one_worker():
     assert run(cap, *keys, "-f", "json", "-j", "3") == run(cap, *keys, "-f", "json", "-j", "1")
 
 
+def test_sharded_resumption_whose_key_log_has_only_the_full_handshake():
+    """GnuTLS logs a CLIENT_RANDOM line only for full handshakes: the resumed session's secret comes from the
+    session it resumes, so both must be in one worker even with a key log alone."""
+    cap = str(SAMPLES / "real" / "gnutls-tls12-resume.pcap")
+    keys = ["--keylog", str(SAMPLES / "real" / "gnutls-tls12-resume.keys")]
+    one = run(cap, *keys, "-f", "json", "-j", "1")
+    assert run(cap, *keys, "-f", "json", "-j", "2") == one
+    assert one.count(b'"status":"decrypted"') == 2
+
+
 def test_jobs_rejects_stdin():
     proc = subprocess.run([sys.executable, "-m", "dissector", "analyze", "-", "-j", "2"], input=b"", capture_output=True,
                           timeout=60)
@@ -126,7 +136,9 @@ def test_a_worker_that_dies_gives_a_one_line_error_not_a_hang(monkeypatch):
         real_worker(index, *args)
 
     monkeypatch.setattr(parallel, "_worker", worker)
-    caps = [str(p) for p in sorted(SAMPLES.glob("*.pcapng"))]  # key logs inside: plugins see plaintext
+    # the loopback samples (key logs inside: plugins see plaintext) go to shard 1 by host pair, the
+    # network-namespace capture to shard 0
+    caps = [str(p) for p in sorted(SAMPLES.glob("*.pcapng"))] + [str(SAMPLES / "real" / "openssl-tls12-dhe.pcap")]
     out = io.StringIO()
     with pytest.raises(DissectorError, match="a worker process failed"):
         parallel.run_parallel(caps, KeyStore(), 2, jsonl=True, verbose=False, details=False, write_text=out.write,
