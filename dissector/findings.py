@@ -74,7 +74,7 @@ EXPIRY_WARNING_DAYS = 30
 _SECRET_OAUTH2 = ("client_secret", "code", "access_token", "refresh_token", "id_token")
 _NO_FS_KX = {"RSA": "RSA", "DH": "static DH", "ECDH": "static ECDH", "PSK": "plain PSK", "RSA_PSK": "RSA-PSK",
              "KRB5": "Kerberos"}
-_NOTED_CODES = frozenset((1, 2, 11, 12, 13))
+_NOTED_CODES = frozenset((1, 2, 11, 12, 13, 25))
 
 
 class HandshakeNotes:
@@ -90,7 +90,7 @@ class HandshakeNotes:
         self.negotiated_hello: bytes | None = None  # first ServerHello that is not a HelloRetryRequest
         self.client_hellos = 0
         self.hrr = False
-        self.server_cert: tuple | None = None  # (body, parse context)
+        self.server_cert: tuple | None = None  # (body, parse context[, compressed])
         self.client_cert: tuple | None = None
         self.server_kx: tuple | None = None
         self.cert_request = False
@@ -119,12 +119,13 @@ class HandshakeNotes:
                 self.hrr = True
             elif self.negotiated_hello is None:
                 self.negotiated_hello = body
-        elif c == 11:
+        elif c == 11 or c == 25:  # Certificate, or CompressedCertificate (RFC 8879)
+            noted = (ev.body, ev.ctx) if c == 11 else (ev.body, ev.ctx, True)
             if ev.direction == "server":
                 if self.server_cert is None:
-                    self.server_cert = (ev.body, ev.ctx)
+                    self.server_cert = noted
             elif self.client_cert is None:
-                self.client_cert = (ev.body, ev.ctx)
+                self.client_cert = noted
         elif c == 12:
             if self.server_kx is None:
                 self.server_kx = (ev.body, ev.ctx)

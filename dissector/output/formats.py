@@ -44,8 +44,12 @@ def message_detail(m: dict) -> str:
         parts.append(m.get("cipher_suite", ""))
         if m.get("alpn"):
             parts.append("ALPN " + ",".join(m["alpn"]))
-    elif t == "Certificate":
+    elif t == "Certificate" or t == "CompressedCertificate":
         certs = m.get("certificates", [])
+        if m.get("algorithm"):
+            parts.append(f"{m['algorithm']} {m.get('compressed_length')} -> {m.get('uncompressed_length')} bytes")
+        if m.get("error"):
+            parts.append(m["error"])
         if certs:
             c = certs[0]
             parts.append(f"{len(certs)} cert(s): {c.get('subject', '?')}")

@@ -35,7 +35,8 @@ MAX_ANOMALIES = 50
 MAX_TCP_EVENTS = 20
 # zeek-style history: one letter per message, upper case from the client, lower case from the server
 HISTORY_LETTERS = {
-    "ClientHello": "H", "ServerHello": "H", "HelloRetryRequest": "R", "Certificate": "C", "ServerKeyExchange": "K",
+    "ClientHello": "H", "ServerHello": "H", "HelloRetryRequest": "R", "Certificate": "C",
+    "CompressedCertificate": "C", "ServerKeyExchange": "K",
     "ClientKeyExchange": "K", "CertificateRequest": "Q", "ServerHelloDone": "D", "CertificateVerify": "V",
     "ChangeCipherSpec": "X", "Finished": "F", "NewSessionTicket": "T", "EncryptedExtensions": "E",
     "EncryptedHandshakeMessage": "N", "HelloRequest": "B", "KeyUpdate": "U", "EndOfEarlyData": "O",

@@ -295,8 +295,19 @@ def check_chain(ders: list[bytes], when: float, *, sni: str | None = None, clien
     return out
 
 
-def certificate_ders(body: bytes, ctx: Any) -> list[bytes]:
-    """The DER certificates of a Certificate message body (ValueError if it is malformed)."""
+def certificate_ders(body: bytes, ctx: Any, compressed: bool = False) -> list[bytes]:
+    """The DER certificates of a Certificate message body, or of a CompressedCertificate body when
+    `compressed` (ValueError if it is malformed or does not decompress)."""
+    if compressed:
+        from dissector.errors import MalformedInput
+        from dissector.tls.handshake import CertificateDecompressionError, decompress_certificate
+
+        try:
+            return list(_certificate_ders(decompress_certificate(bytes(body)), True, None))
+        except CertificateDecompressionError as exc:
+            raise ValueError(str(exc)) from None
+        except MalformedInput as exc:
+            raise ValueError(exc.reason or exc.name) from None
     tls13 = bool(ctx is not None and ctx.tls13)
     return list(_certificate_ders(bytes(body), tls13, ctx.draft if tls13 else None))
 
@@ -321,7 +332,8 @@ def session_certificates(server_msg: tuple | None, client_msg: tuple | None, *, 
                          trust: TrustStore | None = None, server_ip: str | None = None) -> dict[str, Any]:
     """The session document's "certificates" section.
 
-    `server_msg` / `client_msg`: (body, parse context) of the first Certificate message each side sent."""
+    `server_msg` / `client_msg`: (body, parse context[, compressed]) of the first Certificate (or
+    CompressedCertificate) message each side sent."""
     out: dict[str, Any] = {"server": None}
     if server_msg is not None:
         try:

@@ -367,6 +367,14 @@ class TLSConnection:
         if direction == SERVER:
             self.server_cert_der = hs.first_certificate(raw[4:], self.ctx.tls13)
 
+    def _on_compressed_certificate(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
+        self.transcript.append(raw)  # RFC 8879 4: the transcript holds the message as sent, compressed
+        if direction == SERVER:
+            try:
+                self.server_cert_der = hs.first_certificate(hs.decompress_certificate(bytes(raw[4:])), True)
+            except (hs.CertificateDecompressionError, MalformedInput):
+                pass  # the message's own details say why
+
     def _on_client_key_exchange(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
         self.transcript.append(raw)
         info = hs.parse_client_key_exchange(raw[4:], self.ctx)
@@ -662,6 +670,7 @@ _HANDLERS = {
     5: TLSConnection._on_end_of_early_data,
     8: TLSConnection._on_encrypted_extensions,
     11: TLSConnection._on_certificate,
+    25: TLSConnection._on_compressed_certificate,
     16: TLSConnection._on_client_key_exchange,
     20: TLSConnection._on_finished,
     24: TLSConnection._on_key_update,

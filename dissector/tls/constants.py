@@ -387,6 +387,7 @@ EXTENSIONS: dict[int, str] = {
     17613: "application_settings",  # not IANA: 0x44cd, ALPS (BoringSSL, new code point)
     30031: "channel_id (old)",  # not IANA: 0x754f, draft-balfanz-tls-channelid-00
     30032: "channel_id",  # not IANA: 0x7550, draft-balfanz-tls-channelid-01
+    0xCA34: "trust_anchors",  # not IANA yet: draft-ietf-tls-trust-anchor-ids (BoringSSL, Chromium)
     0xFD00: "ech_outer_extensions",  # draft-ietf-tls-esni
     0xFE0D: "encrypted_client_hello",  # draft-ietf-tls-esni
     0xFF01: "renegotiation_info",  # RFC 5746

@@ -13,6 +13,7 @@ from typing import Any
 from dissector.buffer import Buffer
 from dissector.errors import MalformedInput
 from dissector.tls.constants import (
+    CERTIFICATE_COMPRESSION_ALGORITHMS,
     COMPRESSION_METHODS,
     EC_POINT_FORMATS,
     EXTENSIONS,
@@ -139,9 +140,68 @@ def _padding(b: Buffer, ctx: str) -> Fields:
     return {"length": len(b.pull_rest())}
 
 
+HPKE_KDFS = {1: "HKDF-SHA256", 2: "HKDF-SHA384", 3: "HKDF-SHA512"}  # RFC 9180
+HPKE_AEADS = {1: "AES-128-GCM", 2: "AES-256-GCM", 3: "ChaCha20Poly1305", 0xFFFF: "export-only"}
+
+
 def _compress_certificate(b: Buffer, ctx: str) -> Fields:
     algs = b.pull_list(1, b.pull_u16)
-    return {"algorithms": algs}
+    return {"algorithms": [name_of(CERTIFICATE_COMPRESSION_ALGORITHMS, a) for a in algs], "algorithm_ids": algs}
+
+
+def _delegated_credential(b: Buffer, ctx: str) -> Fields:
+    if ctx == "certificate":  # the credential itself, in a Certificate entry
+        return {"credential_length": len(b.pull_rest())}
+    return _sig_algs(b, ctx)  # the signature schemes the client accepts for a credential (RFC 9345)
+
+
+def _application_settings(b: Buffer, ctx: str) -> Fields:
+    """ALPS (BoringSSL): the client lists the ALPN protocols it has settings for; EncryptedExtensions
+    carries the server's settings for the negotiated protocol (HTTP/2 SETTINGS frames' payload)."""
+    if ctx == "client_hello":
+        return _alpn(b, ctx)
+    return {"settings_length": len(b.pull_rest())}
+
+
+def _encrypted_client_hello(b: Buffer, ctx: str) -> Fields:
+    """ECH (draft-ietf-tls-esni): the outer ClientHello's HPKE suite, config id and sizes (the encrypted
+    inner ClientHello is opaque without the server's ECH key; browsers send a random "GREASE" one when
+    the server has no ECH config, which looks the same on the wire)."""
+    if ctx == "client_hello":
+        kind = b.pull_u8()
+        if kind == 1:
+            return {"ech_type": "inner"}
+        if kind != 0:
+            return {"ech_type": kind, "payload_length": len(b.pull_rest())}
+        kdf, aead, config_id = b.pull_u16(), b.pull_u16(), b.pull_u8()
+        enc = b.pull_opaque(2)
+        payload = b.pull_opaque(2)
+        return {"ech_type": "outer", "kdf": name_of(HPKE_KDFS, kdf), "aead": name_of(HPKE_AEADS, aead),
+                "config_id": config_id, "enc_length": len(enc), "payload_length": len(payload)}
+    if ctx == "hello_retry_request":
+        return {"confirmation": b.pull_rest().hex()}
+    return {"retry_configs_length": len(b.pull_rest())}  # EncryptedExtensions: the server's ECHConfigList
+
+
+def _relative_oid(raw: bytes) -> str:
+    """A relative object identifier (its base-128 arcs, without the first-two-arcs packing) as dotted text."""
+    arcs, value = [], 0
+    for byte in raw:
+        value = value << 7 | byte & 0x7F
+        if not byte & 0x80:
+            arcs.append(str(value))
+            value = 0
+    if value or (raw and raw[-1] & 0x80):
+        raise MalformedInput("tls", "bad_trust_anchor_id", "a trust anchor ID ends inside an arc")
+    return ".".join(arcs)
+
+
+def _trust_anchors(b: Buffer, ctx: str) -> Fields:
+    """Trust Anchor IDs (draft-ietf-tls-trust-anchor-ids, BoringSSL's code point 0xca34): the CAs the
+    client trusts, each a relative OID."""
+    if ctx == "client_hello":
+        return {"trust_anchors": b.pull_list(2, lambda: _relative_oid(b.pull_opaque(1)))}
+    return {}
 
 
 def _empty(b: Buffer, ctx: str) -> Fields:
@@ -153,7 +213,8 @@ PARSERS: dict[int, Callable[[Buffer, str], Fields]] = {
     13: _sig_algs, 16: _alpn, 21: _padding, 22: _empty, 23: _empty, 27: _compress_certificate,
     28: _record_size_limit, 35: _session_ticket, 40: _key_share, 41: _pre_shared_key, 42: _early_data,
     43: _supported_versions, 44: _cookie, 45: _psk_modes, 49: _empty, 50: _sig_algs, 51: _key_share,
-    0xFF01: _renegotiation_info,
+    34: _delegated_credential, 17513: _application_settings, 17613: _application_settings,
+    0xCA34: _trust_anchors, 0xFE0D: _encrypted_client_hello, 0xFF01: _renegotiation_info,
 }
 
 

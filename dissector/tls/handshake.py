@@ -7,6 +7,7 @@ hex rather than dropped, so nothing on the wire is silently lost.
 from __future__ import annotations
 
 import hashlib
+import zlib
 from datetime import UTC
 from functools import lru_cache
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from dissector.buffer import Buffer
 from dissector.errors import MalformedInput
 from dissector.tls.constants import (
+    CERTIFICATE_COMPRESSION_ALGORITHMS,
     COMPRESSION_METHODS,
     GROUPS,
     HRR_RANDOM,
@@ -154,6 +156,82 @@ def parse_certificate(body: bytes, ctx: Context) -> Fields:
     f["certificates"] = [describe_certificate(der) for der in certs]
     f["_der"] = certs  # kept for key matching; not rendered
     return f
+
+
+def parse_compressed_certificate(body: bytes, ctx: Context) -> Fields:
+    """RFC 8879 CompressedCertificate: the algorithm and sizes, then the Certificate it holds (TLS 1.3)."""
+    algorithm, size, compressed = _compressed_parts(body)
+    f: Fields = {"algorithm": name_of(CERTIFICATE_COMPRESSION_ALGORITHMS, algorithm), "uncompressed_length": size,
+                 "compressed_length": len(compressed)}
+    try:
+        inner = decompress_certificate(bytes(body))
+    except CertificateDecompressionError as exc:
+        f["error"] = str(exc)
+        return f
+    tls13 = Context()
+    tls13.tls13 = True
+    f.update(parse_certificate(inner, tls13))
+    return f
+
+
+class CertificateDecompressionError(Exception):
+    """A CompressedCertificate that cannot be expanded (unknown algorithm, library missing, bad data)."""
+
+
+def _compressed_parts(body: bytes) -> tuple[int, int, bytes]:
+    b = Buffer(body)
+    algorithm, size = b.pull_u16(), b.pull_u24()
+    compressed = b.pull_opaque(3)
+    if not b.eof():
+        raise MalformedInput("tls", "trailing_data", "after CompressedCertificate")
+    return algorithm, size, compressed
+
+
+@lru_cache(maxsize=64)
+def decompress_certificate(body: bytes) -> bytes:
+    """The Certificate message body inside a CompressedCertificate body; raises MalformedInput for a
+    malformed message, CertificateDecompressionError when it cannot be expanded to its stated size."""
+    algorithm, size, compressed = _compressed_parts(body)
+    name = name_of(CERTIFICATE_COMPRESSION_ALGORITHMS, algorithm)
+    expand = _DECOMPRESSORS.get(algorithm)
+    if expand is None:
+        raise CertificateDecompressionError(f"certificate compressed with {name}, which is not supported")
+    try:
+        out = expand(compressed, size + 1)  # never more than one byte past the stated size (no bombs)
+    except ImportError as exc:
+        raise CertificateDecompressionError(f"certificate compressed with {name}: {exc.name} is not installed") from None
+    except Exception as exc:  # noqa: BLE001 - each library raises its own error type for bad input
+        raise CertificateDecompressionError(f"{name} data does not decompress ({type(exc).__name__})") from None
+    if len(out) != size:
+        raise CertificateDecompressionError(f"{name} data expands to {len(out)} bytes, the message says {size}")
+    return out
+
+
+def _zlib(data: bytes, limit: int) -> bytes:
+    d = zlib.decompressobj()
+    out = d.decompress(data, limit)
+    if not d.eof and len(out) < limit:
+        raise ValueError("truncated zlib stream")
+    return out
+
+
+def _brotli(data: bytes, limit: int) -> bytes:
+    import brotli
+
+    d = brotli.Decompressor()
+    out = d.process(data, output_buffer_limit=limit)
+    if not d.is_finished() and len(out) < limit:
+        raise ValueError("truncated brotli stream")
+    return out
+
+
+def _zstd(data: bytes, limit: int) -> bytes:
+    import zstandard
+
+    return zstandard.ZstdDecompressor().decompress(data, max_output_size=limit)
+
+
+_DECOMPRESSORS = {1: _zlib, 2: _brotli, 3: _zstd}
 
 
 @lru_cache(maxsize=512)
@@ -334,6 +412,7 @@ BODY_PARSERS = {
     8: parse_encrypted_extensions, 11: parse_certificate, 12: parse_server_key_exchange,
     13: parse_certificate_request, 14: parse_empty, 15: parse_certificate_verify, 16: parse_client_key_exchange,
     20: parse_finished, 22: parse_certificate_status, 24: parse_key_update, 4: parse_new_session_ticket,
+    25: parse_compressed_certificate,
 }
 
 

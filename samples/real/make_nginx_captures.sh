@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # make_nginx_captures.sh - capture curl talking to nginx (HTTP/1.1 and HTTP/2 over TLS) in a
 # browser-like session: a page, a form login that sets cookies, Basic and Bearer authorization and an
-# OAuth2 authorization-code flow; with curl's key log (SSLKEYLOGFILE). See README.md in this directory.
+# OAuth2 authorization-code flow; with curl's key log (SSLKEYLOGFILE). Also two real browsers, headless
+# Chromium (BoringSSL) and Firefox ESR (NSS), loading one page with its subresources from the same nginx.
+# See README.md in this directory.
 #
-#   sudo ./make_nginx_captures.sh           # (re)make nginx-h1 and nginx-h2
-#   sudo ./make_nginx_captures.sh h1        # or only one of them (h1, h2)
+#   sudo ./make_nginx_captures.sh           # (re)make all of them (the files listed below)
+#   sudo ./make_nginx_captures.sh h1        # or only some: h1, h2, chromium, firefox, chromium-brotli,
+#                                           # firefox-zstd, firefox-zlib
 #
 # Needs root (network namespaces, tcpdump) and: iproute2 (ip, ss), tcpdump, nginx, curl, openssl;
-# ethtool if present (offloads off). On Debian 12:
-#   apt-get install -y nginx curl tcpdump iproute2 ethtool openssl
+# ethtool if present (offloads off); chromium, firefox-esr and certutil for the browser captures, and
+# Python's tlslite-ng, brotli and zstandard for the certificate-compression ones. On Debian 12:
+#   apt-get install -y nginx curl tcpdump iproute2 ethtool openssl chromium firefox-esr libnss3-tools
+#   pip install tlslite-ng==0.8.2 brotli zstandard
 #
 # Network: two namespaces made here and removed on exit (also on error or Ctrl-C), one veth between them:
 #
@@ -24,13 +29,22 @@
 #   nginx-server.conf   the nginx configuration (rewritten on every run; paths relative to its directory)
 #   nginx-h1.pcap/.keys curl --http1.1, TLS 1.2 (--tls-max 1.2): one keep-alive connection, 8 requests
 #   nginx-h2.pcap/.keys curl --http2 (TLS 1.2 and 1.3 offered, 1.3 chosen): one connection, 8 streams
+#   browser-ca.crt.pem  a test CA (made once and kept, its key is not kept) that signed
+#   browser-server.crt.pem / browser-server.key.pem   browser.example.test's certificate (RSA 2048)
+#   chromium-h2.pcap/.keys, firefox-h2.pcap/.keys  the browser loading https://browser.example.test/: the
+#                       page, a stylesheet, an image and a script whose synchronous requests log in (POST,
+#                       Set-Cookie) and call an API with a Bearer token; the browser trusts browser-ca
+#                       through a throwaway NSS database (no certificate errors ignored)
+#   chromium-tlslite-brotli, firefox-tlslite-zstd, firefox-tlslite-zlib (.pcap/.keys): the same page from
+#                       tlslite_https_server.py (tlslite-ng, HTTP/1.1, port 8443), which compresses its
+#                       certificate (RFC 8879 CompressedCertificate) with brotli, zstd or zlib
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 NS_C=dsn-cli NS_S=dsn-srv
 S4=10.99.1.1 C4=10.99.1.2
 HOST=www.example.test
-CAPTURES=(h1 h2)
+CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib)
 
 if [ "$(id -u)" != 0 ]; then echo "make_nginx_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
 for tool in ip ss tcpdump nginx curl openssl; do
@@ -38,21 +52,23 @@ for tool in ip ss tcpdump nginx curl openssl; do
 done
 if [ $# -gt 0 ]; then
   for n in "$@"; do
-    case $n in h1|h2) ;; *) echo "unknown capture: $n (h1 or h2)" >&2; exit 2;; esac
+    case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib) ;;
+      *) echo "unknown capture: $n (see the top of this script)" >&2; exit 2;; esac
   done
   CAPTURES=("$@")
 fi
 
 WORK=$(mktemp -d /tmp/nginx-captures.XXXXXX)
-TCPDUMP_PID="" NGINX_PID=""
+TCPDUMP_PID="" NGINX_PID="" TLSLITE_PID=""
 
 NAMESPACES=($NS_C $NS_S)
 # shellcheck source=netns-lib.sh
-. "$HERE/netns-lib.sh"  # stop, remove_namespaces
+. "$HERE/netns-lib.sh"  # stop, remove_namespaces, keep_capture, wait_for_port
 
 teardown() {
-  stop "$NGINX_PID" QUIT; stop "$TCPDUMP_PID" INT
+  stop "$NGINX_PID" QUIT; stop "$TCPDUMP_PID" INT; stop "$TLSLITE_PID"
   remove_namespaces
+  rm -rf "/etc/netns/$NS_C"
   rm -rf "$WORK"
 }
 trap teardown EXIT
@@ -107,18 +123,18 @@ http {
     fastcgi_temp_path tmp/fastcgi;
     uwsgi_temp_path tmp/uwsgi;
     scgi_temp_path tmp/scgi;
-    types { text/html html; }
+    types { text/html html; text/css css; application/javascript js; image/svg+xml svg; }
     default_type text/plain;
     server_tokens off;
     keepalive_requests 100;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_tickets on;
 
     server {
         listen 443 ssl http2;
         server_name www.example.test;
         ssl_certificate nginx-server.crt.pem;
         ssl_certificate_key nginx-server.key.pem;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_session_tickets on;
         root html;
 
         location = / {
@@ -153,36 +169,106 @@ http {
             return 200 '{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600,"refresh_token":"tGzv3JOkF0XG5Qx2TlKWIA"}';
         }
     }
+
+    # the browser captures (chromium-h2, firefox-h2): a certificate from a CA the browsers are told to trust
+    server {
+        listen 443 ssl http2;
+        server_name browser.example.test;
+        ssl_certificate browser-server.crt.pem;
+        ssl_certificate_key browser-server.key.pem;
+        root browser;
+
+        location = /login {
+            add_header Set-Cookie "session=abc123; Path=/; HttpOnly; Secure; SameSite=Lax" always;
+            default_type text/plain;
+            return 200 "welcome, alice\n";
+        }
+        location /api/ {
+            default_type application/json;
+            return 200 '{"user":"alice"}\n';
+        }
+    }
 }
 EOF
   chmod 644 nginx-server.conf
-  cp nginx-server.conf nginx-server.crt.pem nginx-server.key.pem nginx-htpasswd "$WORK/"
-  mkdir -p "$WORK/html" "$WORK/tmp"
+  make_browser_certs
+  cp nginx-server.conf nginx-server.crt.pem nginx-server.key.pem nginx-htpasswd browser-server.crt.pem \
+     browser-server.key.pem "$WORK/"
+  mkdir -p "$WORK/html" "$WORK/tmp" "$WORK/browser"
+  make_browser_site "$WORK/browser"
   printf '<!DOCTYPE html>\n<html><head><title>www.example.test</title></head><body><h1>Hello</h1><a href="/login">log in</a></body></html>\n' > "$WORK/html/index.html"
   printf '<html><body>Basic authentication accepted</body></html>\n' > "$WORK/html/basic.html"
+}
+
+make_browser_certs() {  # a test CA (its key lives only in $WORK) and browser.example.test's certificate
+  if [ -s browser-ca.crt.pem ] && [ -s browser-server.crt.pem ] && [ -s browser-server.key.pem ]; then return 0; fi
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=dissector test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -keyout "$WORK/browser-ca.key.pem" -out browser-ca.crt.pem 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=browser.example.test" \
+    -keyout browser-server.key.pem -out "$WORK/browser.csr" 2>/dev/null
+  printf '%s\n' "subjectAltName=DNS:browser.example.test" "basicConstraints=critical,CA:FALSE" \
+    "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" > "$WORK/browser.ext"
+  openssl x509 -req -in "$WORK/browser.csr" -CA browser-ca.crt.pem -CAkey "$WORK/browser-ca.key.pem" \
+    -set_serial "0x$(openssl rand -hex 8)" -days 3650 -sha256 -extfile "$WORK/browser.ext" \
+    -out browser-server.crt.pem 2>/dev/null
+  chmod 644 browser-ca.crt.pem browser-server.crt.pem browser-server.key.pem
+}
+
+make_browser_site() {  # make_browser_site DIR: the page the browsers load, with its subresources
+  local dir=$1
+  cat > "$dir/index.html" <<'HTML'
+<!DOCTYPE html>
+<html><head><title>browser.example.test</title><link rel="stylesheet" href="/style.css"></head>
+<body><h1>Hello</h1><img src="/logo.svg" alt="logo"><p id="out">...</p><script src="/app.js"></script></body></html>
+HTML
+  printf 'body { font-family: sans-serif; }\nh1 { color: #336; }\n' > "$dir/style.css"
+  printf '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"><circle cx="8" cy="8" r="7"/></svg>\n' > "$dir/logo.svg"
+  # synchronous requests: they are over before the load event, when headless browsers stop
+  cat > "$dir/app.js" <<'JS'
+function call(method, url, body, headers) {
+  var x = new XMLHttpRequest();
+  x.open(method, url, false);
+  for (var h in headers || {}) x.setRequestHeader(h, headers[h]);
+  x.send(body || null);
+  return x.status;
+}
+var login = call("POST", "/login", "user=alice&password=wonderland",
+                 {"Content-Type": "application/x-www-form-urlencoded"});
+var me = call("GET", "/api/me", null, {"Authorization": "Bearer 2YotnFZFEjr1zCsicMWpAA"});
+document.getElementById("out").textContent = "login " + login + ", api " + me;
+JS
 }
 
 start_nginx() {
   ip netns exec $NS_S nginx -p "$WORK/" -c "$WORK/nginx-server.conf" -g 'daemon off; pid nginx.pid;' >"$WORK/nginx.out" 2>&1 &
   NGINX_PID=$!
-  local i
-  for i in $(seq 100); do
-    ins ss -Hltn "sport = :443" | grep -q . && return 0
-    sleep 0.05
-  done
+  wait_for_port $NS_S 443 && return 0
   echo "nginx did not start" >&2; cat "$WORK/nginx.out" "$WORK/error.log" >&2 2>/dev/null; return 1
 }
 
 # --- one capture -----------------------------------------------------------------------------------
 
-capture() {  # capture h1|h2
-  local which=$1 name=nginx-$1
+begin() {  # begin NAME: start tcpdump on the server's interface
+  local name=$1
   echo "== $name" >&2
   rm -f "$WORK/$name".* "$WORK/cookies.txt"
-  ip netns exec $NS_S tcpdump -i vsrv -s 0 -U --immediate-mode -Z root -w "$WORK/$name.pcap" "tcp port 443" 2>"$WORK/tcpdump.log" &
+  ip netns exec $NS_S tcpdump -i vsrv -s 0 -U --immediate-mode -Z root -w "$WORK/$name.pcap" "tcp port 443 or tcp port 8443" 2>"$WORK/tcpdump.log" &
   TCPDUMP_PID=$!
   local i
   for i in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.05; done
+}
+
+finish() {  # finish NAME: stop tcpdump, keep the capture and its key log
+  local name=$1
+  sleep 0.3
+  stop "$TCPDUMP_PID" INT; TCPDUMP_PID=""
+  keep_capture "$name"
+}
+
+capture() {  # capture h1|h2
+  local which=$1 name=nginx-$1
+  begin "$name"
 
   local proto
   if [ "$which" = h1 ]; then proto=(--http1.1 --tlsv1.2 --tls-max 1.2); else proto=(--http2); fi
@@ -203,19 +289,62 @@ capture() {  # capture h1|h2
       "${c[@]}" -d "grant_type=authorization_code&code=SplxlOBeZQQYbYS6WxSbIA&redirect_uri=$redirect&client_id=s6BhdRkqt3&client_secret=7Fjfp0ZBr1KtDRbnfVdmIw" "$base/token" --next \
       "${c[@]}" -H 'Authorization: Bearer 2YotnFZFEjr1zCsicMWpAA' "$base/api/me") \
     | sed 's/^/   /' >&2
-  sleep 0.3
-  stop "$TCPDUMP_PID" INT; TCPDUMP_PID=""
-  [ -s "$WORK/$name.keys" ] || { echo "$name: no key log written" >&2; return 1; }
-  cp "$WORK/$name.pcap" "$HERE/$name.pcap"
-  cp "$WORK/$name.keys" "$HERE/$name.keys"
-  chmod 644 "$HERE/$name.pcap" "$HERE/$name.keys"
-  echo "   $(grep -o '[0-9]* packets captured' "$WORK/tcpdump.log"), $(stat -c %s "$HERE/$name.pcap") bytes" >&2
+  finish "$name"
+}
+
+browser() {  # browser chromium|firefox NAME URL: the browser loads URL once, then quits
+  local which=$1 name=$2 url=$3
+  local home="$WORK/home-$name"
+  mkdir -p "$home/.pki/nssdb" "$home/profile"
+  # trust the test CA: Chromium reads $HOME/.pki/nssdb, Firefox its profile's database
+  local db
+  for db in "$home/.pki/nssdb" "$home/profile"; do
+    certutil -N -d "sql:$db" --empty-password
+    certutil -A -d "sql:$db" -n "dissector test CA" -t "C,," -i "$HERE/browser-ca.crt.pem"
+  done
+  begin "$name"
+  if [ "$which" = chromium ]; then
+    HOME="$home" SSLKEYLOGFILE="$WORK/$name.keys" timeout 60 ip netns exec $NS_C chromium --headless \
+      --no-sandbox --disable-gpu --no-first-run --user-data-dir="$home/chromium" --dump-dom "$url" \
+      2>"$WORK/browser.log" | grep -o '<p id="out">[^<]*' | sed 's/^/   /' >&2
+  else
+    printf '%s\n' 'user_pref("browser.shell.checkDefaultBrowser", false);' \
+      'user_pref("network.captive-portal-service.enabled", false);' \
+      'user_pref("datareporting.policy.dataSubmissionEnabled", false);' \
+      'user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);' \
+      'user_pref("app.update.enabled", false);' > "$home/profile/user.js"
+    HOME="$home" SSLKEYLOGFILE="$WORK/$name.keys" timeout 60 ip netns exec $NS_C firefox-esr --headless \
+      --no-remote --profile "$home/profile" --screenshot "$WORK/$name.png" "$url" >"$WORK/browser.log" 2>&1
+    echo "   screenshot: $(stat -c %s "$WORK/$name.png" 2>/dev/null || echo none) bytes" >&2
+  fi
+  finish "$name"
+}
+
+tlslite() {  # tlslite ALGORITHM: (re)start tlslite_https_server.py on port 8443, compressing with ALGORITHM
+  stop "$TLSLITE_PID"
+  ip netns exec $NS_S python3 "$HERE/tlslite_https_server.py" $S4 8443 "$WORK/browser-server.crt.pem" \
+    "$WORK/browser-server.key.pem" "$WORK/browser" "$1" 2>"$WORK/tlslite.log" &
+  TLSLITE_PID=$!
+  wait_for_port $NS_S 8443 && return 0
+  echo "tlslite_https_server.py did not start" >&2; cat "$WORK/tlslite.log" >&2; return 1
 }
 
 # --- main ------------------------------------------------------------------------------------------
 
 setup_network
+# name resolution inside the client's namespace (ip netns exec mounts these over /etc/hosts, resolv.conf)
+mkdir -p "/etc/netns/$NS_C"
+printf '127.0.0.1 localhost\n%s www.example.test browser.example.test\n' "$S4" > "/etc/netns/$NS_C/hosts"
+printf 'nameserver 127.0.0.1\n' > "/etc/netns/$NS_C/resolv.conf"
 make_files
 start_nginx
-for w in "${CAPTURES[@]}"; do capture "$w"; done
+for w in "${CAPTURES[@]}"; do
+  case $w in
+    h1|h2) capture "$w";;
+    chromium|firefox) browser "$w" "$w-h2" https://browser.example.test/;;
+    *) tlslite "${w#*-}"
+       browser "${w%%-*}" "${w%%-*}-tlslite-${w#*-}" https://browser.example.test:8443/
+       sed 's/^/   /' "$WORK/tlslite.log" >&2;;
+  esac
+done
 echo "done: ${#CAPTURES[@]} capture(s) in $HERE" >&2

@@ -72,7 +72,7 @@ TCPDUMP_PID="" SERVER_PID="" IMPAIR_PID=""
 
 NAMESPACES=($NS_C $NS_M $NS_S)
 # shellcheck source=netns-lib.sh
-. "$HERE/netns-lib.sh"  # stop, remove_namespaces
+. "$HERE/netns-lib.sh"  # stop, remove_namespaces, keep_capture, wait_for_port
 
 teardown() {
   stop "$SERVER_PID"; stop "$IMPAIR_PID"; stop "$TCPDUMP_PID" INT
@@ -185,11 +185,7 @@ server() {  # server CMD...: start a server in dsc-srv (cwd $WORK; stdin a FIFO 
   [ -p "$WORK/stdin" ] || mkfifo "$WORK/stdin"
   (cd "$WORK" && exec ip netns exec $NS_S "$@" <>"$WORK/stdin" >"$WORK/$NAME.server.log" 2>&1) &
   SERVER_PID=$!
-  local i
-  for i in $(seq 100); do
-    ins ss -Hltn "sport = :$PORT" | grep -q . && return 0
-    sleep 0.05
-  done
+  wait_for_port $NS_S "$PORT" && return 0
   echo "server did not start: $*" >&2; cat "$WORK/$NAME.server.log" >&2; return 1
 }
 
@@ -203,11 +199,7 @@ finish() {  # finish: stop server and tcpdump, copy NAME.pcap and NAME.keys next
   stop "$SERVER_PID"; SERVER_PID=""
   sleep 0.2
   stop "$TCPDUMP_PID" INT; TCPDUMP_PID=""
-  [ -s "$WORK/$NAME.keys" ] || { echo "$NAME: no key log written" >&2; return 1; }
-  cp "$WORK/$NAME.pcap" "$HERE/$NAME.pcap"
-  cp "$WORK/$NAME.keys" "$HERE/$NAME.keys"
-  chmod 644 "$HERE/$NAME.pcap" "$HERE/$NAME.keys"
-  echo "   $(grep -o '[0-9]* packets captured' "$WORK/tcpdump.log"), $(stat -c %s "$HERE/$NAME.pcap") bytes" >&2
+  keep_capture "$NAME"
 }
 
 srv_say() { printf '%s' "$1" >"$WORK/stdin"; }  # srv_say TEXT: what a plain s_server sends next
