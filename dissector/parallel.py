@@ -253,6 +253,7 @@ def _merge_stats(merged: dict, stats: dict) -> None:
     merged["packets"] = max(merged["packets"], stats["packets"])  # every worker reads every packet
     merged["sessions"] += stats["sessions"]
     merged["non_tls_flows"] += stats["non_tls_flows"]
+    merged["quic_packets"] += stats["quic_packets"]  # counted by the first worker only
     if not merged["truncated"]:
         merged["truncated"] = stats["truncated"]
     for key in ("decryption", "anomalies", "findings"):

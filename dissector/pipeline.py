@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from dissector.errors import MalformedInput
 from dissector.events import CLIENT, SERVER, Anomaly, AppData, Event, Flow, FlowEnd, SessionStart, TCPEvent, TCPGap
-from dissector.net.decode import ACK, FIN, RST, SYN, Defragmenter, decode_tcp
+from dissector.net.decode import ACK, FIN, RST, SYN, Defragmenter, decode_tcp, is_quic
 from dissector.net.tcp import TCPDirection
 from dissector.tls.connection import TLSConnection
 from dissector.tls.keystore import KeyStore
@@ -28,6 +28,7 @@ class Stats:
     packets: int = 0
     tcp_packets: int = 0
     non_tcp: int = 0
+    quic: int = 0  # of the non-TCP packets, those that look like QUIC (HTTP/3): not analysed
     malformed: int = 0
     flows: int = 0
     tls_flows: int = 0
@@ -101,6 +102,8 @@ class Pipeline:
             return out
         if seg is None:
             self.stats.non_tcp += 1
+            if (self.shard is None or self.shard[0] == 0) and is_quic(linktype, frame):  # one shard counts them
+                self.stats.quic += 1
             return out
         self.stats.tcp_packets += 1
         version, src, dst, sport, dport, seq, ack, flags, payload = seg

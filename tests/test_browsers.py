@@ -5,7 +5,8 @@ samples/real/make_nginx_captures.sh; tests/test_real_peers.py also checks their 
 decrypted bytes against tshark.
 
 The page: GET /, /style.css, /logo.svg, /app.js, whose synchronous requests POST /login (Set-Cookie
-session) and GET /api/me with a Bearer token and the cookie.
+session), POST /token (an OAuth2 token request with a client secret; the JSON answer comes compressed with
+gzip, br, zstd or deflate) and GET /api/me with a Bearer token and the cookie.
 """
 from __future__ import annotations
 
@@ -23,16 +24,18 @@ from dissector.tls.handshake import CertificateDecompressionError, decompress_ce
 from tests.conftest import SAMPLES, analyze, needs_tshark
 
 REAL = SAMPLES / "real"
-# capture -> (browser, ALPN, certificate compression used by the server)
+# capture -> (browser, ALPN, certificate compression used by the server, the token response's Content-Encoding)
 CAPTURES = {
-    "chromium-h2": ("chromium", "h2", None),
-    "firefox-h2": ("firefox", "h2", None),
-    "chromium-tlslite-brotli": ("chromium", "http/1.1", "brotli"),
-    "firefox-tlslite-zstd": ("firefox", "http/1.1", "zstd"),
-    "firefox-tlslite-zlib": ("firefox", "http/1.1", "zlib"),
+    "chromium-h2": ("chromium", "h2", None, "gzip"),
+    "firefox-h2": ("firefox", "h2", None, "gzip"),
+    "chromium-tlslite-brotli": ("chromium", "http/1.1", "brotli", "br"),
+    "firefox-tlslite-zstd": ("firefox", "http/1.1", "zstd", "zstd"),
+    "firefox-tlslite-zlib": ("firefox", "http/1.1", "zlib", "deflate"),
 }
-COMPRESSED = [n for n, (_, _, alg) in CAPTURES.items() if alg]
+COMPRESSED = [n for n, (_, _, alg, _) in CAPTURES.items() if alg]
 TOKEN = "2YotnFZFEjr1zCsicMWpAA"
+REFRESH = "tGzv3JOkF0XG5Qx2TlKWIA"
+CLIENT_SECRET = "7Fjfp0ZBr1KtDRbnfVdmIw"
 SERVER_DER = ssl.PEM_cert_to_DER_cert((REAL / "browser-server.crt.pem").read_text())
 
 
@@ -83,11 +86,13 @@ def test_the_page_and_its_subresources_are_requested_in_order(name):
     reqs = requests(name)
     seen = [(r["method"], r["target"]) for r in reqs]
     for wanted in [("GET", "/"), ("GET", "/style.css"), ("GET", "/logo.svg"), ("GET", "/app.js"),
-                   ("POST", "/login"), ("GET", "/api/me")]:
+                   ("POST", "/login"), ("POST", "/token"), ("GET", "/api/me")]:
         assert wanted in seen, (wanted, seen)
-    # the script's requests are synchronous: the login answer comes before the API call is sent
-    assert seen.index(("POST", "/login")) < seen.index(("GET", "/api/me"))
-    assert all(r["status"] in (200, 304) for r in reqs), [(r["target"], r["status"]) for r in reqs]
+    # the script's requests are synchronous: each answer comes before the next request is sent
+    assert seen.index(("POST", "/login")) < seen.index(("POST", "/token")) < seen.index(("GET", "/api/me"))
+    # everything is served (or revalidated); a browser's own /favicon.ico request finds nothing
+    assert all(r["status"] in (200, 304) or (r["target"], r["status"]) == ("/favicon.ico", 404) for r in reqs), \
+        [(r["target"], r["status"]) for r in reqs]
     assert {r["version"] for r in reqs} == {"HTTP/2" if CAPTURES[name][1] == "h2" else "HTTP/1.1"}
 
 
@@ -101,6 +106,25 @@ def test_cookie_and_bearer_token_are_found_and_redacted(name):
     assert api["auth"]["scheme"] == "Bearer" and TOKEN not in str(api["auth"])
     shown = next(r for r in requests(name, show_secrets=True) if r["target"] == "/api/me")
     assert shown["auth"]["token"] == TOKEN
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_a_compressed_token_response_is_read_and_its_tokens_redacted(name):
+    token = next(r for r in requests(name) if r["target"] == "/token")
+    encodings = [v for k, v in token["response_headers"] if k.lower() == "content-encoding"]
+    assert encodings == [CAPTURES[name][3]]
+    assert token["oauth2_step"] == "token_request"
+    assert token["oauth2_response_step"] == "token_response"  # read from the decompressed JSON body
+    response = token["oauth2"]["response"]
+    assert response["token_type"] == "Bearer" and response["expires_in"] == 3600
+    text = str(token)
+    assert TOKEN not in text and REFRESH not in text and CLIENT_SECRET not in text
+    shown = next(r for r in requests(name, show_secrets=True) if r["target"] == "/token")
+    assert shown["oauth2"]["response"]["access_token"] == TOKEN
+    assert shown["oauth2"]["response"]["refresh_token"] == REFRESH
+    # the token request and the API call that uses the token are linked into one OAuth2 flow
+    api = next(r for r in requests(name) if r["target"] == "/api/me")
+    assert api["oauth2"]["flow"] == token["oauth2"]["flow"]
 
 
 @pytest.mark.parametrize("name", CAPTURES)
@@ -233,3 +257,43 @@ def test_relative_oid():
     assert _relative_oid(b"\x01") == "1"
     with pytest.raises(MalformedInput):
         _relative_oid(b"\x82")
+
+
+def test_a_session_offering_ech_without_key_log_entry_says_ech_may_hide_its_random():
+    # the key log of another capture: no entry for this session's random
+    ss = analyze([REAL / "chromium-h2.pcap"], keylogs=[REAL / "firefox-h2.keys"])
+    for s in ss:
+        assert s["decryption"]["status"] == "no-key"
+        assert "Encrypted Client Hello" in s["decryption"]["detail"]
+    plain = analyze([REAL / "openssl-tls13.pcap"], keylogs=[REAL / "firefox-h2.keys"])
+    assert "Encrypted Client Hello" not in plain[0]["decryption"]["detail"]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "x-gzip", "deflate", "br", "zstd", "gzip, br", "identity"])
+def test_content_encodings_are_undone(encoding):
+    import gzip
+
+    import brotli
+    import zstandard
+    from dissector_plugins.http import decode_content
+
+    body = b'{"access_token":"abc"}'
+    data = body
+    for name in [e.strip() for e in encoding.split(",")]:
+        data = {"gzip": gzip.compress, "x-gzip": gzip.compress, "deflate": zlib.compress, "br": brotli.compress,
+                "zstd": zstandard.ZstdCompressor().compress, "identity": bytes}[name](data)
+    assert decode_content(data, encoding) == body
+
+
+def test_content_encoding_bombs_and_unknown_codings_give_nothing():
+    import gzip
+
+    import zstandard
+    from dissector_plugins.http import decode_content
+
+    assert decode_content(gzip.compress(b"\0" * 10_000_000), "gzip") is None
+    assert decode_content(zstandard.ZstdCompressor().compress(b"\0" * 10_000_000), "zstd") is None
+    assert decode_content(b"junk", "br") is None and decode_content(b"junk", "gzip") is None
+    assert decode_content(b"data", "compress") is None
+    raw = zlib.compressobj(wbits=-15)
+    assert decode_content(raw.compress(b"{}") + raw.flush(), "deflate") == b"{}"  # raw deflate, as some send

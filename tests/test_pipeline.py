@@ -113,3 +113,40 @@ def test_non_tls_streams_are_ignored_and_counted(payload):
     pipe.feed(1.1, 101, frame(40000, 443, 1, 0x18, payload))
     pipe.finish()
     assert pipe.stats.non_tls_flows == 1 and pipe.stats.tls_flows == 0
+
+
+def _udp_frame(sport: int, dport: int, payload: bytes, v6: bool = False) -> bytes:
+    """Ethernet + IPv4/IPv6 + UDP, built by hand."""
+    import struct
+
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    if v6:
+        ip = struct.pack("!IHBB16s16s", 6 << 28, len(udp), 17, 64, b"\x20\x01" + b"\0" * 13 + b"\1",
+                         b"\x20\x01" + b"\0" * 13 + b"\2")
+        etype = 0x86DD
+    else:
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, b"\x0a\0\0\1", b"\x0a\0\0\2")
+        etype = 0x0800
+    return b"\x02" * 6 + b"\x04" * 6 + struct.pack("!H", etype) + ip + udp
+
+
+def test_quic_packets_are_counted_and_named_in_the_summary():
+    from dissector.analysis import RunResult
+    from dissector.output.formats import TableWriter
+
+    pipe = Pipeline()
+    initial = bytes([0xC3, 0, 0, 0, 1]) + b"\x08" + b"\x11" * 8 + b"\0" * 40  # a long-header QUIC v1 packet
+    short = bytes([0x43]) + b"\x22" * 30  # a short-header (1-RTT) packet
+    frames = [_udp_frame(50000, 443, initial), _udp_frame(443, 50000, short), _udp_frame(50000, 443, initial, v6=True),
+              _udp_frame(50000, 53, initial),  # DNS port: not QUIC
+              _udp_frame(50000, 443, b"\x00" * 20)]  # fixed bit clear: not QUIC
+    for f in frames:
+        assert pipe.feed(0.0, 1, f) == []
+    assert pipe.stats.non_tcp == 5 and pipe.stats.quic == 3
+    result = RunResult(packets=5, pipeline_stats=[pipe.stats])
+    assert result.counts()["quic_packets"] == 3
+    import io
+
+    out = io.StringIO()
+    TableWriter(out).end({"sessions": 0, "packets": 5, "quic_packets": 3})
+    assert "3 QUIC (HTTP/3, UDP 443) packet(s) not analysed" in out.getvalue()

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write("\r" + " " * 40 + "\r")
         truncated = stats["truncated"]
         summary = {"captures": args.captures, **{k: stats[k] for k in ("packets", "sessions", "decryption",
-                                                                          "non_tls_flows", "anomalies")},
+                                                                          "non_tls_flows", "quic_packets", "anomalies")},
                    "keylog_bad_lines": len(keys.keylog.errors), "findings": stats["findings"]}
         if truncated:
             summary["truncated"] = truncated

@@ -35,6 +35,7 @@ ETH_IPV4 = 0x0800
 ETH_IPV6 = 0x86DD
 ETH_VLAN = {0x8100, 0x88A8, 0x9100}
 IPPROTO_TCP = 6
+IPPROTO_UDP = 17
 IPV6_EXT_HEADERS = {0, 43, 60, 51, 135, 139, 140}  # hop-by-hop, routing, dest opts, AH, mobility, HIP, shim6
 IPV6_FRAGMENT = 44
 
@@ -156,6 +157,35 @@ def decode_frame(linktype: int, frame, defrag: Defragmenter | None = None) -> Se
     """Decode one frame down to TCP: a Segment, or None for non-IP, non-TCP or incomplete fragments."""
     t = decode_tcp(linktype, frame, defrag)
     return None if t is None else Segment(*t)
+
+
+QUIC_PORT = 443
+
+
+def is_quic(linktype: int, frame) -> bool:
+    """Whether a (non-TCP) frame looks like QUIC: UDP to or from port 443 whose first byte has QUIC's fixed
+    bit set (RFC 9000 17). Only counted, to say why HTTP/3 traffic shows no TLS sessions."""
+    mv = memoryview(frame)
+    try:
+        where = ip_offset(linktype, mv)
+    except MalformedInput:
+        return False
+    if where is None:
+        return False
+    off, version = where
+    n = len(mv)
+    if version == 4:
+        if n < off + 20 or mv[off + 9] != IPPROTO_UDP or _U16.unpack_from(mv, off + 6)[0] & 0x1FFF:
+            return False  # not UDP, or a later fragment
+        udp = off + (mv[off] & 0x0F) * 4
+    else:
+        if n < off + 40 or mv[off + 6] != IPPROTO_UDP:
+            return False  # not UDP right after the fixed header (extension headers are rare on QUIC)
+        udp = off + 40
+    if n < udp + 9:
+        return False
+    sport, dport = _U16.unpack_from(mv, udp)[0], _U16.unpack_from(mv, udp + 2)[0]
+    return (sport == QUIC_PORT or dport == QUIC_PORT) and bool(mv[udp + 8] & 0x40)
 
 
 def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None) -> tuple | None:

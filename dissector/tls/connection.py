@@ -71,6 +71,7 @@ class TLSConnection:
         self.session_id = b""
         self.offered_ticket = b""
         self.offered_early_data = False
+        self.offered_ech = False  # the ClientHello carries encrypted_client_hello (real or GREASE)
         self.ems = False
         self.etm = False
         self.resumed = False
@@ -308,6 +309,7 @@ class TLSConnection:
         self.ch_session_id = bytes(h.session_id)
         self.offered_ticket = h.ticket
         self.offered_early_data = 42 in h.ext_types
+        self.offered_ech = 0xFE0D in h.ext_types
         if self.handshakes == 1:
             self.sni = h.sni
         self.transcript = [raw] if raw else []
@@ -581,6 +583,10 @@ class TLSConnection:
         kx = self.suite.kx
         have_log = len(self.keys.keylog) > 0
         if self.ctx.tls13:
+            if have_log and self.offered_ech:
+                return (f"no key log entry for client random {cr[:16]}... (TLS 1.3 traffic secrets); the ClientHello "
+                        "offers Encrypted Client Hello: if the server accepted it, the key log names this session by "
+                        "the random of the encrypted inner ClientHello, which dissector cannot decrypt yet")
             if have_log:
                 return f"no key log entry for client random {cr[:16]}... (TLS 1.3 traffic secrets)"
             return "TLS 1.3 session: a key log (--keylog, SSLKEYLOGFILE) is needed; an RSA key cannot decrypt it"

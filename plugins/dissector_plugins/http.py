@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
+import zlib
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -115,6 +117,60 @@ def _wants_body(content_type: str | None) -> bool:
         return False
     ct = content_type.split(";", 1)[0].strip().lower()
     return ct == "application/x-www-form-urlencoded" or ct == "application/json" or ct.endswith("+json")
+
+
+def decode_content(raw: bytes, encoding: str | None) -> bytes | None:
+    """A body with its Content-Encoding undone (gzip, deflate, br, zstd, also stacked); None when an
+    encoding is unknown, the data is damaged, or it expands past MAX_BODY_CAPTURE (no bombs)."""
+    if not encoding:
+        return raw
+    for name in reversed([e.strip().lower() for e in encoding.split(",") if e.strip()]):
+        if name == "identity":
+            continue
+        decode = _CONTENT_DECODERS.get(name)
+        if decode is None:
+            return None
+        try:
+            raw = decode(raw, MAX_BODY_CAPTURE + 1)
+        except Exception:  # noqa: BLE001 - each library raises its own error type for damaged data
+            return None
+        if raw is None or len(raw) > MAX_BODY_CAPTURE:
+            return None
+    return raw
+
+
+def _inflate(raw: bytes, limit: int, wbits: int) -> bytes | None:
+    d = zlib.decompressobj(wbits)
+    out = d.decompress(raw, limit)
+    return out if d.eof or len(out) >= limit else None
+
+
+def _deflate(raw: bytes, limit: int) -> bytes | None:
+    # RFC 9110 "deflate" is the zlib format, but some servers send a raw deflate stream
+    try:
+        return _inflate(raw, limit, 15)
+    except zlib.error:
+        return _inflate(raw, limit, -15)
+
+
+def _brotli(raw: bytes, limit: int) -> bytes | None:
+    import brotli
+
+    d = brotli.Decompressor()
+    out = d.process(raw, output_buffer_limit=limit)
+    return out if d.is_finished() or len(out) >= limit else None
+
+
+def _zstd(raw: bytes, limit: int) -> bytes:
+    import zstandard
+
+    return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw)).read(limit)
+
+
+_CONTENT_DECODERS = {
+    "gzip": lambda raw, limit: _inflate(raw, limit, 31), "x-gzip": lambda raw, limit: _inflate(raw, limit, 31),
+    "deflate": _deflate, "br": _brotli, "zstd": _zstd,
+}
 
 
 def parse_set_cookie(value: str) -> dict[str, Any]:
@@ -229,7 +285,7 @@ class Exchange:
     """One request and its response, as they are parsed; shared by HTTP/1.x and HTTP/2."""
 
     __slots__ = ("stream", "ts", "method", "target", "version", "req_headers", "req_body_size", "req_body",
-                 "req_ct", "req_done", "req_emitted", "resp_ts", "status", "reason", "resp_version", "resp_headers",
+                 "req_ct", "req_ce", "resp_ce", "req_done", "req_emitted", "resp_ts", "status", "reason", "resp_version", "resp_headers",
                  "resp_body_size", "resp_body", "resp_ct", "resp_done", "resp_emitted", "informational", "host",
                  "scheme", "cookies", "auth", "credentials", "form_fields", "set_cookies", "oauth2_step",
                  "oauth2_response_step", "oauth2_req", "oauth2_resp", "oauth2_flow", "pushed", "reset", "note",
@@ -245,6 +301,8 @@ class Exchange:
         self.req_body_size = 0
         self.req_body: bytearray | None = None
         self.req_ct: str | None = None
+        self.req_ce: str | None = None  # Content-Encoding of the request body (gzip, br...)
+        self.resp_ce: str | None = None
         self.req_done = False
         self.req_emitted = False
         self.resp_ts: float | None = None
@@ -294,6 +352,8 @@ class Exchange:
                 self.host = value
             elif n == "content-type":
                 self.req_ct = value
+            elif n == "content-encoding":
+                self.req_ce = value
             elif n == "cookie":
                 cookies += cookie_names(value)
             elif n == "authorization" and self.auth is None:
@@ -320,9 +380,11 @@ class Exchange:
         json_body = None
         if self.req_body is not None:
             ct = (self.req_ct or "").split(";", 1)[0].strip().lower()
-            raw = bytes(self.req_body)
+            raw = decode_content(bytes(self.req_body), self.req_ce)
             self.req_body = None
-            if ct == "application/x-www-form-urlencoded":
+            if raw is None:
+                pass  # an encoding we cannot undo, or larger than we keep: sizes only
+            elif ct == "application/x-www-form-urlencoded":
                 try:
                     form = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
                 except ValueError:
@@ -381,6 +443,8 @@ class Exchange:
             n = name.lower()
             if n == "content-type":
                 self.resp_ct = value
+            elif n == "content-encoding":
+                self.resp_ce = value
             elif n == "set-cookie" and len(self.set_cookies) < 50:
                 self.set_cookies.append(parse_set_cookie(value))
             elif n == "location":
@@ -409,7 +473,8 @@ class Exchange:
             if "code" in params or "access_token" in params or ("error" in params and "state" in params):
                 step = "authorization_response"
         if self.resp_body is not None:
-            data = _json_dict(bytes(self.resp_body))
+            raw = decode_content(bytes(self.resp_body), self.resp_ce)
+            data = _json_dict(raw) if raw is not None else None
             self.resp_body = None
             if data:
                 p = _oauth2_params(data.items())

@@ -33,11 +33,13 @@
 #   browser-server.crt.pem / browser-server.key.pem   browser.example.test's certificate (RSA 2048)
 #   chromium-h2.pcap/.keys, firefox-h2.pcap/.keys  the browser loading https://browser.example.test/: the
 #                       page, a stylesheet, an image and a script whose synchronous requests log in (POST,
-#                       Set-Cookie) and call an API with a Bearer token; the browser trusts browser-ca
+#                       Set-Cookie), fetch an OAuth2 token (POST; a gzip'd JSON answer) and call an API with
+#                       a Bearer token; the browser trusts browser-ca
 #                       through a throwaway NSS database (no certificate errors ignored)
 #   chromium-tlslite-brotli, firefox-tlslite-zstd, firefox-tlslite-zlib (.pcap/.keys): the same page from
 #                       tlslite_https_server.py (tlslite-ng, HTTP/1.1, port 8443), which compresses its
-#                       certificate (RFC 8879 CompressedCertificate) with brotli, zstd or zlib
+#                       certificate (RFC 8879 CompressedCertificate) with brotli, zstd or zlib, and the token
+#                       response's body with the matching Content-Encoding (br, zstd or deflate)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -177,7 +179,15 @@ http {
         ssl_certificate browser-server.crt.pem;
         ssl_certificate_key browser-server.key.pem;
         root browser;
+        gzip on;  # browsers accept gzip: the token response below travels compressed
+        gzip_types application/json;
+        gzip_min_length 20;
 
+        location = /token {
+            default_type application/json;
+            add_header Cache-Control no-store always;
+            return 200 '{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600,"refresh_token":"tGzv3JOkF0XG5Qx2TlKWIA"}';
+        }
         location = /login {
             add_header Set-Cookie "session=abc123; Path=/; HttpOnly; Secure; SameSite=Lax" always;
             default_type text/plain;
@@ -233,10 +243,13 @@ function call(method, url, body, headers) {
   x.send(body || null);
   return x.status;
 }
-var login = call("POST", "/login", "user=alice&password=wonderland",
-                 {"Content-Type": "application/x-www-form-urlencoded"});
+var form = {"Content-Type": "application/x-www-form-urlencoded"};
+var login = call("POST", "/login", "user=alice&password=wonderland", form);
+var token = call("POST", "/token", "grant_type=authorization_code&code=SplxlOBeZQQYbYS6WxSbIA" +
+                 "&redirect_uri=https%3A%2F%2Fbrowser.example.test%2Fcb&client_id=s6BhdRkqt3" +
+                 "&client_secret=7Fjfp0ZBr1KtDRbnfVdmIw", form);
 var me = call("GET", "/api/me", null, {"Authorization": "Bearer 2YotnFZFEjr1zCsicMWpAA"});
-document.getElementById("out").textContent = "login " + login + ", api " + me;
+document.getElementById("out").textContent = "login " + login + ", token " + token + ", api " + me;
 JS
 }
 

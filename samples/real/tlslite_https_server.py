@@ -6,17 +6,38 @@ nor its GnuTLS 3.7 build can send. Run by make_nginx_captures.sh inside its serv
 
 ALGORITHM is the one compression the server will use (zlib, brotli or zstd; tlslite-ng needs the brotli
 and zstandard packages for the last two). Serves DOCROOT's files with GET, answers POST /login with a
-session cookie and GET /api/... with JSON, like nginx does for the other browser captures.
+session cookie, POST /token with an OAuth2 token (JSON, compressed with the Content-Encoding that matches
+ALGORITHM: br, zstd or deflate) and GET /api/... with JSON, like nginx does for the other browser captures.
 """
 from __future__ import annotations
 
 import http.server
 import socketserver
 import sys
+import zlib
 from pathlib import Path
 
 from tlslite.api import X509, HandshakeSettings, SessionCache, TLSError, X509CertChain, parsePEMKey
 from tlslite.integration.tlssocketservermixin import TLSSocketServerMixIn
+
+TOKEN = (b'{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600,'
+         b'"refresh_token":"tGzv3JOkF0XG5Qx2TlKWIA"}')
+
+
+def _brotli(data: bytes) -> bytes:
+    import brotli
+
+    return brotli.compress(data)
+
+
+def _zstd(data: bytes) -> bytes:
+    import zstandard
+
+    return zstandard.ZstdCompressor().compress(data)
+
+
+# certificate compression algorithm -> (Content-Encoding of the token response, compressor)
+CONTENT_CODINGS = {"brotli": ("br", _brotli), "zstd": ("zstd", _zstd), "zlib": ("deflate", zlib.compress)}
 
 
 def main() -> None:
@@ -46,6 +67,15 @@ def main() -> None:
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path == "/token":  # the body goes compressed with the certificate's algorithm's sibling
+                coding, compress = CONTENT_CODINGS[algorithm]
+                accepted = [c.split(";")[0].strip() for c in self.headers.get("Accept-Encoding", "").split(",")]
+                extra: tuple[tuple[str, str], ...] = (("Cache-Control", "no-store"),)
+                body = TOKEN
+                if coding in accepted:
+                    body, extra = compress(body), extra + (("Content-Encoding", coding),)
+                self._reply(body, "application/json", extra)
+                return
             self._reply(b"welcome, alice\n", "text/plain",
                         (("Set-Cookie", "session=abc123; Path=/; HttpOnly; Secure; SameSite=Lax"),))
 
