@@ -150,3 +150,30 @@ def test_quic_packets_are_counted_and_named_in_the_summary():
     out = io.StringIO()
     TableWriter(out).end({"sessions": 0, "packets": 5, "quic_packets": 3})
     assert "3 QUIC (HTTP/3, UDP 443) packet(s) not analysed" in out.getvalue()
+
+
+def test_ipv4_total_length_zero_is_read_to_the_frame_end_as_tso_captures_show_it(tmp_path):
+    # A host capturing its own traffic before TCP segmentation offload sees IPv4 total length 0 on large
+    # segments (the NIC fills it in); Wireshark reads such a packet to the end of the frame, and so must we.
+    import struct
+
+    from tests.conftest import SAMPLES, analyze
+
+    src = SAMPLES / "real" / "openssl-tls13-large.pcap"
+    data = bytearray(src.read_bytes())
+    pos, changed = 24, 0
+    while pos + 16 <= len(data):
+        caplen = struct.unpack_from("<I", data, pos + 8)[0]
+        frame = pos + 16
+        if data[frame + 12:frame + 14] == b"\x08\x00" and caplen > 1000:  # Ethernet, IPv4, a large segment
+            data[frame + 16:frame + 18] = b"\0\0"
+            changed += 1
+        pos = frame + caplen
+    assert changed > 10
+    zeroed = tmp_path / "tso.pcap"
+    zeroed.write_bytes(bytes(data))
+    keys = [SAMPLES / "real" / "openssl-tls13-large.keys"]
+    want, got = analyze([src], keylogs=keys), analyze([zeroed], keylogs=keys)
+    assert [s["decryption"]["status"] for s in got] == ["decrypted"]
+    assert [s["app_data"] for s in got] == [s["app_data"] for s in want]
+    assert not got[0].get("anomalies")

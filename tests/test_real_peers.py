@@ -151,6 +151,7 @@ def run_tshark(args: list[str]) -> str:
 
 
 def endpoint(ip: str, port: str) -> str:
+    ip = ip.split(",")[-1]  # tunnelled packets list the outer address first: the flow is the inner one
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 

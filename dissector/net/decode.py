@@ -3,6 +3,11 @@
 `decode_frame` returns a plain tuple (no per-layer objects) for a TCP segment, or None for anything
 else. Headers are read with precompiled `struct.Struct.unpack_from` at offsets; the payload is a
 memoryview slice of the frame, trimmed to the IP length (Ethernet padding is not payload).
+
+Tunnels are opened and the inner packet decoded instead (what traffic mirroring and span sessions
+deliver): VXLAN (UDP 4789; AWS and Azure traffic mirroring), Geneve (UDP 6081; AWS Gateway Load
+Balancer), GRE with IP, Ethernet (TEB) or ERSPAN type II/III inside, IP in IP and IPv6 in IP, and on
+Ethernet MPLS label stacks and PPPoE sessions. Flows are keyed by the inner addresses.
 """
 from __future__ import annotations
 
@@ -34,8 +39,17 @@ _RAW_LINKTYPES = frozenset((LINKTYPE_RAW, LINKTYPE_RAW_12, LINKTYPE_RAW_14, LINK
 ETH_IPV4 = 0x0800
 ETH_IPV6 = 0x86DD
 ETH_VLAN = {0x8100, 0x88A8, 0x9100}
+ETH_MPLS = {0x8847, 0x8848}
+ETH_PPPOE_SESSION = 0x8864
 IPPROTO_TCP = 6
 IPPROTO_UDP = 17
+IPPROTO_IPIP = 4
+IPPROTO_IPV6 = 41
+IPPROTO_GRE = 47
+TUNNEL_PROTOS = frozenset((IPPROTO_UDP, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_GRE))
+VXLAN_PORT = 4789
+GENEVE_PORT = 6081
+MAX_TUNNEL_DEPTH = 4
 IPV6_EXT_HEADERS = {0, 43, 60, 51, 135, 139, 140}  # hop-by-hop, routing, dest opts, AH, mobility, HIP, shim6
 IPV6_FRAGMENT = 44
 
@@ -77,6 +91,8 @@ def ip_offset(linktype: int, frame: memoryview) -> tuple[int, int] | None:
                 return None
             etype = _U16.unpack_from(frame, off + 2)[0]
             off += 4
+        if etype in ETH_MPLS or etype == ETH_PPPOE_SESSION:
+            return _below_ethernet(frame, etype, off)
     elif linktype == LINKTYPE_LINUX_SLL:
         if n < 16:
             return None
@@ -188,7 +204,63 @@ def is_quic(linktype: int, frame) -> bool:
     return (sport == QUIC_PORT or dport == QUIC_PORT) and bool(mv[udp + 8] & 0x40)
 
 
-def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None) -> tuple | None:
+def _below_ethernet(frame: memoryview, etype: int, off: int) -> tuple[int, int] | None:
+    """Where IP starts under an MPLS label stack (RFC 3032) or a PPPoE session header (RFC 2516)."""
+    n = len(frame)
+    if etype == ETH_PPPOE_SESSION:  # version/type, code, session id, length; then the PPP protocol
+        if n < off + 8:
+            return None
+        ppp = _U16.unpack_from(frame, off + 6)[0]
+        return (off + 8, 4) if ppp == 0x0021 else (off + 8, 6) if ppp == 0x0057 else None
+    while True:  # MPLS: 4-byte labels down to the one with the bottom-of-stack bit
+        if n < off + 5:
+            return None
+        bottom = frame[off + 2] & 0x01
+        off += 4
+        if bottom:
+            break
+    version = frame[off] >> 4  # no protocol field: IPv4 and IPv6 tell themselves apart by their first nibble
+    return (off, version) if version in (4, 6) else None
+
+
+def _decapsulate(proto: int, body: memoryview) -> tuple[int, memoryview] | None:
+    """The inner frame of a tunnel packet (the IP payload `body` of protocol `proto`) and its link type;
+    None when the packet is not a tunnel we open (most UDP)."""
+    n = len(body)
+    if proto == IPPROTO_UDP:
+        if n < 16:
+            return None
+        dport = _U16.unpack_from(body, 2)[0]
+        if dport == VXLAN_PORT and body[8] & 0x08:  # the I flag: a valid VNI follows (RFC 7348)
+            return LINKTYPE_ETHERNET, body[16:]
+        if dport == GENEVE_PORT and body[8] >> 6 == 0:  # version 0, options length in 4-byte words (RFC 8926)
+            start = 16 + (body[8] & 0x3F) * 4
+            ptype = _U16.unpack_from(body, 10)[0]
+            if ptype == 0x6558:
+                return LINKTYPE_ETHERNET, body[start:]
+            if ptype in (ETH_IPV4, ETH_IPV6):
+                return LINKTYPE_RAW, body[start:]
+        return None
+    if proto == IPPROTO_IPIP or proto == IPPROTO_IPV6:
+        return LINKTYPE_RAW, body
+    # GRE (RFC 2784, 2890): flags and version, protocol, then checksum, key and sequence as the flags say
+    if n < 4 or body[1] & 0x07:
+        return None
+    flags = body[0]
+    ptype = _U16.unpack_from(body, 2)[0]
+    start = 4 + 4 * ((flags >> 7 & 1) + (flags >> 5 & 1) + (flags >> 4 & 1))
+    if ptype in (ETH_IPV4, ETH_IPV6):
+        return LINKTYPE_RAW, body[start:]
+    if ptype == 0x6558:  # transparent Ethernet bridging (gretap)
+        return LINKTYPE_ETHERNET, body[start:]
+    if ptype == 0x88BE:  # ERSPAN type II has an 8-byte header and a GRE sequence number; type I has neither
+        return LINKTYPE_ETHERNET, body[start + 8:] if flags & 0x10 else body[start:]
+    if ptype == 0x22EB and n >= start + 12:  # ERSPAN type III: 12 bytes, plus 8 when the O flag is set
+        return LINKTYPE_ETHERNET, body[start + 12 + (8 if body[start + 11] & 0x01 else 0):]
+    return None
+
+
+def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth: int = 0) -> tuple | None:
     """The hot-path form of decode_frame: a plain tuple in Segment's field order.
 
     Untagged Ethernet (one unpack for all three headers) or raw IP, then IPv4 without options or fragments
@@ -202,8 +274,9 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None) -> tupl
              flags) = _ETH_IPV4_TCP.unpack_from(mv, 0)
             if etype == ETH_IPV4 and vihl == 0x45:
                 if proto != IPPROTO_TCP:
-                    return None
-                if not frag & 0x3FFF and total >= 40:
+                    if proto not in TUNNEL_PROTOS:
+                        return None
+                elif not frag & 0x3FFF and total >= 40:
                     end = 14 + total
                     if end > n:
                         end = n
@@ -218,8 +291,9 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None) -> tupl
     if base >= 0 and mv[base] == 0x45:  # raw IPv4
         _, _, total, _, frag, _, proto, _, src, dst = _IPV4.unpack_from(mv, base)
         if proto != IPPROTO_TCP:
-            return None
-        if not frag & 0x3FFF and total >= 40:
+            if proto not in TUNNEL_PROTOS:
+                return None
+        elif not frag & 0x3FFF and total >= 40:
             end = base + total
             if end > n:
                 end = n
@@ -239,12 +313,14 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None) -> tupl
         if vihl >> 4 != 4:
             raise MalformedInput("ip", "bad_ip_version", f"version {vihl >> 4} in an IPv4 frame")
         ihl = (vihl & 0x0F) * 4
+        if total == 0 and ihl >= 20:
+            total = n - off  # a segment captured before TCP segmentation offload: the NIC fills the length in
         if ihl < 20 or total < ihl:
             raise MalformedInput("ip", "bad_ipv4_header_length", f"IHL {ihl}, total length {total}")
         end = off + total
         if end > n:  # snapped or TSO-merged: use what was captured
             end = n
-        if proto != IPPROTO_TCP:
+        if proto != IPPROTO_TCP and proto not in TUNNEL_PROTOS:
             return None
         body = mv[off + ihl:end]
         if frag & 0x3FFF:  # MF set or a fragment offset: a fragment
@@ -276,17 +352,23 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None) -> tupl
                 nxt, pos = mv[pos], pos + (mv[pos + 1] + 2) * 4
             else:
                 nxt, pos = mv[pos], pos + (mv[pos + 1] + 1) * 8
-        if nxt != IPPROTO_TCP:
+        proto = nxt
+        if proto != IPPROTO_TCP and proto not in TUNNEL_PROTOS:
             return None
         body = mv[pos:end]
         if frag_info is not None:
             if defrag is None:
                 return None
             frag_off, more, ident = frag_info
-            whole = defrag.add((src, dst, ident, 6), frag_off, more, body)
+            whole = defrag.add((src, dst, ident, proto), frag_off, more, body)
             if whole is None:
                 return None
             body = memoryview(whole)
+    if proto != IPPROTO_TCP:
+        inner = _decapsulate(proto, body)
+        if inner is None or _depth >= MAX_TUNNEL_DEPTH:
+            return None
+        return decode_tcp(inner[0], inner[1], defrag, _depth + 1)
     if len(body) < 20:
         raise MalformedInput("tcp", "truncated_tcp_header", f"{len(body)} bytes")
     sport, dport, seq, ack, doff, flags = _TCP.unpack_from(body, 0)

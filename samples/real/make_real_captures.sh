@@ -36,6 +36,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 NS_C=dsc-cli NS_M=dsc-mid NS_S=dsc-srv
 S4=10.99.0.1 C4=10.99.0.2 S6=fd99::1 C6=fd99::2
+VX_S=10.98.0.1 VX_C=10.98.0.2  # the VXLAN overlay of openssl-tls13-vxlan
 PORT=4433
 PSK_HEX=0123456789abcdeffedcba98765432100123456789abcdeffedcba9876543210
 PSK_USER=dissector
@@ -44,7 +45,7 @@ SCENARIOS=(
   openssl-tls10 openssl-tls11 openssl-tls12-rsa openssl-tls12-ecdhe openssl-tls12-mtls
   openssl-tls12-reneg openssl-tls12-resume-id openssl-tls12-resume-ticket
   openssl-tls13 openssl-tls13-hrr openssl-tls13-resume openssl-tls13-0rtt openssl-tls13-keyupdate
-  openssl-tls13-large openssl-tls12-bigcert openssl-tls13-ipv6 openssl-tls12-lossy
+  openssl-tls13-large openssl-tls12-bigcert openssl-tls13-ipv6 openssl-tls12-lossy openssl-tls13-vxlan
   gnutls-tls10 gnutls-tls12 gnutls-tls12-rsa gnutls-tls13 gnutls-tls13-hrr gnutls-tls12-resume
   gnutls-tls13-resume gnutls-tls13-keyupdate gnutls-tls13-0rtt gnutls-tls13-mtls
   gnutls-tls12-psk gnutls-tls12-rehandshake gnutls-tls13-ipv6 gnutls-tls13-lossy
@@ -175,7 +176,7 @@ begin() {  # begin NAME [client]: start tcpdump on the server's interface (or th
   if [ "${2:-}" = client ]; then ns=$NS_C dev=vcli; fi
   echo "== $NAME (capture on $dev)" >&2
   rm -f "$WORK/$NAME".* "$WORK/sess"*
-  ip netns exec $ns tcpdump -i $dev -s 0 -U --immediate-mode -Z root -w "$WORK/$NAME.pcap" "tcp port $PORT" 2>"$WORK/tcpdump.log" &
+  ip netns exec $ns tcpdump -i $dev -s 0 -U --immediate-mode -Z root -w "$WORK/$NAME.pcap" "${FILTER:-tcp port $PORT}" 2>"$WORK/tcpdump.log" &
   TCPDUMP_PID=$!
   local i
   for i in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.05; done
@@ -336,6 +337,21 @@ openssl-tls13-ipv6() {
   server "${OSRV[@]}" -www   # s_server listens on a dual-stack socket
   ocli "[$S6]" -tls1_3 -ign_eof < "$WORK/get.txt"
   finish
+}
+
+openssl-tls13-vxlan() {  # inside a VXLAN overlay (VNI 42, UDP 4789) over the same link; captured on the underlay
+  local spec
+  for spec in "$NS_C $C4 $S4 $VX_C" "$NS_S $S4 $C4 $VX_S"; do
+    set -- $spec
+    ip -n "$1" link add vx42 type vxlan id 42 local "$2" remote "$3" dstport 4789 dev "$([ "$1" = $NS_C ] && echo vcli || echo vsrv)"
+    ip -n "$1" addr add "$4/24" dev vx42
+    ip -n "$1" link set vx42 up
+  done
+  FILTER="udp port 4789" begin openssl-tls13-vxlan
+  server "${OSRV[@]}" -www
+  ocli $VX_S -tls1_3 -ign_eof < "$WORK/get.txt"
+  finish
+  ip -n $NS_C link del vx42; ip -n $NS_S link del vx42
 }
 
 openssl-tls12-bigcert() {  # the 18.8 KB certificate in the clear: one handshake message over two records, 14 segments
