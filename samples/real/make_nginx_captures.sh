@@ -7,13 +7,14 @@
 #
 #   sudo ./make_nginx_captures.sh           # (re)make all of them (the files listed below)
 #   sudo ./make_nginx_captures.sh h1        # or only some: h1, h2, chromium, firefox, chromium-brotli,
-#                                           # firefox-zstd, firefox-zlib
+#                                           # firefox-zstd, firefox-zlib, go-server, go-client
 #
 # Needs root (network namespaces, tcpdump) and: iproute2 (ip, ss), tcpdump, nginx, curl, openssl;
 # ethtool if present (offloads off); chromium, firefox-esr and certutil for the browser captures, and
 # Python's tlslite-ng, brotli and zstandard for the certificate-compression ones. On Debian 12:
 #   apt-get install -y nginx curl tcpdump iproute2 ethtool openssl chromium firefox-esr libnss3-tools
 #   pip install tlslite-ng==0.8.2 brotli zstandard
+# and Go (crypto/tls) for the Go captures: apt-get install -y golang-1.19-go
 #
 # Network: two namespaces made here and removed on exit (also on error or Ctrl-C), one veth between them:
 #
@@ -40,13 +41,17 @@
 #                       tlslite_https_server.py (tlslite-ng, HTTP/1.1, port 8443), which compresses its
 #                       certificate (RFC 8879 CompressedCertificate) with brotli, zstd or zlib, and the token
 #                       response's body with the matching Content-Encoding (br, zstd or deflate)
+#   go-server-h2 (.pcap/.keys): curl --http2 against go_tls_peer.go's server (Go's crypto/tls and net/http,
+#                       TLS 1.3, HTTP/2, port 9443), curl's key log
+#   go-client-tls12 (.pcap/.keys): go_tls_peer.go's client (TLS 1.2 only, HTTP/1.1) against nginx, with the
+#                       key log Go writes (tls.Config.KeyLogWriter)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 NS_C=dsn-cli NS_S=dsn-srv
 S4=10.99.1.1 C4=10.99.1.2
 HOST=www.example.test
-CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib)
+CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib go-server go-client)
 
 if [ "$(id -u)" != 0 ]; then echo "make_nginx_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
 for tool in ip ss tcpdump nginx curl openssl; do
@@ -54,21 +59,21 @@ for tool in ip ss tcpdump nginx curl openssl; do
 done
 if [ $# -gt 0 ]; then
   for n in "$@"; do
-    case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib) ;;
+    case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib|go-server|go-client) ;;
       *) echo "unknown capture: $n (see the top of this script)" >&2; exit 2;; esac
   done
   CAPTURES=("$@")
 fi
 
 WORK=$(mktemp -d /tmp/nginx-captures.XXXXXX)
-TCPDUMP_PID="" NGINX_PID="" TLSLITE_PID=""
+TCPDUMP_PID="" NGINX_PID="" TLSLITE_PID="" GO_PID=""
 
 NAMESPACES=($NS_C $NS_S)
 # shellcheck source=netns-lib.sh
 . "$HERE/netns-lib.sh"  # stop, remove_namespaces, keep_capture, wait_for_port
 
 teardown() {
-  stop "$NGINX_PID" QUIT; stop "$TCPDUMP_PID" INT; stop "$TLSLITE_PID"
+  stop "$NGINX_PID" QUIT; stop "$TCPDUMP_PID" INT; stop "$TLSLITE_PID"; stop "$GO_PID"
   remove_namespaces
   rm -rf "/etc/netns/$NS_C"
   rm -rf "$WORK"
@@ -266,7 +271,7 @@ begin() {  # begin NAME: start tcpdump on the server's interface
   local name=$1
   echo "== $name" >&2
   rm -f "$WORK/$name".* "$WORK/cookies.txt"
-  ip netns exec $NS_S tcpdump -i vsrv -s 0 -U --immediate-mode -Z root -w "$WORK/$name.pcap" "tcp port 443 or tcp port 8443" 2>"$WORK/tcpdump.log" &
+  ip netns exec $NS_S tcpdump -i vsrv -s 0 -U --immediate-mode -Z root -w "$WORK/$name.pcap" "tcp port 443 or tcp port 8443 or tcp port 9443" 2>"$WORK/tcpdump.log" &
   TCPDUMP_PID=$!
   local i
   for i in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.05; done
@@ -342,6 +347,38 @@ tlslite() {  # tlslite ALGORITHM: (re)start tlslite_https_server.py on port 8443
   echo "tlslite_https_server.py did not start" >&2; cat "$WORK/tlslite.log" >&2; return 1
 }
 
+go_peer() {  # go_peer: build go_tls_peer.go once (Go's build cache in $WORK)
+  [ -x "$WORK/go_tls_peer" ] && return 0
+  local go
+  go=$(command -v go || echo /usr/lib/go-1.19/bin/go)
+  (cd "$HERE" && GOCACHE="$WORK/gocache" GOPATH="$WORK/gopath" GO111MODULE=off "$go" build -o "$WORK/go_tls_peer" go_tls_peer.go)
+}
+
+go_capture() {  # go_capture server|client
+  go_peer
+  if [ "$1" = server ]; then
+    local name=go-server-h2 base=https://browser.example.test:9443
+    ip netns exec $NS_S "$WORK/go_tls_peer" server "$S4:9443" "$WORK/browser-server.crt.pem" \
+      "$WORK/browser-server.key.pem" 2>"$WORK/go.log" &
+    GO_PID=$!
+    wait_for_port $NS_S 9443 || { echo "go_tls_peer did not start" >&2; cat "$WORK/go.log" >&2; return 1; }
+    begin "$name"
+    local c=(-sS -o /dev/null -w '%{http_version} %{http_code} %{url_effective}\n' --http2
+             --cacert "$HERE/browser-ca.crt.pem" -b "$WORK/cookies.txt" -c "$WORK/cookies.txt")
+    (cd "$WORK" && SSLKEYLOGFILE="$WORK/$name.keys" timeout 30 ip netns exec $NS_C curl \
+        "${c[@]}" "$base/" --next "${c[@]}" -d 'user=alice&password=wonderland' "$base/login" --next \
+        "${c[@]}" -H 'Authorization: Bearer 2YotnFZFEjr1zCsicMWpAA' "$base/api/me") | sed 's/^/   /' >&2
+    finish "$name"
+    stop "$GO_PID"; GO_PID=""
+  else
+    local name=go-client-tls12
+    begin "$name"
+    timeout 30 ip netns exec $NS_C "$WORK/go_tls_peer" client "https://$HOST/" "$HERE/nginx-server.crt.pem" \
+      "$WORK/$name.keys" | sed 's/^/   /' >&2
+    finish "$name"
+  fi
+}
+
 # --- main ------------------------------------------------------------------------------------------
 
 setup_network
@@ -355,6 +392,7 @@ for w in "${CAPTURES[@]}"; do
   case $w in
     h1|h2) capture "$w";;
     chromium|firefox) browser "$w" "$w-h2" https://browser.example.test/;;
+    go-server|go-client) go_capture "${w#go-}";;
     *) tlslite "${w#*-}"
        browser "${w%%-*}" "${w%%-*}-tlslite-${w#*-}" https://browser.example.test:8443/
        sed 's/^/   /' "$WORK/tlslite.log" >&2;;
