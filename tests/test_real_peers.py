@@ -420,3 +420,43 @@ def test_null_cipher_record_shorter_than_its_mac_is_called_malformed():
     assert [e.data for e in out if isinstance(e, AppData)] == [b"still read"]
     assert not [e for e in out if isinstance(e, Decryption)]  # the status did not change
     assert tls.status == "not-encrypted" and "key material" not in tls.detail
+
+
+TLS13_CAPTURES = [n for n in NAMES if "tls13" in n or n.endswith("-h2") or "tlslite" in n]
+
+
+@pytest.mark.parametrize("name", TLS13_CAPTURES)
+def test_tls13_application_data_decrypts_with_only_the_application_secrets(name, tmp_path):
+    # Some key logs hold only CLIENT_/SERVER_TRAFFIC_SECRET_0 (filtered, or written by tools that export no
+    # handshake secrets): the application data must still decrypt, the same bytes as with the full log.
+    full = REAL / f"{name}.keys"
+    stripped = tmp_path / "app-only.keys"
+    stripped.write_text("".join(line for line in full.read_text().splitlines(keepends=True)
+                                if "HANDSHAKE_TRAFFIC_SECRET" not in line))
+    want = {s["id"]: s for s in analyze([REAL / f"{name}.pcap"], keylogs=[full])}
+    got = {s["id"]: s for s in analyze([REAL / f"{name}.pcap"], keylogs=[stripped])}
+    checked = 0
+    for sid, s in got.items():
+        if want[sid]["version"] != "TLS 1.3" or not want[sid].get("app_data"):
+            continue  # (a session with nothing after its handshake has nothing these secrets decrypt)
+        assert s["decryption"]["status"] == "decrypted", (sid, s["decryption"])
+        assert "application data only" in s["decryption"]["detail"]
+        assert s["app_data"] == want[sid]["app_data"], sid  # 0-RTT data included: it has its own secret
+        assert "EncryptedHandshakeMessage" in [m["type"] for m in s["messages"]]
+        checked += 1
+    assert checked
+
+
+def test_a_wrong_application_secret_fails_instead_of_passing_for_handshake(tmp_path):
+    lines = [line for line in (REAL / "openssl-tls13.keys").read_text().splitlines() if "HANDSHAKE" not in line]
+    bad = []
+    for line in lines:
+        if line.startswith("SERVER_TRAFFIC_SECRET_0"):
+            label, random, secret = line.split()
+            line = f"{label} {random} {'0' if secret[0] != '0' else '1'}{secret[1:]}"
+        bad.append(line)
+    keys = tmp_path / "bad.keys"
+    keys.write_text("\n".join(bad) + "\n")
+    [s] = analyze([REAL / "openssl-tls13.pcap"], keylogs=[keys])
+    assert s["decryption"]["status"] == "failed"
+    assert "application traffic secret" in s["decryption"]["detail"]

@@ -30,13 +30,19 @@ _HS_HDR = struct.Struct("!BBH")
 
 # decryption status values (the JSON contract)
 DECRYPTED, NO_KEY, FAILED, NOT_ENCRYPTED = "decrypted", "no-key", "failed", "not-encrypted"
+APP_ONLY = ("the key log has this session's application traffic secrets but not its handshake ones "
+            "(*_HANDSHAKE_TRAFFIC_SECRET): no record has decrypted with them yet")
+APP_ONLY_DECRYPTED = ("application data only{}: the key log has no handshake traffic secrets "
+                      "(*_HANDSHAKE_TRAFFIC_SECRET) for this session, so its encrypted handshake messages "
+                      "(certificate, Finished) stay encrypted and unverified")
+MAX_APP_ONLY_TRIALS = 16  # more encrypted records than a TLS 1.3 handshake has: the secret does not fit
 
 
 class Direction:
     """Record-layer state of one direction."""
 
     __slots__ = ("reader", "hs_buf", "protection", "seq", "encrypted", "pending", "undecryptable",
-                 "secret", "early", "next13", "records", "decrypted_records", "lost_records")
+                 "secret", "early", "next13", "app_only", "records", "decrypted_records", "lost_records")
 
     def __init__(self, allow_ssl2: bool) -> None:
         self.reader = RecordReader(allow_ssl2)
@@ -49,6 +55,10 @@ class Direction:
         self.secret: bytes | None = None  # TLS 1.3: current traffic secret (for KeyUpdate)
         self.early = False  # TLS 1.3 client: 0-RTT records may come now
         self.next13: tuple[Any, bytes] | None = None  # TLS 1.3 client: handshake keys to try after early data
+        # TLS 1.3 with only the application traffic secret in the key log: next13 holds its keys, and records
+        # that fail them are the encrypted handshake (not a failure) until the first one that decrypts;
+        # app_only counts those records
+        self.app_only = 0
         self.records = 0
         self.decrypted_records = 0
         self.lost_records = 0  # after a capture gap: how many sequence numbers to try ahead
@@ -72,6 +82,8 @@ class TLSConnection:
         self.offered_ticket = b""
         self.offered_early_data = False
         self.offered_ech = False  # the ClientHello carries encrypted_client_hello (real or GREASE)
+        self.app_only_detail = ""  # the status detail once application data decrypts without handshake keys
+        self.client_done = False  # TLS 1.3: the client's Finished (or its first application record) went by
         self.ems = False
         self.etm = False
         self.resumed = False
@@ -198,7 +210,18 @@ class TLSConnection:
             if result is not None:
                 side.protection, side.secret, side.next13, side.seq, side.early = prot, secret, None, 1, False
                 side.decrypted_records += 1
+                if side.app_only:
+                    side.app_only = 0
+                    self.client_done = self.client_done or direction == CLIENT
+                    self._set_status(DECRYPTED, self.app_only_detail)
                 return result
+            if side.app_only:  # still the encrypted handshake, unless there are more records than it has, or
+                side.app_only += 1  # the server's flight is over (the client has finished its handshake)
+                if side.app_only <= MAX_APP_ONLY_TRIALS and not (direction == SERVER and self.client_done):
+                    self._undecrypted(direction, side, 22, len(body), ts)
+                    return None
+                side.next13, side.app_only = None, 0
+                err = "the application traffic secret does not decrypt the records after the handshake"
         if side.early:  # 0-RTT data we have no key for (or the server rejected): skip it, not a failure
             side.seq += 1 if side.protection is not None else 0
             self.early_skipped = True  # EndOfEarlyData may be among them: the transcript is incomplete
@@ -404,6 +427,7 @@ class TLSConnection:
             if direction == SERVER:
                 self._tls13_switch(SERVER, "SERVER_TRAFFIC_SECRET_0", ts)
             else:
+                self.client_done = True
                 self._tls13_switch(CLIENT, "CLIENT_TRAFFIC_SECRET_0", ts)
         else:
             if self.master is not None and self.version is not None and self.suite is not None:
@@ -431,7 +455,9 @@ class TLSConnection:
 
     def _on_end_of_early_data(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
         self.transcript.append(raw)
-        if side.next13 is not None:
+        if side.app_only:  # no handshake key: the application key waits for the first record it decrypts
+            side.protection = None
+        elif side.next13 is not None:
             side.protection, side.secret = side.next13
             side.next13 = None
             side.seq = 0
@@ -631,7 +657,17 @@ class TLSConnection:
                 client.next13 = (prot, c_secret)
             else:
                 client.protection, client.secret, client.seq = prot, c_secret, 0
-        if s_secret is None and c_secret is None:
+        app_only = []
+        for name, side, secret, label in ((SERVER, server, s_secret, "SERVER_TRAFFIC_SECRET_0"),
+                                          (CLIENT, client, c_secret, "CLIENT_TRAFFIC_SECRET_0")):
+            app = keylog.get(label, self.client_random) if secret is None else None
+            if app is not None:  # the handshake stays encrypted; its records fail these keys, the first
+                side.next13, side.app_only = (self._protection13(suite, app), app), 1  # app record fits
+                app_only.append(name)
+        if app_only:
+            self.app_only_detail = APP_ONLY_DECRYPTED.format("" if len(app_only) == 2 else f" from the {app_only[0]}")
+            self._set_status(NO_KEY, APP_ONLY)
+        elif s_secret is None and c_secret is None:
             self._set_status(NO_KEY, self._no_key_reason())
 
     def _tls13_switch(self, direction: str, label: str, ts: float) -> None:
