@@ -244,6 +244,12 @@ class Pipeline:
             if pending_other:
                 tls.data(other, pending_other, ts)
             return direction
+        if len(buf) >= 4 and _starttls_protocol(buf):
+            # SMTP, IMAP, POP3, FTP, XMPP or PostgreSQL, or an HTTP proxy's CONNECT: TLS may start later on
+            # this connection (the CONNECT request itself is not handed to the plugins as HTTP)
+            state.starttls = len(buf)
+            state.probe = {}
+            return direction
         if self.cleartext_http and len(buf) >= 8 and _looks_like_http(buf):
             state.cleartext = True
             state.probe = {}
@@ -253,11 +259,6 @@ class Pipeline:
             out.append(AppData(ts, state.flow, direction, len(buf), buf))
             if probe.get(other):
                 out.append(AppData(ts, state.flow, other, len(probe[other]), probe[other]))
-            return direction
-        if len(buf) >= 4 and _starttls_protocol(buf):
-            # SMTP, IMAP, POP3, FTP, XMPP or PostgreSQL: TLS may start later on this connection
-            state.starttls = len(buf)
-            state.probe = {}
             return direction
         if len(buf) >= PROBE_LIMIT or (verdict is False and len(buf) >= 5 and state.syn_seen):
             state.ignored = True
@@ -385,9 +386,10 @@ _HTTP_STARTS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b
                 b"PRI * HTTP/2.0", b"HTTP/1.")
 
 
-# first bytes of protocols with a STARTTLS-style upgrade (RFC 3207, 2595, 4217, 6120; PostgreSQL SSLRequest)
+# first bytes of protocols with a STARTTLS-style upgrade (RFC 3207, 2595, 4217, 6120; PostgreSQL SSLRequest),
+# and of an HTTP proxy tunnel (RFC 9110 9.3.6 CONNECT), whose TLS starts after the proxy's 2xx
 _STARTTLS_STARTS = (b"220 ", b"220-", b"EHLO ", b"HELO ", b"* OK", b"+OK", b"<?xml", b"<stream:stream",
-                    b"\x00\x00\x00\x08\x04\xd2\x16\x2f")
+                    b"\x00\x00\x00\x08\x04\xd2\x16\x2f", b"CONNECT ")
 
 
 def _starttls_protocol(buf: bytes) -> bool:

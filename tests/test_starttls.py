@@ -34,3 +34,17 @@ def test_starttls_session_is_found_and_decrypted(tmp_path, preamble, port):
     assert types[:2] == ["ClientHello", "ServerHello"] and "Finished" in types
     assert s["decryption"]["status"] == "decrypted"
     assert s["app_data"]["client"]["bytes"] == len(MAIL[0][1])
+
+
+@pytest.mark.parametrize("plugins", [False, True], ids=["no-plugins", "plugins"])
+def test_tls_inside_an_http_proxy_tunnel_is_found_and_decrypted(plugins):
+    # curl through tinyproxy (samples/real/proxy-connect: CONNECT www.example.test:443, the proxy's 200, then
+    # TLS 1.3 to nginx inside the tunnel). Before, the flow was plain HTTP (with plugins) or ignored.
+    from tests.conftest import SAMPLES
+
+    real = SAMPLES / "real"
+    [s] = analyze([real / "proxy-connect.pcap"], keylogs=[real / "proxy-connect.keys"], plugins=plugins)
+    assert s["server"].endswith(":3128") and not s.get("cleartext")
+    assert (s["version"], s["sni"], s["decryption"]["status"]) == ("TLS 1.3", "www.example.test", "decrypted")
+    if plugins:
+        assert [(r["method"], r["target"], r["status"]) for r in s["http"]["requests"]] == [("GET", "/", 200)]

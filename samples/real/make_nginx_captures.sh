@@ -7,14 +7,14 @@
 #
 #   sudo ./make_nginx_captures.sh           # (re)make all of them (the files listed below)
 #   sudo ./make_nginx_captures.sh h1        # or only some: h1, h2, chromium, firefox, chromium-brotli,
-#                                           # firefox-zstd, firefox-zlib, go-server, go-client
+#                                           # firefox-zstd, firefox-zlib, go-server, go-client, proxy
 #
 # Needs root (network namespaces, tcpdump) and: iproute2 (ip, ss), tcpdump, nginx, curl, openssl;
 # ethtool if present (offloads off); chromium, firefox-esr and certutil for the browser captures, and
 # Python's tlslite-ng, brotli and zstandard for the certificate-compression ones. On Debian 12:
 #   apt-get install -y nginx curl tcpdump iproute2 ethtool openssl chromium firefox-esr libnss3-tools
 #   pip install tlslite-ng==0.8.2 brotli zstandard
-# and Go (crypto/tls) for the Go captures: apt-get install -y golang-1.19-go
+# and Go (crypto/tls) for the Go captures: apt-get install -y golang-1.19-go; tinyproxy for the proxy one
 #
 # Network: two namespaces made here and removed on exit (also on error or Ctrl-C), one veth between them:
 #
@@ -45,13 +45,16 @@
 #                       TLS 1.3, HTTP/2, port 9443), curl's key log
 #   go-client-tls12 (.pcap/.keys): go_tls_peer.go's client (TLS 1.2 only, HTTP/1.1) against nginx, with the
 #                       key log Go writes (tls.Config.KeyLogWriter)
+#   proxy-connect (.pcap/.keys): curl through tinyproxy (in the server's namespace, port 3128) to nginx:
+#                       HTTP CONNECT, the proxy's 200, then TLS 1.3 inside the tunnel; captured on the
+#                       client-to-proxy leg
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 NS_C=dsn-cli NS_S=dsn-srv
 S4=10.99.1.1 C4=10.99.1.2
 HOST=www.example.test
-CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib go-server go-client)
+CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib go-server go-client proxy)
 
 if [ "$(id -u)" != 0 ]; then echo "make_nginx_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
 for tool in ip ss tcpdump nginx curl openssl; do
@@ -59,23 +62,23 @@ for tool in ip ss tcpdump nginx curl openssl; do
 done
 if [ $# -gt 0 ]; then
   for n in "$@"; do
-    case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib|go-server|go-client) ;;
+    case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib|go-server|go-client|proxy) ;;
       *) echo "unknown capture: $n (see the top of this script)" >&2; exit 2;; esac
   done
   CAPTURES=("$@")
 fi
 
 WORK=$(mktemp -d /tmp/nginx-captures.XXXXXX)
-TCPDUMP_PID="" NGINX_PID="" TLSLITE_PID="" GO_PID=""
+TCPDUMP_PID="" NGINX_PID="" TLSLITE_PID="" GO_PID="" PROXY_PID=""
 
 NAMESPACES=($NS_C $NS_S)
 # shellcheck source=netns-lib.sh
 . "$HERE/netns-lib.sh"  # stop, remove_namespaces, keep_capture, wait_for_port
 
 teardown() {
-  stop "$NGINX_PID" QUIT; stop "$TCPDUMP_PID" INT; stop "$TLSLITE_PID"; stop "$GO_PID"
+  stop "$NGINX_PID" QUIT; stop "$TCPDUMP_PID" INT; stop "$TLSLITE_PID"; stop "$GO_PID"; stop "$PROXY_PID"
   remove_namespaces
-  rm -rf "/etc/netns/$NS_C"
+  rm -rf "/etc/netns/$NS_C" "/etc/netns/$NS_S"
   rm -rf "$WORK"
 }
 trap teardown EXIT
@@ -271,7 +274,7 @@ begin() {  # begin NAME: start tcpdump on the server's interface
   local name=$1
   echo "== $name" >&2
   rm -f "$WORK/$name".* "$WORK/cookies.txt"
-  ip netns exec $NS_S tcpdump -i vsrv -s 0 -U --immediate-mode -Z root -w "$WORK/$name.pcap" "tcp port 443 or tcp port 8443 or tcp port 9443" 2>"$WORK/tcpdump.log" &
+  ip netns exec $NS_S tcpdump -i vsrv -s 0 -U --immediate-mode -Z root -w "$WORK/$name.pcap" "tcp port 443 or tcp port 8443 or tcp port 9443 or tcp port 3128" 2>"$WORK/tcpdump.log" &
   TCPDUMP_PID=$!
   local i
   for i in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.05; done
@@ -379,6 +382,21 @@ go_capture() {  # go_capture server|client
   fi
 }
 
+proxy_capture() {  # curl -> tinyproxy (HTTP CONNECT) -> nginx; the capture holds the client-to-proxy leg
+  local name=proxy-connect
+  printf '%s\n' "User root" "Group root" "Port 3128" "Listen $S4" "Timeout 30" "LogLevel Info" \
+    "Allow $C4" "ConnectPort 443" "MaxClients 10" > "$WORK/tinyproxy.conf"
+  ip netns exec $NS_S tinyproxy -d -c "$WORK/tinyproxy.conf" >"$WORK/tinyproxy.log" 2>&1 &
+  PROXY_PID=$!
+  wait_for_port $NS_S 3128 || { echo "tinyproxy did not start" >&2; cat "$WORK/tinyproxy.log" >&2; return 1; }
+  begin "$name"
+  (cd "$WORK" && SSLKEYLOGFILE="$WORK/$name.keys" timeout 30 ip netns exec $NS_C curl -sS -o /dev/null \
+      -w '%{http_version} %{http_code} %{url_effective} via %{http_connect}\n' --proxy "http://$S4:3128" \
+      --cacert "$WORK/nginx-server.crt.pem" --http1.1 "https://$HOST/") | sed 's/^/   /' >&2
+  finish "$name"
+  stop "$PROXY_PID"; PROXY_PID=""
+}
+
 # --- main ------------------------------------------------------------------------------------------
 
 setup_network
@@ -386,6 +404,9 @@ setup_network
 mkdir -p "/etc/netns/$NS_C"
 printf '127.0.0.1 localhost\n%s www.example.test browser.example.test\n' "$S4" > "/etc/netns/$NS_C/hosts"
 printf 'nameserver 127.0.0.1\n' > "/etc/netns/$NS_C/resolv.conf"
+mkdir -p "/etc/netns/$NS_S"  # the proxy resolves www.example.test to nginx, beside it
+printf '127.0.0.1 localhost\n%s www.example.test browser.example.test\n' "$S4" > "/etc/netns/$NS_S/hosts"
+printf 'nameserver 127.0.0.1\n' > "/etc/netns/$NS_S/resolv.conf"
 make_files
 start_nginx
 for w in "${CAPTURES[@]}"; do
@@ -393,6 +414,7 @@ for w in "${CAPTURES[@]}"; do
     h1|h2) capture "$w";;
     chromium|firefox) browser "$w" "$w-h2" https://browser.example.test/;;
     go-server|go-client) go_capture "${w#go-}";;
+    proxy) proxy_capture;;
     *) tlslite "${w#*-}"
        browser "${w%%-*}" "${w%%-*}-tlslite-${w#*-}" https://browser.example.test:8443/
        sed 's/^/   /' "$WORK/tlslite.log" >&2;;
