@@ -85,9 +85,11 @@ class TCPGap(Event):
 
 @dataclass(slots=True, eq=False)
 class SessionStart(Event):
-    """TLS was detected on a flow (or, with `cleartext`, plain HTTP that plugins will read)."""
+    """TLS was detected on a flow (or, with `cleartext`, plain HTTP that plugins will read). `upgrade` says
+    how TLS began when not at the connection's start: "STARTTLS (SMTP)", "HTTP CONNECT host:443"..."""
 
     cleartext: bool = False
+    upgrade: str = ""
 
 
 @dataclass(slots=True, eq=False)

@@ -42,7 +42,7 @@ class FlowState:
     """Everything kept per TCP connection: both directions' reassembly and the TLS state."""
 
     __slots__ = ("flow", "dirs", "tls", "probe", "ignored", "last_ts", "fin", "rst", "syn_seen", "client_addr",
-                 "established", "keys", "foreign", "cleartext", "starttls")
+                 "established", "keys", "foreign", "cleartext", "starttls", "upgrade")
 
     def __init__(self, flow: Flow, client_addr: tuple) -> None:
         self.flow = flow
@@ -60,6 +60,7 @@ class FlowState:
         self.foreign = False
         self.cleartext = False  # plain HTTP handed to plugins as it is
         self.starttls = 0  # bytes seen of a cleartext protocol that may upgrade to TLS (SMTP, IMAP, ...)
+        self.upgrade = ""  # that protocol, as SessionStart.upgrade tells it
 
 
 class Pipeline:
@@ -248,6 +249,7 @@ class Pipeline:
             # SMTP, IMAP, POP3, FTP, XMPP or PostgreSQL, or an HTTP proxy's CONNECT: TLS may start later on
             # this connection (the CONNECT request itself is not handed to the plugins as HTTP)
             state.starttls = len(buf)
+            state.upgrade = _upgrade_name(buf)
             state.probe = {}
             return direction
         if self.cleartext_http and len(buf) >= 8 and _looks_like_http(buf):
@@ -274,7 +276,7 @@ class Pipeline:
             state.starttls = 0
             state.tls = TLSConnection(state.flow, self.keys, out, self.max_handshake)
             self.stats.tls_flows += 1
-            out.append(SessionStart(ts, state.flow))
+            out.append(SessionStart(ts, state.flow, False, state.upgrade))
             state.tls.data(direction, chunk, ts)
             return
         state.starttls += len(chunk)
@@ -394,6 +396,22 @@ _STARTTLS_STARTS = (b"220 ", b"220-", b"EHLO ", b"HELO ", b"* OK", b"+OK", b"<?x
 
 def _starttls_protocol(buf: bytes) -> bool:
     return buf.startswith(_STARTTLS_STARTS)
+
+
+_STARTTLS_NAMES = ((b"EHLO ", "SMTP"), (b"HELO ", "SMTP"), (b"220 ", "SMTP or FTP"), (b"220-", "SMTP or FTP"),
+                   (b"* OK", "IMAP"), (b"+OK", "POP3"), (b"<?xml", "XMPP"), (b"<stream:stream", "XMPP"),
+                   (b"\x00\x00\x00\x08\x04\xd2\x16\x2f", "PostgreSQL"))
+
+
+def _upgrade_name(buf: bytes) -> str:
+    """How TLS will begin on this flow, from its first bytes: "HTTP CONNECT host:port" or "STARTTLS (SMTP)"."""
+    if buf.startswith(b"CONNECT "):
+        target = bytes(buf[8:buf.find(b" ", 8) if buf.find(b" ", 8) > 0 else 8 + 255][:255])
+        return "HTTP CONNECT " + target.decode("ascii", "replace")
+    for start, name in _STARTTLS_NAMES:
+        if buf.startswith(start):
+            return f"STARTTLS ({name})"
+    return "STARTTLS"
 
 
 def _looks_like_http(buf: bytes) -> bool:

@@ -177,3 +177,41 @@ def test_ipv4_total_length_zero_is_read_to_the_frame_end_as_tso_captures_show_it
     assert [s["decryption"]["status"] for s in got] == ["decrypted"]
     assert [s["app_data"] for s in got] == [s["app_data"] for s in want]
     assert not got[0].get("anomalies")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_damaged_real_captures_never_hit_an_internal_error(seed, tmp_path):
+    # Bytes flipped, zeroed or set inside the TCP payloads of real captures (key logs given, plugins on):
+    # every damage must end as a reported anomaly, a failed decryption or a gap, never as an internal error
+    # (which stops the analysis of that flow).
+    import struct
+
+    from tests.conftest import SAMPLES, analyze
+
+    rng = random.Random(seed)
+    names = ["openssl-tls12-ecdhe", "openssl-tls13", "gnutls-tls12-rsa", "chromium-tlslite-brotli", "nginx-h2",
+             "openssl-tls12-lossy", "firefox-h2", "go-client-tls12"]
+    for name in rng.sample(names, 3):
+        data = bytearray((SAMPLES / "real" / f"{name}.pcap").read_bytes())
+        frames, pos = [], 24
+        while pos + 16 <= len(data):
+            caplen = struct.unpack_from("<I", data, pos + 8)[0]
+            if caplen > 80:
+                frames.append((pos + 16, caplen))
+            pos += 16 + caplen
+        for _ in range(rng.randint(1, 6)):
+            off, length = rng.choice(frames)
+            i = off + rng.randint(66, length - 1)
+            kind = rng.randrange(3)
+            if kind == 0:
+                data[i] ^= 1 << rng.randrange(8)
+            elif kind == 1:
+                data[i:i + 8] = bytes(len(data[i:i + 8]))
+            else:
+                data[i] = rng.randrange(256)
+        damaged = tmp_path / f"{name}.pcap"
+        damaged.write_bytes(bytes(data))
+        sessions = analyze([damaged], keylogs=[SAMPLES / "real" / f"{name}.keys"], plugins=True)
+        assert sessions, name
+        for s in sessions:
+            assert not [a for a in s.get("anomalies") or [] if a["name"] == "internal_error"], (name, s["anomalies"])

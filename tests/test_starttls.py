@@ -34,6 +34,7 @@ def test_starttls_session_is_found_and_decrypted(tmp_path, preamble, port):
     assert types[:2] == ["ClientHello", "ServerHello"] and "Finished" in types
     assert s["decryption"]["status"] == "decrypted"
     assert s["app_data"]["client"]["bytes"] == len(MAIL[0][1])
+    assert s["upgrade"] == {25: "STARTTLS (SMTP or FTP)", 5432: "STARTTLS (PostgreSQL)"}[port]
 
 
 @pytest.mark.parametrize("plugins", [False, True], ids=["no-plugins", "plugins"])
@@ -46,5 +47,6 @@ def test_tls_inside_an_http_proxy_tunnel_is_found_and_decrypted(plugins):
     [s] = analyze([real / "proxy-connect.pcap"], keylogs=[real / "proxy-connect.keys"], plugins=plugins)
     assert s["server"].endswith(":3128") and not s.get("cleartext")
     assert (s["version"], s["sni"], s["decryption"]["status"]) == ("TLS 1.3", "www.example.test", "decrypted")
+    assert s["upgrade"] == "HTTP CONNECT www.example.test:443"
     if plugins:
         assert [(r["method"], r["target"], r["status"]) for r in s["http"]["requests"]] == [("GET", "/", 200)]

@@ -257,6 +257,8 @@ class JSONLWriter(Writer):
             d = {"event": "SessionStart", "time": ev.ts, "flow": fid}
             if ev.cleartext:
                 d["cleartext"] = True
+            if ev.upgrade:
+                d["upgrade"] = ev.upgrade
             return d
         if t is FlowEnd:
             return {"event": "FlowEnd", "time": ev.ts, "flow": fid, "reason": ev.reason}
@@ -317,6 +319,8 @@ class TableWriter(Writer):
         ]
         if doc.get("cleartext"):  # plain HTTP read by the plugins: there is no TLS to describe
             head[1:3] = ["  cleartext: no TLS on this connection, everything below travelled unencrypted"]
+        if doc.get("upgrade"):
+            head.insert(1, f"  TLS began after {doc['upgrade']} on this connection")
         if doc.get("app_data"):
             ad = doc["app_data"]
             head.append(f"  application data: client {ad['client']['bytes']} bytes, server {ad['server']['bytes']} bytes")

@@ -145,6 +145,8 @@ class SessionCollector:
             s = self.open[flow.id] = Session(ev, self.messages)
             if ev.cleartext:  # plain HTTP: no TLS, read by the plugins as it is
                 s.doc["cleartext"] = True
+            if ev.upgrade:
+                s.doc["upgrade"] = ev.upgrade
             if self.messages:
                 s.doc["tcp"] = self.tcp.pop(flow.id, None) or []
             return
