@@ -7,14 +7,15 @@
 #
 #   sudo ./make_nginx_captures.sh           # (re)make all of them (the files listed below)
 #   sudo ./make_nginx_captures.sh h1        # or only some: h1, h2, chromium, firefox, chromium-brotli,
-#                                           # firefox-zstd, firefox-zlib, go-server, go-client, proxy
+#                                           # firefox-zstd, firefox-zlib, go-server, go-client, proxy, java
 #
 # Needs root (network namespaces, tcpdump) and: iproute2 (ip, ss), tcpdump, nginx, curl, openssl;
 # ethtool if present (offloads off); chromium, firefox-esr and certutil for the browser captures, and
 # Python's tlslite-ng, brotli and zstandard for the certificate-compression ones. On Debian 12:
 #   apt-get install -y nginx curl tcpdump iproute2 ethtool openssl chromium firefox-esr libnss3-tools
 #   pip install tlslite-ng==0.8.2 brotli zstandard
-# and Go (crypto/tls) for the Go captures: apt-get install -y golang-1.19-go; tinyproxy for the proxy one
+# and Go (crypto/tls) for the Go captures: apt-get install -y golang-1.19-go; tinyproxy for the proxy one;
+# a JDK (java 11 or later runs JavaTlsClient.java from source) for the Java one
 #
 # Network: two namespaces made here and removed on exit (also on error or Ctrl-C), one veth between them:
 #
@@ -48,13 +49,17 @@
 #   proxy-connect (.pcap/.keys): curl through tinyproxy (in the server's namespace, port 3128) to nginx:
 #                       HTTP CONNECT, the proxy's 200, then TLS 1.3 inside the tunnel; captured on the
 #                       client-to-proxy leg
+#   java-client-tls12-rsa (.pcap/.keys/.key.pem): JavaTlsClient.java (the JDK's SunJSSE, HttpsURLConnection)
+#                       against nginx, TLS 1.2 with the RSA key exchange suite TLS_RSA_WITH_AES_128_GCM_SHA256:
+#                       nginx's private key decrypts it. Java writes no key log: the .keys file is what
+#                       `dissector keys --key` derives from that key (tshark checks it decrypts the same)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 NS_C=dsn-cli NS_S=dsn-srv
 S4=10.99.1.1 C4=10.99.1.2
 HOST=www.example.test
-CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib go-server go-client proxy)
+CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib go-server go-client proxy java)
 
 if [ "$(id -u)" != 0 ]; then echo "make_nginx_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
 for tool in ip ss tcpdump nginx curl openssl; do
@@ -62,7 +67,7 @@ for tool in ip ss tcpdump nginx curl openssl; do
 done
 if [ $# -gt 0 ]; then
   for n in "$@"; do
-    case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib|go-server|go-client|proxy) ;;
+    case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib|go-server|go-client|proxy|java) ;;
       *) echo "unknown capture: $n (see the top of this script)" >&2; exit 2;; esac
   done
   CAPTURES=("$@")
@@ -397,6 +402,20 @@ proxy_capture() {  # curl -> tinyproxy (HTTP CONNECT) -> nginx; the capture hold
   stop "$PROXY_PID"; PROXY_PID=""
 }
 
+java_capture() {  # the JDK's TLS client against nginx, RSA key exchange; the key log comes from nginx's key
+  local name=java-client-tls12-rsa
+  begin "$name"
+  timeout 60 ip netns exec $NS_C java "$HERE/JavaTlsClient.java" "https://$HOST/" "$HERE/nginx-server.crt.pem" \
+    TLS_RSA_WITH_AES_128_GCM_SHA256 | sed 's/^/   /' >&2
+  sleep 0.3
+  stop "$TCPDUMP_PID" INT; TCPDUMP_PID=""
+  PYTHONPATH="$HERE/../..${PYTHONPATH:+:$PYTHONPATH}" python3 -m dissector keys "$WORK/$name.pcap" \
+    --key "$HERE/nginx-server.key.pem" -o "$WORK/$name.keys" 2>&1 | sed 's/^/   /' >&2
+  sed -i "1s|.*|# written by dissector keys from $name.pcap with nginx-server.key.pem|" "$WORK/$name.keys"
+  keep_capture "$name"
+  cp "$HERE/nginx-server.key.pem" "$HERE/$name.key.pem"
+}
+
 # --- main ------------------------------------------------------------------------------------------
 
 setup_network
@@ -415,6 +434,7 @@ for w in "${CAPTURES[@]}"; do
     chromium|firefox) browser "$w" "$w-h2" https://browser.example.test/;;
     go-server|go-client) go_capture "${w#go-}";;
     proxy) proxy_capture;;
+    java) java_capture;;
     *) tlslite "${w#*-}"
        browser "${w%%-*}" "${w%%-*}-tlslite-${w#*-}" https://browser.example.test:8443/
        sed 's/^/   /' "$WORK/tlslite.log" >&2;;

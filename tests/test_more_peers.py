@@ -1,6 +1,10 @@
-"""Go's TLS stack (crypto/tls, net/http; samples/real/go_tls_peer.go, Go 1.19): curl --http2 against a Go
-server (go-server-h2, TLS 1.3) and a Go client against nginx (go-client-tls12, TLS 1.2 forced, with the key
-log Go writes). test_real_peers also checks both against tshark (messages, decrypted bytes)."""
+"""More TLS stacks as real peers, each checked here for its requests, cookie and redaction, and by
+test_real_peers against tshark (messages, decrypted bytes):
+
+- Go's crypto/tls and net/http (samples/real/go_tls_peer.go, Go 1.19): curl --http2 against a Go server
+  (go-server-h2, TLS 1.3) and a Go client against nginx (go-client-tls12, TLS 1.2, the key log Go writes);
+- the JDK's SunJSSE (samples/real/JavaTlsClient.java, OpenJDK 17): HttpsURLConnection against nginx with
+  the RSA key exchange (java-client-tls12-rsa), decrypted with nginx's private key alone."""
 from __future__ import annotations
 
 import pytest
@@ -11,14 +15,18 @@ REAL = SAMPLES / "real"
 
 
 def _run(name: str) -> list[dict]:
+    key = REAL / f"{name}.key.pem"
+    if key.exists():  # the server's RSA key alone, no key log
+        return analyze([REAL / f"{name}.pcap"], key_specs=[str(key)], plugins=True)
     return analyze([REAL / f"{name}.pcap"], keylogs=[REAL / f"{name}.keys"], plugins=True)
 
 
 @pytest.mark.parametrize("name, version, alpn, requests", [
     ("go-server-h2", "TLS 1.3", "h2", [("GET", "/"), ("POST", "/login"), ("GET", "/api/me")]),
     ("go-client-tls12", "TLS 1.2", None, [("GET", "/"), ("POST", "/login")]),
+    ("java-client-tls12-rsa", "TLS 1.2", None, [("GET", "/"), ("POST", "/login")]),
 ])
-def test_go_sessions_decrypt_and_read(name, version, alpn, requests):
+def test_sessions_decrypt_and_read(name, version, alpn, requests):
     [s] = _run(name)
     assert s["decryption"]["status"] == "decrypted"
     assert s["version"] == version and s["alpn"] == alpn
