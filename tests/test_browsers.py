@@ -297,3 +297,56 @@ def test_content_encoding_bombs_and_unknown_codings_give_nothing():
     assert decode_content(b"data", "compress") is None
     raw = zlib.compressobj(wbits=-15)
     assert decode_content(raw.compress(b"{}") + raw.flush(), "deflate") == b"{}"  # raw deflate, as some send
+
+
+def _renamed_keylog(name: str, tmp_path) -> object:
+    """The capture's key log with every client random replaced: what a key log looks like for sessions whose
+    server accepted ECH (the secrets are logged under the inner ClientHello's random, never on the wire)."""
+    import os
+
+    names: dict[str, str] = {}
+    out = []
+    for line in (REAL / f"{name}.keys").read_text().splitlines():
+        if line and not line.startswith("#"):
+            label, random, secret = line.split()
+            line = f"{label} {names.setdefault(random, os.urandom(32).hex())} {secret}"
+        out.append(line)
+    path = tmp_path / f"{name}-inner.keys"
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("name", ["chromium-h2", "firefox-h2"])
+def test_sessions_keyed_by_a_hidden_inner_random_are_found_by_trying_the_key_log(name, tmp_path):
+    # These browsers' ClientHellos carry an encrypted_client_hello extension (GREASE here). With accepted
+    # ECH a real key log names the session by the inner ClientHello's random; dissector then tries the key
+    # log's other entries on the server's first encrypted record, whose AEAD tag fits only the right one.
+    want = {s["id"]: s for s in sessions(name)}
+    got = analyze([REAL / f"{name}.pcap"], keylogs=[_renamed_keylog(name, tmp_path)], plugins=True)
+    assert len(got) == len(want)
+    for s in got:
+        assert s["decryption"]["status"] == "decrypted", s["decryption"]
+        assert "Encrypted Client Hello" in s["decryption"]["detail"]
+        assert s.get("app_data") == want[s["id"]].get("app_data")
+        assert [m["type"] for m in s["messages"]] == [m["type"] for m in want[s["id"]]["messages"]]
+    assert [r["target"] for s in got for r in (s.get("http") or {}).get("requests", [])]
+
+
+def test_no_inner_random_search_without_an_ech_offer(tmp_path):
+    # an OpenSSL client offers no ECH: a key log under other randoms is simply not this session's
+    path = tmp_path / "other.keys"
+    path.write_text("".join(f"{line.split()[0]} {'ab' * 32} {line.split()[2]}\n"
+                            for line in (REAL / "openssl-tls13.keys").read_text().splitlines()
+                            if line and not line.startswith("#")))
+    [s] = analyze([REAL / "openssl-tls13.pcap"], keylogs=[path])
+    assert s["decryption"]["status"] == "no-key"
+    assert "Encrypted Client Hello" not in s["decryption"]["detail"]
+
+
+def test_the_inner_random_search_has_a_budget(tmp_path):
+    from dissector.keys import build_keystore
+
+    store = build_keystore([str(_renamed_keylog("chromium-h2", tmp_path))], [], [])
+    store.ech_trials_left = 0
+    got = analyze([REAL / "chromium-h2.pcap"], keys=store)
+    assert {s["decryption"]["status"] for s in got} == {"no-key"}

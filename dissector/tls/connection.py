@@ -35,6 +35,9 @@ APP_ONLY = ("the key log has this session's application traffic secrets but not 
 APP_ONLY_DECRYPTED = ("application data only{}: the key log has no handshake traffic secrets "
                       "(*_HANDSHAKE_TRAFFIC_SECRET) for this session, so its encrypted handshake messages "
                       "(certificate, Finished) stay encrypted and unverified")
+ECH_INNER = ("the key log names this session by another client random ({}...), found by trying its entries: "
+             "the server accepted Encrypted Client Hello, and that is the random of the inner ClientHello, which "
+             "stays encrypted; the Finished messages are not checked (their transcript holds it)")
 MAX_APP_ONLY_TRIALS = 16  # more encrypted records than a TLS 1.3 handshake has: the secret does not fit
 
 
@@ -83,6 +86,11 @@ class TLSConnection:
         self.offered_early_data = False
         self.offered_ech = False  # the ClientHello carries encrypted_client_hello (real or GREASE)
         self.app_only_detail = ""  # the status detail once application data decrypts without handshake keys
+        # TLS 1.3 secrets are looked up by this random: the ClientHello's, or, when the server accepted Encrypted
+        # Client Hello, the encrypted inner ClientHello's, found by trying the key log's entries (ech_search)
+        self.key_random = b""
+        self.ech_search = False
+        self.ech_inner = False
         self.client_done = False  # TLS 1.3: the client's Finished (or its first application record) went by
         self.ems = False
         self.etm = False
@@ -155,8 +163,9 @@ class TLSConnection:
         if side.encrypted and not (tls13 and ctype != 23):
             self.saw_encrypted = True
             if side.protection is None and side.next13 is None:
-                self._undecrypted(direction, side, ctype, len(body), ts)
-                return
+                if not (self.ech_search and direction == SERVER and self._ech_inner_keys(ctype, version, body, ts)):
+                    self._undecrypted(direction, side, ctype, len(body), ts)
+                    return
             plain = self._decrypt(direction, side, ctype, version, body, ts)
             if plain is None:
                 return
@@ -328,7 +337,10 @@ class TLSConnection:
             self.master = self.server_cert_der = self.encrypted_pms = None
             self.resumed = False
             self._pending_ticket = b""
-        self.client_random = bytes(h.random)
+        self.client_random = self.key_random = bytes(h.random)
+        self.ech_search = self.ech_inner = False
+        if len(self.keys.seen_randoms) < self.keys.max_cached:
+            self.keys.seen_randoms.add(self.client_random)
         self.ch_session_id = bytes(h.session_id)
         self.offered_ticket = h.ticket
         self.offered_early_data = 42 in h.ext_types
@@ -420,7 +432,8 @@ class TLSConnection:
         expected = None
         verify = raw[4:]
         if self.ctx.tls13:
-            if side.secret is not None and not (direction == CLIENT and self.early_skipped):
+            # (after ECH the transcript holds the inner ClientHello, which is encrypted: it cannot be checked)
+            if side.secret is not None and not (direction == CLIENT and self.early_skipped) and not self.ech_inner:
                 th = schedule13.transcript_hash(self.hash13, b"".join(self.transcript))
                 expected = schedule13.finished_verify_data(self.hash13, side.secret, th, self.ctx.draft)
             self.transcript.append(raw)
@@ -612,7 +625,7 @@ class TLSConnection:
             if have_log and self.offered_ech:
                 return (f"no key log entry for client random {cr[:16]}... (TLS 1.3 traffic secrets); the ClientHello "
                         "offers Encrypted Client Hello: if the server accepted it, the key log names this session by "
-                        "the random of the encrypted inner ClientHello, which dissector cannot decrypt yet")
+                        "the random of the encrypted inner ClientHello, and none of its other entries fits either")
             if have_log:
                 return f"no key log entry for client random {cr[:16]}... (TLS 1.3 traffic secrets)"
             return "TLS 1.3 session: a key log (--keylog, SSLKEYLOGFILE) is needed; an RSA key cannot decrypt it"
@@ -644,8 +657,8 @@ class TLSConnection:
             return
         self.hash13 = suite.prf_hash
         keylog = self.keys.keylog
-        s_secret = keylog.get("SERVER_HANDSHAKE_TRAFFIC_SECRET", self.client_random)
-        c_secret = keylog.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET", self.client_random)
+        s_secret = keylog.get("SERVER_HANDSHAKE_TRAFFIC_SECRET", self.key_random)
+        c_secret = keylog.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET", self.key_random)
         if not can_decrypt(suite):
             self._set_status(NO_KEY, f"cipher suite {suite.name} is not supported for decryption")
             return
@@ -660,7 +673,7 @@ class TLSConnection:
         app_only = []
         for name, side, secret, label in ((SERVER, server, s_secret, "SERVER_TRAFFIC_SECRET_0"),
                                           (CLIENT, client, c_secret, "CLIENT_TRAFFIC_SECRET_0")):
-            app = keylog.get(label, self.client_random) if secret is None else None
+            app = keylog.get(label, self.key_random) if secret is None else None
             if app is not None:  # the handshake stays encrypted; its records fail these keys, the first
                 side.next13, side.app_only = (self._protection13(suite, app), app), 1  # app record fits
                 app_only.append(name)
@@ -668,11 +681,39 @@ class TLSConnection:
             self.app_only_detail = APP_ONLY_DECRYPTED.format("" if len(app_only) == 2 else f" from the {app_only[0]}")
             self._set_status(NO_KEY, APP_ONLY)
         elif s_secret is None and c_secret is None:
+            self.ech_search = self.offered_ech and len(keylog) > 0 and not self.ech_inner
             self._set_status(NO_KEY, self._no_key_reason())
+
+    def _ech_inner_keys(self, ctype: int, version: int, body: bytes, ts: float) -> bool:
+        """The server accepted ECH: the key log names this session by the inner ClientHello's random, which
+        is encrypted on the wire. Find it by trying the entries of other randoms on the server's first
+        encrypted record (its AEAD tag only fits the right key), then take both sides' handshake keys."""
+        self.ech_search = False
+        suite = self.suite
+        if suite is None:
+            return False
+        size = schedule13.hash_len(suite.prf_hash)
+        keys = self.keys
+        seen = keys.seen_randoms
+        for random, secret in keys.keylog.entries("SERVER_HANDSHAKE_TRAFFIC_SECRET"):
+            if random in seen or len(secret) != size:
+                continue
+            if keys.ech_trials_left <= 0:  # the run's budget for this search is spent
+                return False
+            keys.ech_trials_left -= 1
+            try:
+                self._protection13(suite, secret).decrypt(0, ctype, version, body)
+            except DecryptError:
+                continue
+            self.key_random, self.ech_inner = random, True
+            self._tls13_handshake_keys(ts)
+            self._set_status(DECRYPTED, ECH_INNER.format(random.hex()[:16]))
+            return True
+        return False
 
     def _tls13_switch(self, direction: str, label: str, ts: float) -> None:
         side = self.sides[direction]
-        secret = self.keys.keylog.get(label, self.client_random)
+        secret = self.keys.keylog.get(label, self.key_random)
         if secret is None or self.suite is None:
             side.protection = None
             side.secret = None

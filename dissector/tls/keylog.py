@@ -59,6 +59,7 @@ class KeyLog:
 
     def __init__(self) -> None:
         self._secrets: dict[tuple[str, bytes], bytes] = {}
+        self._entries: tuple[tuple, list] = ((), [])  # entries() of the last label asked, and for which size
         self._randoms: set[bytes] = set()
         self._rsa: dict[bytes, bytes] = {}
         self._session_ids: dict[bytes, bytes] = {}
@@ -213,6 +214,13 @@ class KeyLog:
 
     def master_by_session_id(self, session_id: bytes) -> bytes | None:
         return self._session_ids.get(bytes(session_id))
+
+    def entries(self, label: str) -> list[tuple[bytes, bytes]]:
+        """Every (client_random, secret) of one label, in the order they were read (cached until more are read)."""
+        key = (label, len(self._secrets))
+        if self._entries[0] != key:
+            self._entries = (key, [(random, secret) for (lab, random), secret in self._secrets.items() if lab == label])
+        return self._entries[1]
 
     def has(self, client_random: bytes) -> bool:
         return bytes(client_random) in self._randoms

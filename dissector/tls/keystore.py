@@ -28,6 +28,10 @@ class KeyStore:
     by_ticket: dict[bytes, bytes] = field(default_factory=dict)  # TLS <= 1.2 session ticket -> master secret
     learned: dict[bytes, bytes] = field(default_factory=dict)  # client random -> master secret we derived
     max_cached: int = 100_000
+    # ClientHello randoms seen in this run (not candidates for another session's hidden ECH inner random), and
+    # how many more key log entries that search may try in all (about 10 us each)
+    seen_randoms: set[bytes] = field(default_factory=set)
+    ech_trials_left: int = 100_000
 
     def empty(self) -> bool:
         return not (len(self.keylog) or self.rsa_keys or self.psks or self.by_session_id or self.by_ticket)
