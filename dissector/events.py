@@ -134,10 +134,13 @@ class AppData(Event):
 
 @dataclass(slots=True, eq=False)
 class Decryption(Event):
-    """The decryption status of a session: decrypted | no-key | failed | not-encrypted, with a reason."""
+    """The decryption status of a session: decrypted | no-key | failed | not-encrypted, with a reason.
+    `key_random`: the client random the key log names the session by, when it is not the ClientHello's
+    (the hidden inner ClientHello of Encrypted Client Hello)."""
 
     status: str
     detail: str = ""
+    key_random: bytes = b""
 
 
 @dataclass(slots=True, eq=False)

@@ -322,11 +322,14 @@ def test_sessions_keyed_by_a_hidden_inner_random_are_found_by_trying_the_key_log
     # ECH a real key log names the session by the inner ClientHello's random; dissector then tries the key
     # log's other entries on the server's first encrypted record, whose AEAD tag fits only the right one.
     want = {s["id"]: s for s in sessions(name)}
-    got = analyze([REAL / f"{name}.pcap"], keylogs=[_renamed_keylog(name, tmp_path)], plugins=True)
+    keylog = _renamed_keylog(name, tmp_path)
+    got = analyze([REAL / f"{name}.pcap"], keylogs=[keylog], plugins=True)
     assert len(got) == len(want)
+    logged = {line.split()[1] for line in keylog.read_text().splitlines() if line and not line.startswith("#")}
     for s in got:
         assert s["decryption"]["status"] == "decrypted", s["decryption"]
         assert "Encrypted Client Hello" in s["decryption"]["detail"]
+        assert s["decryption"]["key_random"] in logged  # the random the key log names it by
         assert s.get("app_data") == want[s["id"]].get("app_data")
         assert [m["type"] for m in s["messages"]] == [m["type"] for m in want[s["id"]]["messages"]]
     assert [r["target"] for s in got for r in (s.get("http") or {}).get("requests", [])]
@@ -350,3 +353,17 @@ def test_the_inner_random_search_has_a_budget(tmp_path):
     store.ech_trials_left = 0
     got = analyze([REAL / "chromium-h2.pcap"], keys=store)
     assert {s["decryption"]["status"] for s in got} == {"no-key"}
+
+
+def test_keys_command_writes_the_inner_random_lines(tmp_path):
+    import subprocess
+    import sys
+
+    keylog = _renamed_keylog("chromium-h2", tmp_path)
+    out = tmp_path / "out.keys"
+    subprocess.run([sys.executable, "-m", "dissector", "keys", str(REAL / "chromium-h2.pcap"), "--keylog",
+                    str(keylog), "-o", str(out)], check=True, capture_output=True)
+    written = {tuple(line.split()) for line in out.read_text().splitlines() if line and not line.startswith("#")}
+    original = {tuple(line.split()) for line in keylog.read_text().splitlines() if line and not line.startswith("#")}
+    assert written and written <= original
+    assert {w[0] for w in written} >= {"SERVER_HANDSHAKE_TRAFFIC_SECRET", "SERVER_TRAFFIC_SECRET_0"}

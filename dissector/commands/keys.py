@@ -41,8 +41,11 @@ def run(args: argparse.Namespace) -> int:
             decrypted[0] += 1
 
     def on_event(ev) -> None:
-        if type(ev).__name__ == "TLSMessage" and ev.type == "ClientHello" and ev.code == 1:
+        name = type(ev).__name__
+        if name == "TLSMessage" and ev.type == "ClientHello" and ev.code == 1:
             randoms.append(bytes(ev.body[2:34]))
+        elif name == "Decryption" and ev.key_random:  # ECH: the key log names the session by its inner hello
+            randoms.append(ev.key_random)
 
     run_captures(args.captures, keys, on_event=on_event, on_session=on_session, details=False)
     lines = ["# written by dissector keys from " + ", ".join(args.captures)]

@@ -263,7 +263,10 @@ class JSONLWriter(Writer):
         if t is FlowEnd:
             return {"event": "FlowEnd", "time": ev.ts, "flow": fid, "reason": ev.reason}
         if t is Decryption:
-            return {"event": "Decryption", "time": ev.ts, "flow": fid, "status": ev.status, "detail": ev.detail}
+            d = {"event": "Decryption", "time": ev.ts, "flow": fid, "status": ev.status, "detail": ev.detail}
+            if ev.key_random:
+                d["key_random"] = ev.key_random.hex()
+            return d
         d = {"event": ev.kind, "time": ev.ts, "flow": fid}
         for k, v in ev.fields().items():
             d[k] = v

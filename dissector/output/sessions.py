@@ -177,6 +177,8 @@ class SessionCollector:
             d["resumed"] = d["resumed"] or ev.resumed
         elif t is Decryption:
             s.doc["decryption"] = {"status": ev.status, "detail": ev.detail}
+            if ev.key_random:
+                s.doc["decryption"]["key_random"] = ev.key_random.hex()
         elif t is Anomaly:
             lst = s.doc.setdefault("anomalies", [])
             if len(lst) < MAX_ANOMALIES:

@@ -733,7 +733,8 @@ class TLSConnection:
         cur = (self.status or "", self.detail)
         if self.status is not None and cur != self.status_sent:
             self.status_sent = cur
-            self.out.append(Decryption(ts, self.flow, self.status, self.detail))
+            self.out.append(Decryption(ts, self.flow, self.status, self.detail,
+                                       self.key_random if self.ech_inner else b""))
 
     def _anomaly(self, ts: float, layer: str, name: str, detail: str, direction: str | None = None) -> None:
         self.out.append(Anomaly(ts, self.flow, layer, name, detail, direction))
