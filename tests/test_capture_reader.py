@@ -1,4 +1,4 @@
-"""Tests for dissector.capture.reader: pcap, pcapng and gzip captures built byte by byte, plus the Wireshark corpus."""
+"""Tests for dissector.capture.reader: pcap, pcapng and compressed captures built byte by byte, plus the Wireshark corpus."""
 from __future__ import annotations
 
 import gzip
@@ -308,6 +308,46 @@ def test_gzip_that_is_not_a_capture(write):
         open_capture(str(write(b"\x1f\x8b" + b"\xff" * 30)))
     with pytest.raises(CaptureError, match="empty gzip-compressed file"):
         open_capture(str(write(gzip.compress(b""))))
+
+
+# ---- xz, bzip2, zstd -----------------------------------------------------------------------------------------
+def _compressors():
+    import bz2
+    import lzma
+
+    import zstandard
+
+    # (the zstd command line writes a checksum by default: damage is then detected, as with the others)
+    return {"xz": lzma.compress, "bzip2": bz2.compress,
+            "zstd": lambda d: zstandard.ZstdCompressor(write_checksum=True).compress(d)}
+
+
+@pytest.mark.parametrize("codec", ["xz", "bzip2", "zstd"])
+def test_other_compressions_are_read_like_gzip(write, codec):
+    compress = _compressors()[codec]
+    data = shb() + idb(1) + b"".join(epb(0, i * 1000, frame(i, 100 + i)) for i in range(50))
+    plain, _ = read_all(write(data, "plain.pcapng"))
+    packets, cap = read_all(write(compress(data), "no-suffix"))
+    assert packets == plain and cap.compressed and cap.compression == codec and cap.format == "pcapng"
+    assert not cap.truncated
+    # several streams (frames) one after the other, as cat or a rotating writer makes them
+    two = compress(data[:700]) + compress(data[700:])
+    assert read_all(write(two, "two"))[0] == plain
+
+
+@pytest.mark.parametrize("codec", ["xz", "bzip2", "zstd"])
+def test_other_compressions_cut_short_or_damaged_give_a_clear_result(write, codec):
+    compress = _compressors()[codec]
+    data = pcap([(i, 0, frame(i, 500)) for i in range(400)])
+    packed = compress(data)
+    for damaged in (packed[: len(packed) // 2], packed[:40] + bytes(64) + packed[104:]):
+        try:
+            packets, cap = read_all(write(damaged, "damaged"))
+        except CaptureError as exc:  # nothing readable came out: one line that names the compression
+            assert codec in str(exc) and "\n" not in str(exc)
+            continue
+        assert cap.truncated and cap.warning  # what came out is kept, the damage is reported
+        assert packets == read_all(write(data))[0][: len(packets)] or "corrupt" in cap.warning
 
 
 # ---- stdin ---------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Capture-file readers: pcap, pcapng and gzip-compressed either, detected by content.
+"""Capture-file readers: pcap, pcapng, and either compressed with gzip, xz, bzip2 or zstd, detected by content.
 
 `open_capture(path)` returns a `Capture`: a context manager and an iterator of
 `(ts: float, linktype: int, frame)`.  `frame` is a memoryview slice of a read buffer (copy what you keep).
@@ -14,17 +14,20 @@ Formats:
   link types and the options if_tsresol (power of 10 or of 2) and if_tsoffset; Enhanced Packet Blocks,
   Simple Packet Blocks (interface 0; they carry no timestamp, so they get the previous packet's time, 0.0 if
   none), obsolete Packet Blocks; Decryption Secrets Blocks go to `on_secrets`; other blocks are skipped.
-- gzip (1f 8b), including multi-member files, wrapping either of the above.
+- gzip (1f 8b), including multi-member files, wrapping either of the above; likewise xz, bzip2 and zstd
+  (several concatenated streams or frames too).
 """
 from __future__ import annotations
 
+import bz2
+import lzma
 import os
 import stat
 import struct
 import sys
 import zlib
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from dissector.errors import CaptureError
 
@@ -53,9 +56,6 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _OTHER_MAGICS = (
     (b"\xa1\xb2\xcd\x34", "a modified (Kuznetzov) pcap file, which is not supported"),
     (b"\x34\xcd\xb2\xa1", "a modified (Kuznetzov) pcap file, which is not supported"),
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed: decompress it first"),
-    (b"\xfd7zXZ", "xz-compressed: decompress it first"),
-    (b"BZh", "bzip2-compressed: decompress it first"),
     (b"\x04\x22\x4d\x18", "lz4-compressed: decompress it first"),
     (b"PK\x03\x04", "a zip archive: extract the capture first"),
 )
@@ -142,6 +142,101 @@ class _GzipSource:
         return b""
 
 
+class _Codec(NamedTuple):
+    name: str
+    magic: bytes
+    new: Callable[[], Any]
+    errors: tuple  # what the decompressor raises on corrupt data
+
+
+def _zstd_decompressor() -> Any:
+    import zstandard
+
+    return zstandard.ZstdDecompressor().decompressobj()
+
+
+def _zstd_errors() -> tuple:
+    import zstandard
+
+    return (zstandard.ZstdError,)
+
+
+_CODECS = (
+    _Codec("xz", b"\xfd7zXZ\x00", lzma.LZMADecompressor, (lzma.LZMAError,)),
+    _Codec("bzip2", b"BZh", bz2.BZ2Decompressor, (OSError, ValueError)),
+    _Codec("zstd", b"\x28\xb5\x2f\xfd", _zstd_decompressor, ()),
+)
+_ZSTD_INPUT = 1 << 14  # zstd has no output bound per call: small inputs keep each output small
+
+
+class _StreamSource:
+    """xz, bzip2 or zstd: one or more concatenated streams (frames), decompressed a bounded amount at a time."""
+
+    def __init__(self, read_raw: Callable[[int], bytes], head: bytes, codec: _Codec) -> None:
+        self._read_raw = read_raw
+        self._pending = head
+        self.codec = codec
+        self._errors = codec.errors or _zstd_errors()
+        self._d: Any = codec.new()
+        self._fed = False
+        self.error: str | None = None
+
+    def _input(self, limit: int) -> bytes:
+        if self._pending:
+            data, self._pending = self._pending[:limit], self._pending[limit:]
+            return data
+        return self._read_raw(limit)
+
+    def _step(self, d: Any, n: int) -> bytes | None:
+        """Some output (maybe b""), or None when the input is used up."""
+        if self.codec.name == "zstd":
+            data = self._input(_ZSTD_INPUT)
+            if not data:
+                return None
+            self._fed = True
+            return d.decompress(data)
+        data = b""
+        if d.needs_input:
+            data = self._input(CHUNK)
+            if not data:
+                return None
+            self._fed = True
+        return d.decompress(data, n)
+
+    def read(self, n: int) -> bytes:
+        """Up to about `n` decompressed bytes; b"" only at the end of the stream."""
+        magic = self.codec.magic
+        while self._d is not None:
+            d = self._d
+            if d.eof:  # another stream follows only if the next bytes are its magic
+                rest = d.unused_data + self._pending
+                self._pending = b""
+                while len(rest) < len(magic):
+                    more = self._read_raw(CHUNK)
+                    if not more:
+                        break
+                    rest += more
+                if rest.startswith(magic):
+                    self._d, self._pending, self._fed = self.codec.new(), rest, False
+                    continue
+                self._d = None
+                break
+            try:
+                out = self._step(d, n)
+            except self._errors as exc:
+                self.error = f"corrupt {self.codec.name} data ({exc})"
+                self._d = None
+                break
+            if out is None:
+                if self._fed:
+                    self.error = f"the {self.codec.name} stream ends early"
+                self._d = None
+                break
+            if out:
+                return out
+        return b""
+
+
 class Capture:
     """An open capture file: iterate it for `(ts, linktype, frame)`.
 
@@ -150,7 +245,7 @@ class Capture:
     ends inside a record or holds a corrupt one; iteration then stops without raising), `bytes_read`
     (bytes read from the underlying, possibly compressed, file) and `size` (its size, None when unknown),
     `linktypes` (link types of the file's interfaces), `format` ("pcap", "pcap-ns" or "pcapng"),
-    `compressed` (gzip), `name`.
+    `compressed` and `compression` (gzip, xz, bzip2 or zstd), `name`.
     """
 
     def __init__(self, f: BinaryIO, name: str, size: int | None, owns_file: bool) -> None:
@@ -164,12 +259,13 @@ class Capture:
         self.linktypes: set[int] = set()
         self.format = ""
         self.compressed = False
+        self.compression = ""  # gzip, xz, bzip2 or zstd
         self._f: BinaryIO | None = f
         self._owns_file = owns_file
         read = getattr(f, "read1", None) or f.read  # read1: return what a pipe has instead of waiting for CHUNK
         self._raw_read: Callable[[int], bytes] = read
         self._read: Callable[[int], bytes] = self._counted_read
-        self._gzip: _GzipSource | None = None
+        self._gzip: _GzipSource | _StreamSource | None = None  # the decompressor, when the file is compressed
         self._read_pos = 0  # stream offset of the next byte to read (decompressed)
         self._nxt = b""  # a chunk read ahead to complete a record crossing the chunk boundary
         self._noff = 0  # where parsing goes on in it
@@ -253,16 +349,18 @@ class Capture:
             return b"".join(parts), 0, base + off
 
     def _open(self) -> None:
-        head = self._fill(b"", 0, 4)
-        if head[:2] == _GZIP_MAGIC:
-            self._gzip = _GzipSource(self._counted_read, head)
+        head = self._fill(b"", 0, 6)
+        codec = next((c for c in _CODECS if head.startswith(c.magic)), None)
+        if head[:2] == _GZIP_MAGIC or codec is not None:
+            self._gzip = _GzipSource(self._counted_read, head) if codec is None else _StreamSource(self._counted_read, head, codec)
+            self.compression = "gzip" if codec is None else codec.name
             self._read = self._gzip.read
             self.compressed = True
             self._read_pos = 0  # offsets in messages are offsets in the decompressed stream
             head = self._fill(b"", 0, 4)
             if self._gzip.error and not head:
                 raise CaptureError(f"{self.name}: {self._gzip.error}")
-        what = "gzip-compressed file" if self.compressed else "file"
+        what = f"{self.compression}-compressed file" if self.compressed else "file"
         if not head:
             raise CaptureError(f"{self.name}: empty {what}, not a capture")
         magic = head[:4]
@@ -502,7 +600,7 @@ class Capture:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"<Capture {self.name!r} {self.format}{' gzip' if self.compressed else ''} "
+        return (f"<Capture {self.name!r} {self.format}{' ' + self.compression if self.compressed else ''} "
                 f"packets={self.packets}{' truncated' if self.truncated else ''}>")
 
 
