@@ -670,19 +670,26 @@ class TLSConnection:
                 client.next13 = (prot, c_secret)
             else:
                 client.protection, client.secret, client.seq = prot, c_secret, 0
-        app_only = []
-        for name, side, secret, label in ((SERVER, server, s_secret, "SERVER_TRAFFIC_SECRET_0"),
-                                          (CLIENT, client, c_secret, "CLIENT_TRAFFIC_SECRET_0")):
-            app = keylog.get(label, self.key_random) if secret is None else None
-            if app is not None:  # the handshake stays encrypted; its records fail these keys, the first
-                side.next13, side.app_only = (self._protection13(suite, app), app), 1  # app record fits
-                app_only.append(name)
-        if app_only:
-            self.app_only_detail = APP_ONLY_DECRYPTED.format("" if len(app_only) == 2 else f" from the {app_only[0]}")
+        if self._tls13_app_only_keys(suite, s_secret, c_secret):
             self._set_status(NO_KEY, APP_ONLY)
         elif s_secret is None and c_secret is None:
             self.ech_search = self.offered_ech and len(keylog) > 0 and not self.ech_inner
             self._set_status(NO_KEY, self._no_key_reason())
+
+    def _tls13_app_only_keys(self, suite: Suite, s_secret: bytes | None, c_secret: bytes | None) -> bool:
+        """A side without its handshake secret but with its application one: the handshake stays encrypted,
+        its records fail the application keys, and the first record that fits them switches the side over."""
+        sides = []
+        for name, secret, label in ((SERVER, s_secret, "SERVER_TRAFFIC_SECRET_0"),
+                                    (CLIENT, c_secret, "CLIENT_TRAFFIC_SECRET_0")):
+            app = self.keys.keylog.get(label, self.key_random) if secret is None else None
+            if app is not None:
+                side = self.sides[name]
+                side.next13, side.app_only = (self._protection13(suite, app), app), 1
+                sides.append(name)
+        if sides:
+            self.app_only_detail = APP_ONLY_DECRYPTED.format("" if len(sides) == 2 else f" from the {sides[0]}")
+        return bool(sides)
 
     def _ech_inner_keys(self, ctype: int, version: int, body: bytes, ts: float) -> bool:
         """The server accepted ECH: the key log names this session by the inner ClientHello's random, which
