@@ -405,8 +405,8 @@ _STARTTLS_NAMES = ((b"EHLO ", "SMTP"), (b"HELO ", "SMTP"), (b"220 ", "SMTP or FT
 
 def _upgrade_name(buf: bytes) -> str:
     """How TLS will begin on this flow, from its first bytes: "HTTP CONNECT host:port" or "STARTTLS (SMTP)"."""
-    if buf.startswith(b"CONNECT "):
-        target = bytes(buf[8:buf.find(b" ", 8) if buf.find(b" ", 8) > 0 else 8 + 255][:255])
+    if buf.startswith(b"CONNECT "):  # CONNECT host:port HTTP/1.1
+        target = bytes(buf[8:8 + 256]).split(b" ", 1)[0].split(b"\r", 1)[0]
         return "HTTP CONNECT " + target.decode("ascii", "replace")
     for start, name in _STARTTLS_NAMES:
         if buf.startswith(start):

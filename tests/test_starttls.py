@@ -50,3 +50,14 @@ def test_tls_inside_an_http_proxy_tunnel_is_found_and_decrypted(plugins):
     assert s["upgrade"] == "HTTP CONNECT www.example.test:443"
     if plugins:
         assert [(r["method"], r["target"], r["status"]) for r in s["http"]["requests"]] == [("GET", "/", 200)]
+
+
+def test_upgrade_names():
+    from dissector.pipeline import _upgrade_name
+
+    assert _upgrade_name(b"CONNECT www.example.test:443 HTTP/1.1\r\nHost: x\r\n\r\n") == \
+        "HTTP CONNECT www.example.test:443"
+    assert _upgrade_name(b"CONNECT [::1]:8443\r\n") == "HTTP CONNECT [::1]:8443"
+    assert len(_upgrade_name(b"CONNECT " + b"a" * 5000)) == len("HTTP CONNECT ") + 256  # bounded
+    assert _upgrade_name(b"* OK IMAP4rev1 ready\r\n") == "STARTTLS (IMAP)"
+    assert _upgrade_name(b"\x00\x00\x00\x08\x04\xd2\x16\x2f") == "STARTTLS (PostgreSQL)"
