@@ -90,7 +90,7 @@ class HandshakeNotes:
         self.negotiated_hello: bytes | None = None  # first ServerHello that is not a HelloRetryRequest
         self.client_hellos = 0
         self.hrr = False
-        self.server_cert: tuple | None = None  # (body, parse context[, compressed])
+        self.server_cert: tuple | None = None  # (body, parse context, compressed)
         self.client_cert: tuple | None = None
         self.server_kx: tuple | None = None
         self.cert_request = False
@@ -120,7 +120,7 @@ class HandshakeNotes:
             elif self.negotiated_hello is None:
                 self.negotiated_hello = body
         elif c == 11 or c == 25:  # Certificate, or CompressedCertificate (RFC 8879)
-            noted = (ev.body, ev.ctx) if c == 11 else (ev.body, ev.ctx, True)
+            noted = (ev.body, ev.ctx, c == 25)
             if ev.direction == "server":
                 if self.server_cert is None:
                     self.server_cert = noted

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from dissector.errors import MalformedInput
 from dissector.events import CLIENT, SERVER, Anomaly, AppData, Event, Flow, FlowEnd, SessionStart, TCPEvent, TCPGap
-from dissector.net.decode import ACK, FIN, RST, SYN, Defragmenter, decode_tcp, is_quic
+from dissector.net.decode import ACK, FIN, RST, SYN, Defragmenter, decode_tcp
 from dissector.net.tcp import TCPDirection
 from dissector.tls.connection import TLSConnection
 from dissector.tls.keystore import KeyStore
@@ -101,9 +101,9 @@ class Pipeline:
                 self._count(exc.name)
                 out.append(Anomaly(ts, None, exc.layer, exc.name, exc.reason))
             return out
-        if seg is None:
+        if not seg:  # None, or decode.QUIC_PACKET
             self.stats.non_tcp += 1
-            if (self.shard is None or self.shard[0] == 0) and is_quic(linktype, frame):  # one shard counts them
+            if seg is not None and (self.shard is None or self.shard[0] == 0):  # QUIC: one shard counts it
                 self.stats.quic += 1
             return out
         self.stats.tcp_packets += 1
@@ -388,19 +388,16 @@ _HTTP_STARTS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b
                 b"PRI * HTTP/2.0", b"HTTP/1.")
 
 
-# first bytes of protocols with a STARTTLS-style upgrade (RFC 3207, 2595, 4217, 6120; PostgreSQL SSLRequest),
+# first bytes of protocols with a STARTTLS-style upgrade (RFC 3207, 2595, 4217, 6120; PostgreSQL SSLRequest)
+_STARTTLS_NAMES = ((b"EHLO ", "SMTP"), (b"HELO ", "SMTP"), (b"220 ", "SMTP or FTP"), (b"220-", "SMTP or FTP"),
+                   (b"* OK", "IMAP"), (b"+OK", "POP3"), (b"<?xml", "XMPP"), (b"<stream:stream", "XMPP"),
+                   (b"\x00\x00\x00\x08\x04\xd2\x16\x2f", "PostgreSQL"))
 # and of an HTTP proxy tunnel (RFC 9110 9.3.6 CONNECT), whose TLS starts after the proxy's 2xx
-_STARTTLS_STARTS = (b"220 ", b"220-", b"EHLO ", b"HELO ", b"* OK", b"+OK", b"<?xml", b"<stream:stream",
-                    b"\x00\x00\x00\x08\x04\xd2\x16\x2f", b"CONNECT ")
+_STARTTLS_STARTS = tuple(start for start, _ in _STARTTLS_NAMES) + (b"CONNECT ",)
 
 
 def _starttls_protocol(buf: bytes) -> bool:
     return buf.startswith(_STARTTLS_STARTS)
-
-
-_STARTTLS_NAMES = ((b"EHLO ", "SMTP"), (b"HELO ", "SMTP"), (b"220 ", "SMTP or FTP"), (b"220-", "SMTP or FTP"),
-                   (b"* OK", "IMAP"), (b"+OK", "POP3"), (b"<?xml", "XMPP"), (b"<stream:stream", "XMPP"),
-                   (b"\x00\x00\x00\x08\x04\xd2\x16\x2f", "PostgreSQL"))
 
 
 def _upgrade_name(buf: bytes) -> str:

@@ -87,66 +87,11 @@ def _describe_start(head: bytes) -> str:
     return "starts with bytes " + start.hex(" ")
 
 
-class _GzipSource:
-    """Decompresses a gzip stream (one or more members) from `read_raw`, bounded output per call."""
-
-    def __init__(self, read_raw: Callable[[int], bytes], head: bytes) -> None:
-        self._read_raw = read_raw
-        self._pending = head  # compressed bytes already read and not yet fed
-        self._d: Any = zlib.decompressobj(31)
-        self._fed = False  # has the current member received any input?
-        self.error: str | None = None  # set when the stream is corrupt or ends early
-
-    def _input(self) -> bytes:
-        if self._pending:
-            data, self._pending = self._pending, b""
-            return data
-        return self._read_raw(CHUNK)
-
-    def read(self, n: int) -> bytes:
-        """Up to `n` decompressed bytes; b"" only at the end of the stream."""
-        while self._d is not None:
-            d = self._d
-            if d.eof:
-                # between members: another member follows only if the next bytes are a gzip magic
-                rest = d.unused_data + self._pending
-                self._pending = b""
-                while len(rest) < 2:
-                    more = self._read_raw(CHUNK)
-                    if not more:
-                        break
-                    rest += more
-                if rest[:2] == _GZIP_MAGIC:
-                    self._d = zlib.decompressobj(31)
-                    self._pending = rest
-                    self._fed = False
-                    continue
-                self._d = None  # end, or trailing padding/garbage (ignored, as gzip(1) does)
-                break
-            data = d.unconsumed_tail or self._input()
-            try:
-                if not data:
-                    out = d.flush()
-                    if not d.eof and (self._fed or out):
-                        self.error = "the gzip stream ends early"
-                    self._d = None
-                    return out
-                self._fed = True
-                out = d.decompress(data, n)
-            except zlib.error as exc:
-                self.error = f"corrupt gzip data ({exc})"
-                self._d = None
-                break
-            if out:
-                return out
-        return b""
-
-
 class _Codec(NamedTuple):
     name: str
     magic: bytes
     new: Callable[[], Any]
-    errors: tuple  # what the decompressor raises on corrupt data
+    errors: Callable[[], tuple]  # what the decompressor raises on corrupt data
 
 
 def _zstd_decompressor() -> Any:
@@ -162,24 +107,26 @@ def _zstd_errors() -> tuple:
 
 
 _CODECS = (
-    _Codec("xz", b"\xfd7zXZ\x00", lzma.LZMADecompressor, (lzma.LZMAError,)),
-    _Codec("bzip2", b"BZh", bz2.BZ2Decompressor, (OSError, ValueError)),
-    _Codec("zstd", b"\x28\xb5\x2f\xfd", _zstd_decompressor, ()),
+    _Codec("gzip", _GZIP_MAGIC, lambda: zlib.decompressobj(31), lambda: (zlib.error,)),
+    _Codec("xz", b"\xfd7zXZ\x00", lzma.LZMADecompressor, lambda: (lzma.LZMAError,)),
+    _Codec("bzip2", b"BZh", bz2.BZ2Decompressor, lambda: (OSError, ValueError)),
+    _Codec("zstd", b"\x28\xb5\x2f\xfd", _zstd_decompressor, _zstd_errors),
 )
 _ZSTD_INPUT = 1 << 14  # zstd has no output bound per call: small inputs keep each output small
 
 
-class _StreamSource:
-    """xz, bzip2 or zstd: one or more concatenated streams (frames), decompressed a bounded amount at a time."""
+class _Decompressed:
+    """A compressed capture: one or more concatenated streams (gzip members, xz streams, zstd frames...),
+    decompressed a bounded amount at a time."""
 
     def __init__(self, read_raw: Callable[[int], bytes], head: bytes, codec: _Codec) -> None:
         self._read_raw = read_raw
-        self._pending = head
+        self._pending = head  # compressed bytes already read and not yet fed
         self.codec = codec
-        self._errors = codec.errors or _zstd_errors()
+        self._errors = codec.errors()
         self._d: Any = codec.new()
-        self._fed = False
-        self.error: str | None = None
+        self._fed = False  # has the current stream received any input?
+        self.error: str | None = None  # set when the data is corrupt or ends early
 
     def _input(self, limit: int) -> bytes:
         if self._pending:
@@ -189,26 +136,26 @@ class _StreamSource:
 
     def _step(self, d: Any, n: int) -> bytes | None:
         """Some output (maybe b""), or None when the input is used up."""
-        if self.codec.name == "zstd":
+        name = self.codec.name
+        if name == "gzip":  # zlib keeps what max_length left over in unconsumed_tail
+            data = d.unconsumed_tail or self._input(CHUNK)
+        elif name == "zstd":
             data = self._input(_ZSTD_INPUT)
-            if not data:
-                return None
-            self._fed = True
-            return d.decompress(data)
-        data = b""
-        if d.needs_input:
+        else:  # xz, bzip2 keep what is left over inside, and say when they need more
+            if not d.needs_input:
+                return d.decompress(b"", n)
             data = self._input(CHUNK)
-            if not data:
-                return None
-            self._fed = True
-        return d.decompress(data, n)
+        if not data:
+            return None
+        self._fed = True
+        return d.decompress(data) if name == "zstd" else d.decompress(data, n)
 
     def read(self, n: int) -> bytes:
-        """Up to about `n` decompressed bytes; b"" only at the end of the stream."""
+        """Up to about `n` decompressed bytes; b"" only at the end of the data."""
         magic = self.codec.magic
         while self._d is not None:
             d = self._d
-            if d.eof:  # another stream follows only if the next bytes are its magic
+            if d.eof:  # another stream follows only if the next bytes are its magic (else: trailing padding)
                 rest = d.unused_data + self._pending
                 self._pending = b""
                 while len(rest) < len(magic):
@@ -265,7 +212,7 @@ class Capture:
         read = getattr(f, "read1", None) or f.read  # read1: return what a pipe has instead of waiting for CHUNK
         self._raw_read: Callable[[int], bytes] = read
         self._read: Callable[[int], bytes] = self._counted_read
-        self._gzip: _GzipSource | _StreamSource | None = None  # the decompressor, when the file is compressed
+        self._unpack: _Decompressed | None = None  # the decompressor, when the file is compressed
         self._read_pos = 0  # stream offset of the next byte to read (decompressed)
         self._nxt = b""  # a chunk read ahead to complete a record crossing the chunk boundary
         self._noff = 0  # where parsing goes on in it
@@ -351,15 +298,15 @@ class Capture:
     def _open(self) -> None:
         head = self._fill(b"", 0, 6)
         codec = next((c for c in _CODECS if head.startswith(c.magic)), None)
-        if head[:2] == _GZIP_MAGIC or codec is not None:
-            self._gzip = _GzipSource(self._counted_read, head) if codec is None else _StreamSource(self._counted_read, head, codec)
-            self.compression = "gzip" if codec is None else codec.name
-            self._read = self._gzip.read
+        if codec is not None:
+            self._unpack = _Decompressed(self._counted_read, head, codec)
+            self.compression = codec.name
+            self._read = self._unpack.read
             self.compressed = True
             self._read_pos = 0  # offsets in messages are offsets in the decompressed stream
             head = self._fill(b"", 0, 4)
-            if self._gzip.error and not head:
-                raise CaptureError(f"{self.name}: {self._gzip.error}")
+            if self._unpack.error and not head:
+                raise CaptureError(f"{self.name}: {self._unpack.error}")
         what = f"{self.compression}-compressed file" if self.compressed else "file"
         if not head:
             raise CaptureError(f"{self.name}: empty {what}, not a capture")
@@ -395,7 +342,7 @@ class Capture:
     def _end_of_stream(self, n: int, left: int, pos: int) -> None:
         """Iteration reached the end of the data with `left` bytes of an incomplete record at byte `pos`."""
         self.packets = n
-        err = self._gzip.error if self._gzip is not None else None
+        err = self._unpack.error if self._unpack is not None else None
         if left:
             extra = f"; {err}" if err else ""
             self._stop(f"truncated after {n} packets (last record cut at byte {pos}{extra})")

@@ -172,36 +172,13 @@ class Defragmenter:
 def decode_frame(linktype: int, frame, defrag: Defragmenter | None = None) -> Segment | None:
     """Decode one frame down to TCP: a Segment, or None for non-IP, non-TCP or incomplete fragments."""
     t = decode_tcp(linktype, frame, defrag)
-    return None if t is None else Segment(*t)
+    return Segment(*t) if t else None
 
 
 QUIC_PORT = 443
-
-
-def is_quic(linktype: int, frame) -> bool:
-    """Whether a (non-TCP) frame looks like QUIC: UDP to or from port 443 whose first byte has QUIC's fixed
-    bit set (RFC 9000 17). Only counted, to say why HTTP/3 traffic shows no TLS sessions."""
-    mv = memoryview(frame)
-    try:
-        where = ip_offset(linktype, mv)
-    except MalformedInput:
-        return False
-    if where is None:
-        return False
-    off, version = where
-    n = len(mv)
-    if version == 4:
-        if n < off + 20 or mv[off + 9] != IPPROTO_UDP or _U16.unpack_from(mv, off + 6)[0] & 0x1FFF:
-            return False  # not UDP, or a later fragment
-        udp = off + (mv[off] & 0x0F) * 4
-    else:
-        if n < off + 40 or mv[off + 6] != IPPROTO_UDP:
-            return False  # not UDP right after the fixed header (extension headers are rare on QUIC)
-        udp = off + 40
-    if n < udp + 9:
-        return False
-    sport, dport = _U16.unpack_from(mv, udp)[0], _U16.unpack_from(mv, udp + 2)[0]
-    return (sport == QUIC_PORT or dport == QUIC_PORT) and bool(mv[udp + 8] & 0x40)
+# what decode_tcp returns for a QUIC packet (UDP to or from port 443, QUIC's fixed bit set, RFC 9000 17):
+# not analysed, only counted, to say why HTTP/3 traffic shows no TLS sessions. Falsy, like None.
+QUIC_PACKET: tuple = ()
 
 
 def _below_ethernet(frame: memoryview, etype: int, off: int) -> tuple[int, int] | None:
@@ -223,9 +200,9 @@ def _below_ethernet(frame: memoryview, etype: int, off: int) -> tuple[int, int] 
     return (off, version) if version in (4, 6) else None
 
 
-def _decapsulate(proto: int, body: memoryview) -> tuple[int, memoryview] | None:
+def _decapsulate(proto: int, body: memoryview) -> tuple[int, memoryview] | tuple | None:
     """The inner frame of a tunnel packet (the IP payload `body` of protocol `proto`) and its link type;
-    None when the packet is not a tunnel we open (most UDP)."""
+    QUIC_PACKET for QUIC; None when the packet is not a tunnel we open (most UDP)."""
     n = len(body)
     if proto == IPPROTO_UDP:
         if n < 16:
@@ -240,6 +217,8 @@ def _decapsulate(proto: int, body: memoryview) -> tuple[int, memoryview] | None:
                 return LINKTYPE_ETHERNET, body[start:]
             if ptype in (ETH_IPV4, ETH_IPV6):
                 return LINKTYPE_RAW, body[start:]
+        if (dport == QUIC_PORT or _U16.unpack_from(body, 0)[0] == QUIC_PORT) and body[8] & 0x40:
+            return QUIC_PACKET
         return None
     if proto == IPPROTO_IPIP or proto == IPPROTO_IPV6:
         return LINKTYPE_RAW, body
@@ -261,7 +240,8 @@ def _decapsulate(proto: int, body: memoryview) -> tuple[int, memoryview] | None:
 
 
 def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth: int = 0) -> tuple | None:
-    """The hot-path form of decode_frame: a plain tuple in Segment's field order.
+    """The hot-path form of decode_frame: a plain tuple in Segment's field order (None when the frame holds
+    no TCP segment, QUIC_PACKET for QUIC).
 
     Untagged Ethernet (one unpack for all three headers) or raw IP, then IPv4 without options or fragments
     (nearly every packet), takes a straight path; everything else goes through the general code below.
@@ -366,7 +346,9 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth:
             body = memoryview(whole)
     if proto != IPPROTO_TCP:
         inner = _decapsulate(proto, body)
-        if inner is None or _depth >= MAX_TUNNEL_DEPTH:
+        if not inner:
+            return inner  # None, or QUIC_PACKET
+        if _depth >= MAX_TUNNEL_DEPTH:
             return None
         return decode_tcp(inner[0], inner[1], defrag, _depth + 1)
     if len(body) < 20:

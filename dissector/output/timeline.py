@@ -41,7 +41,8 @@ ALERT_COLOUR = "#dc2626"
 PHASE_OF_TYPE = {
     "ClientHello": "hello", "ServerHello": "hello", "HelloRetryRequest": "hello", "HelloRequest": "hello",
     "EncryptedExtensions": "hello", "HelloVerifyRequest": "hello",
-    "Certificate": "key-exchange", "CompressedCertificate": "key-exchange", "CertificateStatus": "key-exchange", "ServerKeyExchange": "key-exchange",
+    "Certificate": "key-exchange", "CompressedCertificate": "key-exchange", "CertificateStatus": "key-exchange",
+    "ServerKeyExchange": "key-exchange",
     "CertificateRequest": "key-exchange", "ServerHelloDone": "key-exchange", "ClientKeyExchange": "key-exchange",
     "CertificateVerify": "key-exchange",
     "ChangeCipherSpec": "finished", "Finished": "finished", "EndOfEarlyData": "finished",

@@ -332,7 +332,7 @@ def session_certificates(server_msg: tuple | None, client_msg: tuple | None, *, 
                          trust: TrustStore | None = None, server_ip: str | None = None) -> dict[str, Any]:
     """The session document's "certificates" section.
 
-    `server_msg` / `client_msg`: (body, parse context[, compressed]) of the first Certificate (or
+    `server_msg` / `client_msg`: (body, parse context, compressed) of the first Certificate (or
     CompressedCertificate) message each side sent."""
     out: dict[str, Any] = {"server": None}
     if server_msg is not None:

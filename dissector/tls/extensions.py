@@ -191,7 +191,7 @@ def _relative_oid(raw: bytes) -> str:
         if not byte & 0x80:
             arcs.append(str(value))
             value = 0
-    if value or (raw and raw[-1] & 0x80):
+    if raw and raw[-1] & 0x80:
         raise MalformedInput("tls", "bad_trust_anchor_id", "a trust anchor ID ends inside an arc")
     return ".".join(arcs)
 

@@ -7,11 +7,11 @@ hex rather than dropped, so nothing on the wire is silently lost.
 from __future__ import annotations
 
 import hashlib
-import zlib
 from datetime import UTC
 from functools import lru_cache
 from typing import Any
 
+from dissector import compression
 from dissector.buffer import Buffer
 from dissector.errors import MalformedInput
 from dissector.tls.constants import (
@@ -193,11 +193,10 @@ def decompress_certificate(body: bytes) -> bytes:
     malformed message, CertificateDecompressionError when it cannot be expanded to its stated size."""
     algorithm, size, compressed = _compressed_parts(body)
     name = name_of(CERTIFICATE_COMPRESSION_ALGORITHMS, algorithm)
-    expand = _DECOMPRESSORS.get(algorithm)
-    if expand is None:
+    if name not in compression.CODECS:
         raise CertificateDecompressionError(f"certificate compressed with {name}, which is not supported")
     try:
-        out = expand(compressed, size + 1)  # never more than one byte past the stated size (no bombs)
+        out = compression.decompress(name, compressed, size + 1)  # one byte past the stated size at most
     except ImportError as exc:
         raise CertificateDecompressionError(f"certificate compressed with {name}: {exc.name} is not installed") from None
     except Exception as exc:  # noqa: BLE001 - each library raises its own error type for bad input
@@ -207,31 +206,6 @@ def decompress_certificate(body: bytes) -> bytes:
     return out
 
 
-def _zlib(data: bytes, limit: int) -> bytes:
-    d = zlib.decompressobj()
-    out = d.decompress(data, limit)
-    if not d.eof and len(out) < limit:
-        raise ValueError("truncated zlib stream")
-    return out
-
-
-def _brotli(data: bytes, limit: int) -> bytes:
-    import brotli
-
-    d = brotli.Decompressor()
-    out = d.process(data, output_buffer_limit=limit)
-    if not d.is_finished() and len(out) < limit:
-        raise ValueError("truncated brotli stream")
-    return out
-
-
-def _zstd(data: bytes, limit: int) -> bytes:
-    import zstandard
-
-    return zstandard.ZstdDecompressor().decompress(data, max_output_size=limit)
-
-
-_DECOMPRESSORS = {1: _zlib, 2: _brotli, 3: _zstd}
 
 
 @lru_cache(maxsize=512)

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
-import zlib
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ from urllib.parse import parse_qsl
 
 import h11
 
+from dissector import compression
 from dissector.events import CLIENT, SERVER, Anomaly, Event, Flow
 from dissector.redact import (
     SECRET_PARAMS,
@@ -127,50 +126,18 @@ def decode_content(raw: bytes, encoding: str | None) -> bytes | None:
     for name in reversed([e.strip().lower() for e in encoding.split(",") if e.strip()]):
         if name == "identity":
             continue
-        decode = _CONTENT_DECODERS.get(name)
-        if decode is None:
+        if name not in _CONTENT_CODINGS:
             return None
         try:
-            raw = decode(raw, MAX_BODY_CAPTURE + 1)
+            raw = compression.decompress(name, raw, MAX_BODY_CAPTURE + 1)
         except Exception:  # noqa: BLE001 - each library raises its own error type for damaged data
             return None
-        if raw is None or len(raw) > MAX_BODY_CAPTURE:
+        if len(raw) > MAX_BODY_CAPTURE:
             return None
     return raw
 
 
-def _inflate(raw: bytes, limit: int, wbits: int) -> bytes | None:
-    d = zlib.decompressobj(wbits)
-    out = d.decompress(raw, limit)
-    return out if d.eof or len(out) >= limit else None
-
-
-def _deflate(raw: bytes, limit: int) -> bytes | None:
-    # RFC 9110 "deflate" is the zlib format, but some servers send a raw deflate stream
-    try:
-        return _inflate(raw, limit, 15)
-    except zlib.error:
-        return _inflate(raw, limit, -15)
-
-
-def _brotli(raw: bytes, limit: int) -> bytes | None:
-    import brotli
-
-    d = brotli.Decompressor()
-    out = d.process(raw, output_buffer_limit=limit)
-    return out if d.is_finished() or len(out) >= limit else None
-
-
-def _zstd(raw: bytes, limit: int) -> bytes:
-    import zstandard
-
-    return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw)).read(limit)
-
-
-_CONTENT_DECODERS = {
-    "gzip": lambda raw, limit: _inflate(raw, limit, 31), "x-gzip": lambda raw, limit: _inflate(raw, limit, 31),
-    "deflate": _deflate, "br": _brotli, "zstd": _zstd,
-}
+_CONTENT_CODINGS = frozenset(("gzip", "x-gzip", "deflate", "br", "zstd"))  # HTTP's names among compression.CODECS
 
 
 def parse_set_cookie(value: str) -> dict[str, Any]:
