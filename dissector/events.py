@@ -15,7 +15,8 @@ SERVER = "server"
 
 @dataclass(slots=True, eq=False)
 class Flow:
-    """One TCP connection (one `tcp.stream` in Wireshark terms). Shared by all its events."""
+    """One TCP connection (one `tcp.stream` in Wireshark terms), or the UDP flow of one DTLS association.
+    Shared by all its events."""
 
     id: int
     client_ip: str
@@ -24,6 +25,7 @@ class Flow:
     server_port: int
     start_ts: float
     ip_version: int = 4
+    transport: str = "tcp"  # or "udp" (DTLS)
 
     @property
     def client(self) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 from dissector.tls.certcheck import TrustStore, session_certificates
 from dissector.tls.constants import HRR_RANDOM
 from dissector.tls.fingerprints import session_fingerprints
+from dissector.tls.handshake import without_cookie
 from dissector.tls.suites import SUITES_BY_NAME
 
 __all__ = ["FINDING_IDS", "SEVERITIES", "HandshakeNotes", "count_by_severity", "enrich", "session_findings"]
@@ -74,14 +75,14 @@ EXPIRY_WARNING_DAYS = 30
 _SECRET_OAUTH2 = ("client_secret", "code", "access_token", "refresh_token", "id_token")
 _NO_FS_KX = {"RSA": "RSA", "DH": "static DH", "ECDH": "static ECDH", "PSK": "plain PSK", "RSA_PSK": "RSA-PSK",
              "KRB5": "Kerberos"}
-_NOTED_CODES = frozenset((1, 2, 11, 12, 13, 25))
+_NOTED_CODES = frozenset((1, 2, 3, 11, 12, 13, 25))
 
 
 class HandshakeNotes:
     """The few handshake facts a session keeps for its end-of-session work (bounded: two hello bodies,
     one Certificate message per side, one ServerKeyExchange)."""
 
-    __slots__ = ("client_hello", "server_hello", "negotiated_hello", "client_hellos", "hrr",
+    __slots__ = ("client_hello", "server_hello", "negotiated_hello", "client_hellos", "hrr", "hvr", "dtls",
                  "server_cert", "client_cert", "server_kx", "cert_request", "server_encrypted", "ssl2_hello")
 
     def __init__(self) -> None:
@@ -90,6 +91,8 @@ class HandshakeNotes:
         self.negotiated_hello: bytes | None = None  # first ServerHello that is not a HelloRetryRequest
         self.client_hellos = 0
         self.hrr = False
+        self.hvr = False  # DTLS HelloVerifyRequest: the ClientHello is sent again, with a cookie
+        self.dtls = False
         self.server_cert: tuple | None = None  # (body, parse context, compressed)
         self.client_cert: tuple | None = None
         self.server_kx: tuple | None = None
@@ -105,12 +108,20 @@ class HandshakeNotes:
     def add(self, ev: Any) -> None:
         """Note one TLSMessage event (call it for the events `wants` accepts)."""
         c = ev.code
+        if ev._info is not None and ev._info.get("retransmission"):  # DTLS: a copy of a message already noted
+            return
         if c == 1 or (c < 0 and ev.type == "ClientHello"):
             self.client_hellos += 1
             if c < 0:  # an SSLv2-format ClientHello: parsed fields only, no TLS body (and no fingerprint)
                 self.ssl2_hello = True
             elif self.client_hellos == 1:  # the fingerprints are those of the first hello, as other tools do
-                self.client_hello = ev.body
+                if ev.ctx is not None and ev.ctx.dtls:
+                    self.dtls = True
+                    self.client_hello = without_cookie(ev.body)
+                else:
+                    self.client_hello = ev.body
+        elif c == 3:
+            self.hvr = True
         elif c == 2:
             body = ev.body
             if self.server_hello is None:
@@ -136,13 +147,13 @@ class HandshakeNotes:
 
     @property
     def renegotiations(self) -> int:
-        return max(0, self.client_hellos - 1 - (1 if self.hrr else 0))
+        return max(0, self.client_hellos - 1 - (1 if self.hrr else 0) - (1 if self.hvr else 0))
 
 
 def enrich(doc: dict, notes: HandshakeNotes, *, when: float, details: bool = True, trust: TrustStore | None = None,
            server_ip: str | None = None) -> None:
     """Add "fingerprints", "certificates" (when `details`) and "findings" to a finished session document."""
-    doc["fingerprints"] = session_fingerprints(notes.client_hello, notes.server_hello)
+    doc["fingerprints"] = session_fingerprints(notes.client_hello, notes.server_hello, "d" if notes.dtls else "t")
     if details:
         suite = SUITES_BY_NAME.get(doc.get("cipher_suite") or "")
         doc["certificates"] = session_certificates(

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 from dissector.errors import MalformedInput
 from dissector.events import CLIENT, SERVER, Anomaly, AppData, Event, Flow, FlowEnd, SessionStart, TCPEvent, TCPGap
-from dissector.net.decode import ACK, FIN, RST, SYN, Defragmenter, decode_tcp
+from dissector.net.decode import ACK, FIN, RST, SYN, UDP_DATAGRAM, Defragmenter, decode_tcp
 from dissector.net.tcp import TCPDirection
 from dissector.tls.connection import TLSConnection
+from dissector.tls.dtls import DTLSConnection, starts_association, whole_records
 from dissector.tls.keystore import KeyStore
 from dissector.tls.records import looks_like_tls, plausible_header
 
@@ -29,6 +30,7 @@ class Stats:
     tcp_packets: int = 0
     non_tcp: int = 0
     quic: int = 0  # of the non-TCP packets, those that look like QUIC (HTTP/3): not analysed
+    dtls_packets: int = 0  # UDP datagrams that start with a DTLS record header
     malformed: int = 0
     flows: int = 0
     tls_flows: int = 0
@@ -61,6 +63,23 @@ class FlowState:
         self.cleartext = False  # plain HTTP handed to plugins as it is
         self.starttls = 0  # bytes seen of a cleartext protocol that may upgrade to TLS (SMTP, IMAP, ...)
         self.upgrade = ""  # that protocol, as SessionStart.upgrade tells it
+
+
+class DatagramFlowState:
+    """Everything kept per UDP flow that carries DTLS: the DTLS state (datagrams need no reassembly)."""
+
+    __slots__ = ("flow", "dirs", "tls", "ignored", "last_ts", "keys", "foreign", "client_addr", "encrypted")
+
+    def __init__(self, flow: Flow, client_addr: tuple) -> None:
+        self.flow = flow
+        self.client_addr = client_addr
+        self.dirs: dict = {}  # no TCP directions to flush at the end
+        self.tls: DTLSConnection | None = None
+        self.ignored = False
+        self.last_ts = flow.start_ts
+        self.keys: tuple = ()
+        self.foreign = False
+        self.encrypted = False  # a record of epoch 1 or later went by: a new epoch-0 ClientHello is a new association
 
 
 class Pipeline:
@@ -106,8 +125,13 @@ class Pipeline:
             if seg is not None and (self.shard is None or self.shard[0] == 0):  # QUIC: one shard counts it
                 self.stats.quic += 1
             return out
-        self.stats.tcp_packets += 1
         version, src, dst, sport, dport, seq, ack, flags, payload = seg
+        if flags & UDP_DATAGRAM:
+            self._datagram(ts, version, (src, sport, dst, dport, 17), payload, out)
+            if ts - self.last_sweep > 30.0:
+                self._sweep(ts, out)
+            return out
+        self.stats.tcp_packets += 1
         key = (src, sport, dst, dport)
         state = self.flows.get(key)
         if state is not None and flags & SYN and not flags & ACK and (state.rst or all(state.fin.values())
@@ -285,6 +309,64 @@ class Pipeline:
             state.ignored = True
             self.stats.non_tls_flows += 1
 
+    # ------------------------------------------------------------------ DTLS over UDP
+    def _datagram(self, ts: float, version: int, key: tuple, payload, out: list) -> None:
+        """One UDP datagram that starts with a DTLS record header."""
+        self.stats.dtls_packets += 1
+        state = self.flows.get(key)
+        if state is not None and state.encrypted and starts_association(payload):  # RFC 6347 4.2.8
+            self._end(state, ts, "a new DTLS association on the same addresses", out)
+            state = None
+        if state is None:
+            if not whole_records(payload):
+                return  # not DTLS after all
+            state = self._new_datagram_flow(ts, version, key, payload, out)
+        state.last_ts = ts
+        if payload[3] or payload[4]:  # the first record's epoch
+            state.encrypted = True
+        tls = state.tls
+        if tls is None or state.ignored:
+            return  # another shard's flow
+        direction = CLIENT if (key[0], key[1]) == state.client_addr else SERVER
+        tls.out = out
+        try:
+            tls.datagram(direction, payload, ts)
+        except Exception as exc:  # noqa: BLE001 - a bug on one flow must not stop the capture
+            self._count("internal_error")
+            out.append(Anomaly(ts, state.flow, "tls", "internal_error",
+                               f"{type(exc).__name__}: {exc}; this flow is no longer analysed", direction))
+            state.ignored = True
+
+    def _new_datagram_flow(self, ts: float, version: int, key: tuple, payload, out: list) -> DatagramFlowState:
+        src, sport, dst, dport, _ = key
+        # the ClientHello's sender is the client; with a HelloVerifyRequest or ServerHello the other side is;
+        # met mid-association, the lower port serves
+        hello = payload[0] == 22 and not payload[3] and not payload[4] and len(payload) > 13
+        if hello and payload[13] == 1:
+            client_is_src = True
+        elif hello and payload[13] in (2, 3):
+            client_is_src = False
+        else:
+            client_is_src = sport > dport or (sport == dport and src > dst)
+        csrc, cport, ssrc, sport_ = (src, sport, dst, dport) if client_is_src else (dst, dport, src, sport)
+        fam = socket.AF_INET6 if version == 6 else socket.AF_INET
+        flow = Flow(self.next_id, socket.inet_ntop(fam, csrc), cport, socket.inet_ntop(fam, ssrc), sport_, ts, version,
+                    "udp")
+        self.next_id += 1
+        self.stats.flows += 1
+        state = DatagramFlowState(flow, (csrc, cport))
+        if len(self.flows) >= 2 * self.max_flows:
+            self._evict_oldest(ts, out)
+        state.keys = (key, (dst, dport, src, sport, 17))
+        self.flows[key] = self.flows[state.keys[1]] = state
+        if self.shard is not None and _shard_of(key[:4], self.shard[1], self.shard_by_hosts) != self.shard[0]:
+            state.foreign = True
+            return state
+        state.tls = DTLSConnection(flow, self.keys, out, self.max_handshake)
+        self.stats.tls_flows += 1
+        out.append(SessionStart(ts, flow))
+        return state
+
     def _swap(self, state: FlowState) -> None:
         f = state.flow
         f.client_ip, f.server_ip = f.server_ip, f.client_ip
@@ -325,8 +407,8 @@ class Pipeline:
     def _end(self, state: FlowState, ts: float, reason: str, out: list) -> None:
         if state.foreign:
             out = []  # discarded: another shard reports this flow
-        for d in (CLIENT, SERVER):
-            rest = state.dirs[d].flush()
+        for d, tcp_dir in state.dirs.items():  # client first (none for a UDP flow)
+            rest = tcp_dir.flush()
             if rest and not state.ignored:
                 self._deliver(state, d, rest, ts, out)
         if state.tls is not None:

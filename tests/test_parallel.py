@@ -178,3 +178,16 @@ def test_progress_bar_on_a_terminal_with_and_without_jobs(tmp_path, jobs):
         seen += chunk
     assert proc.wait(timeout=60) == 0
     assert seen.count(b"\r[") >= 2 and seen.endswith(b" " * 40 + b"\r"), seen[-200:]
+
+
+@needs_corpus
+def test_sharded_output_with_dtls_equals_single_process():
+    # DTLS flows (UDP) take their ids from the same counter as TCP flows, in every worker
+    caps = [str(CORPUS / f"captures/{n}") for n in ("dtls12-aes128ccm8.pcap", "tls12-chacha20poly1305.pcap",
+                                                       "udt-dtls.pcapng.gz", "snakeoil-dtls.pcap")]
+    keys = ["--keylog", str(CORPUS / "keys/tls12-chacha20poly1305.keys"), "--psk", "ca19e028a8a372ad2d325f950fcaceed",
+            "--key", str(CORPUS / "keys/udt-dtls.key"), "--key", str(CORPUS / "keys/snakeoil-rsa.key")]
+    for fmt in ("jsonl", "json"):
+        one = run(*caps, *keys, "-f", fmt, "-j", "1")
+        assert run(*caps, *keys, "-f", fmt, "-j", "2") == one
+        assert one.count(b'"transport":"udp"') >= 3

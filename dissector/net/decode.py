@@ -54,6 +54,7 @@ IPV6_EXT_HEADERS = {0, 43, 60, 51, 135, 139, 140}  # hop-by-hop, routing, dest o
 IPV6_FRAGMENT = 44
 
 _U16 = struct.Struct("!H")
+_UDP = struct.Struct("!HHH")  # source port, destination port, length
 _U32_LE = struct.Struct("<I")
 _U32_BE = struct.Struct("!I")
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")  # ver/ihl, tos, total len, id, flags/frag, ttl, proto, csum, src, dst
@@ -64,6 +65,10 @@ _ETH_IPV4_TCP = struct.Struct("!12xHBxH2xH xB2x4s4sHHIIBB")
 
 # TCP flags
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+# in the flags of what decode_tcp returns: not a TCP segment but a UDP datagram that starts with a DTLS
+# record header (seq and ack are 0, the payload is the UDP payload); TCP flags never reach this bit
+UDP_DATAGRAM = 0x100
+_DTLS_TYPES = frozenset((20, 21, 22, 23, 24, 25))
 
 
 class Segment(NamedTuple):
@@ -239,6 +244,17 @@ def _decapsulate(proto: int, body: memoryview) -> tuple[int, memoryview] | tuple
     return None
 
 
+def _dtls_datagram(version: int, src: bytes, dst: bytes, body: memoryview) -> tuple | None:
+    """A UDP datagram whose payload starts with a DTLS record header (RFC 6347 4.1), in decode_tcp's shape."""
+    n = len(body)
+    if n < 21 or body[8] not in _DTLS_TYPES or not ((body[9] == 0xFE and body[10] >= 0xFC)
+                                                     or (body[9] == 1 and body[10] == 0)):
+        return None
+    sport, dport, length = _UDP.unpack_from(body, 0)
+    end = length if 8 <= length <= n else n  # the UDP length, unless the capture cut the datagram short
+    return version, src, dst, sport, dport, 0, 0, UDP_DATAGRAM, body[8:end]
+
+
 def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth: int = 0) -> tuple | None:
     """The hot-path form of decode_frame: a plain tuple in Segment's field order (None when the frame holds
     no TCP segment, QUIC_PACKET for QUIC).
@@ -347,6 +363,8 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth:
     if proto != IPPROTO_TCP:
         inner = _decapsulate(proto, body)
         if not inner:
+            if inner is None and proto == IPPROTO_UDP:
+                return _dtls_datagram(version, src, dst, body)
             return inner  # None, or QUIC_PACKET
         if _depth >= MAX_TUNNEL_DEPTH:
             return None

@@ -72,6 +72,8 @@ def message_detail(m: dict) -> str:
         parts.append(f"verify_data {m['verify_data'][:24]}")
     if t == "EncryptedHandshakeMessage":
         parts.append("encrypted, no key to read it")
+    if m.get("retransmission"):  # DTLS: a flight sent again after a timeout
+        parts.insert(0, "retransmission")
     return ", ".join(p for p in parts if p)
 
 
@@ -314,7 +316,8 @@ class TableWriter(Writer):
 
         dec = doc["decryption"]
         head = [
-            f"Session {doc['id']}: {doc['client']} -> {doc['server']}",
+            f"Session {doc['id']}: {doc['client']} -> {doc['server']}"
+            + (" (DTLS over UDP)" if doc.get("transport") == "udp" else ""),
             f"  version {doc['version'] or '?'}   suite {doc['cipher_suite'] or '?'}"
             + (f"   SNI {doc['sni']}" if doc.get("sni") else "") + (f"   ALPN {doc['alpn']}" if doc.get("alpn") else "")
             + ("   resumed" if doc.get("resumed") else ""),
@@ -369,7 +372,7 @@ class TableWriter(Writer):
             parts.append(f"{summary['non_tls_flows']} non-TLS TCP flow(s) ignored")
         if summary.get("quic_packets"):
             parts.append(f"{summary['quic_packets']} QUIC (HTTP/3, UDP 443) packet(s) not analysed: dissector reads "
-                         "TLS over TCP")
+                         "TLS over TCP and DTLS, not QUIC")
         if summary.get("findings") is not None:
             parts.append("findings: " + (", ".join(f"{n} {sev}" for sev, n in summary["findings"].items() if n)
                                          or "none"))

@@ -63,6 +63,8 @@ class Session:
             "sni": None, "alpn": None, "resumed": False, "messages": [] if messages else 0,  # else their count
             "decryption": {"status": "not-encrypted", "detail": ""},
         }
+        if flow.transport != "tcp":  # DTLS; the field is absent for TLS over TCP
+            self.doc["transport"] = flow.transport
         self.other_events: list[dict] = []
         self.notes = HandshakeNotes()  # hello bodies and certificates for fingerprints, certificates, findings
 

@@ -68,6 +68,9 @@ class Direction:
 
 
 class TLSConnection:
+    HANDLERS: dict[int, Any] = {}  # handshake type -> method that updates the state (set below the class)
+    dtls = False  # DTLSConnection (dtls.py) reads datagrams of DTLS records
+
     def __init__(self, flow: Flow, keys: KeyStore, out: list, max_handshake: int = MAX_HANDSHAKE_MESSAGE) -> None:
         self.flow = flow
         self.keys = keys
@@ -294,7 +297,7 @@ class TLSConnection:
         essentials: object = None
         try:
             if mtype == 1:
-                essentials = hs.client_hello_essentials(body)
+                essentials = hs.client_hello_essentials(body, self.dtls)
             elif mtype == 2:
                 essentials = hs.server_hello_essentials(body)
                 if essentials.hrr:
@@ -304,14 +307,14 @@ class TLSConnection:
             self.out.append(TLSMessage(ts, self.flow, direction, name, encrypted, len(raw), mtype, body, self.ctx))
             return
         self.out.append(TLSMessage(ts, self.flow, direction, name, encrypted, len(raw), mtype, body, self.ctx))
-        handler = _HANDLERS.get(mtype)
+        handler = self.HANDLERS.get(mtype)
         if handler is not None:
             try:
                 handler(self, direction, side, essentials, raw, ts)
             except MalformedInput as exc:
                 self._anomaly(ts, "tls", f"malformed_{name.lower()}", exc.reason, direction)
         elif mtype != 0 and not (self.ctx.tls13 and mtype in (4, 24)):
-            self.transcript.append(raw)
+            self._hashed(raw)
 
     def _ssl2_client_hello(self, body: bytes, ts: float) -> None:
         try:
@@ -330,7 +333,7 @@ class TLSConnection:
         if h.version and not self.ctx.tls13:
             self.client_version = h.version
         if self.ctx.tls13 and self.handshakes:  # the second ClientHello after a HelloRetryRequest
-            self.transcript.append(raw)
+            self._hashed(raw)
             return
         self.handshakes += 1
         if self.handshakes > 1:  # renegotiation: a new handshake under the current keys
@@ -347,7 +350,9 @@ class TLSConnection:
         self.offered_ech = 0xFE0D in h.ext_types
         if self.handshakes == 1:
             self.sni = h.sni
-        self.transcript = [raw] if raw else []
+        self.transcript = []
+        if raw:
+            self._hashed(raw)
         if self.offered_early_data and h.supported_versions:  # TLS 1.3 0-RTT: early data may follow right away
             secret = self.keys.keylog.get("CLIENT_EARLY_TRAFFIC_SECRET", self.client_random)
             side.early = True
@@ -360,7 +365,7 @@ class TLSConnection:
                     side.seq = 0
 
     def _on_server_hello(self, direction: str, side: Direction, h: hs.Hello, raw: bytes, ts: float) -> None:
-        self.transcript.append(raw)
+        self._hashed(raw)
         version = h.selected_version or h.version
         self.version = version
         draft = version & 0xFF if version >> 8 == 0x7F else None
@@ -400,12 +405,12 @@ class TLSConnection:
         return version_name(self.version) if self.version is not None else None
 
     def _on_certificate(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
-        self.transcript.append(raw)
+        self._hashed(raw)
         if direction == SERVER:
             self.server_cert_der = hs.first_certificate(raw[4:], self.ctx.tls13)
 
     def _on_compressed_certificate(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
-        self.transcript.append(raw)  # RFC 8879 4: the transcript holds the message as sent, compressed
+        self._hashed(raw)  # RFC 8879 4: the transcript holds the message as sent, compressed
         if direction == SERVER:
             try:
                 self.server_cert_der = hs.first_certificate(hs.decompress_certificate(bytes(raw[4:])), True)
@@ -413,7 +418,7 @@ class TLSConnection:
                 pass  # the message's own details say why
 
     def _on_client_key_exchange(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
-        self.transcript.append(raw)
+        self._hashed(raw)
         info = hs.parse_client_key_exchange(raw[4:], self.ctx)
         self.encrypted_pms = info.get("_encrypted_pre_master")
         self.psk_identity = info.get("psk_identity")
@@ -421,7 +426,7 @@ class TLSConnection:
     def _on_new_session_ticket(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
         if self.ctx.tls13:
             return
-        self.transcript.append(raw)
+        self._hashed(raw)
         ticket = hs.parse_new_session_ticket(raw[4:], self.ctx).get("_ticket")
         if ticket and self.master:
             self.keys.remember(self.client_random, self.master, ticket=ticket)
@@ -436,7 +441,7 @@ class TLSConnection:
             if side.secret is not None and not (direction == CLIENT and self.early_skipped) and not self.ech_inner:
                 th = schedule13.transcript_hash(self.hash13, b"".join(self.transcript))
                 expected = schedule13.finished_verify_data(self.hash13, side.secret, th, self.ctx.draft)
-            self.transcript.append(raw)
+            self._hashed(raw)
             if direction == SERVER:
                 self._tls13_switch(SERVER, "SERVER_TRAFFIC_SECRET_0", ts)
             else:
@@ -449,7 +454,7 @@ class TLSConnection:
                                                         direction == CLIENT, b"".join(self.transcript))
                 except ValueError:
                     expected = None
-            self.transcript.append(raw)
+            self._hashed(raw)
         if expected is not None:
             if expected == verify:
                 self.finished_verified += 1
@@ -467,7 +472,7 @@ class TLSConnection:
         side.seq = 0
 
     def _on_end_of_early_data(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
-        self.transcript.append(raw)
+        self._hashed(raw)
         if side.app_only:  # no handshake key: the application key waits for the first record it decrypts
             side.protection = None
         elif side.next13 is not None:
@@ -477,7 +482,7 @@ class TLSConnection:
         side.early = False
 
     def _on_encrypted_extensions(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
-        self.transcript.append(raw)
+        self._hashed(raw)
         alpn = hs.encrypted_extensions_alpn(raw[4:])
         if alpn:
             self.alpn = alpn
@@ -730,6 +735,10 @@ class TLSConnection:
         side.protection, side.secret, side.seq, side.early, side.next13 = (
             self._protection13(self.suite, secret), secret, 0, False, None)
 
+    def _hashed(self, raw: bytes) -> None:
+        """Add a handshake message (4-byte header and body) to the transcript that Finished covers."""
+        self.transcript.append(raw)
+
     # ------------------------------------------------------------------ status and anomalies
     def _set_status(self, status: str, detail: str) -> None:
         if self.status == FAILED and status != FAILED:
@@ -754,7 +763,7 @@ def _first_tls13_suite(suite_ids: list[int]) -> int:
     return -1
 
 
-_HANDLERS = {
+TLSConnection.HANDLERS = {
     1: TLSConnection._on_client_hello,
     2: TLSConnection._on_server_hello,
     4: TLSConnection._on_new_session_ticket,

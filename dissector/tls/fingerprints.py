@@ -263,17 +263,19 @@ _CLIENT_CACHE: dict[tuple, tuple[str, str, str, str]] = {}  # client_hello_key -
 _CACHE_MAX = 4096
 
 
-def _client_fingerprints(body: bytes) -> tuple[str, str, str, str] | None:
+def _client_fingerprints(body: bytes, protocol: str = "t") -> tuple[str, str, str, str] | None:
     try:
         key = client_hello_key(body)
     except ValueError:
         return None
+    if protocol != "t":
+        key = (protocol, key)
     hit = _CLIENT_CACHE.get(key)
     if hit is not None:
         return hit
-    fields = _fields_of(key)
+    fields = _fields_of(key if protocol == "t" else key[1])
     j3, j3h = ja3(body, fields)  # type: ignore[misc]
-    a, b, c = _ja4_parts(fields, "t")
+    a, b, c = _ja4_parts(fields, protocol)
     hb = hashlib.sha256(b.encode()).hexdigest()[:12] if b else _EMPTY12
     hc = hashlib.sha256(c.encode()).hexdigest()[:12] if c and not c.startswith("_") else _EMPTY12
     result = (j3, j3h, f"{a}_{hb}_{hc}", f"{a}_{b}_{c}")
@@ -283,14 +285,16 @@ def _client_fingerprints(body: bytes) -> tuple[str, str, str, str] | None:
     return result
 
 
-def session_fingerprints(client_hello: bytes | None, server_hello: bytes | None) -> dict[str, str | None]:
-    """The session document's "fingerprints" section from the first ClientHello and ServerHello bodies.
+def session_fingerprints(client_hello: bytes | None, server_hello: bytes | None,
+                         protocol: str = "t") -> dict[str, str | None]:
+    """The session document's "fingerprints" section from the first ClientHello and ServerHello bodies
+    (in TLS's shape: a DTLS ClientHello without its cookie; `protocol` is JA4's "t" for TCP, "d" for DTLS).
 
     Fingerprints are cached by `client_hello_key`: the sessions of one client program cost one parse each."""
     out: dict[str, str | None] = {"ja3": None, "ja3_hash": None, "ja3s": None, "ja3s_hash": None, "ja4": None,
                                   "ja4_r": None}
     if client_hello:
-        r = _client_fingerprints(client_hello)
+        r = _client_fingerprints(client_hello, protocol)
         if r is not None:
             out["ja3"], out["ja3_hash"], out["ja4"], out["ja4_r"] = r
     if server_hello:

@@ -33,32 +33,52 @@ Fields = dict[str, Any]
 class Context:
     """What a parser needs to know about the session so far."""
 
-    __slots__ = ("version", "tls13", "draft", "kx")
+    __slots__ = ("version", "tls13", "draft", "kx", "dtls")
 
     def __init__(self) -> None:
-        self.version: int | None = None  # negotiated wire version
+        self.version: int | None = None  # negotiated version; for DTLS the TLS version it is built on
         self.tls13 = False
         self.draft: int | None = None  # TLS 1.3 draft number, when a draft was negotiated
         self.kx: str | None = None  # key exchange of the negotiated suite
+        self.dtls = False  # DTLS: the ClientHello carries a cookie
 
 
-def parse_client_hello(body: bytes) -> Fields:
+def parse_client_hello(body: bytes, dtls: bool = False) -> Fields:
     b = Buffer(body)
     version = b.pull_u16()
     random = b.pull_bytes(32)
     session_id = b.pull_opaque(1)
+    cookie = b.pull_opaque(1) if dtls else None  # RFC 6347 4.2.1: DTLS echoes the HelloVerifyRequest cookie
     suites = b.pull_list(2, b.pull_u16)
     compression = b.pull_list(1, b.pull_u8)
     exts = parse_extensions(b, "client_hello")
     if not b.eof():
         raise MalformedInput("tls", "trailing_data", f"{b.remaining()} bytes after ClientHello")
-    f: Fields = {
-        "version": version_name(version), "version_id": version, "random": random.hex(),
-        "session_id": session_id.hex(), "cipher_suites": [suite_name(s) for s in suites], "cipher_suite_ids": suites,
-        "compression_methods": [name_of(COMPRESSION_METHODS, c) for c in compression], "extensions": exts,
-    }
+    f: Fields = {"version": version_name(version), "version_id": version, "random": random.hex(),
+                 "session_id": session_id.hex()}
+    if cookie is not None:
+        f["cookie"] = cookie.hex()
+    f.update({"cipher_suites": [suite_name(s) for s in suites], "cipher_suite_ids": suites,
+              "compression_methods": [name_of(COMPRESSION_METHODS, c) for c in compression], "extensions": exts})
     _summarise_hello(f, exts)
     return f
+
+
+def parse_hello_verify_request(body: bytes, ctx: Context) -> Fields:
+    """DTLS HelloVerifyRequest (RFC 6347 4.2.1): the cookie the client must send back in a new ClientHello."""
+    b = Buffer(body)
+    version = b.pull_u16()
+    cookie = b.pull_opaque(1)
+    return {"version": version_name(version), "version_id": version, "cookie": cookie.hex()}
+
+
+def without_cookie(body: bytes) -> bytes:
+    """A DTLS ClientHello body in TLS's shape (its cookie taken out), for code that reads TLS ClientHellos."""
+    try:
+        pos = 35 + body[34]
+        return body[:pos] + body[pos + 1 + body[pos]:]
+    except IndexError:
+        return body
 
 
 def parse_ssl2_client_hello(body: bytes) -> Fields:
@@ -382,7 +402,7 @@ def parse_empty(body: bytes, ctx: Context) -> Fields:
 
 
 BODY_PARSERS = {
-    0: parse_empty, 5: parse_empty, 6: lambda body, ctx: parse_hello_retry_request_draft(body),
+    0: parse_empty, 3: parse_hello_verify_request, 5: parse_empty, 6: lambda body, ctx: parse_hello_retry_request_draft(body),
     8: parse_encrypted_extensions, 11: parse_certificate, 12: parse_server_key_exchange,
     13: parse_certificate_request, 14: parse_empty, 15: parse_certificate_verify, 16: parse_client_key_exchange,
     20: parse_finished, 22: parse_certificate_status, 24: parse_key_update, 4: parse_new_session_ticket,
@@ -460,7 +480,7 @@ def _ext_walk(h: Hello, body: bytes, pos: int, client: bool) -> None:
         raise MalformedInput("tls", "trailing_data", "in extensions block")
 
 
-def client_hello_essentials(body: bytes) -> Hello:
+def client_hello_essentials(body: bytes, dtls: bool = False) -> Hello:
     h = Hello()
     try:
         h.version = (body[0] << 8) | body[1]
@@ -468,6 +488,8 @@ def client_hello_essentials(body: bytes) -> Hello:
         sid = body[34]
         h.session_id = body[35:35 + sid]
         pos = 35 + sid
+        if dtls:
+            pos += 1 + body[pos]  # the cookie
         ln = (body[pos] << 8) | body[pos + 1]
         h.suites = body[pos + 2:pos + 2 + ln]
         pos += 2 + ln
@@ -525,7 +547,7 @@ def details(mtype: int, body: bytes, ctx: Context | None) -> Fields:
     """The full, display-oriented fields of a handshake message (what `TLSMessage.info` returns)."""
     try:
         if mtype == 1:
-            return parse_client_hello(body)
+            return parse_client_hello(body, ctx is not None and ctx.dtls)
         if mtype == 2:
             return parse_server_hello(body)
         parser = BODY_PARSERS.get(mtype)
@@ -539,5 +561,5 @@ def details(mtype: int, body: bytes, ctx: Context | None) -> Fields:
 
 def context_snapshot(ctx: Context) -> Context:
     snap = Context()
-    snap.version, snap.tls13, snap.draft, snap.kx = ctx.version, ctx.tls13, ctx.draft, ctx.kx
+    snap.version, snap.tls13, snap.draft, snap.kx, snap.dtls = ctx.version, ctx.tls13, ctx.draft, ctx.kx, ctx.dtls
     return snap

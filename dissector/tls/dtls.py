@@ -1,0 +1,243 @@
+"""DTLS 1.0 and 1.2 (RFC 4347, RFC 6347): TLS over datagrams.
+
+`DTLSConnection.datagram(direction, payload, ts)` takes one UDP payload: one or more whole DTLS records,
+each with an explicit epoch and sequence number. What differs from TLS over TCP, and is handled here:
+
+- records are decrypted by their own epoch and sequence number (no running counter), so loss,
+  reordering and retransmission of datagrams cost nothing but the records themselves;
+- a ChangeCipherSpec sent in epoch e starts epoch e + 1 for its sender (a retransmitted one changes
+  nothing);
+- handshake messages carry a 12-byte header (message_seq, fragment_offset, fragment_length) and may be
+  fragmented over records and datagrams; fragments are reassembled per message_seq;
+- whole flights are retransmitted on timeout: a message seen again is listed again, as tshark does, with
+  "retransmission": true, and does not touch the state;
+- HelloVerifyRequest (cookie exchange) restarts the handshake: the transcript that Finished covers begins
+  with the second ClientHello and hashes each message with its 12-byte header as if unfragmented
+  (OpenSSL's pre-standard DTLS 1.0, version 0x0100, hashed every message's body alone, from the first
+  ClientHello on).
+
+Keys, PRFs, cipher suites, resumption, Finished verification and the decryption status are TLSConnection's:
+DTLS 1.0 derives keys like TLS 1.1 and DTLS 1.2 like TLS 1.2 (`prf.py`, `protection.py` know the versions).
+DTLS 1.3 (RFC 9147, unified header) is labelled up to its ServerHello and not decrypted.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+
+from dissector.errors import DecryptError
+from dissector.events import AppData, Flow, TLSMessage
+from dissector.tls import handshake as hs
+from dissector.tls.connection import FAILED, NO_KEY, Direction, TLSConnection
+from dissector.tls.constants import HANDSHAKE_TYPES, name_of
+from dissector.tls.keystore import KeyStore
+from dissector.tls.records import VALID_TYPES
+
+DTLS_VERSIONS = frozenset((0xFEFF, 0xFEFD, 0xFEFC, 0x0100))  # 1.0, 1.2, 1.3 (plaintext records), OpenSSL's old 1.0
+# the TLS version whose message formats each DTLS version uses (for the handshake parsers); OpenSSL's
+# pre-standard DTLS sent the RSA-encrypted pre-master secret without a length, as SSL 3.0 does
+TLS_EQUIVALENT = {0xFEFF: 0x0302, 0x0100: 0x0300, 0xFEFD: 0x0303, 0xFEFC: 0x0304}
+RECORD_HEADER = struct.Struct("!BHHHIH")  # type, version, epoch, sequence number (48 bits), length
+HEADER_LEN = RECORD_HEADER.size  # 13
+MAX_PENDING_MESSAGES = 32  # handshake messages being reassembled per direction
+DTLS_OPENSSL_OLD = 0x0100  # OpenSSL's DTLS1_BAD_VER: DTLS 1.0 as OpenSSL spoke it before RFC 4347 was final
+DTLS13_DETAIL = "DTLS 1.3 (RFC 9147) is labelled up to its ServerHello but not decrypted"
+
+
+def looks_like_dtls(payload, pos: int = 0) -> bool:
+    """Does a DTLS record header (a known content type and a DTLS version) start at payload[pos]?"""
+    return (len(payload) - pos >= HEADER_LEN and payload[pos] in VALID_TYPES
+            and ((payload[pos + 1] == 0xFE and payload[pos + 2] >= 0xFC)
+                 or (payload[pos + 1] == 1 and payload[pos + 2] == 0)))
+
+
+def whole_records(payload) -> bool:
+    """Is the payload nothing but well-formed DTLS records? (how a flow met mid-association is recognised)"""
+    pos, n = 0, len(payload)
+    while pos < n:
+        if not looks_like_dtls(payload, pos):
+            return False
+        pos += HEADER_LEN + ((payload[pos + 11] << 8) | payload[pos + 12])
+    return pos == n
+
+
+def starts_association(payload) -> bool:
+    """Does the datagram open a handshake: an epoch-0 ClientHello fragment with message_seq 0?"""
+    return (len(payload) >= 25 and payload[0] == 22 and payload[3] == 0 and payload[4] == 0
+            and payload[13] == 1 and payload[17] == 0 and payload[18] == 0)
+
+
+class _Reassembly:
+    """One handshake message arriving in fragments."""
+
+    __slots__ = ("mtype", "length", "data", "ranges")
+
+    def __init__(self, mtype: int, length: int) -> None:
+        self.mtype = mtype
+        self.length = length
+        self.data = bytearray(length)
+        self.ranges: list[list[int]] = []  # received [start, end) intervals, sorted and merged
+
+    def add(self, offset: int, fragment: bytes) -> bool:
+        """Add a fragment; True once every byte of the message is there."""
+        end = offset + len(fragment)
+        self.data[offset:end] = fragment
+        merged: list[list[int]] = []
+        for r in sorted(self.ranges + [[offset, end]]):
+            if merged and r[0] <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], r[1])
+            else:
+                merged.append(r)
+        self.ranges = merged
+        return merged == [[0, self.length]] or self.length == 0
+
+
+class DTLSConnection(TLSConnection):
+    dtls = True
+
+    def __init__(self, flow: Flow, keys: KeyStore, out: list, max_handshake: int = 1 << 16) -> None:
+        super().__init__(flow, keys, out, max_handshake)
+        self.ctx.dtls = True
+        self.sides = {d: Direction(False) for d in self.sides}  # no SSLv2 hello over datagrams
+        self.epochs: dict[str, dict[int, object]] = {d: {0: None} for d in self.sides}  # epoch -> decryptor
+        self.pending: dict[str, dict[int, _Reassembly]] = {d: {} for d in self.sides}
+        self.seen: dict[str, dict[tuple, tuple]] = {d: {} for d in self.sides}  # (epoch, seq) -> message digest
+        self.mseq = 0  # message_seq of the message being handled (its transcript header)
+        self.cookie_exchange: list[bytes] = []  # the first ClientHello and the HelloVerifyRequest, as hashed
+
+    # ------------------------------------------------------------------ records
+    def datagram(self, direction: str, payload, ts: float) -> None:
+        side = self.sides[direction]
+        pos, n = 0, len(payload)
+        while n - pos >= HEADER_LEN:
+            ctype, version, epoch, seq_hi, seq_lo, length = RECORD_HEADER.unpack_from(payload, pos)
+            end = pos + HEADER_LEN + length
+            if ctype not in VALID_TYPES or version not in DTLS_VERSIONS or end > n:
+                what = ("a DTLS 1.2 connection ID record (RFC 9146), not read" if ctype == 25 else
+                        f"type {ctype}, version 0x{version:04x}, length {length}, {n - pos} bytes left")
+                self._anomaly(ts, "tls", "bad_record_header", what + "; the rest of the datagram is skipped",
+                              direction)
+                return
+            body = bytes(payload[pos + HEADER_LEN:end])
+            pos = end
+            side.records += 1
+            self._dtls_record(direction, side, ctype, version, epoch, (seq_hi << 32) | seq_lo, body, ts)
+        if pos < n:
+            self._anomaly(ts, "tls", "trailing_bytes", f"{n - pos} bytes after the last DTLS record", direction)
+
+    def _dtls_record(self, direction: str, side: Direction, ctype: int, version: int, epoch: int, seq: int,
+                     body: bytes, ts: float) -> None:
+        encrypted = epoch > 0
+        if encrypted:
+            self.saw_encrypted = True
+            side.encrypted = True
+            prot = self.epochs[direction].get(epoch)
+            if prot is None:
+                self._undecrypted(direction, side, ctype, len(body), ts)
+                return
+            try:
+                ctype, body = prot.decrypt((epoch << 48) | seq, ctype, version, body)  # type: ignore[attr-defined]
+            except DecryptError as exc:
+                self.epochs[direction][epoch] = None
+                self._set_status(FAILED, f"a {direction} record failed to decrypt ({exc}): the key material does "
+                                         "not match this session")
+                self._undecrypted(direction, side, ctype, len(body), ts)
+                return
+            side.decrypted_records += 1
+        if ctype == 22:
+            self._fragments(direction, side, epoch, body, ts, encrypted)
+        elif ctype == 23:
+            self.out.append(AppData(ts, self.flow, direction, len(body), body))
+        elif ctype == 20:
+            self.out.append(TLSMessage(ts, self.flow, direction, "ChangeCipherSpec", False, len(body)))
+            if epoch + 1 not in self.epochs[direction]:  # else a retransmitted flight's
+                self._change_cipher_spec(direction, side, ts)
+                self.epochs[direction][epoch + 1] = side.protection
+        elif ctype == 21:
+            self._alerts(direction, body, ts, encrypted)
+        elif ctype == 24:
+            self.out.append(TLSMessage(ts, self.flow, direction, "Heartbeat", encrypted, len(body),
+                                       _info={"length": len(body)}))
+
+    # ------------------------------------------------------------------ handshake
+    def _fragments(self, direction: str, side: Direction, epoch: int, body: bytes, ts: float, encrypted: bool) -> None:
+        pos, n = 0, len(body)
+        while n - pos >= 12:
+            mtype = body[pos]
+            length = int.from_bytes(body[pos + 1:pos + 4], "big")
+            mseq = (body[pos + 4] << 8) | body[pos + 5]
+            offset = int.from_bytes(body[pos + 6:pos + 9], "big")
+            flen = int.from_bytes(body[pos + 9:pos + 12], "big")
+            start, pos = pos + 12, pos + 12 + flen
+            if length > self.max_handshake:
+                self._anomaly(ts, "tls", "handshake_message_too_large",
+                              f"{name_of(HANDSHAKE_TYPES, mtype)} claims {length} bytes", direction)
+                return
+            if offset + flen > length or pos > n:
+                self._anomaly(ts, "tls", "malformed_handshake_fragment",
+                              f"{name_of(HANDSHAKE_TYPES, mtype)} fragment at {offset}+{flen} of {length} bytes, "
+                              f"{n - start} in the record", direction)
+                return
+            fragment = body[start:pos]
+            if offset == 0 and flen == length:
+                self._complete(direction, side, epoch, mtype, mseq, fragment, ts, encrypted)
+                continue
+            pending = self.pending[direction]
+            r = pending.get(mseq)
+            if r is None or r.mtype != mtype or r.length != length:
+                if len(pending) >= MAX_PENDING_MESSAGES:
+                    del pending[next(iter(pending))]
+                r = pending[mseq] = _Reassembly(mtype, length)
+            if r.add(offset, fragment):
+                del pending[mseq]
+                self._complete(direction, side, epoch, mtype, mseq, bytes(r.data), ts, encrypted)
+        if pos != n:
+            self._anomaly(ts, "tls", "malformed_handshake_fragment", f"{n - pos} stray bytes in a handshake record",
+                          direction)
+
+    def _complete(self, direction: str, side: Direction, epoch: int, mtype: int, mseq: int, body: bytes, ts: float,
+                  encrypted: bool) -> None:
+        """A whole handshake message: handled once; a retransmitted copy is only listed."""
+        digest = (mtype, len(body), zlib.crc32(body))
+        seen = self.seen[direction]
+        if seen.get((epoch, mseq)) == digest:
+            info = hs.details(mtype, body, self.ctx)
+            info["retransmission"] = True
+            name = "HelloRetryRequest" if mtype == 2 and body[2:34] == hs.HRR_RANDOM else \
+                HANDSHAKE_TYPES.get(mtype) or name_of(HANDSHAKE_TYPES, mtype)
+            self.out.append(TLSMessage(ts, self.flow, direction, name, encrypted, len(body) + 4, mtype, body,
+                                       self.ctx, info))
+            return
+        seen[(epoch, mseq)] = digest
+        self.mseq = mseq
+        raw = bytes((mtype,)) + len(body).to_bytes(3, "big") + body
+        self._message(direction, side, mtype, raw, ts, encrypted)
+
+    def _hashed(self, raw: bytes) -> None:
+        if self.version == DTLS_OPENSSL_OLD:  # OpenSSL before 0.9.8f hashed the message bodies alone
+            self.transcript.append(raw[4:])
+            return
+        # RFC 6347 4.2.6: each message enters the hash with its DTLS header, as one fragment
+        n = raw[1:4]
+        self.transcript.append(raw[:4] + self.mseq.to_bytes(2, "big") + b"\0\0\0" + n + raw[4:])
+
+    def _on_hello_verify_request(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
+        # the exchange restarts: the next ClientHello (with the cookie) is the first of the handshake
+        self.handshakes = 0
+        self._hashed(raw)
+        self.cookie_exchange, self.transcript = self.transcript, []
+
+    def _on_server_hello(self, direction: str, side: Direction, h: hs.Hello, raw: bytes, ts: float) -> None:
+        super()._on_server_hello(direction, side, h, raw, ts)
+        if self.version == DTLS_OPENSSL_OLD:
+            # its hash also covers the first ClientHello and the HelloVerifyRequest, bodies only (the messages
+            # so far were hashed before the version was known)
+            self.transcript = [m[12:] for m in self.cookie_exchange + self.transcript[:-1]] + [raw[4:]]
+        self.ctx.dtls = True
+        self.ctx.version = TLS_EQUIVALENT.get(self.version or 0, self.ctx.version)
+        if self.version == 0xFEFC:  # its encrypted records have the unified header, which decode does not pass on
+            self._set_status(NO_KEY, DTLS13_DETAIL)
+
+
+DTLSConnection.HANDLERS = {**TLSConnection.HANDLERS, 2: DTLSConnection._on_server_hello,
+                           3: DTLSConnection._on_hello_verify_request}

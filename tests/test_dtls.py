@@ -1,0 +1,250 @@
+"""DTLS 1.0 / 1.2 over UDP: datagrams, epochs, fragmented and retransmitted handshake messages, the cookie
+exchange, and decryption through the TLS key schedules.
+
+The sessions come from real DTLS captures of the Wireshark corpus (OpenSSL and GnuTLS peers; the corpus
+manifest itself is checked in test_corpus.py). Here the same datagrams are rewritten the way real networks
+and stacks deliver them (handshake messages cut into fragments that arrive out of order and twice, whole
+flights sent again, a second association on the same addresses, the handshake missing) and the analysis
+must stay the one of the clean capture.
+"""
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from dissector.capture.reader import open_capture
+from dissector.capture.writer import PcapWriter
+from dissector.net.decode import UDP_DATAGRAM, decode_tcp
+from dissector.tls.dtls import HEADER_LEN, RECORD_HEADER, _Reassembly, looks_like_dtls, whole_records
+from tests.conftest import CORPUS, analyze, message_list, needs_corpus
+
+PSK_CAPTURE = "captures/dtls12-aes128ccm8.pcap"  # GnuTLS, DTLS 1.2 PSK AES-128-CCM-8, HelloVerifyRequest
+PSK = "ca19e028a8a372ad2d325f950fcaceed"
+RSA_CAPTURE = "captures/udt-dtls.pcapng.gz"  # DTLS 1.0 RSA AES256-CBC-SHA, ClientHello sent twice, then HVR
+RSA_KEY = "keys/udt-dtls.key"
+
+Datagram = tuple[float, bytes, int, bytes, int, bytes]  # ts, src, sport, dst, dport, UDP payload
+
+
+def datagrams(path) -> list[Datagram]:
+    out = []
+    with open_capture(str(path)) as cap:
+        for ts, linktype, frame in cap:
+            t = decode_tcp(linktype, memoryview(frame))
+            if t and t[7] & UDP_DATAGRAM:
+                _, src, dst, sport, dport, _, _, _, payload = t
+                out.append((ts, src, sport, dst, dport, bytes(payload)))
+    return out
+
+
+def udp_frame(src: bytes, sport: int, dst: bytes, dport: int, payload: bytes) -> bytes:
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0, src, dst)
+    return b"\x02\0\0\0\0\2\x02\0\0\0\0\1\x08\x00" + ip + udp
+
+
+def write(path, grams: list[Datagram]) -> None:
+    with open(path, "wb") as f:
+        w = PcapWriter(f)
+        for ts, src, sport, dst, dport, payload in grams:
+            w.write(ts, udp_frame(src, sport, dst, dport, payload))
+
+
+def records(payload: bytes) -> list[tuple[int, int, int, int, bytes]]:
+    """(type, version, epoch, seq, body) of each record of a datagram."""
+    out, pos = [], 0
+    while pos < len(payload):
+        ctype, version, epoch, hi, lo, n = RECORD_HEADER.unpack_from(payload, pos)
+        out.append((ctype, version, epoch, (hi << 32) | lo, payload[pos + HEADER_LEN:pos + HEADER_LEN + n]))
+        pos += HEADER_LEN + n
+    return out
+
+
+def record(ctype: int, version: int, epoch: int, seq: int, body: bytes) -> bytes:
+    return RECORD_HEADER.pack(ctype, version, epoch, seq >> 32, seq & 0xFFFFFFFF, len(body)) + body
+
+
+def fragments(message: bytes, size: int) -> list[bytes]:
+    """A whole DTLS handshake message (12-byte header and body) cut into fragments of `size` body bytes."""
+    mtype, length, mseq = message[0], int.from_bytes(message[1:4], "big"), message[4:6]
+    body = message[12:]
+    cuts = range(0, max(length, 1), size)
+    return [bytes([mtype]) + length.to_bytes(3, "big") + mseq + off.to_bytes(3, "big")
+            + len(body[off:off + size]).to_bytes(3, "big") + body[off:off + size] for off in cuts]
+
+
+def refragment(grams: list[Datagram], size: int) -> list[Datagram]:
+    """Cut every plaintext handshake message into small fragments, one record and one datagram each; send
+    them last fragment first, and every fragment of a message cut in several twice (a message in one piece
+    sent twice would be a retransmission, listed again)."""
+    out: list[Datagram] = []
+    for ts, src, sport, dst, dport, payload in grams:
+        rest = []
+        for ctype, version, epoch, seq, body in records(payload):
+            if ctype != 22 or epoch:
+                rest.append(record(ctype, version, epoch, seq, body))
+                continue
+            pos = 0
+            while pos < len(body):
+                n = int.from_bytes(body[pos + 9:pos + 12], "big")
+                pieces = fragments(body[pos:pos + 12 + n], size)
+                for piece in reversed(pieces):
+                    for _ in range(2 if len(pieces) > 1 else 1):
+                        out.append((ts, src, sport, dst, dport, record(22, version, 0, seq, piece)))
+                pos += 12 + n
+        if rest:
+            out.append((ts, src, sport, dst, dport, b"".join(rest)))
+    return out
+
+
+def session(path, **keys) -> dict:
+    [s] = analyze([path], **keys)
+    return s
+
+
+def psk_keys() -> dict:
+    return {"psks": [PSK]}
+
+
+def rsa_keys() -> dict:
+    return {"key_specs": [str(CORPUS / RSA_KEY)]}
+
+
+CASES = [(PSK_CAPTURE, psk_keys), (RSA_CAPTURE, rsa_keys)]
+
+
+@needs_corpus
+@pytest.mark.parametrize("name,keys", CASES, ids=["dtls12-psk", "dtls10-rsa"])
+def test_a_clean_capture_decrypts_and_verifies_both_finished(name, keys):
+    s = session(CORPUS / name, **keys())
+    assert s["transport"] == "udp" and s["decryption"] == {"status": "decrypted", "detail": ""}
+    assert [m["type"] for m in s["messages"]].count("Finished") == 2
+    assert not s.get("anomalies")
+    assert s["fingerprints"]["ja4"].startswith("dd")  # JA4: "d" for DTLS, then the version (d1, d2)
+    assert "renegotiation" not in str(s.get("findings"))  # the cookie exchange's second ClientHello is not one
+
+
+@needs_corpus
+@pytest.mark.parametrize("name,keys", CASES, ids=["dtls12-psk", "dtls10-rsa"])
+def test_fragmented_reordered_and_duplicated_handshake_fragments_change_nothing(tmp_path, name, keys):
+    clean = session(CORPUS / name, **keys())
+    grams = datagrams(CORPUS / name)
+    cut = refragment(grams, 40)
+    assert len(cut) > len(grams) + 6  # the ClientHellos are cut in several fragments (the Certificate in dozens)
+    write(tmp_path / "cut.pcap", cut)
+    s = session(tmp_path / "cut.pcap", **keys())
+    assert message_list(s["messages"]) == message_list(clean["messages"])
+    assert s["app_data"] == clean["app_data"]
+    assert s["decryption"]["status"] == "decrypted"
+    assert not s.get("anomalies")
+
+
+@needs_corpus
+def test_a_retransmitted_flight_is_listed_again_and_changes_nothing(tmp_path):
+    grams = datagrams(CORPUS / PSK_CAPTURE)
+    # the server's flight ServerHello, ServerHelloDone (frame 4, 5) sent again after it, as after a timeout
+    again = [g for g in grams if records(g[5])[0][0] == 22 and g[5][13] in (2, 14) and records(g[5])[0][2] == 0]
+    assert len(again) == 2
+    i = grams.index(again[-1]) + 1
+    write(tmp_path / "rtx.pcap", grams[:i] + again + grams[i:])
+    clean = session(CORPUS / PSK_CAPTURE, **psk_keys())
+    s = session(tmp_path / "rtx.pcap", **psk_keys())
+    types = [(m["from"], m["type"], bool(m.get("retransmission"))) for m in s["messages"]]
+    assert types.count(("server", "ServerHello", True)) == 1
+    assert types.count(("server", "ServerHelloDone", True)) == 1
+    assert types.count(("server", "ServerHello", False)) == 1
+    assert s["app_data"] == clean["app_data"] and s["decryption"] == clean["decryption"]
+    assert s["fingerprints"] == clean["fingerprints"] and s.get("findings") == clean.get("findings")
+
+
+@needs_corpus
+def test_a_new_association_on_the_same_addresses_is_a_new_session(tmp_path):
+    grams = datagrams(CORPUS / PSK_CAPTURE)
+    later = [(ts + 60, *rest) for ts, *rest in grams]
+    write(tmp_path / "twice.pcap", grams + later)
+    a, b = analyze([tmp_path / "twice.pcap"], psks=[PSK])
+    assert (a["client"], a["server"]) == (b["client"], b["server"])
+    assert a["app_data"] == b["app_data"] and b["decryption"]["status"] == "decrypted"
+    assert a["end"]["reason"] == "a new DTLS association on the same addresses"
+
+
+@needs_corpus
+def test_keys_missing_or_wrong_are_explained(tmp_path):
+    s = session(CORPUS / PSK_CAPTURE)
+    assert s["decryption"]["status"] == "no-key" and "--psk" in s["decryption"]["detail"]
+    assert ("client", "EncryptedHandshakeMessage") in message_list(s["messages"])
+    s = session(CORPUS / PSK_CAPTURE, psks=["00" * 16])
+    assert s["decryption"]["status"] == "failed" and "does not match" in s["decryption"]["detail"]
+    assert "app_data" not in s
+    s = session(CORPUS / RSA_CAPTURE, key_specs=[str(CORPUS / "keys/snakeoil-rsa.key")])
+    assert s["decryption"]["status"] == "no-key" and "does not match the server certificate" in s["decryption"]["detail"]
+
+
+@needs_corpus
+def test_a_capture_that_starts_after_the_handshake(tmp_path):
+    grams = [g for g in datagrams(CORPUS / PSK_CAPTURE) if any(r[2] for r in records(g[5]))]
+    write(tmp_path / "late.pcap", grams)
+    s = session(tmp_path / "late.pcap", psks=[PSK])
+    assert (s["client"], s["server"]) == ("127.0.0.1:54273", "127.0.0.1:4433")  # the lower port serves
+    assert s["decryption"]["status"] == "no-key" and "not in the capture" in s["decryption"]["detail"]
+
+
+@needs_corpus
+def test_damaged_datagrams_are_anomalies_not_errors(tmp_path):
+    grams = datagrams(CORPUS / PSK_CAPTURE)
+    bad = []
+    for ts, src, sport, dst, dport, payload in grams:
+        bad.append((ts, src, sport, dst, dport, payload))
+        if payload[0] == 22 and payload[13] == 2:  # after the ServerHello: a record that claims too much,
+            bad.append((ts, src, sport, dst, dport, payload[:11] + b"\xff\xff" + payload[13:40]))
+            bad.append((ts, src, sport, dst, dport, payload + b"\x17\xfe"))  # stray bytes after the records
+            frag = bytearray(payload)
+            frag[13 + 9:13 + 12] = (5000).to_bytes(3, "big")  # a fragment longer than its message
+            bad.append((ts, src, sport, dst, dport, bytes(frag)))
+    write(tmp_path / "bad.pcap", bad)
+    s = session(tmp_path / "bad.pcap", psks=[PSK])
+    names = {a["name"] for a in s["anomalies"]}
+    assert {"bad_record_header", "trailing_bytes", "malformed_handshake_fragment"} <= names
+    assert s["decryption"]["status"] == "decrypted"  # the rest of the session is still read
+
+
+def test_record_header_recognition():
+    hello = record(22, 0xFEFD, 0, 0, b"\x01" + b"\0" * 11)
+    assert looks_like_dtls(hello) and whole_records(hello) and whole_records(hello + hello)
+    assert looks_like_dtls(record(23, 0x0100, 1, 5, b"x"))  # OpenSSL's pre-standard DTLS 1.0
+    assert not looks_like_dtls(record(22, 0x0303, 0, 0, b"x"))  # a TLS version
+    assert not looks_like_dtls(record(30, 0xFEFD, 0, 0, b"x"))  # an unknown content type
+    assert not whole_records(hello + b"\0")
+    assert not whole_records(hello[:-1])
+
+
+def test_fragment_reassembly_in_any_order():
+    r = _Reassembly(11, 10)
+    assert not r.add(6, b"ghij")
+    assert not r.add(0, b"abc")
+    assert not r.add(2, b"cd")  # overlaps what is there
+    assert r.add(4, b"ef")
+    assert bytes(r.data) == b"abcdefghij"
+    assert _Reassembly(14, 0).add(0, b"")  # ServerHelloDone: empty
+
+
+@needs_corpus
+@pytest.mark.parametrize("seed", range(4))
+def test_damaged_dtls_datagrams_never_hit_an_internal_error(seed, tmp_path):
+    import random
+
+    rng = random.Random(seed)
+    for name, keys in CASES + [("captures/snakeoil-dtls.pcap", lambda: {"key_specs": [str(CORPUS / "keys/snakeoil-rsa.key")]})]:
+        damaged = []
+        for ts, src, sport, dst, dport, payload in datagrams(CORPUS / name):
+            data = bytearray(payload)
+            for _ in range(rng.randint(0, 3)):
+                i = rng.randrange(len(data))
+                data[i] = rng.randrange(256) if rng.random() < 0.5 else data[i] ^ (1 << rng.randrange(8))
+            if rng.random() < 0.2:
+                data = data[:rng.randrange(len(data) + 1)]
+            damaged.append((ts, src, sport, dst, dport, bytes(data)))
+        write(tmp_path / "damaged.pcap", damaged)
+        for s in analyze([tmp_path / "damaged.pcap"], **keys()):
+            assert not [a for a in s.get("anomalies") or [] if a["name"] == "internal_error"], (name, s["anomalies"])
