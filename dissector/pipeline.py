@@ -19,9 +19,9 @@ from dissector.tls.connection import TLSConnection
 from dissector.tls.dtls import DTLSConnection, starts_association, whole_records
 from dissector.tls.keystore import KeyStore
 from dissector.tls.records import looks_like_tls, plausible_header
+from dissector.upgrades import WATCH_LIMIT, client_hello_at, protocol_name, refine
 
 PROBE_LIMIT = 16384  # bytes of a stream's start kept to decide whether it is TLS
-STARTTLS_LIMIT = 65536  # cleartext bytes of an upgradable protocol watched for a ClientHello
 
 
 @dataclass(slots=True)
@@ -61,14 +61,15 @@ class FlowState:
         self.keys: tuple = ()
         self.foreign = False
         self.cleartext = False  # plain HTTP handed to plugins as it is
-        self.starttls = 0  # bytes seen of a cleartext protocol that may upgrade to TLS (SMTP, IMAP, ...)
-        self.upgrade = ""  # that protocol, as SessionStart.upgrade tells it
+        self.starttls = 0  # bytes seen of another protocol, watched for TLS starting later (STARTTLS, proxies...)
+        self.upgrade = ""  # that protocol, as SessionStart.upgrade tells it ("" when unrecognised)
 
 
 class DatagramFlowState:
     """Everything kept per UDP flow that carries DTLS: the DTLS state (datagrams need no reassembly)."""
 
     __slots__ = ("flow", "dirs", "tls", "ignored", "last_ts", "keys", "foreign", "client_addr", "encrypted")
+    starttls = 0  # (what _end asks of a TCP flow)
 
     def __init__(self, flow: Flow, client_addr: tuple) -> None:
         self.flow = flow
@@ -269,12 +270,16 @@ class Pipeline:
             if pending_other:
                 tls.data(other, pending_other, ts)
             return direction
-        if len(buf) >= 4 and _starttls_protocol(buf):
-            # SMTP, IMAP, POP3, FTP, XMPP or PostgreSQL, or an HTTP proxy's CONNECT: TLS may start later on
-            # this connection (the CONNECT request itself is not handed to the plugins as HTTP)
-            state.starttls = len(buf)
-            state.upgrade = _upgrade_name(buf)
+        name = protocol_name(buf) if len(buf) >= 3 else ""
+        if name:
+            # a protocol known to upgrade (STARTTLS, a database SSL request, a proxy, RDP): TLS may start later on
+            # this connection (an HTTP proxy's CONNECT request is not handed to the plugins as HTTP)
+            state.upgrade = name
             state.probe = {}
+            if direction == CLIENT:  # the hello may follow in the same segment (e.g. after an SSLRequest)
+                self._starttls(state, direction, buf, ts, out)
+            else:
+                state.starttls = len(buf)
             return direction
         if self.cleartext_http and len(buf) >= 8 and _looks_like_http(buf):
             state.cleartext = True
@@ -286,6 +291,11 @@ class Pipeline:
             if probe.get(other):
                 out.append(AppData(ts, state.flow, other, len(probe[other]), probe[other]))
             return direction
+        if verdict is False and len(buf) >= 5 and state.syn_seen and not _looks_like_http(buf):
+            # another protocol: watched for a while, in case TLS starts at one of the client's writes
+            state.starttls = len(buf)
+            state.probe = {}
+            return direction
         if len(buf) >= PROBE_LIMIT or (verdict is False and len(buf) >= 5 and state.syn_seen):
             state.ignored = True
             state.probe = {}
@@ -295,16 +305,22 @@ class Pipeline:
         return direction
 
     def _starttls(self, state: FlowState, direction: str, chunk: bytes, ts: float, out: list) -> None:
-        """A cleartext protocol that can upgrade: TLS starts with a ClientHello at the start of a client write."""
-        if direction == CLIENT and _is_client_hello(chunk) and looks_like_tls(chunk):
-            state.starttls = 0
-            state.tls = TLSConnection(state.flow, self.keys, out, self.max_handshake)
-            self.stats.tls_flows += 1
-            out.append(SessionStart(ts, state.flow, False, state.upgrade))
-            state.tls.data(direction, chunk, ts)
-            return
+        """A flow in another protocol, watched: TLS starts at a ClientHello the client sends (for a protocol known
+        to upgrade, anywhere in a write; for an unknown one, only at the start of one: its bytes are any data)."""
+        if direction == CLIENT:
+            if state.upgrade.startswith("SOCKS5"):
+                state.upgrade = refine(state.upgrade, chunk)
+            pos = client_hello_at(chunk, bool(state.upgrade))
+            if pos >= 0:
+                upgrade = state.upgrade or f"after {state.starttls + pos} bytes of an unrecognised protocol"
+                state.starttls = 0
+                state.tls = TLSConnection(state.flow, self.keys, out, self.max_handshake)
+                self.stats.tls_flows += 1
+                out.append(SessionStart(ts, state.flow, False, upgrade))
+                state.tls.data(direction, chunk[pos:] if pos else chunk, ts)
+                return
         state.starttls += len(chunk)
-        if state.starttls > STARTTLS_LIMIT:
+        if state.starttls > WATCH_LIMIT:
             state.starttls = 0
             state.ignored = True
             self.stats.non_tls_flows += 1
@@ -414,6 +430,8 @@ class Pipeline:
         if state.tls is not None:
             state.tls.out = out
             state.tls.close(ts)
+        elif state.starttls and not state.foreign:  # watched to its end, and no TLS came
+            self.stats.non_tls_flows += 1
         out.append(FlowEnd(ts, state.flow, reason))
         closed = self.closed
         for k in state.keys:
@@ -468,29 +486,6 @@ def _shard_of(key: tuple, count: int, by_hosts: bool) -> int:
 
 _HTTP_STARTS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ",
                 b"PRI * HTTP/2.0", b"HTTP/1.")
-
-
-# first bytes of protocols with a STARTTLS-style upgrade (RFC 3207, 2595, 4217, 6120; PostgreSQL SSLRequest)
-_STARTTLS_NAMES = ((b"EHLO ", "SMTP"), (b"HELO ", "SMTP"), (b"220 ", "SMTP or FTP"), (b"220-", "SMTP or FTP"),
-                   (b"* OK", "IMAP"), (b"+OK", "POP3"), (b"<?xml", "XMPP"), (b"<stream:stream", "XMPP"),
-                   (b"\x00\x00\x00\x08\x04\xd2\x16\x2f", "PostgreSQL"))
-# and of an HTTP proxy tunnel (RFC 9110 9.3.6 CONNECT), whose TLS starts after the proxy's 2xx
-_STARTTLS_STARTS = tuple(start for start, _ in _STARTTLS_NAMES) + (b"CONNECT ",)
-
-
-def _starttls_protocol(buf: bytes) -> bool:
-    return buf.startswith(_STARTTLS_STARTS)
-
-
-def _upgrade_name(buf: bytes) -> str:
-    """How TLS will begin on this flow, from its first bytes: "HTTP CONNECT host:port" or "STARTTLS (SMTP)"."""
-    if buf.startswith(b"CONNECT "):  # CONNECT host:port HTTP/1.1
-        target = bytes(buf[8:8 + 256]).split(b" ", 1)[0].split(b"\r", 1)[0]
-        return "HTTP CONNECT " + target.decode("ascii", "replace")
-    for start, name in _STARTTLS_NAMES:
-        if buf.startswith(start):
-            return f"STARTTLS ({name})"
-    return "STARTTLS"
 
 
 def _looks_like_http(buf: bytes) -> bool:

@@ -14,27 +14,87 @@ SMTP = [("server", b"220 mail.example ESMTP\r\n"), ("client", b"EHLO client.exam
         ("server", b"220 2.0.0 Ready to start TLS\r\n")]
 POSTGRES = [("client", b"\x00\x00\x00\x08\x04\xd2\x16\x2f"), ("server", b"S")]
 MAIL = [("client", b"MAIL FROM:<a@example>\r\n"), ("server", b"250 OK\r\n")]
+_GREETING = (b"\x0a8.0.36\x00\x01\x00\x00\x00abcdefgh\x00\xff\xff\x21\x02\x00\xff\xdf\x15" + bytes(10)
+             + b"ijklmnopqrst\x00caching_sha2_password\x00")
+MYSQL = [("server", len(_GREETING).to_bytes(3, "little") + b"\x00" + _GREETING),  # server greeting, protocol 10
+         ("client", b"\x20\x00\x00\x01\x05\xae\xff\x01\x00\x00\x00\x01\xff" + bytes(23))]  # SSLRequest
+RDP = [("client", bytes.fromhex("030000130ee000000000000100080003000000")),  # X.224 CR + rdpNegReq (TLS, CredSSP)
+       ("server", bytes.fromhex("030000130ed000001234000201080001000000"))]  # X.224 CC + rdpNegRsp (TLS)
+SOCKS5 = [("client", b"\x05\x01\x00"), ("server", b"\x05\x00"),
+          ("client", b"\x05\x01\x00\x03\x10www.example.test\x01\xbb"), ("server", b"\x05\x00\x00\x01" + bytes(6))]
+SOCKS4A = [("client", b"\x04\x01\x01\xbb\x00\x00\x00\x01user\x00www.example.test\x00"),
+           ("server", b"\x00\x5a" + bytes(6))]
+LDAP = [("client", b"\x30\x1d\x02\x01\x01\x77\x18\x80\x16" + b"1.3.6.1.4.1.1466.20037"),  # ExtendedRequest StartTLS
+        ("server", bytes.fromhex("300c02010178070a010004000400"))]  # ExtendedResponse success
+OTHER = [("client", b"HELLO-MYPROTO v1\n"), ("server", b"OK\n")]  # a protocol nobody knows
+
+UPGRADES = {  # name: (preamble, port, the session's "upgrade")
+    "smtp": (SMTP, 25, "STARTTLS (SMTP or FTP)"),
+    "postgres": (POSTGRES, 5432, "STARTTLS (PostgreSQL)"),
+    "mysql": (MYSQL, 3306, "STARTTLS (MySQL)"),
+    "rdp": (RDP, 3389, "RDP"),
+    "socks5": (SOCKS5, 1080, "SOCKS5 CONNECT www.example.test:443"),
+    "socks4a": (SOCKS4A, 1080, "SOCKS4 www.example.test:443"),
+    "ldap": (LDAP, 389, "STARTTLS (LDAP)"),
+    "unknown": (OTHER, 7000, "after 20 bytes of an unrecognised protocol"),
+}
 
 
-@pytest.mark.parametrize("preamble,port", [(SMTP, 25), (POSTGRES, 5432)], ids=["smtp", "postgres"])
-def test_starttls_session_is_found_and_decrypted(tmp_path, preamble, port):
+def _write(path, chunks, port):
+    with open(path, "wb") as f:
+        w = PcapWriter(f)
+        for ts, frame in synthesize(chunks, server_port=port):
+            w.write(ts, frame)
+
+
+def _capture(tmp_path, preamble, port, merge_last_client_write=False):
     with TLSPair(PairOptions()) as pair:
         result = pair.connect(MAIL)
     t0 = result.chunks[0].time
     clear = [Chunk(t0 - 0.01 + i * 0.001, sender, data, "data") for i, (sender, data) in enumerate(preamble)]
-    frames = synthesize(clear + list(result.chunks), server_port=port)
-    with open(tmp_path / "starttls.pcap", "wb") as f:
-        w = PcapWriter(f)
-        for ts, frame in frames:
-            w.write(ts, frame)
+    tls = list(result.chunks)
+    if merge_last_client_write:  # the last cleartext client message and the ClientHello in one segment
+        last = max(i for i, c in enumerate(clear) if c.sender == "client")
+        tls[0] = Chunk(tls[0].time, "client", clear[last].data + tls[0].data, tls[0].phase)
+        del clear[last]
+    _write(tmp_path / "starttls.pcap", clear + tls, port)
     (tmp_path / "k.keys").write_text(result.keylog)
-    (s,) = analyze([tmp_path / "starttls.pcap"], keylogs=[str(tmp_path / "k.keys")])
+    return analyze([tmp_path / "starttls.pcap"], keylogs=[str(tmp_path / "k.keys")])
+
+
+@pytest.mark.parametrize("name", list(UPGRADES))
+def test_starttls_session_is_found_and_decrypted(tmp_path, name):
+    preamble, port, upgrade = UPGRADES[name]
+    (s,) = _capture(tmp_path, preamble, port)
     assert s["server"].endswith(f":{port}") and s["version"] == "TLS 1.3"
     types = [m["type"] for m in s["messages"]]
     assert types[:2] == ["ClientHello", "ServerHello"] and "Finished" in types
     assert s["decryption"]["status"] == "decrypted"
     assert s["app_data"]["client"]["bytes"] == len(MAIL[0][1])
-    assert s["upgrade"] == {25: "STARTTLS (SMTP or FTP)", 5432: "STARTTLS (PostgreSQL)"}[port]
+    assert s["upgrade"] == upgrade
+
+
+@pytest.mark.parametrize("name,found", [("mysql", True), ("postgres", True), ("unknown", False)])
+def test_hello_in_the_same_segment_as_the_last_cleartext_message(tmp_path, name, found):
+    # a capture host that merges segments (GRO) shows MySQL's SSLRequest and the ClientHello as one write: for a
+    # protocol known to upgrade the hello is found inside it; in an unknown protocol's bytes (any data: a file
+    # being copied may hold a TLS record) only a hello that opens a write starts a session
+    preamble, port, upgrade = UPGRADES[name]
+    sessions = _capture(tmp_path, preamble, port, merge_last_client_write=True)
+    assert [(s["upgrade"], s["decryption"]["status"]) for s in sessions] == ([(upgrade, "decrypted")] if found else [])
+
+
+def test_a_client_hello_uploaded_over_http_is_not_a_session(tmp_path):
+    # plain HTTP is not watched for an upgrade: a request body may be anything, a capture with TLS in it too
+    with TLSPair(PairOptions()) as pair:
+        result = pair.connect(MAIL)
+    hello = result.chunks[0].data
+    assert hello[:2] == b"\x16\x03" and hello[5] == 1
+    head = b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(hello)
+    t0 = result.chunks[0].time
+    _write(tmp_path / "upload.pcap", [Chunk(t0, "client", head, "data"), Chunk(t0 + 0.001, "client", hello, "data"),
+                                      Chunk(t0 + 0.002, "server", b"HTTP/1.1 204 No Content\r\n\r\n", "data")], 80)
+    assert analyze([tmp_path / "upload.pcap"]) == []
 
 
 @pytest.mark.parametrize("plugins", [False, True], ids=["no-plugins", "plugins"])
@@ -53,11 +113,19 @@ def test_tls_inside_an_http_proxy_tunnel_is_found_and_decrypted(plugins):
 
 
 def test_upgrade_names():
-    from dissector.pipeline import _upgrade_name
+    from dissector.upgrades import protocol_name
 
-    assert _upgrade_name(b"CONNECT www.example.test:443 HTTP/1.1\r\nHost: x\r\n\r\n") == \
+    assert protocol_name(b"CONNECT www.example.test:443 HTTP/1.1\r\nHost: x\r\n\r\n") == \
         "HTTP CONNECT www.example.test:443"
-    assert _upgrade_name(b"CONNECT [::1]:8443\r\n") == "HTTP CONNECT [::1]:8443"
-    assert len(_upgrade_name(b"CONNECT " + b"a" * 5000)) == len("HTTP CONNECT ") + 256  # bounded
-    assert _upgrade_name(b"* OK IMAP4rev1 ready\r\n") == "STARTTLS (IMAP)"
-    assert _upgrade_name(b"\x00\x00\x00\x08\x04\xd2\x16\x2f") == "STARTTLS (PostgreSQL)"
+    assert protocol_name(b"CONNECT [::1]:8443\r\n") == "HTTP CONNECT [::1]:8443"
+    assert len(protocol_name(b"CONNECT " + b"a" * 5000)) == len("HTTP CONNECT ") + 256  # bounded
+    assert protocol_name(b"* OK IMAP4rev1 ready\r\n") == "STARTTLS (IMAP)"
+    assert protocol_name(b"\x00\x00\x00\x08\x04\xd2\x16\x2f") == "STARTTLS (PostgreSQL)"
+    assert protocol_name(MYSQL[0][1]) == "STARTTLS (MySQL)"
+    assert protocol_name(b"\x05\x01\x00") == "SOCKS5"
+    assert protocol_name(b"\x05\x01\x00\x05\x01\x00\x01\x7f\x00\x00\x01\x20\xfb") == "SOCKS5 CONNECT 127.0.0.1:8443"
+    assert protocol_name(b"\x05\x01\x00\x05\x01\x00\x04" + bytes(15) + b"\x01\x01\xbb") == "SOCKS5 CONNECT [::1]:443"
+    assert protocol_name(b"\x04\x01\x01\xbb\x0a\x00\x00\x02\x00") == "SOCKS4 10.0.0.2:443"
+    for other in (b"SSH-2.0-OpenSSH_9.2\r\n", b"\x00\x00\x00\x85\xffSMBr", b"GET / HTTP/1.1\r\n", b"\x05\x09abc",
+                  b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00"):  # an LDAP bind, not StartTLS
+        assert protocol_name(other) == ""

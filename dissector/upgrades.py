@@ -1,0 +1,100 @@
+"""How TLS starts in the middle of another protocol, and what that protocol was.
+
+Many protocols open in the clear and switch to TLS on the same TCP connection: STARTTLS commands (SMTP,
+IMAP, POP3, FTP, XMPP, LDAP), database SSL requests (PostgreSQL, MySQL/MariaDB), proxies (HTTP CONNECT,
+SOCKS 4 and 5), RDP's X.224 negotiation. The pipeline keeps watching such a flow and starts a TLS session at
+the client's ClientHello. `protocol_name` names the protocol from the flow's first bytes, for the session's
+`upgrade` field; a flow in a protocol it does not know is watched too, with a stricter test (the hello must
+open a client write), since its bytes are arbitrary data.
+"""
+from __future__ import annotations
+
+from dissector.tls.records import MAX_CIPHERTEXT
+
+WATCH_LIMIT = 65536  # cleartext bytes of a flow watched for a ClientHello
+
+# first bytes of protocols with a STARTTLS-style upgrade (RFC 3207, 2595, 4217, 6120; PostgreSQL SSLRequest)
+_STARTTLS = ((b"EHLO ", "SMTP"), (b"HELO ", "SMTP"), (b"220 ", "SMTP or FTP"), (b"220-", "SMTP or FTP"),
+             (b"* OK", "IMAP"), (b"+OK", "POP3"), (b"<?xml", "XMPP"), (b"<stream:stream", "XMPP"),
+             (b"\x00\x00\x00\x08\x04\xd2\x16\x2f", "PostgreSQL"))
+_STARTTLS_STARTS = tuple(start for start, _ in _STARTTLS)
+LDAP_STARTTLS_OID = b"1.3.6.1.4.1.1466.20037"  # RFC 4511 4.14.1
+
+
+def protocol_name(buf: bytes) -> str:
+    """What the first bytes of a flow (in either direction) say about how TLS will begin on it, or "" when
+    they are of no protocol known to upgrade: "STARTTLS (SMTP)", "HTTP CONNECT host:port", "SOCKS5"..."""
+    if buf.startswith(b"CONNECT "):  # an HTTP proxy tunnel (RFC 9110 9.3.6): TLS after the proxy's 2xx
+        target = bytes(buf[8:8 + 256]).split(b" ", 1)[0].split(b"\r", 1)[0]
+        return "HTTP CONNECT " + target.decode("ascii", "replace")
+    if buf.startswith(_STARTTLS_STARTS):
+        return next(f"STARTTLS ({name})" for start, name in _STARTTLS if buf.startswith(start))
+    n = len(buf)
+    if n >= 5 and buf[3] == 0 and buf[4] == 10 and 16 <= int.from_bytes(buf[:3], "little") <= 1024:
+        return "STARTTLS (MySQL)"  # the server's greeting: packet 0, protocol version 10; the client's SSLRequest
+    if n >= 11 and buf[0] == 3 and buf[1] == 0 and buf[5] & 0xF0 == 0xE0:
+        return "RDP"  # TPKT and an X.224 Connection Request; TLS (or CredSSP) follows the Connection Confirm
+    if n >= 3 and buf[0] == 5 and 1 <= buf[1] <= 8 and (n == 2 + buf[1] or buf[2 + buf[1]:3 + buf[1]] == b"\x05"):
+        return refine("SOCKS5", buf[2 + buf[1]:])  # the client's method list (RFC 1928), then its CONNECT request
+    if n >= 9 and buf[0] == 4 and buf[1] == 1:
+        return "SOCKS4 " + _socks4_target(buf)
+    if n >= 30 and buf[0] == 0x30 and LDAP_STARTTLS_OID in bytes(buf[:64]):
+        return "STARTTLS (LDAP)"
+    return ""
+
+
+def refine(name: str, chunk: bytes) -> str:
+    """A later client write can say more: the target of a SOCKS5 CONNECT request."""
+    if name == "SOCKS5" and len(chunk) >= 7 and chunk[0] == 5 and chunk[1] == 1 and chunk[2] == 0:
+        target = _socks5_target(chunk)
+        if target:
+            return f"SOCKS5 CONNECT {target}"
+    return name
+
+
+def _socks5_target(req: bytes) -> str:
+    atyp, port_at = req[3], 0
+    if atyp == 1 and len(req) >= 10:
+        host, port_at = ".".join(str(b) for b in req[4:8]), 8
+    elif atyp == 3 and len(req) >= 5 + req[4] + 2:
+        host, port_at = bytes(req[5:5 + req[4]]).decode("ascii", "replace"), 5 + req[4]
+    elif atyp == 4 and len(req) >= 22:
+        import ipaddress
+
+        host, port_at = f"[{ipaddress.IPv6Address(bytes(req[4:20]))}]", 20
+    else:
+        return ""
+    return f"{host}:{(req[port_at] << 8) | req[port_at + 1]}"
+
+
+def _socks4_target(req: bytes) -> str:
+    port = (req[2] << 8) | req[3]
+    if req[4] == 0 and req[5] == 0 and req[6] == 0 and req[7]:  # SOCKS4a: a host name after the user id
+        rest = bytes(req[8:8 + 300]).split(b"\0")
+        if len(rest) >= 2 and rest[1]:
+            return f"{rest[1].decode('ascii', 'replace')}:{port}"
+    return f"{'.'.join(str(b) for b in req[4:8])}:{port}"
+
+
+def client_hello_at(chunk: bytes, anywhere: bool) -> int:
+    """Where a TLS record carrying the start of a ClientHello begins in a client write, or -1.
+
+    `anywhere`: also past the start of the write (a known protocol, whose last cleartext message and the
+    hello may arrive in one segment, e.g. MySQL's SSLRequest when the capture host merged segments)."""
+    pos = 0 if chunk[:2] == b"\x16\x03" else (chunk.find(b"\x16\x03") if anywhere else -1)
+    while 0 <= pos:
+        if _is_client_hello_record(chunk, pos):
+            return pos
+        if not anywhere:
+            return -1
+        pos = chunk.find(b"\x16\x03", pos + 1)
+    return -1
+
+
+def _is_client_hello_record(b: bytes, pos: int) -> bool:
+    # record: type 22, version 3.x (x <= 4), length; handshake: ClientHello (1), a length under 64 KB and
+    # at least a ClientHello's minimum, then client_version 3.x
+    if len(b) - pos < 11:
+        return False
+    return (b[pos + 2] <= 4 and ((b[pos + 3] << 8) | b[pos + 4]) <= MAX_CIPHERTEXT and b[pos + 5] == 1
+            and b[pos + 6] == 0 and ((b[pos + 7] << 8) | b[pos + 8]) >= 40 and b[pos + 9] == 3)
