@@ -248,3 +248,15 @@ def test_damaged_dtls_datagrams_never_hit_an_internal_error(seed, tmp_path):
         write(tmp_path / "damaged.pcap", damaged)
         for s in analyze([tmp_path / "damaged.pcap"], **keys()):
             assert not [a for a in s.get("anomalies") or [] if a["name"] == "internal_error"], (name, s["anomalies"])
+
+
+def test_udp_that_is_not_dtls_is_dropped_at_decode_and_dtls_on_any_port_is_kept():
+    from dissector.net.decode import decode_tcp
+
+    hello = record(22, 0xFEFD, 0, 0, b"\x01" + b"\0" * 40)
+    for sport, dport in ((40000, 5684), (5684, 40000), (53, 53)):  # CoAP over DTLS, and a made-up port pair
+        t = decode_tcp(1, udp_frame(b"\x0a\0\0\1", sport, b"\x0a\0\0\2", dport, hello))
+        assert t[7] == UDP_DATAGRAM and (t[3], t[4]) == (sport, dport) and bytes(t[8]) == hello
+    rtp = bytes([0x80, 0x60]) + bytes(170)
+    assert decode_tcp(1, udp_frame(b"\x0a\0\0\1", 16384, b"\x0a\0\0\2", 16385, rtp)) is None
+    assert decode_tcp(1, udp_frame(b"\x0a\0\0\1", 5353, b"\x0a\0\0\2", 53, b"\x16\x03\x01" + bytes(40))) is None  # TLS

@@ -270,7 +270,13 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth:
              flags) = _ETH_IPV4_TCP.unpack_from(mv, 0)
             if etype == ETH_IPV4 and vihl == 0x45:
                 if proto != IPPROTO_TCP:
-                    if proto not in TUNNEL_PROTOS:
+                    if proto == IPPROTO_UDP and not frag & 0x3FFF:
+                        # most UDP (DNS, RTP...) is neither a tunnel, QUIC nor DTLS: done here (the ports sit
+                        # where TCP's do; the payload starts at byte 42)
+                        if (dport != VXLAN_PORT and dport != GENEVE_PORT and dport != QUIC_PORT and sport != QUIC_PORT
+                                and not (mv[42] in _DTLS_TYPES and (mv[43] == 0xFE or mv[43] == 1))):
+                            return None
+                    elif proto not in TUNNEL_PROTOS:
                         return None
                 elif not frag & 0x3FFF and total >= 40:
                     end = 14 + total
