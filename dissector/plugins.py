@@ -33,7 +33,7 @@ log = logging.getLogger("dissector.plugins")
 RESERVED_SECTIONS = frozenset({
     "id", "client", "server", "version", "cipher_suite", "sni", "alpn", "resumed", "messages", "decryption",
     "app_data", "app_records", "history", "events", "tcp", "anomalies", "end", "capture", "capture_index",
-    "certificates", "fingerprints", "findings",
+    "certificates", "fingerprints", "findings", "transport", "upgrade", "cleartext",
 })
 
 

@@ -40,7 +40,7 @@ HISTORY_LETTERS = {
     "ClientKeyExchange": "K", "CertificateRequest": "Q", "ServerHelloDone": "D", "CertificateVerify": "V",
     "ChangeCipherSpec": "X", "Finished": "F", "NewSessionTicket": "T", "EncryptedExtensions": "E",
     "EncryptedHandshakeMessage": "N", "HelloRequest": "B", "KeyUpdate": "U", "EndOfEarlyData": "O",
-    "CertificateStatus": "S", "Alert": "A",
+    "CertificateStatus": "S", "Alert": "A", "HelloVerifyRequest": "W",  # (DTLS: the server wants a cookie)
 }
 MAX_HISTORY = 60
 

@@ -1,0 +1,178 @@
+"""DTLS captures of real OpenSSL and GnuTLS peers (samples/real/dtls, made by make_dtls_captures.sh over network
+namespaces): our analysis must agree with tshark's on every UDP flow, with the same keys given to both: the
+endpoints, version and cipher suite, the handshake messages in order with their direction (every retransmitted
+copy listed, as tshark lists it; a fragmented message once, where it is complete) and the decrypted application
+bytes of each direction. Each capture is also read with no keys, where the messages that travelled in the clear
+must be tshark's and the rest encrypted on both sides."""
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+
+import pytest
+
+from dissector.tls.constants import ALERT_DESCRIPTIONS, HANDSHAKE_TYPES, name_of
+from tests.conftest import SAMPLES, analyze, message_list, needs_tshark
+
+DTLS = SAMPLES / "real" / "dtls"
+NAMES = sorted(p.stem for p in DTLS.glob("*.pcap"))
+
+
+def key_modes(name: str) -> list[str]:
+    modes = ["keylog", "none"]
+    if (DTLS / f"{name}.key.pem").exists():
+        modes.append("rsa-key")
+    if (DTLS / f"{name}.psk").exists():
+        modes.append("psk")
+    return modes
+
+
+CASES = [(n, m) for n in NAMES for m in key_modes(n)]
+
+
+@functools.cache
+def ours(name: str, mode: str) -> dict[str, dict]:
+    kw: dict = {}
+    if mode == "keylog":
+        kw["keylogs"] = [str(DTLS / f"{name}.keys")]
+    elif mode == "rsa-key":
+        kw["key_specs"] = [str(DTLS / f"{name}.key.pem")]
+    elif mode == "psk":
+        kw["psks"] = [(DTLS / f"{name}.psk").read_text().strip()]
+    return {s["client"]: s for s in analyze([DTLS / f"{name}.pcap"], **kw)}
+
+
+def _tshark_opts(name: str, mode: str) -> list[str]:
+    if mode == "keylog":
+        return ["-o", f"tls.keylog_file:{DTLS / f'{name}.keys'}"]
+    if mode == "rsa-key":
+        return ["-o", f'uat:rsa_keys:"{DTLS / f"{name}.key.pem"}",""']
+    if mode == "psk":
+        return ["-o", f"dtls.psk:{(DTLS / f'{name}.psk').read_text().strip()}"]
+    return []
+
+
+def _as_list(x) -> list:
+    return x if isinstance(x, list) else [] if x is None else [x]
+
+
+def _hex(data: str) -> bytes:
+    return bytes.fromhex(data.replace(":", ""))
+
+
+@functools.cache
+def theirs(name: str, mode: str) -> dict[str, dict]:
+    """tshark's view per UDP flow, keyed by the client endpoint: messages and decrypted bytes per direction."""
+    out = subprocess.run(["tshark", "-r", str(DTLS / f"{name}.pcap"), *_tshark_opts(name, mode), "-T", "json",
+                          "--no-duplicate-keys", "-J", "ip ipv6 udp dtls data"],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    flows: dict[str, dict] = {}
+    client_of: dict[str, str] = {}
+    for packet in json.loads(out):
+        layers = packet["_source"]["layers"]
+        if "dtls" not in layers:
+            continue
+        ip = layers.get("ip") or layers.get("ipv6")
+        src = ip.get("ip.src") or ip.get("ipv6.src")
+        six = "ipv6" in layers
+        sport = layers["udp"]["udp.srcport"]
+        me = f"[{src}]:{sport}" if six else f"{src}:{sport}"
+        stream = layers["udp"]["udp.stream"]
+        records = []
+        for dtls in _as_list(layers["dtls"]):
+            records += _as_list(dtls.get("dtls.record"))
+        for rec in records:
+            if rec.get("dtls.record.content_type") == "22" and stream not in client_of:
+                hs = _as_list(rec.get("dtls.handshake"))
+                if hs and isinstance(hs[0], dict) and hs[0].get("dtls.handshake.type") == "1":
+                    client_of[stream] = me
+        client = client_of.get(stream)
+        if client is None:
+            continue
+        flow = flows.setdefault(client, {"messages": [], "client": b"", "server": b""})
+        side = "client" if me == client else "server"
+        for rec in records:
+            ctype = rec.get("dtls.record.content_type")
+            if ctype == "22":
+                hs = [h for h in _as_list(rec.get("dtls.handshake")) if isinstance(h, dict)]
+                if not hs:  # not decrypted: tshark shows the text "Encrypted Handshake Message"
+                    flow["messages"].append((side, "EncryptedHandshakeMessage"))
+                for h in hs:
+                    length, offset = int(h["dtls.handshake.length"]), int(h["dtls.handshake.fragment_offset"])
+                    if offset + int(h["dtls.handshake.fragment_length"]) == length:  # complete here
+                        flow["messages"].append((side, name_of(HANDSHAKE_TYPES, int(h["dtls.handshake.type"]))))
+            elif ctype == "20":
+                flow["messages"].append((side, "ChangeCipherSpec"))
+            elif ctype == "21":
+                alert = rec.get("dtls.alert_message")
+                desc = name_of(ALERT_DESCRIPTIONS, int(alert["dtls.alert_message.desc"])) if alert else None
+                flow["messages"].append((side, "Alert", desc))
+        for data in _as_list(layers.get("data")):
+            flow[side] += _hex(data["data.data"])
+    return flows
+
+
+def test_dtls_captures_are_present():
+    assert len(NAMES) >= 10, NAMES
+
+
+@needs_tshark
+@pytest.mark.parametrize("name,mode", CASES)
+def test_sessions_versions_and_messages_match_tshark(name, mode):
+    mine, tshark = ours(name, mode), theirs(name, mode)
+    assert sorted(mine) == sorted(tshark)
+    for client, s in mine.items():
+        assert s["transport"] == "udp"
+        assert message_list(s["messages"]) == tshark[client]["messages"], client
+        assert not s.get("anomalies"), s["anomalies"]
+
+
+@needs_tshark
+@pytest.mark.parametrize("name,mode", [c for c in CASES if c[1] != "none"])
+def test_decrypted_application_data_matches_tshark(name, mode):
+    import hashlib
+
+    mine, tshark = ours(name, mode), theirs(name, mode)
+    for client, s in mine.items():
+        assert s["decryption"] == {"status": "decrypted", "detail": ""}
+        for side in ("client", "server"):
+            want = tshark[client][side]
+            assert want, (client, side)
+            assert s["app_data"][side] == {"bytes": len(want), "sha256": hashlib.sha256(want).hexdigest()}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_both_finished_messages_verify(name, monkeypatch):
+    from dissector.tls.connection import TLSConnection
+
+    seen = []
+    close = TLSConnection.close
+    monkeypatch.setattr(TLSConnection, "close", lambda self, ts: (seen.append(self.finished_verified), close(self, ts)))
+    ours.cache_clear()
+    sessions = ours(name, "keylog")
+    assert seen and all(n == 2 for n in seen) and len(seen) == len(sessions)
+
+
+def test_what_the_captures_exercise():
+    # the features the capture script was asked for are really in the captures
+    lossy = ours("openssl-dtls12-lossy", "keylog")
+    [s] = lossy.values()
+    assert sum(1 for m in s["messages"] if m.get("retransmission")) >= 5
+    [s] = ours("openssl-dtls12-fragmented", "keylog").values()
+    assert [m["type"] for m in s["messages"]][:6] == ["ClientHello", "HelloVerifyRequest", "ClientHello", "ServerHello",
+                                                      "Certificate", "ServerKeyExchange"]
+    a, b = sorted(ours("openssl-dtls12-resume", "keylog").values(), key=lambda s: s["id"])
+    assert (a["resumed"], b["resumed"]) == (False, True)
+    [s] = ours("openssl-dtls12-ipv6", "keylog").values()
+    assert s["client"].startswith("[fd99::")
+    assert {s["version"] for n in NAMES for s in ours(n, "keylog").values()} == {"DTLS 1.0", "DTLS 1.2"}
+
+
+def test_a_resumed_association_decrypts_from_the_first_ones_ticket(tmp_path):
+    # the key log of the first association alone: the second resumes its ticket, whose master secret is cached
+    lines = [ln for ln in (DTLS / "openssl-dtls12-resume.keys").read_text().splitlines() if ln.startswith("CLIENT_RANDOM")]
+    (tmp_path / "first.keys").write_text(lines[0] + "\n")
+    a, b = sorted(analyze([DTLS / "openssl-dtls12-resume.pcap"], keylogs=[str(tmp_path / "first.keys")]),
+                  key=lambda s: s["id"])
+    assert b["resumed"] and b["decryption"]["status"] == "decrypted" and b["app_data"] == a["app_data"]
