@@ -386,3 +386,27 @@ def test_ca_option_with_a_name_mismatch(tmp_path, pki, capsys):
     assert server["verification"]["status"] == "failed"
     ids = [f["id"] for f in doc["findings"]]
     assert "certificate_name_mismatch" in ids and "certificate_untrusted" in ids
+
+
+def test_a_certificate_with_a_negative_serial_is_described_without_python_warnings():
+    # Some old CAs and self-signed tools wrote negative serials (RFC 5280 4.1.2.2 forbids them); cryptography
+    # parses them with a deprecation warning, which must not reach the user's terminal as a Python warning
+    import warnings
+
+    from dissector.tls.handshake import describe_certificate
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "negative.example")])
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(0x7A11).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30))
+            .sign(key, hashes.SHA256()))
+    der = bytearray(cert.public_bytes(serialization.Encoding.DER))
+    at = der.index(b"\x02\x02\x7a\x11")  # the serial INTEGER: made negative (the signature no longer fits; parsing works)
+    der[at + 2] = 0xFA
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        info = describe_certificate(bytes(der))
+        facts = certcheck.cert_facts(bytes(der))
+    assert info["serial_not_positive"] is True and info["subject"] == "CN=negative.example"
+    assert facts.error is None

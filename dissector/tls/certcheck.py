@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from dissector.errors import KeyMaterialError
+from dissector.tls.handshake import load_certificate
 
 __all__ = ["CertFacts", "TrustStore", "cert_facts", "check_chain", "configure", "current_trust", "load_ca_bundle",
            "name_matches", "session_certificates"]
@@ -98,7 +99,7 @@ def cert_facts(der: bytes) -> CertFacts:
     from cryptography.x509.oid import NameOID
 
     try:
-        cert = x509.load_der_x509_certificate(der)
+        cert = load_certificate(der)[0]
         nb = cert.not_valid_before_utc.timestamp()
         na = cert.not_valid_after_utc.timestamp()
         subject, issuer = cert.subject, cert.issuer

@@ -95,6 +95,8 @@ class TLSConnection:
         self.ech_search = False
         self.ech_inner = False
         self.client_done = False  # TLS 1.3: the client's Finished (or its first application record) went by
+        self.handshake_messages = 0  # TLS 1.3: transcript entries up to the client's Finished (post-handshake auth)
+        self.post_auths = 0  # TLS 1.3 post-handshake authentications (client Finished after the handshake)
         self.ems = False
         self.etm = False
         self.resumed = False
@@ -437,15 +439,22 @@ class TLSConnection:
         expected = None
         verify = raw[4:]
         if self.ctx.tls13:
-            # (after ECH the transcript holds the inner ClientHello, which is encrypted: it cannot be checked)
-            if side.secret is not None and not (direction == CLIENT and self.early_skipped) and not self.ech_inner:
+            # after the handshake, a client Finished ends a post-handshake authentication (RFC 8446 4.6.2): its
+            # key is the current application traffic secret, and no key changes
+            post = direction == CLIENT and self.client_done
+            self.post_auths += post
+            # (after ECH the transcript holds the inner ClientHello, which is encrypted: it cannot be checked; with
+            # only the application secrets, the handshake messages stayed encrypted: the transcript misses them)
+            if (side.secret is not None and not (direction == CLIENT and self.early_skipped) and not self.ech_inner
+                    and not self.app_only_detail):
                 th = schedule13.transcript_hash(self.hash13, b"".join(self.transcript))
                 expected = schedule13.finished_verify_data(self.hash13, side.secret, th, self.ctx.draft)
             self._hashed(raw)
             if direction == SERVER:
                 self._tls13_switch(SERVER, "SERVER_TRAFFIC_SECRET_0", ts)
-            else:
+            elif not post:
                 self.client_done = True
+                self.handshake_messages = len(self.transcript)
                 self._tls13_switch(CLIENT, "CLIENT_TRAFFIC_SECRET_0", ts)
         else:
             if self.master is not None and self.version is not None and self.suite is not None:
@@ -463,6 +472,12 @@ class TLSConnection:
             else:
                 self._set_status(FAILED, f"the {direction} Finished message does not match the handshake "
                                          "transcript: the key material is wrong for this session")
+
+    def _on_certificate_request(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
+        if self.ctx.tls13 and self.client_done:
+            # post-handshake authentication: each one's Finished covers the handshake and its own messages only
+            del self.transcript[self.handshake_messages:]
+        self._hashed(raw)
 
     def _on_key_update(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
         if side.secret is None or self.suite is None:
@@ -593,9 +608,7 @@ class TLSConnection:
         cert_key = None
         if self.server_cert_der is not None:
             try:
-                from cryptography import x509
-
-                cert_key = x509.load_der_x509_certificate(self.server_cert_der).public_key()
+                cert_key = hs.load_certificate(self.server_cert_der)[0].public_key()
             except ValueError:
                 cert_key = None
         server = (self.flow.server_ip, self.flow.server_port)
@@ -770,6 +783,7 @@ TLSConnection.HANDLERS = {
     5: TLSConnection._on_end_of_early_data,
     8: TLSConnection._on_encrypted_extensions,
     11: TLSConnection._on_certificate,
+    13: TLSConnection._on_certificate_request,
     25: TLSConnection._on_compressed_certificate,
     16: TLSConnection._on_client_key_exchange,
     20: TLSConnection._on_finished,

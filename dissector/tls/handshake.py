@@ -228,6 +228,21 @@ def decompress_certificate(body: bytes) -> bytes:
 
 
 
+def load_certificate(der: bytes) -> tuple[Any, int]:
+    """`cryptography`'s certificate object for DER bytes (ValueError if unparsable) and its serial number.
+    What the parser tolerates but deprecates (a serial number that is not positive, RFC 5280 4.1.2.2, warned
+    about at every read of it) is not printed as a Python warning: the certificate's details say it."""
+    import warnings
+
+    from cryptography import x509
+    from cryptography.utils import CryptographyDeprecationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        cert = x509.load_der_x509_certificate(der)
+        return cert, cert.serial_number
+
+
 @lru_cache(maxsize=512)
 def describe_certificate(der: bytes) -> Fields:
     """Subject, issuer, validity, SANs, key type and size of one DER certificate (cached by content)."""
@@ -244,13 +259,15 @@ def _describe_certificate(der: bytes) -> Fields:
 
     info: Fields = {"length": len(der), "sha256": hashlib.sha256(der).hexdigest()}
     try:
-        cert = x509.load_der_x509_certificate(der)
+        cert, serial = load_certificate(der)
     except ValueError as exc:
         info["error"] = f"not a parsable X.509 certificate: {exc}"
         return info
     info["subject"] = cert.subject.rfc4514_string()
     info["issuer"] = cert.issuer.rfc4514_string()
-    info["serial"] = format(cert.serial_number, "x")
+    info["serial"] = format(serial, "x")
+    if serial <= 0:
+        info["serial_not_positive"] = True  # RFC 5280 4.1.2.2; libraries are starting to refuse such certificates
     info["not_before"] = cert.not_valid_before_utc.astimezone(UTC).isoformat()
     info["not_after"] = cert.not_valid_after_utc.astimezone(UTC).isoformat()
     info["self_signed"] = cert.subject == cert.issuer
