@@ -234,10 +234,7 @@ class Pipeline:
                 tls.out = out
                 tls.data(direction, chunk, ts)
             except Exception as exc:  # noqa: BLE001 - a bug on one flow must not stop the capture
-                self._count("internal_error")
-                out.append(Anomaly(ts, state.flow, "tls", "internal_error",
-                                   f"{type(exc).__name__}: {exc}; this flow is no longer analysed", direction))
-                state.ignored = True
+                self._internal_error(state, exc, direction, ts, out)
                 return
 
     def _detect(self, state: FlowState, direction: str, chunk: bytes, ts: float, out: list) -> str:
@@ -348,10 +345,15 @@ class Pipeline:
         try:
             tls.datagram(direction, payload, ts)
         except Exception as exc:  # noqa: BLE001 - a bug on one flow must not stop the capture
-            self._count("internal_error")
-            out.append(Anomaly(ts, state.flow, "tls", "internal_error",
-                               f"{type(exc).__name__}: {exc}; this flow is no longer analysed", direction))
-            state.ignored = True
+            self._internal_error(state, exc, direction, ts, out)
+
+    def _internal_error(self, state: FlowState | DatagramFlowState, exc: Exception, direction: str, ts: float,
+                        out: list) -> None:
+        """A bug met on one flow: reported on it (with what was raised), and the flow is analysed no further."""
+        self._count("internal_error")
+        out.append(Anomaly(ts, state.flow, "tls", "internal_error",
+                           f"{type(exc).__name__}: {exc}; this flow is no longer analysed", direction))
+        state.ignored = True
 
     def _new_datagram_flow(self, ts: float, version: int, key: tuple, payload, out: list) -> DatagramFlowState:
         src, sport, dst, dport, _ = key

@@ -215,3 +215,40 @@ def test_damaged_real_captures_never_hit_an_internal_error(seed, tmp_path):
         assert sessions, name
         for s in sessions:
             assert not [a for a in s.get("anomalies") or [] if a["name"] == "internal_error"], (name, s["anomalies"])
+
+
+@needs_corpus
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_a_bug_on_one_flow_is_reported_on_it_and_the_others_go_on(monkeypatch, tmp_path, transport):
+    # "one broken packet or session never stops the rest of a capture": a state machine that raises is reported
+    # as internal_error on its own session, which is analysed no further; the other sessions are not touched
+    from dissector.tls.connection import TLSConnection
+    from dissector.tls.dtls import DTLSConnection
+    from tests.conftest import analyze
+    from tests.test_dtls import PSK, PSK_CAPTURE, datagrams, write
+
+    cls, method = (TLSConnection, "data") if transport == "tcp" else (DTLSConnection, "datagram")
+    original = getattr(cls, method)
+
+    def buggy(self, direction, data, ts):
+        if self.flow.id == 0 and direction == "server":
+            raise KeyError("a bug")
+        return original(self, direction, data, ts)
+
+    monkeypatch.setattr(cls, method, buggy)
+    if transport == "tcp":
+        path, keys = CORPUS / "captures/tls12-chacha20poly1305.pcap", {
+            "keylogs": [str(CORPUS / "keys/tls12-chacha20poly1305.keys")]}
+    else:  # two DTLS associations from two client ports
+        grams = datagrams(CORPUS / PSK_CAPTURE)
+        other = [(ts + 1, src, sport + (sport != 4433), dst, dport + (dport != 4433), p) for ts, src, sport, dst, dport, p
+                 in grams]
+        path, keys = tmp_path / "two.pcap", {"psks": [PSK]}
+        write(path, grams + other)
+    sessions = analyze([path], **keys)
+    broken = [s for s in sessions if any(a["name"] == "internal_error" for a in s.get("anomalies") or [])]
+    assert [s["id"] for s in broken] == [0]
+    assert "KeyError: 'a bug'" in broken[0]["anomalies"][0]["detail"]
+    rest = [s for s in sessions if s["id"] != 0]
+    assert len(rest) == (6 if transport == "tcp" else 1)
+    assert all(s["decryption"]["status"] == "decrypted" and s["app_data"] for s in rest)
