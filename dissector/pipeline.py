@@ -305,7 +305,7 @@ class Pipeline:
         """A flow in another protocol, watched: TLS starts at a ClientHello the client sends (for a protocol known
         to upgrade, anywhere in a write; for an unknown one, only at the start of one: its bytes are any data)."""
         if direction == CLIENT:
-            if state.upgrade.startswith("SOCKS5"):
+            if state.upgrade:
                 state.upgrade = refine(state.upgrade, chunk)
             pos = client_hello_at(chunk, bool(state.upgrade))
             if pos >= 0:

@@ -44,11 +44,17 @@ def protocol_name(buf: bytes) -> str:
 
 
 def refine(name: str, chunk: bytes) -> str:
-    """A later client write can say more: the target of a SOCKS5 CONNECT request."""
+    """A later client write can say more: the target of a SOCKS5 CONNECT request; whether a "220" greeting
+    was an SMTP or an FTP server's (the client's first command tells)."""
     if name == "SOCKS5" and len(chunk) >= 7 and chunk[0] == 5 and chunk[1] == 1 and chunk[2] == 0:
         target = _socks5_target(chunk)
         if target:
             return f"SOCKS5 CONNECT {target}"
+    elif name == "STARTTLS (SMTP or FTP)":
+        if chunk[:5].upper() in (b"EHLO ", b"HELO ", b"LHLO "):
+            return "STARTTLS (SMTP)"
+        if chunk[:5].upper() in (b"AUTH ", b"USER ", b"FEAT\r"):
+            return "STARTTLS (FTP)"
     return name
 
 

@@ -29,7 +29,9 @@ LDAP = [("client", b"\x30\x1d\x02\x01\x01\x77\x18\x80\x16" + b"1.3.6.1.4.1.1466.
 OTHER = [("client", b"HELLO-MYPROTO v1\n"), ("server", b"OK\n")]  # a protocol nobody knows
 
 UPGRADES = {  # name: (preamble, port, the session's "upgrade")
-    "smtp": (SMTP, 25, "STARTTLS (SMTP or FTP)"),
+    "smtp": (SMTP, 25, "STARTTLS (SMTP)"),  # the "220" greeting, then the client's EHLO
+    "ftp": ([("server", b"220 FTP ready\r\n"), ("client", b"AUTH TLS\r\n"), ("server", b"234 AUTH TLS ok\r\n")], 21,
+            "STARTTLS (FTP)"),
     "postgres": (POSTGRES, 5432, "STARTTLS (PostgreSQL)"),
     "mysql": (MYSQL, 3306, "STARTTLS (MySQL)"),
     "rdp": (RDP, 3389, "RDP"),
