@@ -131,3 +131,24 @@ def test_upgrade_names():
     for other in (b"SSH-2.0-OpenSSH_9.2\r\n", b"\x00\x00\x00\x85\xffSMBr", b"GET / HTTP/1.1\r\n", b"\x05\x09abc",
                   b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00"):  # an LDAP bind, not StartTLS
         assert protocol_name(other) == ""
+
+
+REAL_UPGRADES = {  # samples/real, made by make_starttls_captures.sh with real clients and servers
+    "starttls-mysql": "STARTTLS (MySQL)",  # the mariadb client and MariaDB 10.11
+    "starttls-mysql-openssl": "STARTTLS (MySQL)",  # openssl s_client -starttls mysql
+    "starttls-postgres": "STARTTLS (PostgreSQL)",  # psql and PostgreSQL 15
+    "starttls-smtp": "STARTTLS (SMTP)",  # curl and aiosmtpd
+    "starttls-ldap": "STARTTLS (LDAP)",  # ldapsearch -ZZ and slapd
+    "starttls-imap": "STARTTLS (IMAP)",  # curl and Dovecot
+    "socks5-tls": "SOCKS5 CONNECT www.example.test:443",  # curl through microsocks to nginx
+}
+
+
+@pytest.mark.parametrize("name", list(REAL_UPGRADES))
+def test_real_upgrades_are_named_and_decrypted(name):
+    from tests.conftest import SAMPLES
+
+    real = SAMPLES / "real"
+    [s] = analyze([real / f"{name}.pcap"], keylogs=[real / f"{name}.keys"])
+    assert s["upgrade"] == REAL_UPGRADES[name]
+    assert s["decryption"]["status"] == "decrypted" and s["app_data"]["client"]["bytes"] > 0
