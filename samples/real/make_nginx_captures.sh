@@ -93,20 +93,12 @@ inc() { ip netns exec $NS_C "$@"; }
 ins() { ip netns exec $NS_S "$@"; }
 
 setup_network() {
-  remove_namespaces  # leftovers of an interrupted run
-  local ns
-  for ns in $NS_C $NS_S; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
-  ip link add vcli netns $NS_C address 02:99:01:00:00:02 type veth peer name vsrv netns $NS_S address 02:99:01:00:00:01
+  two_namespaces $NS_C vcli 02:99:01:00:00:02 $NS_S vsrv 02:99:01:00:00:01
   ip -n $NS_C addr add $C4/24 dev vcli
   ip -n $NS_S addr add $S4/24 dev vsrv
   inc sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
   ins sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
-  local spec
-  for spec in "$NS_C vcli" "$NS_S vsrv"; do
-    set -- $spec
-    ip netns exec "$1" ethtool -K "$2" tx off tso off gso off gro off sg off >/dev/null 2>&1 || true
-    ip -n "$1" link set "$2" up
-  done
+  links_up "$NS_C vcli" "$NS_S vsrv"
 }
 
 # --- server files ----------------------------------------------------------------------------------
@@ -279,10 +271,7 @@ begin() {  # begin NAME: start tcpdump on the server's interface
   local name=$1
   echo "== $name" >&2
   rm -f "$WORK/$name".* "$WORK/cookies.txt"
-  ip netns exec $NS_S tcpdump -i vsrv -s 0 -U --immediate-mode -Z root -w "$WORK/$name.pcap" "tcp port 443 or tcp port 8443 or tcp port 9443 or tcp port 3128" 2>"$WORK/tcpdump.log" &
-  TCPDUMP_PID=$!
-  local i
-  for i in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.05; done
+  start_tcpdump $NS_S vsrv "$WORK/$name.pcap" "tcp port 443 or tcp port 8443 or tcp port 9443 or tcp port 3128"
 }
 
 finish() {  # finish NAME: stop tcpdump, keep the capture and its key log

@@ -101,12 +101,7 @@ setup_network() {
   ip -n $NS_S addr add $S4/24 dev vsrv
   ip -n $NS_C -6 addr add $C6/64 dev vcli nodad
   ip -n $NS_S -6 addr add $S6/64 dev vsrv nodad
-  local spec
-  for spec in "$NS_C vcli" "$NS_S vsrv" "$NS_M mcli" "$NS_M msrv"; do
-    set -- $spec
-    ip netns exec "$1" ethtool -K "$2" tx off tso off gso off gro off sg off >/dev/null 2>&1 || true
-    ip -n "$1" link set "$2" up
-  done
+  links_up "$NS_C vcli" "$NS_S vsrv" "$NS_M mcli" "$NS_M msrv"
   ip -n $NS_M link set br0 up
   # wait until the bridge forwards (its ports leave the listening state): a refused connection
   # means the server's namespace answered (IPv6 needs no wait: its addresses skip DAD)
@@ -176,24 +171,12 @@ begin() {  # begin NAME [client]: start tcpdump on the server's interface (or th
   if [ "${2:-}" = client ]; then ns=$NS_C dev=vcli; fi
   echo "== $NAME (capture on $dev)" >&2
   rm -f "$WORK/$NAME".* "$WORK/sess"*
-  ip netns exec $ns tcpdump -i $dev -s 0 -U --immediate-mode -Z root -w "$WORK/$NAME.pcap" "${FILTER:-tcp port $PORT}" 2>"$WORK/tcpdump.log" &
-  TCPDUMP_PID=$!
-  local i
-  for i in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.05; done
+  start_tcpdump $ns $dev "$WORK/$NAME.pcap" "${FILTER:-tcp port $PORT}"
 }
 
-server() {  # server CMD...: start a server in dsc-srv (cwd $WORK; stdin a FIFO that never ends) and wait for its port
-  [ -p "$WORK/stdin" ] || mkfifo "$WORK/stdin"
-  (cd "$WORK" && exec ip netns exec $NS_S "$@" <>"$WORK/stdin" >"$WORK/$NAME.server.log" 2>&1) &
-  SERVER_PID=$!
-  wait_for_port $NS_S "$PORT" && return 0
-  echo "server did not start: $*" >&2; cat "$WORK/$NAME.server.log" >&2; return 1
-}
+server() { start_server $NS_S "$PORT" tcp "$@"; }  # server CMD...: in dsc-srv, waits for its port
 
-client() {  # client CMD...: run a client in dsc-cli (stdin from the caller), 30 s at most
-  (cd "$WORK" && timeout 30 ip netns exec $NS_C "$@") >>"$WORK/$NAME.client.log" 2>&1 \
-    || { echo "client failed ($?): $*" >&2; tail -20 "$WORK/$NAME.client.log" >&2; return 1; }
-}
+client() { run_client $NS_C 30 "$@"; }  # client CMD...: in dsc-cli, 30 s at most
 
 finish() {  # finish: stop server and tcpdump, copy NAME.pcap and NAME.keys next to this script
   sleep 0.3

@@ -83,20 +83,13 @@ inc() { ip netns exec $NS_C "$@"; }
 ins() { ip netns exec $NS_S "$@"; }
 
 setup_network() {
-  remove_namespaces  # leftovers of an interrupted run
-  local ns
-  for ns in $NS_C $NS_S; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
-  ip link add stcli netns $NS_C address 02:98:01:00:00:02 type veth peer name stsrv netns $NS_S address 02:98:01:00:00:01
+  two_namespaces $NS_C stcli 02:98:01:00:00:02 $NS_S stsrv 02:98:01:00:00:01
   ip -n $NS_C addr add $C4/24 dev stcli
   ip -n $NS_S addr add $S4/24 dev stsrv
   inc sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
   ins sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
-  local spec
-  for spec in "$NS_C stcli" "$NS_S stsrv"; do
-    set -- $spec
-    ip netns exec "$1" ethtool -K "$2" tx off tso off gso off gro off sg off >/dev/null 2>&1 || true
-    ip -n "$1" link set "$2" up
-  done
+  links_up "$NS_C stcli" "$NS_S stsrv"
+  local ns
   for ns in $NS_C $NS_S; do  # ip netns exec mounts these over /etc/hosts and /etc/resolv.conf
     mkdir -p "/etc/netns/$ns"
     printf '127.0.0.1 localhost\n%s %s\n' "$S4" "$HOST" > "/etc/netns/$ns/hosts"
@@ -113,10 +106,7 @@ begin() {  # begin NAME PORT: start tcpdump on the client's interface
   local name=$1 port=$2
   echo "== $name" >&2
   rm -f "$WORK/$name".*
-  ip netns exec $NS_C tcpdump -i stcli -s 0 -U --immediate-mode -Z root -w "$WORK/$name.pcap" "tcp port $port" 2>"$WORK/tcpdump.log" &
-  TCPDUMP_PID=$!
-  local i
-  for i in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.05; done
+  start_tcpdump $NS_C stcli "$WORK/$name.pcap" "tcp port $port"
 }
 
 finish() {  # finish NAME: stop tcpdump, keep the capture and its key log

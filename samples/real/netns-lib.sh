@@ -22,11 +22,58 @@ keep_capture() {  # keep_capture NAME: copy $WORK/NAME.pcap and NAME.keys next t
   echo "   $(grep -o '[0-9]* packets captured' "$WORK/tcpdump.log"), $(stat -c %s "$HERE/$name.pcap") bytes" >&2
 }
 
-wait_for_port() {  # wait_for_port NAMESPACE PORT: until something listens on TCP PORT there (5 s at most)
-  local i
+wait_for_port() {  # wait_for_port NAMESPACE PORT [udp]: until something listens on TCP PORT there (or has UDP
+                   # PORT bound), 5 s at most
+  local i opts=-Hltn
+  [ "${3:-}" = udp ] && opts=-Hlun
   for i in $(seq 100); do
-    ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0
+    ip netns exec "$1" ss $opts "sport = :$2" | grep -q . && return 0
     sleep 0.05
   done
   return 1
+}
+
+two_namespaces() {  # two_namespaces NS_A IF_A MAC_A NS_B IF_B MAC_B: fresh namespaces (loopback up; leftovers of an
+                    # interrupted run removed first) joined by a veth pair IF_A <-> IF_B; links_up brings it up
+  remove_namespaces
+  local ns
+  for ns in "$1" "$4"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
+  ip link add "$2" netns "$1" address "$3" type veth peer name "$5" netns "$4" address "$6"
+}
+
+links_up() {  # links_up "NAMESPACE IFACE"...: offloads off (the capture shows segments as they are sent), link up
+  local spec
+  for spec in "$@"; do
+    set -- $spec
+    ip netns exec "$1" ethtool -K "$2" tx off tso off gso off gro off sg off >/dev/null 2>&1 || true
+    ip -n "$1" link set "$2" up
+  done
+}
+
+start_tcpdump() {  # start_tcpdump NAMESPACE IFACE FILE FILTER: capture in the background (TCPDUMP_PID), from when
+                   # tcpdump says it listens; its messages go to $WORK/tcpdump.log (keep_capture reads them)
+  # (ip netns exec itself, not a shell function: a function would run in a subshell that ignores stop's SIGINT)
+  ip netns exec "$1" tcpdump -i "$2" -s 0 -U --immediate-mode -Z root -w "$3" "$4" 2>"$WORK/tcpdump.log" &
+  TCPDUMP_PID=$!
+  local i
+  for i in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.05; done
+}
+
+start_server() {  # start_server NAMESPACE PORT tcp|udp CMD...: run a server in the background (SERVER_PID; cwd $WORK,
+                  # stdin a FIFO that never ends, output in $WORK/$NAME.server.log) and wait for its port
+  local ns=$1 port=$2 proto=$3
+  shift 3
+  [ -p "$WORK/stdin" ] || mkfifo "$WORK/stdin"
+  (cd "$WORK" && exec ip netns exec "$ns" "$@" <>"$WORK/stdin" >"$WORK/$NAME.server.log" 2>&1) &
+  SERVER_PID=$!
+  wait_for_port "$ns" "$port" "$proto" && return 0
+  echo "server did not start: $*" >&2; cat "$WORK/$NAME.server.log" >&2; return 1
+}
+
+run_client() {  # run_client NAMESPACE SECONDS CMD...: run a client (cwd $WORK, stdin from the caller, output appended
+                # to $WORK/$NAME.client.log) for at most SECONDS
+  local ns=$1 limit=$2
+  shift 2
+  (cd "$WORK" && timeout "$limit" ip netns exec "$ns" "$@") >>"$WORK/$NAME.client.log" 2>&1 \
+    || { echo "client failed ($?): $*" >&2; tail -20 "$WORK/$NAME.client.log" >&2; return 1; }
 }

@@ -73,18 +73,12 @@ inc() { ip netns exec $NS_C "$@"; }
 ins() { ip netns exec $NS_S "$@"; }
 
 setup_network() {
-  remove_namespaces  # leftovers of an interrupted run
-  local ns
-  for ns in $NS_C $NS_S; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
-  ip link add vcli netns $NS_C address 02:99:00:00:01:02 type veth peer name vsrv netns $NS_S address 02:99:00:00:01:01
+  two_namespaces $NS_C vcli 02:99:00:00:01:02 $NS_S vsrv 02:99:00:00:01:01
   ip -n $NS_C addr add $C4/24 dev vcli
   ip -n $NS_S addr add $S4/24 dev vsrv
   ip -n $NS_C -6 addr add $C6/64 dev vcli nodad
   ip -n $NS_S -6 addr add $S6/64 dev vsrv nodad
-  inc ethtool -K vcli tx off tso off gso off gro off sg off >/dev/null 2>&1 || true
-  ins ethtool -K vsrv tx off tso off gso off gro off sg off >/dev/null 2>&1 || true
-  ip -n $NS_C link set vcli up
-  ip -n $NS_S link set vsrv up
+  links_up "$NS_C vcli" "$NS_S vsrv"
   # a static neighbour entry each way: no ARP / neighbour discovery delays the first datagram
   ip -n $NS_C neigh replace $S4 lladdr 02:99:00:00:01:01 dev vcli nud permanent
   ip -n $NS_S neigh replace $C4 lladdr 02:99:00:00:01:02 dev vsrv nud permanent
@@ -100,34 +94,12 @@ begin() {  # begin NAME: start tcpdump on the server's interface
   echo "== $NAME" >&2
   rm -f "$WORK/$NAME".* "$WORK/sess"*
   OX=0
-  # (ip netns exec, not the ins function: a function would run in a subshell that ignores the SIGINT of stop)
-  ip netns exec $NS_S tcpdump -i vsrv -s 0 -U --immediate-mode -Z root -w "$WORK/$NAME.pcap" "udp port $PORT" 2>"$WORK/tcpdump.log" &
-  TCPDUMP_PID=$!
-  local i
-  for i in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.05; done
+  start_tcpdump $NS_S vsrv "$WORK/$NAME.pcap" "udp port $PORT"
 }
 
-wait_for_udp_port() {  # wait_for_udp_port NAMESPACE PORT: until a UDP socket is bound to PORT there (5 s at most)
-  local i
-  for i in $(seq 100); do
-    ip netns exec "$1" ss -Hlun "sport = :$2" | grep -q . && return 0
-    sleep 0.05
-  done
-  return 1
-}
+server() { start_server $NS_S "$PORT" udp "$@"; }  # server CMD...: in dsd-srv, waits for its port
 
-server() {  # server CMD...: start a server in dsd-srv (cwd $WORK; stdin a FIFO that never ends) and wait for its port
-  [ -p "$WORK/stdin" ] || mkfifo "$WORK/stdin"
-  (cd "$WORK" && exec ip netns exec $NS_S "$@" <>"$WORK/stdin" >"$WORK/$NAME.server.log" 2>&1) &
-  SERVER_PID=$!
-  wait_for_udp_port $NS_S "$PORT" && return 0
-  echo "server did not start: $*" >&2; cat "$WORK/$NAME.server.log" >&2; return 1
-}
-
-client() {  # client CMD...: run a client in dsd-cli (stdin from the caller), 60 s at most
-  (cd "$WORK" && timeout 60 ip netns exec $NS_C "$@") >>"$WORK/$NAME.client.log" 2>&1 \
-    || { echo "client failed ($?): $*" >&2; tail -20 "$WORK/$NAME.client.log" >&2; return 1; }
-}
+client() { run_client $NS_C 60 "$@"; }  # client CMD...: in dsd-cli, 60 s at most
 
 finish() {  # finish: stop server and tcpdump, copy NAME.pcap and NAME.keys next to this script
   sleep 0.3
