@@ -487,3 +487,38 @@ def test_keywait_disabled_and_unknown_flows_pass():
     gate, _, _, _ = _gate()
     assert gate.offer(_item(0, (b"\1\2\3\4", 1, b"\4\3\2\1", 2))) != []  # no TLS session known on it
     assert gate.offer([1, 1.0, 1, b"x", None, 0]) != []  # not TCP
+
+
+@needs_capture
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command is not installed")
+def test_dtls_over_udp_live(tmp_path):
+    # OpenSSL's DTLS 1.2 server and client on a loopback UDP port: the association is found, labelled with its
+    # cookie exchange and decrypted as it happens
+    real = ROOT / "samples" / "real"
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    keylog = tmp_path / "dtls.keys"
+    live = Live("-i", "lo", "-f", f"udp port {port}", "--format", "jsonl", "--keylog", str(keylog),
+                "--duration", str(TIMEOUT))
+    server = subprocess.Popen(["openssl", "s_server", "-dtls1_2", "-accept", f"127.0.0.1:{port}", "-mtu", "1500",
+                               "-cert", str(real / "server.crt.pem"), "-key", str(real / "server.key.pem"), "-quiet"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(0.5)
+        client = subprocess.run(["openssl", "s_client", "-dtls1_2", "-connect", f"127.0.0.1:{port}", "-mtu", "1500",
+                                 "-keylogfile", str(keylog), "-quiet", "-no_ign_eof"],
+                                input=b"hello over DTLS\n", capture_output=True, timeout=TIMEOUT)
+        time.sleep(0.5)
+    finally:
+        server.kill()
+        server.communicate()
+        events, err = live.stop()
+    assert client.returncode == 0, client.stdout + client.stderr
+    [doc] = sessions(events).values()
+    assert (doc["transport"], doc["version"], doc["server"]) == ("udp", "DTLS 1.2", f"127.0.0.1:{port}")
+    types = [t for _, t in messages_by_flow(events)[doc["id"]]]
+    assert types[:3] == ["ClientHello", "HelloVerifyRequest", "ClientHello"] and types.count("Finished") == 2
+    assert doc["decryption"] == {"status": "decrypted", "detail": ""}
+    assert doc["app_data"]["client"] == digest(b"hello over DTLS\n")

@@ -71,9 +71,10 @@ def add_parser(sub) -> None:
 
 
 def frame_item(n: int, ts: float, linktype: int, frame: bytes) -> list:
-    """`[n, ts, linktype, frame, key, payload length]`: key is the (src, sport, dst, dport) the pipeline files
-    the frame under, None when it is not TCP (or malformed: the pipeline reports that)."""
-    from dissector.net.decode import decode_frame
+    """`[n, ts, linktype, frame, key, payload length]`: key is the flow key the pipeline files the frame under,
+    (src, sport, dst, dport) for TCP and (src, sport, dst, dport, 17) for DTLS over UDP; None when it is neither
+    (or malformed: the pipeline reports that)."""
+    from dissector.net.decode import UDP_DATAGRAM, decode_frame
 
     try:
         seg = decode_frame(linktype, frame)
@@ -81,7 +82,8 @@ def frame_item(n: int, ts: float, linktype: int, frame: bytes) -> list:
         seg = None
     if seg is None:
         return [n, ts, linktype, frame, None, 0]
-    return [n, ts, linktype, frame, (seg.src, seg.sport, seg.dst, seg.dport), len(seg.payload)]
+    key = (seg.src, seg.sport, seg.dst, seg.dport) + ((17,) if seg.flags & UDP_DATAGRAM else ())
+    return [n, ts, linktype, frame, key, len(seg.payload)]
 
 
 def client_random(pipe: Any, key: tuple | None) -> bytes:
@@ -118,7 +120,7 @@ class KeyWait:
         self.clock = clock
         self.max_frames = max_frames
         self.max_bytes = max_bytes
-        self.held: dict[tuple, _Held] = {}  # both directions' 4-tuples -> the same _Held
+        self.held: dict[tuple, _Held] = {}  # both directions' flow keys -> the same _Held
         self.decided: OrderedDict[bytes, bool] = OrderedDict()  # client random -> keyed (True) or gave up
         self.held_bytes = 0
         self.waits = 0  # flows that had to wait
@@ -164,8 +166,8 @@ class KeyWait:
         held = _Held(cr, now + self.wait, now)
         held.items.append(item)
         self.held_bytes += len(item[3])
-        src, sport, dst, dport = key
-        self.held[key] = self.held[(dst, dport, src, sport)] = held
+        src, sport, dst, dport = key[:4]
+        self.held[key] = self.held[(dst, dport, src, sport, *key[4:])] = held
         self.waits += 1
         return []
 

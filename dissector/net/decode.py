@@ -175,7 +175,8 @@ class Defragmenter:
 
 
 def decode_frame(linktype: int, frame, defrag: Defragmenter | None = None) -> Segment | None:
-    """Decode one frame down to TCP: a Segment, or None for non-IP, non-TCP or incomplete fragments."""
+    """Decode one frame down to TCP: a Segment, or None for non-IP, non-TCP or incomplete fragments (a UDP
+    datagram that starts with a DTLS record is a Segment too, with `flags` UDP_DATAGRAM)."""
     t = decode_tcp(linktype, frame, defrag)
     return Segment(*t) if t else None
 
