@@ -2,7 +2,7 @@
 
 Many protocols open in the clear and switch to TLS on the same TCP connection: STARTTLS commands (SMTP,
 IMAP, POP3, FTP, XMPP, LDAP), database SSL requests (PostgreSQL, MySQL/MariaDB), proxies (HTTP CONNECT,
-SOCKS 4 and 5), RDP's X.224 negotiation. The pipeline keeps watching such a flow and starts a TLS session at
+SOCKS 4 and 5; a load balancer's PROXY protocol header before the client's TLS), RDP's X.224 negotiation. The pipeline keeps watching such a flow and starts a TLS session at
 the client's ClientHello. `protocol_name` names the protocol from the flow's first bytes, for the session's
 `upgrade` field; a flow in a protocol it does not know is watched too, with a stricter test (the hello must
 open a client write), since its bytes are arbitrary data.
@@ -19,6 +19,7 @@ _STARTTLS = ((b"EHLO ", "SMTP"), (b"HELO ", "SMTP"), (b"220 ", "SMTP or FTP"), (
              (b"\x00\x00\x00\x08\x04\xd2\x16\x2f", "PostgreSQL"))
 _STARTTLS_STARTS = tuple(start for start, _ in _STARTTLS)
 LDAP_STARTTLS_OID = b"1.3.6.1.4.1.1466.20037"  # RFC 4511 4.14.1
+PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"  # HAProxy PROXY protocol version 2
 
 
 def protocol_name(buf: bytes) -> str:
@@ -29,6 +30,8 @@ def protocol_name(buf: bytes) -> str:
         return "HTTP CONNECT " + target.decode("ascii", "replace")
     if buf.startswith(_STARTTLS_STARTS):
         return next(f"STARTTLS ({name})" for start, name in _STARTTLS if buf.startswith(start))
+    if buf.startswith(b"PROXY ") or buf.startswith(PROXY_V2_SIGNATURE):
+        return _proxy_protocol(buf)  # a load balancer's PROXY header, then the client's own bytes (TLS)
     n = len(buf)
     if n >= 5 and buf[3] == 0 and buf[4] == 10 and 16 <= int.from_bytes(buf[:3], "little") <= 1024:
         return "STARTTLS (MySQL)"  # the server's greeting: packet 0, protocol version 10; the client's SSLRequest
@@ -41,6 +44,23 @@ def protocol_name(buf: bytes) -> str:
     if n >= 30 and buf[0] == 0x30 and LDAP_STARTTLS_OID in bytes(buf[:64]):
         return "STARTTLS (LDAP)"
     return ""
+
+
+def _proxy_protocol(buf: bytes) -> str:
+    """HAProxy's PROXY protocol (v1 text, v2 binary): the original client it names."""
+    if buf.startswith(b"PROXY "):  # PROXY TCP4 203.0.113.7 10.0.0.2 51234 443\r\n
+        parts = bytes(buf[:108]).split(b"\r\n", 1)[0].decode("ascii", "replace").split(" ")
+        if len(parts) == 6 and parts[1] in ("TCP4", "TCP6"):
+            host = f"[{parts[2]}]" if parts[1] == "TCP6" else parts[2]
+            return f"PROXY protocol from {host}:{parts[4]}"
+        return "PROXY protocol"
+    if len(buf) >= 28 and buf[12] & 0x0F == 1 and buf[13] == 0x11:  # v2, PROXY command, TCP over IPv4
+        return f"PROXY protocol v2 from {'.'.join(str(b) for b in buf[16:20])}:{(buf[24] << 8) | buf[25]}"
+    if len(buf) >= 52 and buf[12] & 0x0F == 1 and buf[13] == 0x21:  # TCP over IPv6
+        import ipaddress
+
+        return f"PROXY protocol v2 from [{ipaddress.IPv6Address(bytes(buf[16:32]))}]:{(buf[48] << 8) | buf[49]}"
+    return "PROXY protocol v2"
 
 
 def refine(name: str, chunk: bytes) -> str:

@@ -141,6 +141,9 @@ REAL_UPGRADES = {  # samples/real, made by make_starttls_captures.sh with real c
     "starttls-ldap": "STARTTLS (LDAP)",  # ldapsearch -ZZ and slapd
     "starttls-imap": "STARTTLS (IMAP)",  # curl and Dovecot
     "socks5-tls": "SOCKS5 CONNECT www.example.test:443",  # curl through microsocks to nginx
+    # make_nginx_captures.sh: curl through HAProxy 2.6 (send-proxy, send-proxy-v2) to nginx's proxy_protocol port
+    "haproxy-proxy-v1": "PROXY protocol from 127.0.0.1:",
+    "haproxy-proxy-v2": "PROXY protocol v2 from 127.0.0.1:",
 }
 
 
@@ -150,5 +153,24 @@ def test_real_upgrades_are_named_and_decrypted(name):
 
     real = SAMPLES / "real"
     [s] = analyze([real / f"{name}.pcap"], keylogs=[real / f"{name}.keys"])
-    assert s["upgrade"] == REAL_UPGRADES[name]
+    assert s["upgrade"].startswith(REAL_UPGRADES[name]) and s["upgrade"] == s["upgrade"].strip()
     assert s["decryption"]["status"] == "decrypted" and s["app_data"]["client"]["bytes"] > 0
+    if name.startswith("haproxy"):  # nginx answers with the client address the PROXY header gave it
+        port = s["upgrade"].rsplit(":", 1)[1]
+        assert port.isdigit() and s["app_data"]["server"]["bytes"] > 0
+
+
+_V2 = (b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c" + bytes([203, 0, 113, 7, 10, 0, 0, 2])
+       + (51234).to_bytes(2, "big") + (443).to_bytes(2, "big"))
+
+
+@pytest.mark.parametrize("header,upgrade", [
+    (b"PROXY TCP4 203.0.113.7 10.0.0.2 51234 443\r\n", "PROXY protocol from 203.0.113.7:51234"),
+    (_V2, "PROXY protocol v2 from 203.0.113.7:51234"),
+], ids=["v1", "v2"])
+def test_tls_behind_a_load_balancers_proxy_protocol_header(tmp_path, header, upgrade):
+    # HAProxy, AWS NLB and others put a PROXY header in front of the client's bytes, in the same segment as its
+    # ClientHello: the session is found and names the client the header carries
+    (s,) = _capture(tmp_path, [("client", header)], 443, merge_last_client_write=True)
+    assert s["upgrade"] == upgrade
+    assert s["decryption"]["status"] == "decrypted" and s["app_data"]["client"]["bytes"] == len(MAIL[0][1])

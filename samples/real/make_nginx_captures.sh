@@ -7,7 +7,8 @@
 #
 #   sudo ./make_nginx_captures.sh           # (re)make all of them (the files listed below)
 #   sudo ./make_nginx_captures.sh h1        # or only some: h1, h2, chromium, firefox, chromium-brotli,
-#                                           # firefox-zstd, firefox-zlib, go-server, go-client, proxy, java
+#                                           # firefox-zstd, firefox-zlib, go-server, go-client, proxy,
+#                                           # haproxy-v1, haproxy-v2, java
 #
 # Needs root (network namespaces, tcpdump) and: iproute2 (ip, ss), tcpdump, nginx, curl, openssl;
 # ethtool if present (offloads off); chromium, firefox-esr and certutil for the browser captures, and
@@ -15,6 +16,7 @@
 #   apt-get install -y nginx curl tcpdump iproute2 ethtool openssl chromium firefox-esr libnss3-tools
 #   pip install tlslite-ng==0.8.2 brotli zstandard
 # and Go (crypto/tls) for the Go captures: apt-get install -y golang-1.19-go; tinyproxy for the proxy one;
+# haproxy for the PROXY protocol ones;
 # a JDK (java 11 or later runs JavaTlsClient.java from source) for the Java one
 #
 # Network: two namespaces made here and removed on exit (also on error or Ctrl-C), one veth between them:
@@ -59,7 +61,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 NS_C=dsn-cli NS_S=dsn-srv
 S4=10.99.1.1 C4=10.99.1.2
 HOST=www.example.test
-CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib go-server go-client proxy java)
+CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib go-server go-client proxy haproxy-v1 haproxy-v2
+          java)
 
 if [ "$(id -u)" != 0 ]; then echo "make_nginx_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
 for tool in ip ss tcpdump nginx curl openssl; do
@@ -67,7 +70,7 @@ for tool in ip ss tcpdump nginx curl openssl; do
 done
 if [ $# -gt 0 ]; then
   for n in "$@"; do
-    case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib|go-server|go-client|proxy|java) ;;
+    case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib|go-server|go-client|proxy|haproxy-v1|haproxy-v2|java) ;;
       *) echo "unknown capture: $n (see the top of this script)" >&2; exit 2;; esac
   done
   CAPTURES=("$@")
@@ -177,6 +180,18 @@ http {
         }
     }
 
+    # behind a load balancer (haproxy-proxy-v1, -v2): every connection starts with HAProxy's PROXY header
+    server {
+        listen 4443 ssl proxy_protocol;
+        server_name www.example.test;
+        ssl_certificate nginx-server.crt.pem;
+        ssl_certificate_key nginx-server.key.pem;
+        location / {
+            default_type text/plain;
+            return 200 "hello from behind the load balancer, $proxy_protocol_addr:$proxy_protocol_port\n";
+        }
+    }
+
     # the browser captures (chromium-h2, firefox-h2): a certificate from a CA the browsers are told to trust
     server {
         listen 443 ssl http2;
@@ -271,7 +286,7 @@ begin() {  # begin NAME: start tcpdump on the server's interface
   local name=$1
   echo "== $name" >&2
   rm -f "$WORK/$name".* "$WORK/cookies.txt"
-  start_tcpdump $NS_S vsrv "$WORK/$name.pcap" "tcp port 443 or tcp port 8443 or tcp port 9443 or tcp port 3128"
+  start_tcpdump $NS_S vsrv "$WORK/$name.pcap" "tcp port 443 or tcp port 8443 or tcp port 9443 or tcp port 3128 or tcp port 4443"
 }
 
 finish() {  # finish NAME: stop tcpdump, keep the capture and its key log
@@ -391,6 +406,23 @@ proxy_capture() {  # curl -> tinyproxy (HTTP CONNECT) -> nginx; the capture hold
   stop "$PROXY_PID"; PROXY_PID=""
 }
 
+haproxy_capture() {  # haproxy_capture v1|v2: curl -> HAProxy (TCP mode, in the client's namespace) -> nginx with
+                     # a PROXY protocol header; the capture holds the load-balancer-to-nginx leg
+  local v=$1 name=haproxy-proxy-$1 send=send-proxy
+  [ "$v" = v2 ] && send=send-proxy-v2
+  printf '%s\n' "global" "  maxconn 64" "defaults" "  mode tcp" "  timeout connect 5s" "  timeout client 30s" \
+    "  timeout server 30s" "frontend lb" "  bind 127.0.0.1:8443" "  default_backend web" "backend web" \
+    "  server nginx $S4:4443 $send" > "$WORK/haproxy.cfg"
+  ip netns exec $NS_C haproxy -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
+  PROXY_PID=$!
+  wait_for_port $NS_C 8443 || { echo "haproxy did not start" >&2; cat "$WORK/haproxy.log" >&2; return 1; }
+  begin "$name"
+  (cd "$WORK" && SSLKEYLOGFILE="$WORK/$name.keys" timeout 30 ip netns exec $NS_C curl -sS --http1.1 \
+      --resolve "$HOST:8443:127.0.0.1" --cacert "$WORK/nginx-server.crt.pem" "https://$HOST:8443/") | sed 's/^/   /' >&2
+  finish "$name"
+  stop "$PROXY_PID"; PROXY_PID=""
+}
+
 java_capture() {  # the JDK's TLS client against nginx, RSA key exchange; the key log comes from nginx's key
   local name=java-client-tls12-rsa
   begin "$name"
@@ -423,6 +455,7 @@ for w in "${CAPTURES[@]}"; do
     chromium|firefox) browser "$w" "$w-h2" https://browser.example.test/;;
     go-server|go-client) go_capture "${w#go-}";;
     proxy) proxy_capture;;
+    haproxy-v1|haproxy-v2) haproxy_capture "${w#haproxy-}";;
     java) java_capture;;
     *) tlslite "${w#*-}"
        browser "${w%%-*}" "${w%%-*}-tlslite-${w#*-}" https://browser.example.test:8443/
