@@ -359,6 +359,13 @@ class TableWriter(Writer):
                 self.out.write("    " + request_line(r) + "\n")
             if len(requests) > MAX_TABLE_REQUESTS:
                 self.out.write(f"    ... {len(requests) - MAX_TABLE_REQUESTS} more (dissector http lists them all)\n")
+        mail = doc.get("mail") or {}
+        if mail.get("logins"):
+            self.out.write(f"  {mail.get('protocol') or 'mail'} logins:\n")
+            for x in mail["logins"][:MAX_TABLE_REQUESTS]:
+                how = " ".join(p for p in (x.get("command"), x.get("mechanism")) if p)
+                secret = f", password {x['password']}" if x.get("password") else ""
+                self.out.write(f"    {how}: user {x.get('user')}{secret} -> {x.get('result') or 'no answer'}\n")
         for a in doc.get("anomalies", [])[:5]:
             self.out.write(f"  ! {a['name']}: {a['detail']}\n")
         self.out.write("\n")
