@@ -331,8 +331,8 @@ class Pipeline:
             self._end(state, ts, "a new DTLS association on the same addresses", out)
             state = None
         if state is None:
-            if not whole_records(payload):
-                return  # not DTLS after all
+            if not whole_records(payload) or (key in self.closed and not starts_association(payload)):
+                return  # not DTLS after all, or a late datagram of an association that is over
             state = self._new_datagram_flow(ts, version, key, payload, out)
         state.last_ts = ts
         if payload[3] or payload[4]:  # the first record's epoch
@@ -346,6 +346,9 @@ class Pipeline:
             tls.datagram(direction, payload, ts)
         except Exception as exc:  # noqa: BLE001 - a bug on one flow must not stop the capture
             self._internal_error(state, exc, direction, ts, out)
+            return
+        if tls.ended:  # both sides sent close_notify, or a fatal alert: reported now, not at an idle timeout
+            self._end(state, ts, tls.ended, out)
 
     def _internal_error(self, state: FlowState | DatagramFlowState, exc: Exception, direction: str, ts: float,
                         out: list) -> None:

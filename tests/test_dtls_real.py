@@ -176,3 +176,21 @@ def test_a_resumed_association_decrypts_from_the_first_ones_ticket(tmp_path):
     a, b = sorted(analyze([DTLS / "openssl-dtls12-resume.pcap"], keylogs=[str(tmp_path / "first.keys")]),
                   key=lambda s: s["id"])
     assert b["resumed"] and b["decryption"]["status"] == "decrypted" and b["app_data"] == a["app_data"]
+
+
+def test_an_association_ends_at_close_notify_both_ways_and_late_datagrams_start_nothing(tmp_path):
+    # UDP has no FIN: the session is reported when both sides have sent close_notify (live output does not wait for
+    # the idle timeout); a copy of the last datagram arriving later is not a new session
+    from dissector.capture.reader import open_capture
+    from dissector.capture.writer import PcapWriter
+
+    [s] = ours("openssl-dtls12-ecdhe", "keylog").values()
+    assert s["end"]["reason"] == "close_notify"
+    with open_capture(str(DTLS / "openssl-dtls12-ecdhe.pcap")) as cap:
+        frames = [(ts, bytes(frame)) for ts, _, frame in cap]
+    with open(tmp_path / "late.pcap", "wb") as f:
+        w = PcapWriter(f)
+        for ts, frame in frames + [(frames[-1][0] + 1, frames[-1][1])]:
+            w.write(ts, frame)
+    [again] = analyze([tmp_path / "late.pcap"], keylogs=[str(DTLS / "openssl-dtls12-ecdhe.keys")])
+    assert again["app_data"] == s["app_data"]

@@ -104,6 +104,8 @@ class DTLSConnection(TLSConnection):
         self.seen: dict[str, dict[tuple, tuple]] = {d: {} for d in self.sides}  # (epoch, seq) -> message digest
         self.mseq = 0  # message_seq of the message being handled (its transcript header)
         self.cookie_exchange: list[bytes] = []  # the first ClientHello and the HelloVerifyRequest, as hashed
+        self.closed_by: set[str] = set()  # the sides that sent close_notify
+        self.ended = ""  # why the association is over (UDP has no FIN): "close_notify", "fatal alert"
 
     # ------------------------------------------------------------------ records
     def datagram(self, direction: str, payload, ts: float) -> None:
@@ -212,6 +214,16 @@ class DTLSConnection(TLSConnection):
         self.mseq = mseq
         raw = bytes((mtype,)) + len(body).to_bytes(3, "big") + body
         self._message(direction, side, mtype, raw, ts, encrypted)
+
+    def _alerts(self, direction: str, body: bytes, ts: float, encrypted: bool) -> None:
+        super()._alerts(direction, body, ts, encrypted)
+        for i in range(0, len(body) - 1, 2):
+            if body[i] == 2:  # fatal: the association is over
+                self.ended = "fatal alert"
+            elif body[i + 1] == 0:
+                self.closed_by.add(direction)
+                if len(self.closed_by) == 2:
+                    self.ended = self.ended or "close_notify"
 
     def _hashed(self, raw: bytes) -> None:
         if self.version == DTLS_OPENSSL_OLD:  # OpenSSL before 0.9.8f hashed the message bodies alone
