@@ -178,13 +178,7 @@ server() { start_server $NS_S "$PORT" tcp "$@"; }  # server CMD...: in dsc-srv, 
 
 client() { run_client $NS_C 30 "$@"; }  # client CMD...: in dsc-cli, 30 s at most
 
-finish() {  # finish: stop server and tcpdump, copy NAME.pcap and NAME.keys next to this script
-  sleep 0.3
-  stop "$SERVER_PID"; SERVER_PID=""
-  sleep 0.2
-  stop "$TCPDUMP_PID" INT; TCPDUMP_PID=""
-  keep_capture "$NAME"
-}
+finish() { finish_capture "$NAME"; }  # finish: stop server and tcpdump, keep NAME.pcap and NAME.keys
 
 srv_say() { printf '%s' "$1" >"$WORK/stdin"; }  # srv_say TEXT: what a plain s_server sends next
 

@@ -77,3 +77,11 @@ run_client() {  # run_client NAMESPACE SECONDS CMD...: run a client (cwd $WORK, 
   (cd "$WORK" && timeout "$limit" ip netns exec "$ns" "$@") >>"$WORK/$NAME.client.log" 2>&1 \
     || { echo "client failed ($?): $*" >&2; tail -20 "$WORK/$NAME.client.log" >&2; return 1; }
 }
+
+finish_capture() {  # finish_capture NAME: stop the server (SERVER_PID) and tcpdump, then keep_capture NAME
+  sleep 0.3
+  stop "$SERVER_PID"; SERVER_PID=""
+  sleep 0.2
+  stop "$TCPDUMP_PID" INT; TCPDUMP_PID=""
+  keep_capture "$1"
+}

@@ -101,13 +101,7 @@ server() { start_server $NS_S "$PORT" udp "$@"; }  # server CMD...: in dsd-srv, 
 
 client() { run_client $NS_C 60 "$@"; }  # client CMD...: in dsd-cli, 60 s at most
 
-finish() {  # finish: stop server and tcpdump, copy NAME.pcap and NAME.keys next to this script
-  sleep 0.3
-  stop "$SERVER_PID"; SERVER_PID=""
-  sleep 0.2
-  stop "$TCPDUMP_PID" INT; TCPDUMP_PID=""
-  keep_capture "$NAME"
-}
+finish() { finish_capture "$NAME"; }  # finish: stop server and tcpdump, keep NAME.pcap and NAME.keys
 
 wait_log() {  # wait_log FILE TEXT N: until TEXT is in FILE N times (60 s at most)
   local i
