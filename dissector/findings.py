@@ -32,7 +32,7 @@ _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 FINDING_IDS = {
     # protocol and cipher suite
-    "legacy_protocol_version": "SSL 2.0/3.0 (high), TLS 1.0/1.1 (medium)",
+    "legacy_protocol_version": "SSL 2.0/3.0 (high), TLS 1.0/1.1 and DTLS 1.0 (medium)",
     "sslv2_client_hello": "the client sent an SSLv2-format ClientHello",
     "export_cipher_suite": "an export-grade suite (40/56-bit keys)",
     "null_cipher": "a NULL-encryption suite: records travel in cleartext",
@@ -216,6 +216,8 @@ def _protocol(doc: dict, notes: HandshakeNotes | None, out: _Out) -> None:
         out.add("high", "legacy_protocol_version", f"{version} is broken and prohibited ({why})")
     elif version in ("TLS 1.0", "TLS 1.1"):
         out.add("medium", "legacy_protocol_version", f"{version} is deprecated (RFC 8996): use TLS 1.2 or 1.3")
+    elif version.startswith("DTLS 1.0"):  # (also OpenSSL's pre-standard 0x0100)
+        out.add("medium", "legacy_protocol_version", f"{version} is deprecated (RFC 8996): use DTLS 1.2 or 1.3")
     if notes is not None and notes.ssl2_hello:
         out.add("low", "sslv2_client_hello", "the client sent an SSLv2-format ClientHello (an SSL 2.0 era client)")
     suite = SUITES_BY_NAME.get(doc.get("cipher_suite") or "")

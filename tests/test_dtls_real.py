@@ -194,3 +194,11 @@ def test_an_association_ends_at_close_notify_both_ways_and_late_datagrams_start_
             w.write(ts, frame)
     [again] = analyze([tmp_path / "late.pcap"], keylogs=[str(DTLS / "openssl-dtls12-ecdhe.keys")])
     assert again["app_data"] == s["app_data"]
+
+
+def test_dtls_10_is_a_legacy_version_finding():
+    for name in ("openssl-dtls10", "gnutls-dtls10"):
+        [s] = ours(name, "keylog").values()
+        assert "legacy_protocol_version" in {f["id"] for f in s["findings"]}, name
+    [s] = ours("openssl-dtls12-ecdhe", "keylog").values()
+    assert "legacy_protocol_version" not in {f["id"] for f in s["findings"]}
