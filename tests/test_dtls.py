@@ -260,3 +260,17 @@ def test_udp_that_is_not_dtls_is_dropped_at_decode_and_dtls_on_any_port_is_kept(
     rtp = bytes([0x80, 0x60]) + bytes(170)
     assert decode_tcp(1, udp_frame(b"\x0a\0\0\1", 16384, b"\x0a\0\0\2", 16385, rtp)) is None
     assert decode_tcp(1, udp_frame(b"\x0a\0\0\1", 5353, b"\x0a\0\0\2", 53, b"\x16\x03\x01" + bytes(40))) is None  # TLS
+
+
+def test_dtls_srtp_and_connection_id_extensions_are_parsed():
+    # use_srtp (RFC 5764: WebRTC's DTLS carries the media keys' profiles) and connection_id (RFC 9146)
+    from dissector.buffer import Buffer
+    from dissector.tls.extensions import parse_extensions
+
+    srtp = b"\x00\x04\x00\x07\x00\x01" + b"\x02\xab\xcd"  # two profiles, a 2-byte MKI
+    cid = b"\x04\x01\x02\x03\x04"
+    block = b"\x00\x0e" + len(srtp).to_bytes(2, "big") + srtp + b"\x00\x36" + len(cid).to_bytes(2, "big") + cid
+    exts = parse_extensions(Buffer(len(block).to_bytes(2, "big") + block), "client_hello")
+    assert exts[0] == {"type": 14, "name": "use_srtp", "length": 9, "profiles": ["SRTP_AEAD_AES_128_GCM",
+                       "SRTP_AES128_CM_HMAC_SHA1_80"], "mki": "abcd"}
+    assert exts[1]["name"].startswith("connection_id") and exts[1]["cid"] == "01020304"

@@ -204,15 +204,34 @@ def _trust_anchors(b: Buffer, ctx: str) -> Fields:
     return {}
 
 
+SRTP_PROFILES = {  # RFC 5764 4.1.2, RFC 7714 14.2 (IANA "DTLS-SRTP Protection Profiles")
+    0x0001: "SRTP_AES128_CM_HMAC_SHA1_80", 0x0002: "SRTP_AES128_CM_HMAC_SHA1_32",
+    0x0005: "SRTP_NULL_HMAC_SHA1_80", 0x0006: "SRTP_NULL_HMAC_SHA1_32",
+    0x0007: "SRTP_AEAD_AES_128_GCM", 0x0008: "SRTP_AEAD_AES_256_GCM",
+}
+
+
+def _use_srtp(b: Buffer, ctx: str) -> Fields:
+    """DTLS-SRTP (RFC 5764, WebRTC media keys): the SRTP protection profiles offered or chosen, and the MKI."""
+    profiles = b.pull_list(2, b.pull_u16)
+    mki = b.pull_opaque(1)
+    return {"profiles": [name_of(SRTP_PROFILES, p) for p in profiles], "mki": mki.hex()}
+
+
+def _connection_id(b: Buffer, ctx: str) -> Fields:
+    """DTLS 1.2 Connection ID (RFC 9146): the CID the sender wants in the records it receives."""
+    return {"cid": b.pull_opaque(1).hex()}
+
+
 def _empty(b: Buffer, ctx: str) -> Fields:
     return {}
 
 
 PARSERS: dict[int, Callable[[Buffer, str], Fields]] = {
     0: _server_name, 1: _max_fragment_length, 5: _status_request, 10: _groups, 11: _point_formats,
-    13: _sig_algs, 16: _alpn, 21: _padding, 22: _empty, 23: _empty, 27: _compress_certificate,
+    13: _sig_algs, 14: _use_srtp, 16: _alpn, 21: _padding, 22: _empty, 23: _empty, 27: _compress_certificate,
     28: _record_size_limit, 35: _session_ticket, 40: _key_share, 41: _pre_shared_key, 42: _early_data,
-    43: _supported_versions, 44: _cookie, 45: _psk_modes, 49: _empty, 50: _sig_algs, 51: _key_share,
+    43: _supported_versions, 44: _cookie, 45: _psk_modes, 49: _empty, 50: _sig_algs, 51: _key_share, 54: _connection_id,
     34: _delegated_credential, 17513: _application_settings, 17613: _application_settings,
     0xCA34: _trust_anchors, 0xFE0D: _encrypted_client_hello, 0xFF01: _renegotiation_info,
 }
