@@ -237,7 +237,7 @@ def _protocol(doc: dict, notes: HandshakeNotes | None, out: _Out) -> None:
     if 15 in ext_types:
         out.add("low", "heartbeat_extension", "the server accepted the heartbeat extension (RFC 6520), the code "
                                               "path of Heartbleed (CVE-2014-0160)")
-    if not version.startswith("TLS 1.3") and version:
+    if not version.startswith(("TLS 1.3", "DTLS 1.3")) and version:
         secure = 0xFF01 in ext_types
         if not secure:
             out.add("low", "no_secure_renegotiation", "the server did not send renegotiation_info: it does not "

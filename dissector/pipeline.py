@@ -335,7 +335,7 @@ class Pipeline:
                 return  # not DTLS after all, or a late datagram of an association that is over
             state = self._new_datagram_flow(ts, version, key, payload, out)
         state.last_ts = ts
-        if payload[3] or payload[4]:  # the first record's epoch
+        if payload[0] & 0xE0 == 0x20 or payload[3] or payload[4]:  # a DTLS 1.3 record, or the first record's epoch
             state.encrypted = True
         tls = state.tls
         if tls is None or state.ignored:

@@ -274,3 +274,23 @@ def test_dtls_srtp_and_connection_id_extensions_are_parsed():
     assert exts[0] == {"type": 14, "name": "use_srtp", "length": 9, "profiles": ["SRTP_AEAD_AES_128_GCM",
                        "SRTP_AES128_CM_HMAC_SHA1_80"], "mki": "abcd"}
     assert exts[1]["name"].startswith("connection_id") and exts[1]["cid"] == "01020304"
+
+
+@needs_corpus
+def test_dtls13_unified_header_records_are_listed_encrypted_and_never_start_a_flow(tmp_path):
+    # RFC 9147 4: 001CSLEE. After a DTLS handshake, such records join its flow as encrypted records; alone (no
+    # DTLS flow on the addresses) they are nothing; a connection ID (C) or a length past the datagram is an anomaly
+    grams = datagrams(CORPUS / PSK_CAPTURE)
+    ts, src, sport, dst, dport, _ = grams[-1]
+    handshake_epoch = bytes([0b00101110, 0x00, 0x07, 0x00, 0x03]) + b"abc"  # S: 16-bit seq, L: length, epoch 2
+    app_epoch = bytes([0b00100011, 0x09]) + b"rest of datagram"  # 8-bit seq, no length, epoch 3
+    with_cid = bytes([0b00111110, 0, 0, 0, 0])
+    too_long = bytes([0b00101110, 0x00, 0x08, 0x01, 0x00]) + b"x"
+    extra = [(ts + 1, src, sport, dst, dport, handshake_epoch + app_epoch), (ts + 2, src, sport, dst, dport, with_cid),
+             (ts + 3, src, sport, dst, dport, too_long)]
+    write(tmp_path / "u.pcap", grams + extra)
+    [s] = analyze([tmp_path / "u.pcap"], psks=[PSK])
+    assert [m["type"] for m in s["messages"]][-1] == "EncryptedHandshakeMessage"
+    assert [a["name"] for a in s["anomalies"]] == ["bad_record_header", "bad_record_header"]
+    write(tmp_path / "alone.pcap", extra)
+    assert analyze([tmp_path / "alone.pcap"]) == []

@@ -202,3 +202,40 @@ def test_dtls_10_is_a_legacy_version_finding():
         assert "legacy_protocol_version" in {f["id"] for f in s["findings"]}, name
     [s] = ours("openssl-dtls12-ecdhe", "keylog").values()
     assert "legacy_protocol_version" not in {f["id"] for f in s["findings"]}
+
+
+WEBRTC = SAMPLES / "real" / "webrtc" / "chromium-dtls13.pcap"
+
+
+def test_chromium_webrtc_dtls13_is_labelled_and_its_encrypted_records_listed():
+    # headless Chromium's WebRTC data channel between two RTCPeerConnections (webrtc/make_webrtc_capture.sh):
+    # BoringSSL negotiates DTLS 1.3, with a post-quantum key share that fragments the ClientHello over two
+    # datagrams; STUN shares the 4-tuple. No key log exists for WebRTC: the records after the ServerHello (RFC 9147
+    # unified header) are listed as encrypted, and the status says why nothing is decrypted.
+    [s] = analyze([WEBRTC])
+    assert (s["transport"], s["version"], s["cipher_suite"]) == ("udp", "DTLS 1.3", "TLS_AES_128_GCM_SHA256")
+    types = [(m["from"], m["type"]) for m in s["messages"]]
+    assert types[:2] == [("client", "ClientHello"), ("server", "ServerHello")]
+    assert {t for _, t in types[2:]} == {"EncryptedHandshakeMessage"} and {d for d, _ in types[2:]} == {"client", "server"}
+    assert s["app_records"]["client"]["records"] > 0 and s["app_records"]["server"]["records"] > 0
+    assert s["decryption"]["status"] == "no-key" and "DTLS 1.3" in s["decryption"]["detail"]
+    hello = s["messages"][0]
+    srtp = next(e for e in hello["extensions"] if e["name"] == "use_srtp")
+    assert "SRTP_AEAD_AES_128_GCM" in srtp["profiles"] and "X25519MLKEM768" in str(hello["extensions"])
+    assert s["fingerprints"]["ja4"].startswith("dd3")  # JA4: DTLS, its highest offered version 1.3
+    assert not s.get("anomalies") and "no_secure_renegotiation" not in str(s.get("findings"))
+
+
+@needs_tshark
+def test_chromium_webrtc_plaintext_handshake_matches_tshark():
+    # tshark 4.0 reads the plaintext part (it does not parse the unified header): the same two messages, the
+    # ClientHello complete in its second fragment
+    out = subprocess.run(["tshark", "-r", str(WEBRTC), "-Y", "dtls.handshake", "-T", "fields", "-e", "udp.srcport",
+                          "-e", "dtls.handshake.type", "-e", "dtls.handshake.fragment_offset",
+                          "-e", "dtls.handshake.fragment_length", "-e", "dtls.handshake.length"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    complete = [int(t) for _, t, off, flen, n in (line.split("\t") for line in out.splitlines())
+                if int(off) + int(flen) == int(n)]
+    [s] = analyze([WEBRTC])
+    assert [name_of(HANDSHAKE_TYPES, t) for t in complete] == [m["type"] for m in s["messages"][:2]]
+    assert len(out.splitlines()) == 3  # two fragments of the ClientHello, then the ServerHello

@@ -246,11 +246,14 @@ def _decapsulate(proto: int, body: memoryview) -> tuple[int, memoryview] | tuple
 
 
 def _dtls_datagram(version: int, src: bytes, dst: bytes, body: memoryview) -> tuple | None:
-    """A UDP datagram whose payload starts with a DTLS record header (RFC 6347 4.1), in decode_tcp's shape."""
+    """A UDP datagram whose payload starts with a DTLS record header (RFC 6347 4.1, or RFC 9147's unified
+    header), in decode_tcp's shape."""
     n = len(body)
-    if n < 21 or body[8] not in _DTLS_TYPES or not ((body[9] == 0xFE and body[10] >= 0xFC)
-                                                     or (body[9] == 1 and body[10] == 0)):
+    if n < 11:
         return None
+    if body[8] & 0xE0 != 0x20 and (n < 21 or body[8] not in _DTLS_TYPES or not (
+            (body[9] == 0xFE and body[10] >= 0xFC) or (body[9] == 1 and body[10] == 0))):
+        return None  # (001CSLEE: a DTLS 1.3 record with the unified header; the pipeline keeps it for known flows)
     sport, dport, length = _UDP.unpack_from(body, 0)
     end = length if 8 <= length <= n else n  # the UDP length, unless the capture cut the datagram short
     return version, src, dst, sport, dport, 0, 0, UDP_DATAGRAM, body[8:end]
@@ -274,8 +277,10 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth:
                     if proto == IPPROTO_UDP and not frag & 0x3FFF:
                         # most UDP (DNS, RTP...) is neither a tunnel, QUIC nor DTLS: done here (the ports sit
                         # where TCP's do; the payload starts at byte 42)
+                        b0 = mv[42]
                         if (dport != VXLAN_PORT and dport != GENEVE_PORT and dport != QUIC_PORT and sport != QUIC_PORT
-                                and not (mv[42] in _DTLS_TYPES and (mv[43] == 0xFE or mv[43] == 1))):
+                                and not (b0 in _DTLS_TYPES and (mv[43] == 0xFE or mv[43] == 1))
+                                and b0 & 0xE0 != 0x20):  # (DTLS 1.3's unified header: 001CSLEE)
                             return None
                     elif proto not in TUNNEL_PROTOS:
                         return None

@@ -65,7 +65,7 @@ MAX_DIAGRAM_ROWS = 600  # rows drawn per ladder; the rest are counted in a note 
 
 
 def _is_tls13(doc: dict) -> bool:
-    return (doc.get("version") or "").startswith("TLS 1.3")
+    return (doc.get("version") or "").startswith(("TLS 1.3", "DTLS 1.3"))
 
 
 def _first_handshake(msgs: list[dict], tls13: bool) -> dict[str, Any]:

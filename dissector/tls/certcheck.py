@@ -342,7 +342,7 @@ def session_certificates(server_msg: tuple | None, client_msg: tuple | None, *, 
         except ValueError as exc:
             out["note"] = f"malformed Certificate message: {exc}"
     else:
-        tls13 = bool(version and version.startswith("TLS 1.3"))
+        tls13 = bool(version and version.startswith(("TLS 1.3", "DTLS 1.3")))
         if resumed:
             out["note"] = "no certificate: the session was resumed"
         elif tls13 and (decryption == "no-key" or server_encrypted_handshake):

@@ -41,7 +41,8 @@ RECORD_HEADER = struct.Struct("!BHHHIH")  # type, version, epoch, sequence numbe
 HEADER_LEN = RECORD_HEADER.size  # 13
 MAX_PENDING_MESSAGES = 32  # handshake messages being reassembled per direction
 DTLS_OPENSSL_OLD = 0x0100  # OpenSSL's DTLS1_BAD_VER: DTLS 1.0 as OpenSSL spoke it before RFC 4347 was final
-DTLS13_DETAIL = "DTLS 1.3 (RFC 9147) is labelled up to its ServerHello but not decrypted"
+DTLS13_DETAIL = ("DTLS 1.3 (RFC 9147) is not decrypted yet: its encrypted records are listed (epoch 2 as "
+                 "EncryptedHandshakeMessage, later epochs as application data) but not read")
 
 
 def looks_like_dtls(payload, pos: int = 0) -> bool:
@@ -111,7 +112,12 @@ class DTLSConnection(TLSConnection):
     def datagram(self, direction: str, payload, ts: float) -> None:
         side = self.sides[direction]
         pos, n = 0, len(payload)
-        while n - pos >= HEADER_LEN:
+        while n - pos >= HEADER_LEN or (pos < n and payload[pos] & 0xE0 == 0x20):
+            if payload[pos] & 0xE0 == 0x20:  # DTLS 1.3's unified header (RFC 9147 4): always encrypted
+                pos = self._unified_record(direction, side, payload, pos, ts)
+                if pos < 0:
+                    return
+                continue
             ctype, version, epoch, seq_hi, seq_lo, length = RECORD_HEADER.unpack_from(payload, pos)
             end = pos + HEADER_LEN + length
             if ctype not in VALID_TYPES or version not in DTLS_VERSIONS or end > n:
@@ -126,6 +132,32 @@ class DTLSConnection(TLSConnection):
             self._dtls_record(direction, side, ctype, version, epoch, (seq_hi << 32) | seq_lo, body, ts)
         if pos < n:
             self._anomaly(ts, "tls", "trailing_bytes", f"{n - pos} bytes after the last DTLS record", direction)
+
+    def _unified_record(self, direction: str, side: Direction, payload, pos: int, ts: float) -> int:
+        """A DTLS 1.3 record (header 001CSLEE: connection ID, 8/16-bit sequence number, length present, the low
+        epoch bits), reported as encrypted: epoch 2 carries the handshake, 3 and later the application data.
+        Returns where the next record starts, or -1 when the rest of the datagram cannot be read."""
+        b0, n = payload[pos], len(payload)
+        if b0 & 0x10:
+            self._anomaly(ts, "tls", "bad_record_header", "a DTLS 1.3 record with a connection ID (its length "
+                          "was negotiated), not read; the rest of the datagram is skipped", direction)
+            return -1
+        start = pos + 1 + (2 if b0 & 0x08 else 1)
+        if b0 & 0x04:
+            if start + 2 > n:
+                self._anomaly(ts, "tls", "trailing_bytes", f"{n - pos} bytes after the last DTLS record", direction)
+                return -1
+            length, start = (payload[start] << 8) | payload[start + 1], start + 2
+        else:
+            length = n - start
+        if start + length > n:
+            self._anomaly(ts, "tls", "bad_record_header", f"a DTLS 1.3 record of {length} bytes, {n - start} in the "
+                          "datagram; the rest of the datagram is skipped", direction)
+            return -1
+        side.records += 1
+        self.saw_encrypted = side.encrypted = True
+        self._undecrypted(direction, side, 22 if b0 & 0x03 == 2 else 23, length, ts)
+        return start + length
 
     def _dtls_record(self, direction: str, side: Direction, ctype: int, version: int, epoch: int, seq: int,
                      body: bytes, ts: float) -> None:

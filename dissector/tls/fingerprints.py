@@ -222,8 +222,9 @@ def _ja4_parts(fields: ClientHelloFields, protocol: str) -> tuple[str, str, str]
     version = fields.version
     if fields.versions is not None:
         offered = _no_grease(fields.versions)
-        if offered:
-            version = max(offered)
+        if offered:  # the highest: DTLS numbers its versions downwards (1.2 is 0xfefd, 1.3 0xfefc)
+            dtls = [v for v in offered if v >> 8 == 0xFE]
+            version = min(dtls) if dtls else max(offered)
     exts = _no_grease(fields.extensions)
     ciphers = _no_grease(fields.ciphers)
     a = (f"{protocol}{JA4_VERSIONS.get(version, '00')}{'d' if 0 in exts else 'i'}"
