@@ -30,7 +30,7 @@ class Stats:
     tcp_packets: int = 0
     non_tcp: int = 0
     quic: int = 0  # of the non-TCP packets, those that look like QUIC (HTTP/3): not analysed
-    dtls_packets: int = 0  # UDP datagrams that start with a DTLS record header
+    dtls_packets: int = 0  # UDP datagrams of DTLS flows
     malformed: int = 0
     flows: int = 0
     tls_flows: int = 0
@@ -325,7 +325,6 @@ class Pipeline:
     # ------------------------------------------------------------------ DTLS over UDP
     def _datagram(self, ts: float, version: int, key: tuple, payload, out: list) -> None:
         """One UDP datagram that starts with a DTLS record header."""
-        self.stats.dtls_packets += 1
         state = self.flows.get(key)
         if state is not None and state.encrypted and starts_association(payload):  # RFC 6347 4.2.8
             self._end(state, ts, "a new DTLS association on the same addresses", out)
@@ -334,6 +333,7 @@ class Pipeline:
             if not whole_records(payload) or (key in self.closed and not starts_association(payload)):
                 return  # not DTLS after all, or a late datagram of an association that is over
             state = self._new_datagram_flow(ts, version, key, payload, out)
+        self.stats.dtls_packets += 1
         state.last_ts = ts
         if payload[0] & 0xE0 == 0x20 or payload[3] or payload[4]:  # a DTLS 1.3 record, or the first record's epoch
             state.encrypted = True
