@@ -82,7 +82,7 @@ class HandshakeNotes:
     """The few handshake facts a session keeps for its end-of-session work (bounded: two hello bodies,
     one Certificate message per side, one ServerKeyExchange)."""
 
-    __slots__ = ("client_hello", "server_hello", "negotiated_hello", "client_hellos", "hrr", "hvr", "dtls",
+    __slots__ = ("client_hello", "server_hello", "negotiated_hello", "client_hellos", "hrr", "hvr", "dtls", "quic",
                  "server_cert", "client_cert", "server_kx", "cert_request", "server_encrypted", "ssl2_hello")
 
     def __init__(self) -> None:
@@ -93,6 +93,7 @@ class HandshakeNotes:
         self.hrr = False
         self.hvr = False  # DTLS HelloVerifyRequest: the ClientHello is sent again, with a cookie
         self.dtls = False
+        self.quic = False
         self.server_cert: tuple | None = None  # (body, parse context, compressed)
         self.client_cert: tuple | None = None
         self.server_kx: tuple | None = None
@@ -119,6 +120,7 @@ class HandshakeNotes:
                     self.dtls = True
                     self.client_hello = without_cookie(ev.body)
                 else:
+                    self.quic = ev.ctx is not None and ev.ctx.quic
                     self.client_hello = ev.body
         elif c == 3:
             self.hvr = True
@@ -153,7 +155,8 @@ class HandshakeNotes:
 def enrich(doc: dict, notes: HandshakeNotes, *, when: float, details: bool = True, trust: TrustStore | None = None,
            server_ip: str | None = None) -> None:
     """Add "fingerprints", "certificates" (when `details`) and "findings" to a finished session document."""
-    doc["fingerprints"] = session_fingerprints(notes.client_hello, notes.server_hello, "d" if notes.dtls else "t")
+    protocol = "d" if notes.dtls else "q" if notes.quic else "t"  # JA4's transport letter
+    doc["fingerprints"] = session_fingerprints(notes.client_hello, notes.server_hello, protocol)
     if details:
         suite = SUITES_BY_NAME.get(doc.get("cipher_suite") or "")
         doc["certificates"] = session_certificates(

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 
 from dissector.errors import MalformedInput
 from dissector.events import CLIENT, SERVER, Anomaly, AppData, Event, Flow, FlowEnd, SessionStart, TCPEvent, TCPGap
-from dissector.net.decode import ACK, FIN, RST, SYN, UDP_DATAGRAM, Defragmenter, decode_tcp
+from dissector.net.decode import ACK, FIN, QUIC_DATAGRAM, RST, SYN, UDP_DATAGRAM, Defragmenter, decode_tcp
 from dissector.net.tcp import TCPDirection
 from dissector.tls.connection import TLSConnection
 from dissector.tls.dtls import DTLSConnection, starts_association, whole_records
 from dissector.tls.keystore import KeyStore
+from dissector.tls.quic import QUICConnection, client_initial, quic_version
 from dissector.tls.records import looks_like_tls, plausible_header
 from dissector.upgrades import WATCH_LIMIT, client_hello_at, protocol_name, refine
 
@@ -75,7 +76,7 @@ class DatagramFlowState:
         self.flow = flow
         self.client_addr = client_addr
         self.dirs: dict = {}  # no TCP directions to flush at the end
-        self.tls: DTLSConnection | None = None
+        self.tls: DTLSConnection | QUICConnection | None = None
         self.ignored = False
         self.last_ts = flow.start_ts
         self.keys: tuple = ()
@@ -128,7 +129,10 @@ class Pipeline:
             return out
         version, src, dst, sport, dport, seq, ack, flags, payload = seg
         if flags & UDP_DATAGRAM:
-            self._datagram(ts, version, (src, sport, dst, dport, 17), payload, out)
+            if flags & QUIC_DATAGRAM:
+                self._quic(ts, version, (src, sport, dst, dport, 17), payload, out)
+            else:
+                self._datagram(ts, version, (src, sport, dst, dport, 17), payload, out)
             if ts - self.last_sweep > 30.0:
                 self._sweep(ts, out)
             return out
@@ -358,12 +362,40 @@ class Pipeline:
                            f"{type(exc).__name__}: {exc}; this flow is no longer analysed", direction))
         state.ignored = True
 
-    def _new_datagram_flow(self, ts: float, version: int, key: tuple, payload, out: list) -> DatagramFlowState:
+    def _quic(self, ts: float, version: int, key: tuple, payload, out: list) -> None:
+        """One UDP datagram that starts like a QUIC packet: a flow begins at a long-header packet."""
+        state = self.flows.get(key)
+        if state is None:
+            if key in self.closed or not client_initial(payload):
+                # not analysed: a connection met after its Initial packets (counted once, by the first shard);
+                # a short header only on port 443, since any UDP payload may start with its two bits
+                if (self.shard is None or self.shard[0] == 0) and (quic_version(payload) or 443 in (key[1], key[3])):
+                    self.stats.quic += 1
+                return
+            state = self._new_datagram_flow(ts, version, key, payload, out, quic=True)
+        state.last_ts = ts
+        tls = state.tls
+        if tls is None or state.ignored:
+            return
+        direction = CLIENT if (key[0], key[1]) == state.client_addr else SERVER
+        tls.out = out
+        try:
+            tls.datagram(direction, payload, ts)
+        except Exception as exc:  # noqa: BLE001 - a bug on one flow must not stop the capture
+            self._internal_error(state, exc, direction, ts, out)
+            return
+        if tls.ended:
+            self._end(state, ts, tls.ended, out)
+
+    def _new_datagram_flow(self, ts: float, version: int, key: tuple, payload, out: list,
+                           quic: bool = False) -> DatagramFlowState:
         src, sport, dst, dport, _ = key
         # the ClientHello's sender is the client; with a HelloVerifyRequest or ServerHello the other side is;
-        # met mid-association, the lower port serves
-        hello = payload[0] == 22 and not payload[3] and not payload[4] and len(payload) > 13
-        if hello and payload[13] == 1:
+        # met mid-association, the lower port serves. QUIC: the sender of the client Initial
+        hello = not quic and payload[0] == 22 and not payload[3] and not payload[4] and len(payload) > 13
+        if quic:
+            client_is_src = True
+        elif hello and payload[13] == 1:
             client_is_src = True
         elif hello and payload[13] in (2, 3):
             client_is_src = False
@@ -372,7 +404,7 @@ class Pipeline:
         csrc, cport, ssrc, sport_ = (src, sport, dst, dport) if client_is_src else (dst, dport, src, sport)
         fam = socket.AF_INET6 if version == 6 else socket.AF_INET
         flow = Flow(self.next_id, socket.inet_ntop(fam, csrc), cport, socket.inet_ntop(fam, ssrc), sport_, ts, version,
-                    "udp")
+                    "quic" if quic else "udp")
         self.next_id += 1
         self.stats.flows += 1
         state = DatagramFlowState(flow, (csrc, cport))
@@ -383,7 +415,7 @@ class Pipeline:
         if self.shard is not None and _shard_of(key[:4], self.shard[1], self.shard_by_hosts) != self.shard[0]:
             state.foreign = True
             return state
-        state.tls = DTLSConnection(flow, self.keys, out, self.max_handshake)
+        state.tls = (QUICConnection if quic else DTLSConnection)(flow, self.keys, out, self.max_handshake)
         self.stats.tls_flows += 1
         out.append(SessionStart(ts, flow))
         return state

@@ -68,6 +68,8 @@ FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 # in the flags of what decode_tcp returns: not a TCP segment but a UDP datagram that starts with a DTLS
 # record header (seq and ack are 0, the payload is the UDP payload); TCP flags never reach this bit
 UDP_DATAGRAM = 0x100
+QUIC_DATAGRAM = 0x200  # with UDP_DATAGRAM: the payload starts like a QUIC packet (the pipeline reads it)
+_QUIC_VERSIONS = frozenset((0x00000001, 0x6B3343CF, 0xFF00001D))  # v1, v2, draft-29
 _DTLS_TYPES = frozenset((20, 21, 22, 23, 24, 25))
 
 
@@ -223,8 +225,10 @@ def _decapsulate(proto: int, body: memoryview) -> tuple[int, memoryview] | tuple
                 return LINKTYPE_ETHERNET, body[start:]
             if ptype in (ETH_IPV4, ETH_IPV6):
                 return LINKTYPE_RAW, body[start:]
-        if (dport == QUIC_PORT or _U16.unpack_from(body, 0)[0] == QUIC_PORT) and body[8] & 0x40:
-            return QUIC_PACKET
+        first = body[8]
+        if first & 0xC0 == 0x40 or (first & 0xC0 == 0xC0 and n >= 13 and _U32_BE.unpack_from(body, 9)[0] in _QUIC_VERSIONS) \
+                or ((dport == QUIC_PORT or _U16.unpack_from(body, 0)[0] == QUIC_PORT) and first & 0x40):
+            return QUIC_PACKET  # (a short header on any port: the pipeline keeps it only for a QUIC flow it knows)
         return None
     if proto == IPPROTO_IPIP or proto == IPPROTO_IPV6:
         return LINKTYPE_RAW, body
@@ -280,8 +284,10 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth:
                         b0 = mv[42]
                         if (dport != VXLAN_PORT and dport != GENEVE_PORT and dport != QUIC_PORT and sport != QUIC_PORT
                                 and not (b0 in _DTLS_TYPES and (mv[43] == 0xFE or mv[43] == 1))
-                                and b0 & 0xE0 != 0x20):  # (DTLS 1.3's unified header: 001CSLEE)
-                            return None
+                                and b0 & 0xE0 != 0x20  # (DTLS 1.3's unified header: 001CSLEE)
+                                and b0 & 0xC0 != 0x40):  # (QUIC's short header: 01...; long headers: 11...)
+                            if b0 & 0xC0 != 0xC0 or n < 47 or _U32_BE.unpack_from(mv, 43)[0] not in _QUIC_VERSIONS:
+                                return None
                     elif proto not in TUNNEL_PROTOS:
                         return None
                 elif not frag & 0x3FFF and total >= 40:
@@ -377,7 +383,11 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth:
         if not inner:
             if inner is None and proto == IPPROTO_UDP:
                 return _dtls_datagram(version, src, dst, body)
-            return inner  # None, or QUIC_PACKET
+            if inner is not None:  # QUIC_PACKET: handed on with its payload
+                sport, dport, length = _UDP.unpack_from(body, 0)
+                end = length if 8 <= length <= len(body) else len(body)
+                return version, src, dst, sport, dport, 0, 0, UDP_DATAGRAM | QUIC_DATAGRAM, body[8:end]
+            return inner
         if _depth >= MAX_TUNNEL_DEPTH:
             return None
         return decode_tcp(inner[0], inner[1], defrag, _depth + 1)

@@ -378,8 +378,8 @@ class TableWriter(Writer):
         if summary.get("non_tls_flows"):
             parts.append(f"{summary['non_tls_flows']} non-TLS TCP flow(s) ignored")
         if summary.get("quic_packets"):
-            parts.append(f"{summary['quic_packets']} QUIC (HTTP/3, UDP 443) packet(s) not analysed: dissector reads "
-                         "TLS over TCP and DTLS, not QUIC")
+            parts.append(f"{summary['quic_packets']} QUIC (HTTP/3) packet(s) not analysed: their connections' "
+                         "Initial packets are not in the capture")
         if summary.get("findings") is not None:
             parts.append("findings: " + (", ".join(f"{n} {sev}" for sev, n in summary["findings"].items() if n)
                                          or "none"))

@@ -1,0 +1,393 @@
+"""QUIC (RFC 9000, 9001; version 2, RFC 9369): the TLS 1.3 handshake inside it, and its decrypted streams.
+
+`QUICConnection.datagram(direction, payload, ts)` takes one UDP payload: one or more QUIC packets. Initial packets
+are protected with keys every observer can derive from the client's first Destination Connection ID, so the
+ClientHello and ServerHello are read without any key material, as Wireshark does. Handshake and 1-RTT packets
+need the key log: the same CLIENT/SERVER_HANDSHAKE_TRAFFIC_SECRET and *_TRAFFIC_SECRET_0 lines as TLS 1.3, from
+which the QUIC packet keys are derived ("quic key", "quic iv", "quic hp").
+
+Per packet: header protection is removed (AES-ECB or ChaCha20 mask over a sample of the ciphertext), the packet
+number is recovered, the payload is opened with the AEAD, and the frames are read: CRYPTO frames carry the TLS
+handshake messages (reassembled per packet number space and handed to the TLS state machine, so every message is
+labelled and both Finished are verified), STREAM frames the application data (in order per stream, as AppData
+of the direction). Other frames are skipped. A packet that does not open is counted as encrypted, never emitted
+as plaintext.
+
+Not read: key updates (the Key Phase bit), 0-RTT packets, Version Negotiation and Retry (noted, the handshake is
+then followed again from the client's next Initial), connection IDs that change mid-connection.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+
+from dissector.events import CLIENT, SERVER, AppData, Flow, TLSMessage
+from dissector.tls import schedule13
+from dissector.tls.connection import DECRYPTED, NO_KEY, TLSConnection
+from dissector.tls.keystore import KeyStore
+from dissector.tls.suites import Suite
+
+V1, V2, DRAFT29 = 0x00000001, 0x6B3343CF, 0xFF00001D
+VERSIONS = {V1: "QUIC v1", V2: "QUIC v2", DRAFT29: "QUIC draft-29"}
+_SALTS = {V1: bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a"),
+          V2: bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9"),
+          DRAFT29: bytes.fromhex("afbfec289993d24c9e9786f19c6111e04390a899")}
+_LABEL_PREFIX = {V1: "quic", V2: "quicv2", DRAFT29: "quic"}
+# long header packet types, by version: Initial, 0-RTT, Handshake, Retry
+_TYPES = {V2: {1: "initial", 2: "0rtt", 3: "handshake", 0: "retry"}}
+_TYPES_V1 = {0: "initial", 1: "0rtt", 2: "handshake", 3: "retry"}
+MAX_STREAM_BUFFER = 1 << 20  # out-of-order stream bytes kept per direction
+
+
+def quic_version(payload) -> int | None:
+    """The version of a long-header QUIC packet at the start of `payload` (known versions only), else None."""
+    if len(payload) < 7 or payload[0] & 0xC0 != 0xC0:
+        return None
+    v = int.from_bytes(payload[1:5], "big")
+    return v if v in VERSIONS else None
+
+
+def client_initial(payload) -> bool:
+    """Is the datagram's first packet a client's Initial, that opens with the keys of its Destination Connection
+    ID? (what starts a QUIC connection; a server's Initial cannot be opened without the client's first one)"""
+    version = quic_version(payload)
+    if version is None or (_TYPES.get(version) or _TYPES_V1)[(payload[0] >> 4) & 0x03] != "initial":
+        return False
+    try:
+        p = 5
+        dcid = bytes(payload[p + 1:p + 1 + payload[p]])
+        p += 1 + payload[p]
+        p += 1 + payload[p]
+        token_len, p = _varint(payload, p)
+        length, p = _varint(payload, p + token_len)
+        keys = initial_keys(dcid, version)[0]
+        sample = bytes(payload[p + 4:p + 20])
+        if len(sample) < 16 or p + length > len(payload):
+            return False
+        mask = keys.mask(sample)
+        first = payload[0] ^ (mask[0] & 0x0F)
+        pn_len = (first & 0x03) + 1
+        pn = int.from_bytes(bytes(x ^ m for x, m in zip(payload[p:p + pn_len], mask[1:1 + pn_len])), "big")
+        header = bytes([first]) + bytes(payload[1:p]) + pn.to_bytes(pn_len, "big")
+        nonce = (int.from_bytes(keys.iv, "big") ^ pn).to_bytes(12, "big")
+        keys.aead.decrypt(nonce, bytes(payload[p + pn_len:p + length]), header)
+        return True
+    except (IndexError, InvalidTag, ValueError):
+        return False
+
+
+def _varint(b, pos: int) -> tuple[int, int]:
+    first = b[pos]
+    n = 1 << (first >> 6)
+    if pos + n > len(b):
+        raise IndexError
+    v = first & 0x3F
+    for i in range(1, n):
+        v = (v << 8) | b[pos + i]
+    return v, pos + n
+
+
+class _PacketKeys:
+    """AEAD, IV and header-protection key of one direction and packet number space."""
+
+    __slots__ = ("aead", "iv", "hp", "chacha")
+
+    def __init__(self, suite_cipher: str, hash_name: str, secret: bytes, version: int) -> None:
+        prefix = _LABEL_PREFIX.get(version, "quic")
+        key_len = 32 if ("256" in suite_cipher or "CHACHA" in suite_cipher.upper()) else 16
+        key = schedule13.hkdf_expand_label(hash_name, secret, f"{prefix} key", b"", key_len)
+        self.iv = schedule13.hkdf_expand_label(hash_name, secret, f"{prefix} iv", b"", 12)
+        self.hp = schedule13.hkdf_expand_label(hash_name, secret, f"{prefix} hp", b"", key_len)
+        self.chacha = "CHACHA" in suite_cipher.upper()
+        self.aead = ChaCha20Poly1305(key) if self.chacha else AESGCM(key)
+
+    def mask(self, sample: bytes) -> bytes:
+        if self.chacha:  # RFC 9001 5.4.4: counter = sample[0:4] (little endian), nonce = sample[4:16]
+            enc = Cipher(algorithms.ChaCha20(self.hp, sample), mode=None).encryptor()
+            return enc.update(bytes(5))
+        return Cipher(algorithms.AES(self.hp), modes.ECB()).encryptor().update(sample)[:5]
+
+
+def initial_keys(dcid: bytes, version: int) -> tuple[_PacketKeys, _PacketKeys]:
+    """(client, server) Initial packet keys, from the client's first Destination Connection ID (RFC 9001 5.2)."""
+    initial = schedule13.hkdf_extract("sha256", _SALTS[version], dcid)
+    client = schedule13.hkdf_expand_label("sha256", initial, "client in", b"", 32)
+    server = schedule13.hkdf_expand_label("sha256", initial, "server in", b"", 32)
+    return (_PacketKeys("AES-128-GCM", "sha256", client, version), _PacketKeys("AES-128-GCM", "sha256", server, version))
+
+
+class _Space:
+    """One direction's state in one packet number space: keys, the largest packet number, the CRYPTO stream."""
+
+    __slots__ = ("keys", "largest", "crypto_next", "crypto_pending")
+
+    def __init__(self) -> None:
+        self.keys: _PacketKeys | None = None
+        self.largest = -1
+        self.crypto_next = 0
+        self.crypto_pending: dict[int, bytes] = {}
+
+
+class QUICConnection(TLSConnection):
+    quic = True
+
+    def __init__(self, flow: Flow, keys: KeyStore, out: list, max_handshake: int = 1 << 16) -> None:
+        super().__init__(flow, keys, out, max_handshake)
+        self.ctx.quic = True
+        self.quic_version = 0
+        self.initial_dcid = b""
+        self.cids: dict[str, bytes] = {CLIENT: b"", SERVER: b""}  # each side's Source Connection ID
+        self.spaces = {d: {"initial": _Space(), "handshake": _Space(), "app": _Space()} for d in (CLIENT, SERVER)}
+        self.streams: dict[tuple[str, int], list] = {}  # (direction, stream id) -> [next offset, {offset: data}]
+        self.packets_undecrypted = 0
+        self.ended = ""  # "CONNECTION_CLOSE" once a side closed the connection (as DTLSConnection.ended)
+
+    # ------------------------------------------------------------------ packets
+    def datagram(self, direction: str, payload, ts: float) -> None:
+        pos, n = 0, len(payload)
+        while pos < n:
+            b0 = payload[pos]
+            if not b0 & 0x40:  # the fixed bit is clear: padding after the packets, or not QUIC
+                return
+            try:
+                pos = self._long_packet(direction, payload, pos, ts) if b0 & 0x80 else \
+                    self._short_packet(direction, payload, pos, ts)
+            except IndexError:
+                self._anomaly(ts, "quic", "truncated_packet", f"a QUIC packet cut short at byte {pos}", direction)
+                return
+
+    def _long_packet(self, direction: str, b, pos: int, ts: float) -> int:
+        b0 = b[pos]
+        version = int.from_bytes(b[pos + 1:pos + 5], "big")
+        if version == 0:  # Version Negotiation: the server lists what it speaks; nothing to read
+            return len(b)
+        if version not in VERSIONS:
+            self._anomaly(ts, "quic", "unknown_version", f"QUIC version 0x{version:08x}", direction)
+            return len(b)
+        self.quic_version = self.quic_version or version
+        p = pos + 5
+        dcid = bytes(b[p + 1:p + 1 + b[p]])
+        p += 1 + b[p]
+        scid = bytes(b[p + 1:p + 1 + b[p]])
+        p += 1 + b[p]
+        kind = (_TYPES.get(version) or _TYPES_V1)[(b0 >> 4) & 0x03]
+        if kind == "retry":  # the client starts again, from a new ClientHello and the Connection ID the server gave
+            self.initial_dcid = b""
+            for d in (CLIENT, SERVER):
+                self.spaces[d]["initial"] = _Space()
+                self.sides[d].hs_buf.clear()
+            self.handshakes = 0  # (the next ClientHello is the first of the handshake, as after a HelloVerifyRequest)
+            return len(b)
+        if kind == "initial":
+            token_len, p = _varint(b, p)
+            p += token_len
+        length, p = _varint(b, p)
+        end = p + length
+        if end > len(b):
+            raise IndexError
+        self.cids[direction] = scid
+        if kind == "initial" and direction == CLIENT and dcid != self.initial_dcid and not self.initial_dcid:
+            self.initial_dcid = dcid
+            c, s = initial_keys(dcid, version)
+            self.spaces[CLIENT]["initial"].keys, self.spaces[SERVER]["initial"].keys = c, s
+        space = "app" if kind == "0rtt" else kind
+        if kind == "0rtt":  # 0-RTT keys (CLIENT_EARLY_TRAFFIC_SECRET) are not read
+            self._opaque(direction, "app", end - p, ts)
+            return end
+        self._open(direction, space, b, pos, p, end, ts, long_header=True)
+        return end
+
+    def _short_packet(self, direction: str, b, pos: int, ts: float) -> int:
+        other = SERVER if direction == CLIENT else CLIENT
+        cid_len = len(self.cids[other])  # packets carry the Connection ID their receiver chose
+        self._open(direction, "app", b, pos, pos + 1 + cid_len, len(b), ts, long_header=False)
+        return len(b)
+
+    def _open(self, direction: str, space: str, b, start: int, pn_at: int, end: int, ts: float,
+              long_header: bool) -> None:
+        st = self.spaces[direction][space]
+        if st.keys is None and space != "initial":
+            self._space_keys(space)
+        keys = st.keys
+        if keys is None:
+            self._opaque(direction, space, end - pn_at, ts)
+            return
+        sample = bytes(b[pn_at + 4:pn_at + 20])
+        if len(sample) < 16:
+            raise IndexError
+        mask = keys.mask(sample)
+        first = b[start] ^ (mask[0] & (0x0F if long_header else 0x1F))
+        pn_len = (first & 0x03) + 1
+        truncated = int.from_bytes(bytes(x ^ m for x, m in zip(b[pn_at:pn_at + pn_len], mask[1:1 + pn_len])), "big")
+        pn = _expand_pn(st.largest, truncated, pn_len * 8)
+        header = bytes([first]) + bytes(b[start + 1:pn_at]) + truncated.to_bytes(pn_len, "big")
+        nonce = (int.from_bytes(keys.iv, "big") ^ pn).to_bytes(12, "big")
+        try:
+            plain = keys.aead.decrypt(nonce, bytes(b[pn_at + pn_len:end]), header)
+        except InvalidTag:
+            if space != "initial" and not (not long_header and first & 0x04):  # (a Key Phase change is not read)
+                self._set_status("failed", f"a {direction} {space} packet did not open with the key log's secrets: "
+                                           "the key material does not match this connection")
+            self._opaque(direction, space, end - pn_at, ts)
+            return
+        st.largest = max(st.largest, pn)
+        self.sides[direction].decrypted_records += space != "initial"
+        self._frames(direction, space, plain, ts)
+
+    def _opaque(self, direction: str, space: str, length: int, ts: float) -> None:
+        self.saw_encrypted = True
+        self.packets_undecrypted += 1
+        if space == "handshake":
+            self.out.append(TLSMessage(ts, self.flow, direction, "EncryptedHandshakeMessage", True, length))
+        else:
+            self.out.append(AppData(ts, self.flow, direction, length, None))
+
+    # ------------------------------------------------------------------ frames
+    def _frames(self, direction: str, space: str, p: bytes, ts: float) -> None:
+        pos, n = 0, len(p)
+        while pos < n:
+            ftype, pos = _varint(p, pos)
+            if ftype == 0x00 or ftype == 0x01 or ftype == 0x1E:  # PADDING, PING, HANDSHAKE_DONE
+                continue
+            if ftype in (0x02, 0x03):  # ACK
+                _, pos = _varint(p, pos)
+                _, pos = _varint(p, pos)
+                count, pos = _varint(p, pos)
+                _, pos = _varint(p, pos)
+                for _ in range(2 * count + (3 if ftype == 0x03 else 0)):
+                    _, pos = _varint(p, pos)
+            elif ftype == 0x06:  # CRYPTO
+                offset, pos = _varint(p, pos)
+                length, pos = _varint(p, pos)
+                self._crypto(direction, space, offset, p[pos:pos + length], ts)
+                pos += length
+            elif 0x08 <= ftype <= 0x0F:  # STREAM
+                sid, pos = _varint(p, pos)
+                offset = 0
+                if ftype & 0x04:
+                    offset, pos = _varint(p, pos)
+                if ftype & 0x02:
+                    length, pos = _varint(p, pos)
+                else:
+                    length = n - pos
+                self._stream(direction, sid, offset, p[pos:pos + length], ts)
+                pos += length
+            elif ftype in (0x1C, 0x1D):  # CONNECTION_CLOSE
+                self.ended = "CONNECTION_CLOSE"
+                _, pos = _varint(p, pos)
+                if ftype == 0x1C:
+                    _, pos = _varint(p, pos)
+                length, pos = _varint(p, pos)
+                pos += length
+            elif ftype == 0x07:  # NEW_TOKEN
+                length, pos = _varint(p, pos)
+                pos += length
+            elif ftype == 0x18:  # NEW_CONNECTION_ID
+                _, pos = _varint(p, pos)
+                _, pos = _varint(p, pos)
+                pos += 1 + p[pos] + 16
+            elif ftype in (0x04,):  # RESET_STREAM
+                for _ in range(3):
+                    _, pos = _varint(p, pos)
+            elif ftype in (0x05, 0x11):  # STOP_SENDING, MAX_STREAM_DATA
+                for _ in range(2):
+                    _, pos = _varint(p, pos)
+            elif ftype in (0x10, 0x12, 0x13, 0x14, 0x16, 0x17, 0x19):  # MAX_DATA, MAX_STREAMS, *_BLOCKED, RETIRE
+                _, pos = _varint(p, pos)
+            elif ftype == 0x15:  # STREAM_DATA_BLOCKED
+                for _ in range(2):
+                    _, pos = _varint(p, pos)
+            elif ftype in (0x1A, 0x1B):  # PATH_CHALLENGE, PATH_RESPONSE
+                pos += 8
+            elif ftype in (0x30, 0x31):  # DATAGRAM (RFC 9221)
+                length = n - pos
+                if ftype == 0x31:
+                    length, pos = _varint(p, pos)
+                pos += length
+            else:  # an extension frame we do not know: its length is unknown, the rest of the packet is skipped
+                return
+            if pos > n:
+                raise IndexError
+
+    def _crypto(self, direction: str, space: str, offset: int, data: bytes, ts: float) -> None:
+        st = self.spaces[direction][space]
+        if offset + len(data) <= st.crypto_next:
+            return  # retransmitted
+        if offset > st.crypto_next:
+            if len(st.crypto_pending) < 64:
+                st.crypto_pending[offset] = bytes(data)
+            return
+        data = bytes(data[st.crypto_next - offset:])
+        while True:
+            st.crypto_next += len(data)
+            self._handshake_bytes(direction, self.sides[direction], data, ts, space != "initial")
+            nxt = min((o for o in st.crypto_pending if o <= st.crypto_next), default=None)
+            if nxt is None:
+                return
+            chunk = st.crypto_pending.pop(nxt)
+            data = chunk[st.crypto_next - nxt:]
+
+    def _stream(self, direction: str, sid: int, offset: int, data: bytes, ts: float) -> None:
+        state = self.streams.setdefault((direction, sid), [0, {}])
+        if offset + len(data) <= state[0]:
+            return
+        if offset > state[0]:
+            if sum(len(v) for v in state[1].values()) < MAX_STREAM_BUFFER:
+                state[1][offset] = bytes(data)
+            return
+        data = bytes(data[state[0] - offset:])
+        while data:
+            state[0] += len(data)
+            self.out.append(AppData(ts, self.flow, direction, len(data), data))
+            nxt = min((o for o in state[1] if o <= state[0]), default=None)
+            data = state[1].pop(nxt)[state[0] - nxt:] if nxt is not None else b""
+
+    # ------------------------------------------------------------------ keys
+    def _space_keys(self, space: str) -> None:
+        """Handshake or 1-RTT packet keys from the key log, once the ServerHello has named the suite."""
+        suite: Suite | None = self.suite
+        if suite is None or not self.client_random:
+            return
+        labels = {"handshake": ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET"),
+                  "app": ("CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0")}[space]
+        for direction, label in zip((CLIENT, SERVER), labels):
+            secret = self.keys.keylog.get(label, self.client_random)
+            if secret is not None and self.spaces[direction][space].keys is None:
+                self.spaces[direction][space].keys = _PacketKeys(str(suite.cipher), suite.prf_hash, secret,
+                                                                 self.quic_version)
+
+    def _tls13_switch(self, direction: str, label: str, ts: float) -> None:
+        super()._tls13_switch(direction, label, ts)
+        self.sides[direction].encrypted = True
+
+    def close(self, ts: float) -> None:
+        if self.status is None and any(s.decrypted_records for s in self.sides.values()):
+            self._set_status(DECRYPTED, "")
+        elif self.status == NO_KEY and self.finished_verified == 2:
+            self._set_status(DECRYPTED, "")
+        super().close(ts)
+
+
+def _expand_pn(largest: int, truncated: int, bits: int) -> int:
+    """RFC 9000 A.3: the full packet number closest to the next expected one."""
+    expected = largest + 1
+    win = 1 << bits
+    hwin, mask = win // 2, win - 1
+    candidate = (expected & ~mask) | truncated
+    if candidate <= expected - hwin and candidate < (1 << 62) - win:
+        return candidate + win
+    if candidate > expected + hwin and candidate >= win:
+        return candidate - win
+    return candidate
+
+
+
+def _on_server_hello(self: QUICConnection, direction: str, side: Any, h: Any, raw: bytes, ts: float) -> None:
+    TLSConnection.HANDLERS[2](self, direction, side, h, raw, ts)
+    self.ctx.quic = True
+
+
+QUICConnection.HANDLERS = {**TLSConnection.HANDLERS, 2: _on_server_hello}

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""A QUIC server and client (aioquic) for make_quic_captures.sh: the client opens one bidirectional stream, sends a
+line and reads the server's echo of it; the client writes its TLS secrets (SSLKEYLOGFILE format) to a key log.
+
+    quic_peer.py server PORT CERT KEY [--retry]   (--retry: a Retry packet first, RFC 9000 8.1.2)
+    quic_peer.py client PORT KEYLOG [--cipher AES_128_GCM_SHA256|AES_256_GCM_SHA384|CHACHA20_POLY1305_SHA256] [--v2]
+"""
+from __future__ import annotations
+
+import asyncio
+import ssl
+import sys
+
+from aioquic.asyncio import QuicConnectionProtocol, connect, serve
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.events import StreamDataReceived
+from aioquic.quic.packet import QuicProtocolVersion
+from aioquic.tls import CipherSuite
+
+ALPN = ["echo"]
+
+
+class Echo(QuicConnectionProtocol):
+    def quic_event_received(self, event) -> None:
+        if isinstance(event, StreamDataReceived):
+            self._quic.send_stream_data(event.stream_id, b"echo: " + event.data, end_stream=event.end_stream)
+            self.transmit()
+
+
+async def run_server(port: int, cert: str, key: str, retry: bool) -> None:
+    cfg = QuicConfiguration(is_client=False, alpn_protocols=ALPN,
+                            supported_versions=[QuicProtocolVersion.VERSION_1, QuicProtocolVersion.VERSION_2])
+    cfg.load_cert_chain(cert, key)
+    await serve("127.0.0.1", port, configuration=cfg, create_protocol=Echo, retry=retry)
+    print("listening", flush=True)
+    await asyncio.Future()
+
+
+async def run_client(port: int, keylog: str, cipher: str | None, v2: bool) -> None:
+    cfg = QuicConfiguration(is_client=True, alpn_protocols=ALPN, server_name="localhost")
+    cfg.verify_mode = ssl.CERT_NONE
+    if cipher:
+        cfg.cipher_suites = [CipherSuite[cipher]]
+    if v2:
+        cfg.original_version = QuicProtocolVersion.VERSION_2
+        cfg.supported_versions = [QuicProtocolVersion.VERSION_2]
+    with open(keylog, "a") as log:
+        cfg.secrets_log_file = log
+        async with connect("127.0.0.1", port, configuration=cfg) as proto:
+            reader, writer = await proto.create_stream()
+            writer.write(b"hello over QUIC\n")
+            writer.write_eof()
+            print((await reader.read()).decode().strip(), flush=True)
+
+
+def main() -> None:
+    role, port = sys.argv[1], int(sys.argv[2])
+    if role == "server":
+        asyncio.run(run_server(port, sys.argv[3], sys.argv[4], "--retry" in sys.argv))
+    else:
+        cipher = sys.argv[sys.argv.index("--cipher") + 1] if "--cipher" in sys.argv else None
+        asyncio.run(run_client(port, sys.argv[3], cipher, "--v2" in sys.argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""QUIC: the TLS 1.3 handshake carried in QUIC CRYPTO frames, and the decrypted streams. Real captures of aioquic
+peers (samples/real/quic, make_quic_captures.sh): QUIC v1 with each TLS 1.3 AEAD (AES-128/256-GCM and
+ChaCha20-Poly1305, whose header protection differs), a Retry, and QUIC v2. Without keys the Initial packets
+are still read (their keys come from the client's Destination Connection ID), as tshark reads them."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import subprocess
+
+import pytest
+
+from dissector.tls.constants import HANDSHAKE_TYPES, name_of
+from dissector.tls.quic import _expand_pn, client_initial
+from tests.conftest import SAMPLES, analyze, needs_tshark
+
+QUIC = SAMPLES / "real" / "quic"
+NAMES = sorted(p.stem for p in QUIC.glob("*.pcap"))
+SUITES = {"quic-aioquic": "TLS_AES_256_GCM_SHA384", "quic-aioquic-aes128": "TLS_AES_128_GCM_SHA256",
+          "quic-aioquic-chacha20": "TLS_CHACHA20_POLY1305_SHA256", "quic-aioquic-retry": "TLS_AES_256_GCM_SHA384",
+          "quic-aioquic-v2": "TLS_AES_256_GCM_SHA384"}
+LINE = b"hello over QUIC\n"
+
+
+@functools.cache
+def ours(name: str, keyed: bool) -> dict:
+    [s] = analyze([QUIC / f"{name}.pcap"], keylogs=[str(QUIC / f"{name}.keys")] if keyed else [])
+    return s
+
+
+@functools.cache
+def theirs(name: str, keyed: bool) -> tuple[list[tuple[str, str]], dict[str, bytes]]:
+    """tshark's handshake messages (from, type) and decrypted stream bytes per direction."""
+    opts = ["-o", f"tls.keylog_file:{QUIC / f'{name}.keys'}"] if keyed else []
+    out = subprocess.run(["tshark", "-r", str(QUIC / f"{name}.pcap"), *opts, "-T", "fields", "-e", "udp.srcport",
+                          "-e", "tls.handshake.type", "-e", "quic.stream_data", "-E", "occurrence=a",
+                          "-E", "aggregator=,"], capture_output=True, text=True, timeout=60, check=True).stdout
+    rows = [line.split("\t") for line in out.splitlines()]
+    client_port = rows[0][0]
+    messages, data = [], {"client": b"", "server": b""}
+    for port, types, streams in rows:
+        side = "client" if port == client_port else "server"
+        messages += [(side, name_of(HANDSHAKE_TYPES, int(t))) for t in types.split(",") if t]
+        data[side] += b"".join(bytes.fromhex(x) for x in streams.split(",") if x)
+    return messages, data
+
+
+def test_the_captures_are_present():
+    assert NAMES == sorted(SUITES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_decrypted_with_the_key_log(name):
+    s = ours(name, True)
+    assert (s["transport"], s["version"], s["cipher_suite"], s["sni"], s["alpn"]) == (
+        "quic", "TLS 1.3", SUITES[name], "localhost", "echo")
+    assert s["decryption"] == {"status": "decrypted", "detail": ""}
+    assert s["app_data"]["client"] == {"bytes": len(LINE), "sha256": hashlib.sha256(LINE).hexdigest()}
+    echo = b"echo: " + LINE
+    assert s["app_data"]["server"] == {"bytes": len(echo), "sha256": hashlib.sha256(echo).hexdigest()}
+    assert s["fingerprints"]["ja4"].startswith("q13d")  # JA4's QUIC letter
+    assert s["end"]["reason"] == "CONNECTION_CLOSE" and not s.get("anomalies")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_both_finished_messages_verify(name, monkeypatch):
+    from dissector.tls.connection import TLSConnection
+
+    seen = []
+    close = TLSConnection.close
+    monkeypatch.setattr(TLSConnection, "close", lambda self, ts: (seen.append(self.finished_verified), close(self, ts)))
+    analyze([QUIC / f"{name}.pcap"], keylogs=[str(QUIC / f"{name}.keys")])
+    assert seen == [2]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_without_keys_the_hellos_are_read_and_the_rest_is_encrypted(name):
+    s = ours(name, False)
+    types = [m["type"] for m in s["messages"]]
+    hellos = 2 if name.endswith("retry") else 1  # (after a Retry the client sends its ClientHello again)
+    assert types[:hellos + 1] == ["ClientHello"] * hellos + ["ServerHello"]
+    assert set(types[hellos + 1:]) == {"EncryptedHandshakeMessage"}
+    assert s["decryption"]["status"] == "no-key" and "key log" in s["decryption"]["detail"]
+
+
+# tshark 4.0 is wrong on the Retry capture: after the Retry the client sends a new ClientHello (a new random,
+# the one its key log names), which tshark takes for a retransmission of the first ("reused stream offset"); it
+# then looks the secrets up by the first random and decrypts nothing. Shown by the two randoms, the Finished that
+# verify and the lines the peers sent (the tests above); strict, so a tshark that gets it right fails here.
+TSHARK_WRONG = pytest.mark.xfail(strict=True, reason="tshark 4.0 drops the ClientHello sent again after a Retry")
+
+
+def _cases():
+    return [pytest.param(n, k, id=f"{n}-{'keylog' if k else 'none'}",
+                         marks=[TSHARK_WRONG] if n.endswith("retry") else []) for n in NAMES for k in (True, False)]
+
+
+@needs_tshark
+@pytest.mark.parametrize("name,keyed", _cases())
+def test_messages_and_stream_bytes_match_tshark(name, keyed):
+    messages, data = theirs(name, keyed)
+    s = ours(name, keyed)
+    mine = [(m["from"], m["type"]) for m in s["messages"] if m["type"] != "EncryptedHandshakeMessage"]
+    assert mine == messages
+    if keyed:
+        for side in ("client", "server"):
+            assert s["app_data"][side]["sha256"] == hashlib.sha256(data[side]).hexdigest()
+
+
+def test_after_a_retry_the_new_client_hello_is_the_one_the_key_log_names():
+    s = ours("quic-aioquic-retry", True)
+    randoms = [m["random"] for m in s["messages"] if m["type"] == "ClientHello"]
+    assert len(randoms) == 2 and randoms[0] != randoms[1]
+    assert (QUIC / "quic-aioquic-retry.keys").read_text().count(randoms[1]) == 4
+
+
+def test_a_connection_starts_only_at_a_client_initial_that_opens():
+    raw = (QUIC / "quic-aioquic.pcap").read_bytes()
+    from dissector.capture.reader import open_capture
+    from dissector.net.decode import decode_tcp
+
+    with open_capture(str(QUIC / "quic-aioquic.pcap")) as cap:
+        payloads = [bytes(decode_tcp(lt, memoryview(f))[8]) for _, lt, f in cap]
+    assert raw and client_initial(payloads[0]) and not any(client_initial(p) for p in payloads[1:])
+    damaged = bytearray(payloads[0])
+    damaged[100] ^= 1  # (inside the protected payload)
+    assert not client_initial(bytes(damaged))
+
+
+def test_packet_number_recovery():
+    # RFC 9000 A.3's example: largest 0xa82f30ea, a 16-bit truncated 0x9b32 -> 0xa82f9b32
+    assert _expand_pn(0xA82F30EA, 0x9B32, 16) == 0xA82F9B32
+    assert _expand_pn(-1, 0, 8) == 0 and _expand_pn(255, 0, 8) == 256
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_damaged_quic_datagrams_never_hit_an_internal_error(seed, tmp_path):
+    import random
+
+    from dissector.capture.reader import open_capture
+    from dissector.capture.writer import PcapWriter
+
+    rng = random.Random(seed)
+    for name in NAMES:
+        with open_capture(str(QUIC / f"{name}.pcap")) as cap:
+            frames = [(ts, bytearray(f)) for ts, _, f in cap]
+        for _ in range(rng.randint(1, 6)):
+            ts, f = rng.choice(frames)
+            i = rng.randrange(42, len(f))  # inside the UDP payload
+            f[i] = rng.randrange(256) if rng.random() < 0.5 else f[i] ^ (1 << rng.randrange(8))
+        with open(tmp_path / "d.pcap", "wb") as out:
+            w = PcapWriter(out)
+            for ts, f in frames:
+                w.write(ts, bytes(f))
+        for s in analyze([tmp_path / "d.pcap"], keylogs=[str(QUIC / f"{name}.keys")], plugins=True):
+            assert not [a for a in s.get("anomalies") or [] if a["name"] == "internal_error"], (name, s["anomalies"])
