@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # make_quic_captures.sh - capture QUIC connections between aioquic peers (quic_peer.py): the client sends a line on
 # one stream and reads the server's echo; the client writes the key log (NAME.keys). One network namespace, made
-# here and removed on exit; both peers on its loopback, UDP port 4433.
+# here and removed on exit; both peers on its loopback, UDP port 4433. chromium-h3: headless Chromium fetches a
+# page over HTTP/3 from quic_peer.py's HTTP/3 server (on a veth address: Chromium's QUIC, like its WebRTC, wants a
+# network with a default route), trusting its certificate by SPKI hash, and writes the key log.
 #
 #   sudo ./make_quic_captures.sh [NAME...]     # default: all of them (see CAPTURES)
 #
-# Needs root, tcpdump, and a Python with aioquic (QUIC_PYTHON, default: python3; e.g. a venv with
-# `pip install aioquic==1.7.2`).
+# Needs root, tcpdump, openssl, chromium (for chromium-h3) and a Python with aioquic (QUIC_PYTHON, default:
+# python3; e.g. a venv with `pip install aioquic==1.7.2`).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=${QUIC_PYTHON:-python3}
 NS=quic-cap
 PORT=4433
-CAPTURES=(quic-aioquic quic-aioquic-aes128 quic-aioquic-chacha20 quic-aioquic-retry quic-aioquic-v2)
+CAPTURES=(quic-aioquic quic-aioquic-aes128 quic-aioquic-chacha20 quic-aioquic-retry quic-aioquic-v2 chromium-h3)
 [ $# -gt 0 ] && CAPTURES=("$@")
 [ "$(id -u)" = 0 ] || { echo "make_quic_captures.sh: needs root" >&2; exit 1; }
 "$PY" -c "import aioquic" 2>/dev/null || { echo "make_quic_captures.sh: $PY has no aioquic (set QUIC_PYTHON)" >&2; exit 1; }
@@ -26,6 +28,28 @@ trap teardown EXIT
 ip netns del $NS 2>/dev/null || true
 ip netns add $NS
 ip -n $NS link set lo up
+ip -n $NS link add va type veth peer name vb
+ip -n $NS addr add 10.77.0.1/24 dev va
+ip -n $NS link set va up
+ip -n $NS link set vb up
+ip -n $NS route add default via 10.77.0.254 dev va onlink
+
+chromium_h3() {  # the HTTP/3 capture: Chromium against quic_peer.py h3server, with nginx-server.crt.pem
+  local name=$1 spki
+  spki=$(openssl x509 -in "$HERE/../nginx-server.crt.pem" -pubkey -noout | openssl pkey -pubin -outform der \
+         | openssl dgst -sha256 -binary | base64)
+  ip netns exec $NS tcpdump -i any -s 0 -U --immediate-mode -Z root -w "$WORK/$name.pcap" "udp port $PORT" 2>"$WORK/tcpdump.log" &
+  TCPDUMP_PID=$!
+  for _ in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.05; done
+  ip netns exec $NS "$PY" "$HERE/quic_peer.py" h3server 10.77.0.1 $PORT "$HERE/../nginx-server.crt.pem" \
+    "$HERE/../nginx-server.key.pem" >"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do grep -q listening "$WORK/server.log" && break; sleep 0.05; done
+  timeout 30 ip netns exec $NS chromium --headless=new --no-sandbox --disable-gpu --user-data-dir="$WORK/profile" \
+    --enable-quic --origin-to-force-quic-on=www.example.test:$PORT --host-resolver-rules="MAP www.example.test 10.77.0.1" \
+    --ignore-certificate-errors-spki-list="$spki" --ssl-key-log-file="$WORK/$name.keys" --dump-dom \
+    "https://www.example.test:$PORT/" 2>/dev/null | grep -o "hello over HTTP/3" | sed 's/^/   /' >&2
+}
 
 for name in "${CAPTURES[@]}"; do
   server_opts=() client_opts=()
@@ -35,10 +59,14 @@ for name in "${CAPTURES[@]}"; do
     quic-aioquic-chacha20) client_opts=(--cipher CHACHA20_POLY1305_SHA256);;
     quic-aioquic-retry) server_opts=(--retry);;
     quic-aioquic-v2) client_opts=(--v2);;
-    *) echo "unknown capture: $name (one of: quic-aioquic quic-aioquic-aes128 quic-aioquic-chacha20 quic-aioquic-retry quic-aioquic-v2)" >&2; exit 2;;
+    chromium-h3) ;;
+    *) echo "unknown capture: $name (one of: ${CAPTURES[*]})" >&2; exit 2;;
   esac
   echo "== $name" >&2
   rm -f "$WORK/$name".*
+  if [ "$name" = chromium-h3 ]; then
+    chromium_h3 "$name"
+  else
   ip netns exec $NS tcpdump -i lo -s 0 -U --immediate-mode -Z root -w "$WORK/$name.pcap" "udp port $PORT" 2>"$WORK/tcpdump.log" &
   TCPDUMP_PID=$!
   for _ in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.05; done
@@ -47,6 +75,7 @@ for name in "${CAPTURES[@]}"; do
   SERVER_PID=$!
   for _ in $(seq 100); do grep -q listening "$WORK/server.log" && break; sleep 0.05; done
   timeout 20 ip netns exec $NS "$PY" "$HERE/quic_peer.py" client $PORT "$WORK/$name.keys" "${client_opts[@]}" | sed 's/^/   /' >&2
+  fi
   sleep 0.5
   stop "$SERVER_PID"; SERVER_PID=""
   stop "$TCPDUMP_PID" INT; TCPDUMP_PID=""

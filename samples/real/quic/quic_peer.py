@@ -3,6 +3,7 @@
 line and reads the server's echo of it; the client writes its TLS secrets (SSLKEYLOGFILE format) to a key log.
 
     quic_peer.py server PORT CERT KEY [--retry]   (--retry: a Retry packet first, RFC 9000 8.1.2)
+    quic_peer.py h3server ADDRESS PORT CERT KEY   (HTTP/3: every request gets a short text/plain answer)
     quic_peer.py client PORT KEYLOG [--cipher AES_128_GCM_SHA256|AES_256_GCM_SHA384|CHACHA20_POLY1305_SHA256] [--v2]
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aioquic.quic.packet import QuicProtocolVersion
 from aioquic.tls import CipherSuite
 
 ALPN = ["echo"]
+H3_BODY = b"hello over HTTP/3\n"
 
 
 class Echo(QuicConnectionProtocol):
@@ -25,6 +27,34 @@ class Echo(QuicConnectionProtocol):
         if isinstance(event, StreamDataReceived):
             self._quic.send_stream_data(event.stream_id, b"echo: " + event.data, end_stream=event.end_stream)
             self.transmit()
+
+
+class H3Server(QuicConnectionProtocol):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from aioquic.h3.connection import H3Connection
+
+        self.h3 = H3Connection(self._quic)
+
+    def quic_event_received(self, event) -> None:
+        from aioquic.h3.events import HeadersReceived
+
+        for ev in self.h3.handle_event(event):
+            if isinstance(ev, HeadersReceived):
+                self.h3.send_headers(ev.stream_id, [(b":status", b"200"), (b"content-type", b"text/plain"),
+                                                    (b"content-length", str(len(H3_BODY)).encode())])
+                self.h3.send_data(ev.stream_id, H3_BODY, end_stream=True)
+        self.transmit()
+
+
+async def run_h3_server(address: str, port: int, cert: str, key: str) -> None:
+    from aioquic.h3.connection import H3_ALPN
+
+    cfg = QuicConfiguration(is_client=False, alpn_protocols=H3_ALPN)
+    cfg.load_cert_chain(cert, key)
+    await serve(address, port, configuration=cfg, create_protocol=H3Server)
+    print("listening", flush=True)
+    await asyncio.Future()
 
 
 async def run_server(port: int, cert: str, key: str, retry: bool) -> None:
@@ -54,7 +84,11 @@ async def run_client(port: int, keylog: str, cipher: str | None, v2: bool) -> No
 
 
 def main() -> None:
-    role, port = sys.argv[1], int(sys.argv[2])
+    role = sys.argv[1]
+    if role == "h3server":
+        asyncio.run(run_h3_server(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]))
+        return
+    port = int(sys.argv[2])
     if role == "server":
         asyncio.run(run_server(port, sys.argv[3], sys.argv[4], "--retry" in sys.argv))
     else:
