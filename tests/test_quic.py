@@ -166,3 +166,21 @@ def test_chromium_http3():
     assert s["fingerprints"]["ja4"].startswith("q13d") and s["fingerprints"]["ja4"][8:10] == "h3"
     # the response body travels in an HTTP/3 DATA frame on the request stream (QPACK headers are not decoded)
     assert s["app_data"]["server"]["bytes"] > len(b"hello over HTTP/3\n")
+
+
+def test_stream_data_in_order_and_a_hole_the_capture_never_fills(monkeypatch):
+    from dissector.events import AppData, Flow
+    from dissector.tls import quic
+    from dissector.tls.keystore import KeyStore
+
+    monkeypatch.setattr(quic, "MAX_STREAM_BUFFER", 10)
+    out: list = []
+    conn = quic.QUICConnection(Flow(0, "10.0.0.1", 1, "10.0.0.2", 443, 0.0, 4, "quic"), KeyStore(), out)
+    conn._stream("client", 0, 4, b"efgh", 1.0)  # ahead of the stream: kept
+    conn._stream("client", 0, 0, b"abcd", 2.0)  # fills the start: both delivered, in order
+    conn._stream("client", 0, 2, b"cd", 3.0)  # old: ignored
+    conn._stream("client", 0, 12, b"mnop", 4.0)  # after a hole (8..12)
+    conn._stream("client", 0, 16, b"qrstuvwx", 5.0)  # the buffer is full: the stream goes on after the hole
+    data = [e.data for e in out if type(e) is AppData]
+    assert data == [b"abcd", b"efgh", b"mnop", b"qrstuvwx"]
+    assert [e.name for e in out if type(e) is not AppData] == ["stream_gap"]

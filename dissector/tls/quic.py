@@ -93,7 +93,7 @@ def _varint(b, pos: int) -> tuple[int, int]:
 class _PacketKeys:
     """AEAD, IV and header-protection key of one direction and packet number space."""
 
-    __slots__ = ("aead", "iv", "hp", "chacha")
+    __slots__ = ("aead", "iv", "hp", "chacha", "ecb")
 
     def __init__(self, suite_cipher: str, hash_name: str, secret: bytes, version: int) -> None:
         prefix = _LABEL_PREFIX.get(version, "quic")
@@ -103,12 +103,14 @@ class _PacketKeys:
         self.hp = schedule13.hkdf_expand_label(hash_name, secret, f"{prefix} hp", b"", key_len)
         self.chacha = "CHACHA" in suite_cipher.upper()
         self.aead = ChaCha20Poly1305(key) if self.chacha else AESGCM(key)
+        # one AES-ECB context for every mask (ECB keeps no state between 16-byte blocks)
+        self.ecb = None if self.chacha else Cipher(algorithms.AES(self.hp), modes.ECB()).encryptor()
 
     def mask(self, sample: bytes) -> bytes:
         if self.chacha:  # RFC 9001 5.4.4: counter = sample[0:4] (little endian), nonce = sample[4:16]
             enc = Cipher(algorithms.ChaCha20(self.hp, sample), mode=None).encryptor()
             return enc.update(bytes(5))
-        return Cipher(algorithms.AES(self.hp), modes.ECB()).encryptor().update(sample)[:5]
+        return self.ecb.update(sample)[:5]
 
 
 def initial_keys(dcid: bytes, version: int) -> tuple[_PacketKeys, _PacketKeys]:
@@ -331,19 +333,37 @@ class QUICConnection(TLSConnection):
             data = chunk[st.crypto_next - nxt:]
 
     def _stream(self, direction: str, sid: int, offset: int, data: bytes, ts: float) -> None:
-        state = self.streams.setdefault((direction, sid), [0, {}])
+        state = self.streams.get((direction, sid))
+        if state is None:
+            state = self.streams[(direction, sid)] = [0, {}, 0]  # next offset, pending {offset: bytes}, their size
         if offset + len(data) <= state[0]:
             return
+        pending = state[1]
         if offset > state[0]:
-            if sum(len(v) for v in state[1].values()) < MAX_STREAM_BUFFER:
-                state[1][offset] = bytes(data)
-            return
+            if offset not in pending or len(pending[offset]) < len(data):
+                state[2] += len(data) - len(pending.get(offset, b""))
+                pending[offset] = bytes(data)
+            if state[2] <= MAX_STREAM_BUFFER:
+                return
+            # bytes the capture never showed (lost before the capture point): go on after the hole, as TCP does
+            skip = min(pending)
+            self._anomaly(ts, "quic", "stream_gap", f"{skip - state[0]} bytes of stream {sid} missing from the "
+                          "capture; the stream goes on after them", direction)
+            state[0], offset = skip, skip
+            data = pending.pop(skip)
+            state[2] -= len(data)
         data = bytes(data[state[0] - offset:])
         while data:
             state[0] += len(data)
             self.out.append(AppData(ts, self.flow, direction, len(data), data))
-            nxt = min((o for o in state[1] if o <= state[0]), default=None)
-            data = state[1].pop(nxt)[state[0] - nxt:] if nxt is not None else b""
+            if not pending:
+                return
+            nxt = state[0] if state[0] in pending else min((o for o in pending if o <= state[0]), default=None)
+            if nxt is None:
+                return
+            chunk = pending.pop(nxt)
+            state[2] -= len(chunk)
+            data = chunk[state[0] - nxt:]
 
     # ------------------------------------------------------------------ keys
     def _space_keys(self, space: str) -> None:
