@@ -341,6 +341,11 @@ class Pipeline:
         state.last_ts = ts
         if payload[0] & 0xE0 == 0x20 or payload[3] or payload[4]:  # a DTLS 1.3 record, or the first record's epoch
             state.encrypted = True
+        self._feed_datagram(state, ts, key, payload, out)
+
+    def _feed_datagram(self, state: DatagramFlowState, ts: float, key: tuple, payload, out: list) -> None:
+        """Hand a datagram to its flow's DTLS or QUIC connection; end the flow when the connection says it is over
+        (close_notify both ways, a fatal alert, CONNECTION_CLOSE: UDP has no FIN)."""
         tls = state.tls
         if tls is None or state.ignored:
             return  # another shard's flow
@@ -351,7 +356,7 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - a bug on one flow must not stop the capture
             self._internal_error(state, exc, direction, ts, out)
             return
-        if tls.ended:  # both sides sent close_notify, or a fatal alert: reported now, not at an idle timeout
+        if tls.ended:  # reported now, not at an idle timeout
             self._end(state, ts, tls.ended, out)
 
     def _internal_error(self, state: FlowState | DatagramFlowState, exc: Exception, direction: str, ts: float,
@@ -374,18 +379,7 @@ class Pipeline:
                 return
             state = self._new_datagram_flow(ts, version, key, payload, out, quic=True)
         state.last_ts = ts
-        tls = state.tls
-        if tls is None or state.ignored:
-            return
-        direction = CLIENT if (key[0], key[1]) == state.client_addr else SERVER
-        tls.out = out
-        try:
-            tls.datagram(direction, payload, ts)
-        except Exception as exc:  # noqa: BLE001 - a bug on one flow must not stop the capture
-            self._internal_error(state, exc, direction, ts, out)
-            return
-        if tls.ended:
-            self._end(state, ts, tls.ended, out)
+        self._feed_datagram(state, ts, key, payload, out)
 
     def _new_datagram_flow(self, ts: float, version: int, key: tuple, payload, out: list,
                            quic: bool = False) -> DatagramFlowState:

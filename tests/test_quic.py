@@ -184,3 +184,18 @@ def test_stream_data_in_order_and_a_hole_the_capture_never_fills(monkeypatch):
     data = [e.data for e in out if type(e) is AppData]
     assert data == [b"abcd", b"efgh", b"mnop", b"qrstuvwx"]
     assert [e.name for e in out if type(e) is not AppData] == ["stream_gap"]
+
+
+@pytest.mark.parametrize("label", ["SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0"])
+def test_a_wrong_secret_fails_instead_of_emitting_garbage(tmp_path, label):
+    lines = []
+    for line in (QUIC / "quic-aioquic.keys").read_text().splitlines():
+        if line.startswith(label + " "):
+            name, random, secret = line.split()
+            line = f"{name} {random} {'00' * (len(secret) // 2)}"
+        lines.append(line)
+    (tmp_path / "wrong.keys").write_text("\n".join(lines) + "\n")
+    [s] = analyze([QUIC / "quic-aioquic.pcap"], keylogs=[str(tmp_path / "wrong.keys")])
+    assert s["decryption"]["status"] == "failed" and "key material" in s["decryption"]["detail"]
+    side = "server" if label.startswith("SERVER") else "client"
+    assert s.get("app_data", {}).get(side, {}).get("bytes", 0) == 0 or label.startswith("SERVER_HANDSHAKE")

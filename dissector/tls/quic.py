@@ -63,20 +63,30 @@ def client_initial(payload) -> bool:
         p += 1 + payload[p]
         token_len, p = _varint(payload, p)
         length, p = _varint(payload, p + token_len)
-        keys = initial_keys(dcid, version)[0]
-        sample = bytes(payload[p + 4:p + 20])
-        if len(sample) < 16 or p + length > len(payload):
+        if p + length > len(payload):
             return False
-        mask = keys.mask(sample)
-        first = payload[0] ^ (mask[0] & 0x0F)
-        pn_len = (first & 0x03) + 1
-        pn = int.from_bytes(bytes(x ^ m for x, m in zip(payload[p:p + pn_len], mask[1:1 + pn_len])), "big")
-        header = bytes([first]) + bytes(payload[1:p]) + pn.to_bytes(pn_len, "big")
-        nonce = (int.from_bytes(keys.iv, "big") ^ pn).to_bytes(12, "big")
-        keys.aead.decrypt(nonce, bytes(payload[p + pn_len:p + length]), header)
+        open_packet(initial_keys(dcid, version)[0], payload, 0, p, p + length, -1, True)
         return True
     except (IndexError, InvalidTag, ValueError):
         return False
+
+
+def open_packet(keys: _PacketKeys, b, start: int, pn_at: int, end: int, largest: int,
+                long_header: bool) -> tuple[int, int, bytes]:
+    """Remove header protection from the packet at b[start:end] (its packet number at `pn_at`), recover the full
+    packet number (`largest`: the largest seen in its space) and open the payload: (first byte, packet number,
+    plaintext). IndexError when the packet is too short for a sample, InvalidTag when it does not open."""
+    sample = bytes(b[pn_at + 4:pn_at + 20])
+    if len(sample) < 16:
+        raise IndexError
+    mask = keys.mask(sample)
+    first = b[start] ^ (mask[0] & (0x0F if long_header else 0x1F))
+    pn_len = (first & 0x03) + 1
+    truncated = int.from_bytes(bytes(x ^ m for x, m in zip(b[pn_at:pn_at + pn_len], mask[1:1 + pn_len])), "big")
+    pn = _expand_pn(largest, truncated, pn_len * 8)
+    header = bytes([first]) + bytes(b[start + 1:pn_at]) + truncated.to_bytes(pn_len, "big")
+    nonce = (int.from_bytes(keys.iv, "big") ^ pn).to_bytes(12, "big")
+    return first, pn, keys.aead.decrypt(nonce, bytes(b[pn_at + pn_len:end]), header)
 
 
 def _varint(b, pos: int) -> tuple[int, int]:
@@ -217,20 +227,11 @@ class QUICConnection(TLSConnection):
         if keys is None:
             self._opaque(direction, space, end - pn_at, ts)
             return
-        sample = bytes(b[pn_at + 4:pn_at + 20])
-        if len(sample) < 16:
-            raise IndexError
-        mask = keys.mask(sample)
-        first = b[start] ^ (mask[0] & (0x0F if long_header else 0x1F))
-        pn_len = (first & 0x03) + 1
-        truncated = int.from_bytes(bytes(x ^ m for x, m in zip(b[pn_at:pn_at + pn_len], mask[1:1 + pn_len])), "big")
-        pn = _expand_pn(st.largest, truncated, pn_len * 8)
-        header = bytes([first]) + bytes(b[start + 1:pn_at]) + truncated.to_bytes(pn_len, "big")
-        nonce = (int.from_bytes(keys.iv, "big") ^ pn).to_bytes(12, "big")
         try:
-            plain = keys.aead.decrypt(nonce, bytes(b[pn_at + pn_len:end]), header)
+            first, pn, plain = open_packet(keys, b, start, pn_at, end, st.largest, long_header)
         except InvalidTag:
-            if space != "initial" and not (not long_header and first & 0x04):  # (a Key Phase change is not read)
+            # wrong keys; or, once 1-RTT packets have opened, most likely a key update (the Key Phase is not read)
+            if space != "initial" and (long_header or st.largest < 0):
                 self._set_status("failed", f"a {direction} {space} packet did not open with the key log's secrets: "
                                            "the key material does not match this connection")
             self._opaque(direction, space, end - pn_at, ts)
