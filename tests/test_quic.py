@@ -199,3 +199,13 @@ def test_a_wrong_secret_fails_instead_of_emitting_garbage(tmp_path, label):
     assert s["decryption"]["status"] == "failed" and "key material" in s["decryption"]["detail"]
     side = "server" if label.startswith("SERVER") else "client"
     assert s.get("app_data", {}).get(side, {}).get("bytes", 0) == 0 or label.startswith("SERVER_HANDSHAKE")
+
+
+def test_the_timeline_and_table_say_quic():
+    from dissector.output.timeline import session_timeline
+
+    s = ours("quic-aioquic", True)
+    t = session_timeline(s)
+    assert t["durations"]["tcp_connect"]["ms"] is None and "QUIC" in t["durations"]["tcp_connect"]["reason"]
+    assert t["durations"]["tls_handshake"]["ms"] > 0
+    assert t["durations"]["session"]["note"] == "over UDP; the session ended at CONNECTION_CLOSE"

@@ -317,7 +317,7 @@ class TableWriter(Writer):
         dec = doc["decryption"]
         head = [
             f"Session {doc['id']}: {doc['client']} -> {doc['server']}"
-            + (" (DTLS over UDP)" if doc.get("transport") == "udp" else ""),
+            + {"udp": " (DTLS over UDP)", "quic": " (QUIC)"}.get(doc.get("transport") or "", ""),
             f"  version {doc['version'] or '?'}   suite {doc['cipher_suite'] or '?'}"
             + (f"   SNI {doc['sni']}" if doc.get("sni") else "") + (f"   ALPN {doc['alpn']}" if doc.get("alpn") else "")
             + ("   resumed" if doc.get("resumed") else ""),

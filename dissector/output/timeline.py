@@ -210,9 +210,9 @@ def session_timeline(doc: dict) -> dict[str, Any]:
         if "last" in ev:
             ev["last_ms"] = round((ev["last"] - start) * 1000.0, 3)
 
-    udp = doc.get("transport") == "udp"
+    udp = doc.get("transport") in ("udp", "quic")  # no TCP connection to open or close
     durations = {
-        "tcp_connect": _missing(UDP_NO_CONNECT) if udp else _tcp_connect(tcp),
+        "tcp_connect": _missing(NO_TCP[doc["transport"]]) if udp else _tcp_connect(tcp),
         "tls_handshake": _tls_handshake(doc, msgs, hs, tls13),
         "first_app_data": _first_app(doc, msgs, hs, app, opaque13),
         "session": _udp_session(start, end, end_reason) if udp else _session(tcp, start, end, end_reason, closed),
@@ -308,13 +308,14 @@ def _session(tcp: list[dict], start: float, end: float, reason: str, closed: boo
     return _duration(start, end, frm, reason if closed else "last packet seen", "; ".join(notes) or None)
 
 
-UDP_NO_CONNECT = "DTLS over UDP: there is no connection to open (the ClientHello is the first packet)"
+NO_TCP = {"udp": "DTLS over UDP: there is no connection to open (the ClientHello is the first packet)",
+          "quic": "QUIC over UDP: the connection opens with the TLS handshake itself (the ClientHello is in the first "
+                  "packet)"}
 
 
 def _udp_session(start: float, end: float, reason: str) -> dict[str, Any]:
-    # a UDP flow has no opening or closing packets: it is seen from its first datagram to its last
-    return _duration(start, end, "first datagram", "last datagram",
-                     f"UDP: no connection setup or teardown on the wire; the flow ended at {reason}")
+    # a UDP flow has no TCP packets to open or close it: it is seen from its first datagram to its last
+    return _duration(start, end, "first datagram", "last datagram", f"over UDP; the session ended at {reason}")
 
 
 def _handshake_kind(doc: dict, msgs: list[dict], hs: dict) -> tuple[str | None, str]:
