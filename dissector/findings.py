@@ -82,7 +82,7 @@ class HandshakeNotes:
     """The few handshake facts a session keeps for its end-of-session work (bounded: two hello bodies,
     one Certificate message per side, one ServerKeyExchange)."""
 
-    __slots__ = ("client_hello", "server_hello", "negotiated_hello", "client_hellos", "hrr", "hvr", "dtls", "quic",
+    __slots__ = ("client_hello", "server_hello", "negotiated_hello", "client_hellos", "hrr", "hvr",
                  "server_cert", "client_cert", "server_kx", "cert_request", "server_encrypted", "ssl2_hello")
 
     def __init__(self) -> None:
@@ -92,8 +92,6 @@ class HandshakeNotes:
         self.client_hellos = 0
         self.hrr = False
         self.hvr = False  # DTLS HelloVerifyRequest: the ClientHello is sent again, with a cookie
-        self.dtls = False
-        self.quic = False
         self.server_cert: tuple | None = None  # (body, parse context, compressed)
         self.client_cert: tuple | None = None
         self.server_kx: tuple | None = None
@@ -116,12 +114,7 @@ class HandshakeNotes:
             if c < 0:  # an SSLv2-format ClientHello: parsed fields only, no TLS body (and no fingerprint)
                 self.ssl2_hello = True
             elif self.client_hellos == 1:  # the fingerprints are those of the first hello, as other tools do
-                if ev.ctx is not None and ev.ctx.dtls:
-                    self.dtls = True
-                    self.client_hello = without_cookie(ev.body)
-                else:
-                    self.quic = ev.ctx is not None and ev.ctx.quic
-                    self.client_hello = ev.body
+                self.client_hello = ev.body
         elif c == 3:
             self.hvr = True
         elif c == 2:
@@ -155,8 +148,11 @@ class HandshakeNotes:
 def enrich(doc: dict, notes: HandshakeNotes, *, when: float, details: bool = True, trust: TrustStore | None = None,
            server_ip: str | None = None) -> None:
     """Add "fingerprints", "certificates" (when `details`) and "findings" to a finished session document."""
-    protocol = "d" if notes.dtls else "q" if notes.quic else "t"  # JA4's transport letter
-    doc["fingerprints"] = session_fingerprints(notes.client_hello, notes.server_hello, protocol)
+    protocol = {"udp": "d", "quic": "q"}.get(doc.get("transport") or "", "t")  # JA4's transport letter
+    hello = notes.client_hello
+    if hello and protocol == "d":  # fingerprints read a TLS ClientHello: the DTLS one without its cookie
+        hello = without_cookie(hello)
+    doc["fingerprints"] = session_fingerprints(hello, notes.server_hello, protocol)
     if details:
         suite = SUITES_BY_NAME.get(doc.get("cipher_suite") or "")
         doc["certificates"] = session_certificates(

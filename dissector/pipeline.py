@@ -30,7 +30,7 @@ class Stats:
     packets: int = 0
     tcp_packets: int = 0
     non_tcp: int = 0
-    quic: int = 0  # of the non-TCP packets, those that look like QUIC (HTTP/3): not analysed
+    quic: int = 0  # QUIC packets not analysed (their connection's Initial packets are not in the capture)
     dtls_packets: int = 0  # UDP datagrams of DTLS flows
     malformed: int = 0
     flows: int = 0
@@ -122,10 +122,8 @@ class Pipeline:
                 self._count(exc.name)
                 out.append(Anomaly(ts, None, exc.layer, exc.name, exc.reason))
             return out
-        if not seg:  # None, or decode.QUIC_PACKET
+        if seg is None:
             self.stats.non_tcp += 1
-            if seg is not None and (self.shard is None or self.shard[0] == 0):  # QUIC: one shard counts it
-                self.stats.quic += 1
             return out
         version, src, dst, sport, dport, seq, ack, flags, payload = seg
         if flags & UDP_DATAGRAM:

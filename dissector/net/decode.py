@@ -1,7 +1,8 @@
 """Link, IP and TCP header decoding: one function on the per-packet hot path.
 
-`decode_frame` returns a plain tuple (no per-layer objects) for a TCP segment, or None for anything
-else. Headers are read with precompiled `struct.Struct.unpack_from` at offsets; the payload is a
+`decode_frame` returns a plain tuple (no per-layer objects) for a TCP segment, or for a UDP datagram that
+may carry DTLS or QUIC (`flags` UDP_DATAGRAM, and QUIC_DATAGRAM for QUIC; see `_datagram_kind`), or None for
+anything else. Headers are read with precompiled `struct.Struct.unpack_from` at offsets; the payload is a
 memoryview slice of the frame, trimmed to the IP length (Ethernet padding is not payload).
 
 Tunnels are opened and the inner packet decoded instead (what traffic mirroring and span sessions
@@ -71,6 +72,9 @@ UDP_DATAGRAM = 0x100
 QUIC_DATAGRAM = 0x200  # with UDP_DATAGRAM: the payload starts like a QUIC packet (the pipeline reads it)
 _QUIC_VERSIONS = frozenset((0x00000001, 0x6B3343CF, 0xFF00001D))  # v1, v2, draft-29
 _DTLS_TYPES = frozenset((20, 21, 22, 23, 24, 25))
+# the first UDP payload bytes _datagram_kind looks further at: QUIC (fixed bit), DTLS 1.3's unified header, DTLS
+# content types (a table, so that the fast path turns most UDP, DNS and RTP, away with one lookup)
+_DATAGRAM_FIRST = bytes(1 if b & 0x40 or b & 0xE0 == 0x20 or b in _DTLS_TYPES else 0 for b in range(256))
 
 
 class Segment(NamedTuple):
@@ -184,9 +188,6 @@ def decode_frame(linktype: int, frame, defrag: Defragmenter | None = None) -> Se
 
 
 QUIC_PORT = 443
-# what decode_tcp returns for a QUIC packet (UDP to or from port 443, QUIC's fixed bit set, RFC 9000 17):
-# not analysed, only counted, to say why HTTP/3 traffic shows no TLS sessions. Falsy, like None.
-QUIC_PACKET: tuple = ()
 
 
 def _below_ethernet(frame: memoryview, etype: int, off: int) -> tuple[int, int] | None:
@@ -208,9 +209,9 @@ def _below_ethernet(frame: memoryview, etype: int, off: int) -> tuple[int, int] 
     return (off, version) if version in (4, 6) else None
 
 
-def _decapsulate(proto: int, body: memoryview) -> tuple[int, memoryview] | tuple | None:
+def _decapsulate(proto: int, body: memoryview) -> tuple[int, memoryview] | None:
     """The inner frame of a tunnel packet (the IP payload `body` of protocol `proto`) and its link type;
-    QUIC_PACKET for QUIC; None when the packet is not a tunnel we open (most UDP)."""
+    None when the packet is not a tunnel we open (most UDP)."""
     n = len(body)
     if proto == IPPROTO_UDP:
         if n < 16:
@@ -225,10 +226,6 @@ def _decapsulate(proto: int, body: memoryview) -> tuple[int, memoryview] | tuple
                 return LINKTYPE_ETHERNET, body[start:]
             if ptype in (ETH_IPV4, ETH_IPV6):
                 return LINKTYPE_RAW, body[start:]
-        first = body[8]
-        if first & 0xC0 == 0x40 or (first & 0xC0 == 0xC0 and n >= 13 and _U32_BE.unpack_from(body, 9)[0] in _QUIC_VERSIONS) \
-                or ((dport == QUIC_PORT or _U16.unpack_from(body, 0)[0] == QUIC_PORT) and first & 0x40):
-            return QUIC_PACKET  # (a short header on any port: the pipeline keeps it only for a QUIC flow it knows)
         return None
     if proto == IPPROTO_IPIP or proto == IPPROTO_IPV6:
         return LINKTYPE_RAW, body
@@ -249,23 +246,29 @@ def _decapsulate(proto: int, body: memoryview) -> tuple[int, memoryview] | tuple
     return None
 
 
-def _dtls_datagram(version: int, src: bytes, dst: bytes, body: memoryview) -> tuple | None:
-    """A UDP datagram whose payload starts with a DTLS record header (RFC 6347 4.1, or RFC 9147's unified
-    header), in decode_tcp's shape."""
-    n = len(body)
-    if n < 11:
-        return None
-    if body[8] & 0xE0 != 0x20 and (n < 21 or body[8] not in _DTLS_TYPES or not (
-            (body[9] == 0xFE and body[10] >= 0xFC) or (body[9] == 1 and body[10] == 0))):
-        return None  # (001CSLEE: a DTLS 1.3 record with the unified header; the pipeline keeps it for known flows)
-    sport, dport, length = _UDP.unpack_from(body, 0)
-    end = length if 8 <= length <= n else n  # the UDP length, unless the capture cut the datagram short
-    return version, src, dst, sport, dport, 0, 0, UDP_DATAGRAM, body[8:end]
+def _datagram_kind(udp: memoryview) -> int:
+    """What a UDP datagram (`udp`: its header and payload) may carry for the pipeline, by its first payload bytes:
+    UDP_DATAGRAM | QUIC_DATAGRAM for QUIC (a short header 01..., on any port: the pipeline keeps it only for a QUIC
+    flow it knows; a long header 11... of a known version; anything with the fixed bit to or from port 443),
+    UDP_DATAGRAM for DTLS (a record header with a DTLS version, or RFC 9147's unified header 001CSLEE), else 0."""
+    n = len(udp)
+    if n < 11 or not _DATAGRAM_FIRST[udp[8]]:
+        return 0
+    first = udp[8]
+    if first & 0x40:
+        if (not first & 0x80 or (n >= 13 and _U32_BE.unpack_from(udp, 9)[0] in _QUIC_VERSIONS)
+                or _U16.unpack_from(udp, 2)[0] == QUIC_PORT or _U16.unpack_from(udp, 0)[0] == QUIC_PORT):
+            return UDP_DATAGRAM | QUIC_DATAGRAM
+        return 0
+    if first & 0xE0 == 0x20 or (n >= 21 and first in _DTLS_TYPES and (
+            (udp[9] == 0xFE and udp[10] >= 0xFC) or (udp[9] == 1 and udp[10] == 0))):
+        return UDP_DATAGRAM
+    return 0
 
 
 def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth: int = 0) -> tuple | None:
     """The hot-path form of decode_frame: a plain tuple in Segment's field order (None when the frame holds
-    no TCP segment, QUIC_PACKET for QUIC).
+    no TCP segment, nor a UDP datagram that _datagram_kind keeps).
 
     Untagged Ethernet (one unpack for all three headers) or raw IP, then IPv4 without options or fragments
     (nearly every packet), takes a straight path; everything else goes through the general code below.
@@ -280,14 +283,10 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth:
                 if proto != IPPROTO_TCP:
                     if proto == IPPROTO_UDP and not frag & 0x3FFF:
                         # most UDP (DNS, RTP...) is neither a tunnel, QUIC nor DTLS: done here (the ports sit
-                        # where TCP's do; the payload starts at byte 42)
-                        b0 = mv[42]
-                        if (dport != VXLAN_PORT and dport != GENEVE_PORT and dport != QUIC_PORT and sport != QUIC_PORT
-                                and not (b0 in _DTLS_TYPES and (mv[43] == 0xFE or mv[43] == 1))
-                                and b0 & 0xE0 != 0x20  # (DTLS 1.3's unified header: 001CSLEE)
-                                and b0 & 0xC0 != 0x40):  # (QUIC's short header: 01...; long headers: 11...)
-                            if b0 & 0xC0 != 0xC0 or n < 47 or _U32_BE.unpack_from(mv, 43)[0] not in _QUIC_VERSIONS:
-                                return None
+                        # where TCP's do; the UDP header starts at byte 34)
+                        if (dport != VXLAN_PORT and dport != GENEVE_PORT
+                                and not (_DATAGRAM_FIRST[mv[42]] and _datagram_kind(mv[34:]))):
+                            return None
                     elif proto not in TUNNEL_PROTOS:
                         return None
                 elif not frag & 0x3FFF and total >= 40:
@@ -380,14 +379,13 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth:
             body = memoryview(whole)
     if proto != IPPROTO_TCP:
         inner = _decapsulate(proto, body)
-        if not inner:
-            if inner is None and proto == IPPROTO_UDP:
-                return _dtls_datagram(version, src, dst, body)
-            if inner is not None:  # QUIC_PACKET: handed on with its payload
-                sport, dport, length = _UDP.unpack_from(body, 0)
-                end = length if 8 <= length <= len(body) else len(body)
-                return version, src, dst, sport, dport, 0, 0, UDP_DATAGRAM | QUIC_DATAGRAM, body[8:end]
-            return inner
+        if inner is None:
+            kind = _datagram_kind(body) if proto == IPPROTO_UDP else 0
+            if not kind:
+                return None
+            sport, dport, length = _UDP.unpack_from(body, 0)
+            end = length if 8 <= length <= len(body) else len(body)  # the UDP length, unless the capture cut it short
+            return version, src, dst, sport, dport, 0, 0, kind, body[8:end]
         if _depth >= MAX_TUNNEL_DEPTH:
             return None
         return decode_tcp(inner[0], inner[1], defrag, _depth + 1)

@@ -68,7 +68,11 @@ class Direction:
 
 
 class TLSConnection:
-    HANDLERS: dict[int, Any] = {}  # handshake type -> method that updates the state (set below the class)
+    # handshake type -> the method that updates the state, by name: a subclass overrides a method, not the table
+    HANDLERS = {1: "_on_client_hello", 2: "_on_server_hello", 4: "_on_new_session_ticket", 5: "_on_end_of_early_data",
+                8: "_on_encrypted_extensions", 11: "_on_certificate", 13: "_on_certificate_request",
+                16: "_on_client_key_exchange", 20: "_on_finished", 24: "_on_key_update",
+                25: "_on_compressed_certificate"}
     dtls = False  # DTLSConnection (dtls.py) reads datagrams of DTLS records
 
     def __init__(self, flow: Flow, keys: KeyStore, out: list, max_handshake: int = MAX_HANDSHAKE_MESSAGE) -> None:
@@ -312,7 +316,7 @@ class TLSConnection:
         handler = self.HANDLERS.get(mtype)
         if handler is not None:
             try:
-                handler(self, direction, side, essentials, raw, ts)
+                getattr(self, handler)(direction, side, essentials, raw, ts)
             except MalformedInput as exc:
                 self._anomaly(ts, "tls", f"malformed_{name.lower()}", exc.reason, direction)
         elif mtype != 0 and not (self.ctx.tls13 and mtype in (4, 24)):
@@ -775,17 +779,3 @@ def _first_tls13_suite(suite_ids: list[int]) -> int:
             return s
     return -1
 
-
-TLSConnection.HANDLERS = {
-    1: TLSConnection._on_client_hello,
-    2: TLSConnection._on_server_hello,
-    4: TLSConnection._on_new_session_ticket,
-    5: TLSConnection._on_end_of_early_data,
-    8: TLSConnection._on_encrypted_extensions,
-    11: TLSConnection._on_certificate,
-    13: TLSConnection._on_certificate_request,
-    25: TLSConnection._on_compressed_certificate,
-    16: TLSConnection._on_client_key_exchange,
-    20: TLSConnection._on_finished,
-    24: TLSConnection._on_key_update,
-}

@@ -95,6 +95,7 @@ class _Reassembly:
 
 class DTLSConnection(TLSConnection):
     dtls = True
+    HANDLERS = {**TLSConnection.HANDLERS, 3: "_on_hello_verify_request"}
 
     def __init__(self, flow: Flow, keys: KeyStore, out: list, max_handshake: int = 1 << 16) -> None:
         super().__init__(flow, keys, out, max_handshake)
@@ -281,7 +282,3 @@ class DTLSConnection(TLSConnection):
         self.ctx.version = TLS_EQUIVALENT.get(self.version or 0, self.ctx.version)
         if self.version == 0xFEFC:  # its encrypted records have the unified header, which decode does not pass on
             self._set_status(NO_KEY, DTLS13_DETAIL)
-
-
-DTLSConnection.HANDLERS = {**TLSConnection.HANDLERS, 2: DTLSConnection._on_server_hello,
-                           3: DTLSConnection._on_hello_verify_request}

@@ -33,7 +33,7 @@ Fields = dict[str, Any]
 class Context:
     """What a parser needs to know about the session so far."""
 
-    __slots__ = ("version", "tls13", "draft", "kx", "dtls", "quic")
+    __slots__ = ("version", "tls13", "draft", "kx", "dtls")
 
     def __init__(self) -> None:
         self.version: int | None = None  # negotiated version; for DTLS the TLS version it is built on
@@ -41,7 +41,6 @@ class Context:
         self.draft: int | None = None  # TLS 1.3 draft number, when a draft was negotiated
         self.kx: str | None = None  # key exchange of the negotiated suite
         self.dtls = False  # DTLS: the ClientHello carries a cookie
-        self.quic = False  # the handshake travels in QUIC CRYPTO frames
 
 
 def parse_client_hello(body: bytes, dtls: bool = False) -> Fields:
@@ -580,5 +579,4 @@ def details(mtype: int, body: bytes, ctx: Context | None) -> Fields:
 def context_snapshot(ctx: Context) -> Context:
     snap = Context()
     snap.version, snap.tls13, snap.draft, snap.kx, snap.dtls = ctx.version, ctx.tls13, ctx.draft, ctx.kx, ctx.dtls
-    snap.quic = ctx.quic
     return snap

@@ -18,15 +18,13 @@ then followed again from the client's next Initial), connection IDs that change 
 """
 from __future__ import annotations
 
-from typing import Any
-
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from dissector.events import CLIENT, SERVER, AppData, Flow, TLSMessage
 from dissector.tls import schedule13
-from dissector.tls.connection import DECRYPTED, NO_KEY, TLSConnection
+from dissector.tls.connection import FAILED, TLSConnection
 from dissector.tls.keystore import KeyStore
 from dissector.tls.suites import Suite
 
@@ -144,17 +142,13 @@ class _Space:
 
 
 class QUICConnection(TLSConnection):
-    quic = True
-
     def __init__(self, flow: Flow, keys: KeyStore, out: list, max_handshake: int = 1 << 16) -> None:
         super().__init__(flow, keys, out, max_handshake)
-        self.ctx.quic = True
         self.quic_version = 0
         self.initial_dcid = b""
         self.cids: dict[str, bytes] = {CLIENT: b"", SERVER: b""}  # each side's Source Connection ID
         self.spaces = {d: {"initial": _Space(), "handshake": _Space(), "app": _Space()} for d in (CLIENT, SERVER)}
         self.streams: dict[tuple[str, int], list] = {}  # (direction, stream id) -> [next offset, {offset: data}]
-        self.packets_undecrypted = 0
         self.ended = ""  # "CONNECTION_CLOSE" once a side closed the connection (as DTLSConnection.ended)
 
     # ------------------------------------------------------------------ packets
@@ -232,7 +226,7 @@ class QUICConnection(TLSConnection):
         except InvalidTag:
             # wrong keys; or, once 1-RTT packets have opened, most likely a key update (the Key Phase is not read)
             if space != "initial" and (long_header or st.largest < 0):
-                self._set_status("failed", f"a {direction} {space} packet did not open with the key log's secrets: "
+                self._set_status(FAILED, f"a {direction} {space} packet did not open with the key log's secrets: "
                                            "the key material does not match this connection")
             self._opaque(direction, space, end - pn_at, ts)
             return
@@ -242,7 +236,6 @@ class QUICConnection(TLSConnection):
 
     def _opaque(self, direction: str, space: str, length: int, ts: float) -> None:
         self.saw_encrypted = True
-        self.packets_undecrypted += 1
         if space == "handshake":
             self.out.append(TLSMessage(ts, self.flow, direction, "EncryptedHandshakeMessage", True, length))
         else:
@@ -380,17 +373,6 @@ class QUICConnection(TLSConnection):
                 self.spaces[direction][space].keys = _PacketKeys(str(suite.cipher), suite.prf_hash, secret,
                                                                  self.quic_version)
 
-    def _tls13_switch(self, direction: str, label: str, ts: float) -> None:
-        super()._tls13_switch(direction, label, ts)
-        self.sides[direction].encrypted = True
-
-    def close(self, ts: float) -> None:
-        if self.status is None and any(s.decrypted_records for s in self.sides.values()):
-            self._set_status(DECRYPTED, "")
-        elif self.status == NO_KEY and self.finished_verified == 2:
-            self._set_status(DECRYPTED, "")
-        super().close(ts)
-
 
 def _expand_pn(largest: int, truncated: int, bits: int) -> int:
     """RFC 9000 A.3: the full packet number closest to the next expected one."""
@@ -403,12 +385,3 @@ def _expand_pn(largest: int, truncated: int, bits: int) -> int:
     if candidate > expected + hwin and candidate >= win:
         return candidate - win
     return candidate
-
-
-
-def _on_server_hello(self: QUICConnection, direction: str, side: Any, h: Any, raw: bytes, ts: float) -> None:
-    TLSConnection.HANDLERS[2](self, direction, side, h, raw, ts)
-    self.ctx.quic = True
-
-
-QUICConnection.HANDLERS = {**TLSConnection.HANDLERS, 2: _on_server_hello}
