@@ -125,7 +125,19 @@ class TLSConnection:
     # ------------------------------------------------------------------ input
     def data(self, direction: str, data: bytes, ts: float) -> None:
         side = self.sides[direction]
-        side.reader.feed(data)
+        reader = side.reader
+        records = reader.whole(data)
+        if records is None:
+            reader.feed(data)
+        else:
+            for ctype, version, body in records:
+                side.records += 1
+                try:
+                    self._record(direction, side, ctype, version, body, ts)
+                except MalformedInput as exc:  # this record is malformed: the next ones are still read
+                    self._anomaly(ts, exc.layer, exc.name, exc.reason, direction)
+            if reader.buffered() < 5:
+                return
         while True:
             try:
                 for ctype, version, body in side.reader.records():

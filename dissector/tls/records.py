@@ -61,6 +61,30 @@ class RecordReader:
                 self.pos = 0
             self.buf += data
 
+    def whole(self, data: bytes) -> list[tuple[int, int, bytes]] | None:
+        """The fast path of feed() + records() for the common case, nothing buffered and no resync pending:
+        the complete records at the start of `data`, as a list; what follows them (part of a record, or a
+        header that `records()` will report) is buffered. None when the case is not the common one: then
+        call feed() and records()."""
+        if self.pos != len(self.buf) or self.resync or self.first:
+            return None
+        out = []
+        n = len(data)
+        pos = 0
+        unpack, limit = _HDR.unpack_from, self.max_length
+        while n - pos >= 5:
+            ctype, version, length = unpack(data, pos)
+            end = pos + 5 + length
+            if end > n or ctype not in VALID_TYPES or version >> 8 != 3 or length > limit:
+                break
+            out.append((ctype, version, data[pos + 5:end]))
+            pos = end
+        self.records_read += len(out)
+        if pos < n:
+            self.buf = bytearray(data[pos:])
+            self.pos = 0
+        return out
+
     def gap(self) -> None:
         """Bytes were lost: drop the partial record and look for the next header."""
         self.buf = bytearray()
