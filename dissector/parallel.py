@@ -254,6 +254,7 @@ def _merge_stats(merged: dict, stats: dict) -> None:
     merged["sessions"] += stats["sessions"]
     merged["non_tls_flows"] += stats["non_tls_flows"]
     merged["quic_packets"] += stats["quic_packets"]  # counted by the first worker only
+    merged["snapped_packets"] += stats["snapped_packets"]  # each by the worker of its flow
     if not merged["truncated"]:
         merged["truncated"] = stats["truncated"]
     for key in ("decryption", "anomalies", "findings"):

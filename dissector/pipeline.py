@@ -13,7 +13,18 @@ from dataclasses import dataclass, field
 
 from dissector.errors import MalformedInput
 from dissector.events import CLIENT, SERVER, Anomaly, AppData, Event, Flow, FlowEnd, SessionStart, TCPEvent, TCPGap
-from dissector.net.decode import ACK, FIN, QUIC_DATAGRAM, RST, SYN, UDP_DATAGRAM, Defragmenter, decode_tcp
+from dissector.net.decode import (
+    ACK,
+    FIN,
+    QUIC_DATAGRAM,
+    RST,
+    SNAPPED,
+    SNAPPED_SHIFT,
+    SYN,
+    UDP_DATAGRAM,
+    Defragmenter,
+    decode_tcp,
+)
 from dissector.net.tcp import TCPDirection
 from dissector.tls.connection import TLSConnection
 from dissector.tls.dtls import DTLSConnection, starts_association, whole_records
@@ -38,6 +49,7 @@ class Stats:
     cleartext_flows: int = 0
     non_tls_flows: int = 0
     evicted: int = 0
+    snapped: int = 0  # TCP segments of analysed flows that the capture's snapshot length cut short
     anomalies: dict[str, int] = field(default_factory=dict)
 
 
@@ -45,7 +57,7 @@ class FlowState:
     """Everything kept per TCP connection: both directions' reassembly and the TLS state."""
 
     __slots__ = ("flow", "dirs", "tls", "probe", "ignored", "last_ts", "fin", "rst", "syn_seen", "client_addr",
-                 "established", "keys", "foreign", "cleartext", "starttls", "upgrade")
+                 "established", "keys", "foreign", "cleartext", "starttls", "upgrade", "snapped")
 
     def __init__(self, flow: Flow, client_addr: tuple) -> None:
         self.flow = flow
@@ -64,6 +76,7 @@ class FlowState:
         self.cleartext = False  # plain HTTP handed to plugins as it is
         self.starttls = 0  # bytes seen of another protocol, watched for TLS starting later (STARTTLS, proxies...)
         self.upgrade = ""  # that protocol, as SessionStart.upgrade tells it ("" when unrecognised)
+        self.snapped = False  # the capture cut a packet of this connection short (its snapshot length)
 
 
 class DatagramFlowState:
@@ -153,6 +166,8 @@ class Pipeline:
                 self._foreign_segment(state, src, sport, flags, payload, ts)
         else:
             direction = CLIENT if (src, sport) == state.client_addr else SERVER
+            if flags & SNAPPED:
+                self._snapped(state, ts, out)
             try:
                 self._segment(state, direction, seq, ack, flags, payload, ts, out)
             except MalformedInput as exc:
@@ -161,6 +176,19 @@ class Pipeline:
         if ts - self.last_sweep > 30.0:  # on every packet of every shard, so evictions (and ids) agree
             self._sweep(ts, out)
         return out
+
+    def _snapped(self, state: FlowState, ts: float, out: list) -> None:
+        """A segment cut short by the capture: the end of its payload is missing (a gap once the next one comes)."""
+        self.stats.snapped += 1
+        if not state.snapped:
+            state.snapped = True
+            self._count("snapped_packet")
+            out.append(Anomaly(ts, state.flow, "capture", "snapped_packet",
+                               "the capture cut this connection's packets short (its snapshot length): the end of "
+                               "their payload is missing, and so are those bytes of the stream. Capture again without "
+                               "a size limit (tcpdump -s 0; Wireshark: no packet size limit)"))
+        if state.tls is not None:
+            state.tls.snapped = True
 
     def _foreign_segment(self, state: FlowState, src: bytes, sport: int, flags: int, payload, ts: float) -> None:
         """Another shard's flow: only follow its lifetime (same ids everywhere), emit nothing."""
@@ -202,6 +230,8 @@ class Pipeline:
             if state.ignored:
                 return
             chunks = mine.feed(seq, payload)
+            if flags & SNAPPED:  # the rest of this segment is not in the capture: a gap right after it
+                chunks += mine.cut(seq + len(payload), flags >> SNAPPED_SHIFT)
             if chunks:
                 self._deliver(state, direction, chunks, ts, out)
         if flags & (FIN | RST):
@@ -258,6 +288,7 @@ class Pipeline:
                 self._swap(state)
                 direction = CLIENT
             tls = state.tls = TLSConnection(flow, self.keys, out, self.max_handshake)
+            tls.snapped = state.snapped
             self.stats.tls_flows += 1
             out.append(SessionStart(ts, flow))
             other = SERVER if direction == CLIENT else CLIENT
@@ -314,6 +345,7 @@ class Pipeline:
                 upgrade = state.upgrade or f"after {state.starttls + pos} bytes of an unrecognised protocol"
                 state.starttls = 0
                 state.tls = TLSConnection(state.flow, self.keys, out, self.max_handshake)
+                state.tls.snapped = state.snapped
                 self.stats.tls_flows += 1
                 out.append(SessionStart(ts, state.flow, False, upgrade))
                 state.tls.data(direction, chunk[pos:] if pos else chunk, ts)

@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write("\r" + " " * 40 + "\r")
         truncated = stats["truncated"]
         summary = {"captures": args.captures, **{k: stats[k] for k in ("packets", "sessions", "decryption",
-                                                                          "non_tls_flows", "quic_packets", "anomalies")},
+                                                                          "non_tls_flows", "quic_packets", "snapped_packets",
+                                                                          "anomalies")},
                    "keylog_bad_lines": len(keys.keylog.errors), "findings": stats["findings"]}
         if truncated:
             summary["truncated"] = truncated
@@ -89,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
             out.close()
     for warning in truncated:
         print(f"dissector: warning: {warning}", file=sys.stderr)
+    if summary["snapped_packets"]:
+        print(f"dissector: warning: {summary['snapped_packets']} packet(s) cut short by the capture's snapshot length: "
+              "bytes of their streams are missing (capture again without a size limit, e.g. tcpdump -s 0)",
+              file=sys.stderr)
     undecodable = summary["anomalies"].get("unsupported_linktype", 0)
     if undecodable and undecodable == summary["packets"]:
         raise CaptureError(f"no packet could be decoded: the capture's link type is not supported (supported: "

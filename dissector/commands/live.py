@@ -336,7 +336,8 @@ def run(args: argparse.Namespace) -> int:
         stats = pipe.stats
         summary = {"interface": args.interface, "filter": args.filter, "packets": packets,
                    "sessions": analysis.sessions, "decryption": analysis.decryption,
-                   "non_tls_flows": stats.non_tls_flows, "quic_packets": stats.quic, "anomalies": dict(stats.anomalies),
+                   "non_tls_flows": stats.non_tls_flows, "quic_packets": stats.quic,
+                   "snapped_packets": stats.snapped, "anomalies": dict(stats.anomalies),
                    "kernel_dropped": drops, "keylog_bad_lines": len(keys.keylog.errors),
                    "key_waits": gate.waits, "key_wait_timeouts": gate.timeouts,
                    "key_wait_max_ms": round(gate.max_waited * 1000, 1), "stopped": reason}

@@ -70,6 +70,10 @@ FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 # record header (seq and ack are 0, the payload is the UDP payload); TCP flags never reach this bit
 UDP_DATAGRAM = 0x100
 QUIC_DATAGRAM = 0x200  # with UDP_DATAGRAM: the payload starts like a QUIC packet (the pipeline reads it)
+# a TCP segment whose packet the capture cut short (its snapshot length): the payload is only the start of it,
+# and flags >> SNAPPED_SHIFT is how many bytes of the packet are missing
+SNAPPED = 0x400
+SNAPPED_SHIFT = 16
 _QUIC_VERSIONS = frozenset((0x00000001, 0x6B3343CF, 0xFF00001D))  # v1, v2, draft-29
 _DTLS_TYPES = frozenset((20, 21, 22, 23, 24, 25))
 # the first UDP payload bytes _datagram_kind looks further at: QUIC (fixed bit), DTLS 1.3's unified header, DTLS
@@ -292,6 +296,7 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth:
                 elif not frag & 0x3FFF and total >= 40:
                     end = 14 + total
                     if end > n:
+                        flags |= SNAPPED | (end - n) << SNAPPED_SHIFT
                         end = n
                     hlen = (doff >> 4) * 4
                     if 20 <= hlen <= end - 34:
@@ -308,10 +313,11 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth:
                 return None
         elif not frag & 0x3FFF and total >= 40:
             end = base + total
-            if end > n:
-                end = n
             tcp = base + 20
             sport, dport, seq, ack, doff, flags = _TCP.unpack_from(mv, tcp)
+            if end > n:
+                flags |= SNAPPED | (end - n) << SNAPPED_SHIFT
+                end = n
             hlen = (doff >> 4) * 4
             if 20 <= hlen <= end - tcp:
                 return 4, src, dst, sport, dport, seq, ack, flags, mv[tcp + hlen:end]
@@ -331,7 +337,8 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth:
         if ihl < 20 or total < ihl:
             raise MalformedInput("ip", "bad_ipv4_header_length", f"IHL {ihl}, total length {total}")
         end = off + total
-        if end > n:  # snapped or TSO-merged: use what was captured
+        snapped = end - n if end > n else 0  # bytes the capture's snapshot length cut off
+        if snapped:
             end = n
         if proto != IPPROTO_TCP and proto not in TUNNEL_PROTOS:
             return None
@@ -350,7 +357,8 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth:
         if vtf >> 28 != 6:
             raise MalformedInput("ip", "bad_ip_version", f"version {vtf >> 28} in an IPv6 frame")
         end = off + 40 + plen
-        if end > n or plen == 0:  # jumbogram or snapped
+        snapped = end - n if end > n and plen != 0 else 0  # bytes the capture's snapshot length cut off
+        if end > n or plen == 0:  # snapped, or a jumbogram
             end = n
         pos = off + 40
         frag_info = None
@@ -395,4 +403,6 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth:
     hlen = (doff >> 4) * 4
     if hlen < 20 or hlen > len(body):
         raise MalformedInput("tcp", "bad_tcp_header_length", f"data offset {hlen}, segment {len(body)} bytes")
+    if snapped:
+        flags |= SNAPPED | snapped << SNAPPED_SHIFT
     return version, src, dst, sport, dport, seq, ack, flags, body[hlen:]

@@ -120,6 +120,16 @@ class TCPDirection:
         self._drain(out)
         return out
 
+    def cut(self, seq: int, n: int) -> list:
+        """`n` bytes at `seq` are known to be missing (the end of a packet the capture cut short). When they are the
+        next bytes of the stream, they are skipped now, as a gap, rather than found later as a hole that holds
+        back every segment after it until the peer's ACKs give it up."""
+        if n <= 0 or self.pending or self.next_seq != seq & 0xFFFFFFFF:
+            return []
+        self.next_seq = (seq + n) & 0xFFFFFFFF
+        self.gap_bytes += n
+        return [n]
+
     def acked(self, ack: int) -> list:
         """The peer acknowledged up to `ack`: bytes before it that we never saw are lost in the capture."""
         if not self.pending or self.next_seq is None:

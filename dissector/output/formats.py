@@ -384,6 +384,8 @@ class TableWriter(Writer):
         if summary.get("quic_packets"):
             parts.append(f"{summary['quic_packets']} QUIC (HTTP/3) packet(s) not analysed: their connections' "
                          "Initial packets are not in the capture")
+        if summary.get("snapped_packets"):
+            parts.append(f"{summary['snapped_packets']} packet(s) cut short by the capture's snapshot length")
         if summary.get("findings") is not None:
             parts.append("findings: " + (", ".join(f"{n} {sev}" for sev, n in summary["findings"].items() if n)
                                          or "none"))

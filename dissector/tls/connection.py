@@ -45,7 +45,7 @@ class Direction:
     """Record-layer state of one direction."""
 
     __slots__ = ("reader", "hs_buf", "protection", "seq", "encrypted", "pending", "undecryptable",
-                 "secret", "early", "next13", "app_only", "records", "decrypted_records", "lost_records")
+                 "secret", "early", "next13", "app_only", "records", "decrypted_records", "lost_records", "missing")
 
     def __init__(self, allow_ssl2: bool) -> None:
         self.reader = RecordReader(allow_ssl2)
@@ -65,6 +65,7 @@ class Direction:
         self.records = 0
         self.decrypted_records = 0
         self.lost_records = 0  # after a capture gap: how many sequence numbers to try ahead
+        self.missing = 0  # bytes of this direction's stream missing from the capture (TCP gaps)
 
 
 class TLSConnection:
@@ -121,6 +122,7 @@ class TLSConnection:
         self.hash13 = "sha256"
         self._pending_ticket = b""
         self.early_skipped = False
+        self.snapped = False  # the capture cut packets of this connection short (set by the pipeline)
 
     # ------------------------------------------------------------------ input
     def data(self, direction: str, data: bytes, ts: float) -> None:
@@ -151,6 +153,7 @@ class TLSConnection:
         side = self.sides[direction]
         side.reader.gap()
         side.hs_buf.clear()
+        side.missing += missing
         if side.protection is None or self.suite is None:
             return
         chained = self.suite.mode == "stream" or (self.suite.mode == "cbc" and (self.version or 0) <= 0x0301)
@@ -159,7 +162,7 @@ class TLSConnection:
             side.protection = None
             side.undecryptable = True
             self._set_status(FAILED, f"{missing} bytes of the {direction}'s stream are missing from the capture; "
-                                     "decryption stops there (the part before the gap was decrypted)")
+                                     f"decryption stops there (the part before the gap was decrypted){self._why_missing()}")
         else:
             # the sequence number of the next record we see is unknown: each lost record needs 5+ bytes
             side.lost_records = min(4096, 1 + missing // 5)
@@ -259,10 +262,29 @@ class TLSConnection:
             return None
         side.protection = None
         side.undecryptable = True
-        self._set_status(FAILED, f"a {direction} record failed to decrypt ({err}): the key material does not "
-                                 "match this session")
+        self._set_status(FAILED, self._failure_reason(direction, side, err))
         self._undecrypted(direction, side, ctype, len(body), ts)
         return None
+
+    def _failure_reason(self, direction: str, side: Direction, err: str) -> str:
+        """Why a record did not decrypt: wrong key material, unless bytes went missing before it (a record cut by a
+        gap, a false record header found after one) while other records decrypted, which shows the keys right."""
+        decrypted = sum(s.decrypted_records for s in self.sides.values())
+        if side.missing and decrypted:
+            return (f"a {direction} record failed to decrypt ({err}) after {side.missing} bytes of the {direction}'s "
+                    f"stream went missing from the capture; decryption of that side stops there (the key material is "
+                    f"right: {decrypted} records decrypted){self._why_missing()}")
+        if side.missing:
+            return (f"a {direction} record failed to decrypt ({err}) after {side.missing} bytes of the {direction}'s "
+                    f"stream went missing from the capture: either the key material does not match this session or "
+                    f"the gap broke the record stream{self._why_missing()}")
+        return f"a {direction} record failed to decrypt ({err}): the key material does not match this session"
+
+    def _why_missing(self) -> str:
+        if not self.snapped:
+            return ""
+        return ("; the capture cut packets short (its snapshot length): capture again without a size limit "
+                "(tcpdump -s 0)")
 
     def _resync_after_gap(self, direction: str, side: Direction, ctype: int, version: int, body: bytes,
                           ts: float) -> tuple[int, bytes] | None:

@@ -588,6 +588,15 @@ def _request_sent(method: str, headers: tuple[tuple[str, str], ...]) -> h11.Requ
     return request
 
 
+def _protocol_error(exc: h11.RemoteProtocolError, side: str) -> str:
+    """h11's reason, in words about the capture when the stream simply ends inside a message."""
+    if "ConnectionClosed" in str(exc):
+        message = "request" if side == "client" else "response"
+        return f"the {side}'s stream ends before the {message} is complete (the connection closed, or its plaintext " \
+               "stops there)"
+    return f"{exc} (rest of the {side} stream not parsed)"
+
+
 class _H1Flow:
     """Both directions of one HTTP/1.x connection."""
 
@@ -639,7 +648,7 @@ class _H1Flow:
             except h11.RemoteProtocolError as exc:
                 self.client_dead = True
                 out.append(Anomaly(ts, self.flow, "http", "http_request_error",
-                                   f"request {self.count + 1}: {exc} (rest of the client stream not parsed)", CLIENT))
+                                   f"request {self.count + 1}: {_protocol_error(exc, 'client')}", CLIENT))
                 return
             t = type(ev)
             if t is h11.Data:
@@ -779,7 +788,7 @@ class _H1Flow:
     def _response_error(self, ex: Exchange, exc: h11.RemoteProtocolError, ts: float, out: list[Event]) -> None:
         self.server_dead = True
         out.append(Anomaly(ts, self.flow, "http", "http_response_error",
-                           f"response to request {ex.stream}: {exc} (rest of the server stream not parsed)", SERVER))
+                           f"response to request {ex.stream}: {_protocol_error(exc, 'server')}", SERVER))
         if ex.status is not None and not ex.resp_emitted:
             self.pending.popleft()
             out.append(ex.response_event(self.flow, ts))

@@ -1,0 +1,104 @@
+"""Captures whose snapshot length cut packets short (tcpdump -s 1500, Wireshark's packet size limit).
+
+The captured part of each such packet is used, the rest of it becomes a TCP gap at once (so later segments are
+not held back behind a hole), the session says its packets were cut, and a decryption that stops at such a gap
+is not blamed on the key material.
+"""
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+
+from dissector.capture.reader import open_capture
+from dissector.capture.writer import PcapWriter
+from dissector.net.decode import SNAPPED, SNAPPED_SHIFT, decode_tcp
+from dissector.net.tcp import TCPDirection
+from tests.conftest import SAMPLES, analyze, needs_tshark, tcp_frame
+
+REAL = SAMPLES / "real"
+LARGE = REAL / "openssl-tls13-large.pcap"  # OpenSSL over a veth with MTU 1500: full-size frames of 1514 bytes
+LARGE_KEYS = REAL / "openssl-tls13-large.keys"
+
+
+def _snap(src, dst, snaplen: int) -> int:
+    """Copy a pcap with a snapshot length; returns how many frames it cut."""
+    cut = 0
+    with open_capture(str(src)) as cap, open(dst, "wb") as f:
+        w = PcapWriter(f, snaplen=snaplen)
+        for ts, _linktype, frame in cap:
+            cut += len(frame) > snaplen
+            w.write(ts, bytes(frame))
+    return cut
+
+
+def test_decode_marks_a_cut_segment_with_the_bytes_it_lacks():
+    frame = tcp_frame(40000, 443, 1000, 0x18, b"x" * 100)
+    whole = decode_tcp(101, frame)
+    assert not whole[7] & SNAPPED and bytes(whole[8]) == b"x" * 100
+    cut = decode_tcp(101, frame[:-30])  # raw IPv4
+    assert cut[7] & SNAPPED and cut[7] >> SNAPPED_SHIFT == 30 and cut[7] & 0xFF == 0x18 and len(cut[8]) == 70
+    eth = b"\x00\x01" * 3 + b"\x00\x02" * 3 + b"\x08\x00" + frame
+    cut = decode_tcp(1, eth[:-30])  # the Ethernet fast path
+    assert cut[7] >> SNAPPED_SHIFT == 30 and len(cut[8]) == 70
+    tcp = frame[20:]
+    ip6 = struct.pack("!IHBB16s16s", 6 << 28, len(tcp), 6, 64, b"\0" * 15 + b"\1", b"\0" * 15 + b"\2") + tcp
+    cut = decode_tcp(101, ip6[:-30])  # IPv6 (the general path)
+    assert cut[7] >> SNAPPED_SHIFT == 30 and len(cut[8]) == 70
+
+
+def test_tcp_cut_skips_the_missing_bytes_as_a_gap_only_when_they_come_next():
+    d = TCPDirection()
+    d.syn(999)
+    assert d.feed(1000, b"a" * 70) == [b"a" * 70]
+    assert d.cut(1070, 30) == [30]
+    assert d.feed(1100, b"b" * 10) == [b"b" * 10]  # in order: not held back behind a hole
+    assert d.cut(1070, 30) == []  # not the next bytes (a retransmission of the cut segment)
+    assert d.gap_bytes == 30
+
+
+def test_capture_cut_to_1500_bytes(tmp_path):
+    snapped = tmp_path / "snap1500.pcap"
+    cut = _snap(LARGE, snapped, 1500)
+    assert cut > 20
+    [whole] = analyze([str(LARGE)], keylogs=[str(LARGE_KEYS)])
+    [doc] = analyze([str(snapped)], keylogs=[str(LARGE_KEYS)])
+    assert [a["name"] for a in doc["anomalies"]].count("snapped_packet") == 1
+    gaps = [t for t in doc["tcp"] if t["event"] == "GAP"]
+    assert gaps and all(g["missing"] == 14 for g in gaps)  # each full-size frame lost its last 14 bytes
+    # decryption went as far as the cut allows; its failure names the missing bytes and the snapshot length,
+    # and does not blame the keys (records before and after the gaps decrypted)
+    detail = doc["decryption"]["detail"]
+    assert doc["decryption"]["status"] == "failed"
+    assert "went missing from the capture" in detail and "the key material is right" in detail
+    assert "snapshot length" in detail and "does not match" not in detail
+    # what could be decrypted is listed at the time it was sent (not when later ACKs gave the holes up)
+    times = {(m["from"], m["type"]): m["time"] for m in whole["messages"]}
+    seen = [(m["from"], m["type"], m["time"]) for m in doc["messages"] if (m["from"], m["type"]) in times]
+    assert ("server", "CertificateVerify") in {(f, t) for f, t, _ in seen}
+    assert all(ts == times[(f, t)] for f, t, ts in seen if t != "NewSessionTicket")
+
+
+def test_cli_warns_and_counts_the_cut_packets(tmp_path):
+    snapped = tmp_path / "snap.pcap"
+    cut = _snap(LARGE, snapped, 1500)
+    proc = subprocess.run([sys.executable, "-m", "dissector", "analyze", str(snapped), "-f", "json", "-q"],
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["summary"]["snapped_packets"] == cut
+    assert proc.stderr.decode().count("\n") == 1 and f"{cut} packet(s) cut short" in proc.stderr.decode()
+    table = subprocess.run([sys.executable, "-m", "dissector", "analyze", str(snapped), "-q"], capture_output=True,
+                           timeout=120).stdout.decode()
+    assert "cut short by the capture's snapshot length" in table
+
+
+@needs_tshark
+def test_cut_packets_counted_as_tshark_counts_them(tmp_path):
+    snapped = tmp_path / "snap.pcap"
+    _snap(REAL / "openssl-tls12-rsa.pcap", snapped, 1200)
+    tshark = subprocess.run(["tshark", "-r", str(snapped), "-Y", "frame.cap_len < frame.len && tcp"],
+                            capture_output=True, timeout=120).stdout.decode().strip().splitlines()
+    proc = subprocess.run([sys.executable, "-m", "dissector", "analyze", str(snapped), "-f", "json", "-q"],
+                          capture_output=True, timeout=120)
+    assert tshark and json.loads(proc.stdout)["summary"]["snapped_packets"] == len(tshark)
