@@ -102,3 +102,26 @@ def test_cut_packets_counted_as_tshark_counts_them(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "dissector", "analyze", str(snapped), "-f", "json", "-q"],
                           capture_output=True, timeout=120)
     assert tshark and json.loads(proc.stdout)["summary"]["snapped_packets"] == len(tshark)
+
+
+def test_capture_cut_inside_the_handshake(tmp_path):
+    """-s 120 keeps 66 bytes of each segment: the hellos are cut, so nothing can be matched to a key, and the
+    session says why; the closing alerts, whose ChangeCipherSpec was cut, are encrypted alerts (not 26 alerts
+    read from ciphertext)."""
+    snapped = tmp_path / "snap120.pcap"
+    _snap(SAMPLES / "tls12-rsa-aes128-cbc.pcap", snapped, 120)
+    [doc] = analyze([str(snapped)], key_specs=[str(SAMPLES / "tls12-rsa-aes128-cbc.key.pem")])
+    alerts = [m for m in doc["messages"] if m["type"] == "Alert"]
+    assert [(m["from"], m.get("encrypted")) for m in alerts] == [("client", True), ("server", True)]
+    assert doc["decryption"]["status"] == "no-key" and "snapshot length" in doc["decryption"]["detail"]
+
+
+@needs_tshark
+def test_encrypted_alerts_of_a_cut_capture_as_tshark_reads_them(tmp_path):
+    snapped = tmp_path / "snap120.pcap"
+    _snap(SAMPLES / "tls12-rsa-aes128-cbc.pcap", snapped, 120)
+    tshark = subprocess.run(["tshark", "-r", str(snapped), "-T", "fields", "-e", "_ws.col.Info"], capture_output=True,
+                            timeout=120).stdout.decode()
+    [doc] = analyze([str(snapped)])
+    ours = sum(1 for m in doc["messages"] if m["type"] == "Alert" and m.get("encrypted"))
+    assert ours == tshark.count("Encrypted Alert") == 2

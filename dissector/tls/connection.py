@@ -306,6 +306,11 @@ class TLSConnection:
         if len(body) < 2:
             self._anomaly(ts, "tls", "truncated_alert", f"{len(body)} bytes", direction)
             return
+        if not encrypted and len(body) != 2:
+            # not a 2-byte alert: an encrypted one whose ChangeCipherSpec the capture lost (as Wireshark reads it)
+            self.saw_encrypted = True
+            self._undecrypted(direction, self.sides[direction], 21, len(body), ts)
+            return
         for i in range(0, len(body) - 1, 2):
             info = {"level": name_of(ALERT_LEVELS, body[i]), "description": name_of(ALERT_DESCRIPTIONS, body[i + 1])}
             self.out.append(TLSMessage(ts, self.flow, direction, "Alert", encrypted, 2, _info=info))
@@ -671,8 +676,14 @@ class TLSConnection:
 
     def _no_key_reason(self) -> str:
         cr = self.client_random.hex()
+        if not self.client_random and self.snapped:
+            return ("the ClientHello is not complete in the capture: the capture cut packets short (its snapshot length), "
+                    "so no keys can be matched; capture again without a size limit (tcpdump -s 0)")
         if not self.client_random:
             return "the handshake is not in the capture (it starts after the ClientHello), so no keys can be matched"
+        if self.suite is None and self.snapped:
+            return ("the ServerHello is not complete in the capture (the capture cut packets short: its snapshot "
+                    "length), so the negotiated cipher suite is unknown")
         if self.suite is None:
             return "no ServerHello in the capture: the negotiated cipher suite is unknown"
         kx = self.suite.kx
