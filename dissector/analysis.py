@@ -130,22 +130,34 @@ def run_captures(paths: Iterable[str], keys: KeyStore, on_event: Callable[[Event
             on_pipeline(analysis.pipe)
         with open_capture(path) as cap:
             cap.on_secrets = keys.add_secrets_block
-            feed = analysis.feed
-            n = 0
-            for ts, linktype, frame in cap:
+            if position is None and progress is None:
+                _feed_all(cap, analysis)
+            else:
+                n = 0
+                feed = analysis.feed
+                for ts, linktype, frame in cap:
+                    if position is not None:
+                        position[1] = n
+                    feed(ts, linktype, frame)
+                    n += 1
+                    if progress is not None and not n & 0x3FFF:
+                        progress(cap.bytes_read, cap.size)
                 if position is not None:
                     position[1] = n
-                feed(ts, linktype, frame)
-                n += 1
-                if progress is not None and not n & 0x3FFF:
-                    progress(cap.bytes_read, cap.size)
-            if position is not None:
-                position[1] = n
             analysis.finish()
             _add_analysis(result, analysis)
             if cap.truncated:
                 result.truncated.append(f"{path}: {cap.warning or 'capture truncated'}")
     return result
+
+
+def _feed_all(cap: Any, analysis: Analysis) -> None:
+    """Analysis.feed over every frame, inlined: the loop of a run with no progress or position to keep."""
+    pipe_feed, host, hand_on = analysis.pipe.feed, analysis.host, analysis._hand_on
+    for ts, linktype, frame in cap:
+        evs = pipe_feed(ts, linktype, frame)
+        if evs:
+            hand_on(host.process(evs) if host is not None else evs)
 
 
 def _add_analysis(result: RunResult, analysis: Analysis) -> None:
