@@ -229,6 +229,8 @@ class Pipeline:
         if payload:
             if state.ignored:
                 return
+            if flags & SYN:  # TCP Fast Open: data in the SYN starts one past it (the SYN takes a sequence number)
+                seq = (seq + 1) & 0xFFFFFFFF
             chunks = mine.feed(seq, payload)
             if flags & SNAPPED:  # the rest of this segment is not in the capture: a gap right after it
                 chunks += mine.cut(seq + len(payload), flags >> SNAPPED_SHIFT)

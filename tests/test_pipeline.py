@@ -253,3 +253,22 @@ def test_a_bug_on_one_flow_is_reported_on_it_and_the_others_go_on(monkeypatch, t
     rest = [s for s in sessions if s["id"] != 0]
     assert len(rest) == (6 if transport == "tcp" else 1)
     assert all(s["decryption"]["status"] == "decrypted" and s["app_data"] for s in rest)
+
+
+def test_tcp_fast_open_data_in_the_syn_starts_one_past_it():
+    """TCP Fast Open: the ClientHello rides in the SYN; the SYN takes a sequence number, so its data starts at
+    seq + 1 (the whole capture is in samples/real/tfo-tls13, checked against tshark in test_real_peers)."""
+    from dissector.events import TLSMessage
+    from dissector.pipeline import Pipeline
+    from tests.conftest import tcp_frame as frame
+
+    body = bytes([3, 3]) + bytes(32) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00" + b"\x00\x00"
+    hello = bytes([1]) + len(body).to_bytes(3, "big") + body
+    record = bytes([22, 3, 1]) + len(hello).to_bytes(2, "big") + hello
+    pipe = Pipeline()
+    evs = pipe.feed(0.0, 101, frame(40000, 443, 1000, 0x02, record))  # SYN with data
+    evs += pipe.feed(0.1, 101, frame(443, 40000, 5000, 0x12, src=b"\x0a\0\0\2", dst=b"\x0a\0\0\1"))
+    evs += pipe.feed(0.2, 101, frame(40000, 443, 1001 + len(record), 0x10))
+    evs += pipe.finish()
+    assert [(e.ts, e.type) for e in evs if isinstance(e, TLSMessage)] == [(0.0, "ClientHello")]
+    assert pipe.stats.tls_flows == 1
