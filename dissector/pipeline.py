@@ -49,7 +49,7 @@ class Stats:
     cleartext_flows: int = 0
     non_tls_flows: int = 0
     evicted: int = 0
-    snapped: int = 0  # TCP segments of analysed flows that the capture's snapshot length cut short
+    snapped: int = 0  # TCP segments of analysed flows, and DTLS/QUIC datagrams, the snapshot length cut short
     anomalies: dict[str, int] = field(default_factory=dict)
 
 
@@ -140,10 +140,13 @@ class Pipeline:
             return out
         version, src, dst, sport, dport, seq, ack, flags, payload = seg
         if flags & UDP_DATAGRAM:
+            key = (src, sport, dst, dport, 17)
             if flags & QUIC_DATAGRAM:
-                self._quic(ts, version, (src, sport, dst, dport, 17), payload, out)
+                self._quic(ts, version, key, payload, out)
             else:
-                self._datagram(ts, version, (src, sport, dst, dport, 17), payload, out)
+                self._datagram(ts, version, key, payload, out)
+            if flags & SNAPPED:
+                self._snapped_datagram(key)
             if ts - self.last_sweep > 30.0:
                 self._sweep(ts, out)
             return out
@@ -188,6 +191,14 @@ class Pipeline:
                                "their payload is missing, and so are those bytes of the stream. Capture again without "
                                "a size limit (tcpdump -s 0; Wireshark: no packet size limit)"))
         if state.tls is not None:
+            state.tls.snapped = True
+
+    def _snapped_datagram(self, key: tuple) -> None:
+        """A DTLS or QUIC datagram cut short by the capture: counted (once over the shards); its records say the rest."""
+        if self.shard is None or self.shard[0] == 0:
+            self.stats.snapped += 1
+        state = self.flows.get(key)
+        if state is not None and state.tls is not None:
             state.tls.snapped = True
 
     def _foreign_segment(self, state: FlowState, src: bytes, sport: int, flags: int, payload, ts: float) -> None:

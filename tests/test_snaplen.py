@@ -125,3 +125,51 @@ def test_encrypted_alerts_of_a_cut_capture_as_tshark_reads_them(tmp_path):
     [doc] = analyze([str(snapped)])
     ours = sum(1 for m in doc["messages"] if m["type"] == "Alert" and m.get("encrypted"))
     assert ours == tshark.count("Encrypted Alert") == 2
+
+
+@needs_tshark
+def test_cut_dtls_datagrams_are_counted_too(tmp_path):
+    snapped = tmp_path / "dtls.pcap"
+    cut = _snap(REAL / "dtls" / "openssl-dtls12-ecdhe.pcap", snapped, 300)
+    tshark = subprocess.run(["tshark", "-r", str(snapped), "-Y", "frame.cap_len < frame.len && udp"],
+                            capture_output=True, timeout=120).stdout.decode().strip().splitlines()
+    proc = subprocess.run([sys.executable, "-m", "dissector", "analyze", str(snapped), "-f", "json", "-q"],
+                          capture_output=True, timeout=120)
+    assert cut and json.loads(proc.stdout)["summary"]["snapped_packets"] == len(tshark) == cut
+
+
+def test_a_finished_whose_handshake_was_cut_is_unverifiable_not_a_key_failure(tmp_path):
+    """DTLS datagrams cut at 300 bytes lose the Certificate and ServerKeyExchange: the records still decrypt and
+    authenticate, so the keys are right; the Finished cannot be checked against an incomplete transcript, which
+    is an anomaly, not a wrong key."""
+    snapped = tmp_path / "dtls.pcap"
+    _snap(REAL / "dtls" / "openssl-dtls12-ecdhe.pcap", snapped, 300)
+    [doc] = analyze([str(snapped)], keylogs=[str(REAL / "dtls" / "openssl-dtls12-ecdhe.keys")])
+    assert doc["decryption"]["status"] == "decrypted"
+    assert doc["app_data"]["client"]["bytes"] > 0 and doc["app_data"]["server"]["bytes"] > 0
+    unverifiable = [a for a in doc["anomalies"] if a["name"] == "finished_unverifiable"]
+    assert unverifiable and "snapshot length" in unverifiable[0]["detail"]
+
+
+def test_a_finished_that_does_not_match_a_complete_transcript_still_fails(tmp_path):
+    """The other side of the rule above: no bytes missing, a transcript that differs (one byte of the server's
+    certificate signature flipped on the wire, which the key schedule does not use) fails the session."""
+    from dissector.pipeline import Pipeline
+
+    src = SAMPLES / "tls12-ecdhe-rsa-aes128-gcm.pcap"
+    data = bytearray(src.read_bytes())
+    pipe = Pipeline()
+    body = None
+    with open_capture(str(src)) as cap:
+        for ts, linktype, frame in cap:
+            for ev in pipe.feed(ts, linktype, frame):
+                if getattr(ev, "type", None) == "Certificate" and ev.direction == "server":
+                    body = bytes(ev.body)
+    at = data.find(body) + len(body) - 1  # the message's last byte: the end of the certificate's signature
+    assert body and at > 0 and data.count(body) == 1
+    data[at] ^= 0xFF
+    tampered = tmp_path / "tampered.pcap"
+    tampered.write_bytes(data)
+    [doc] = analyze([str(tampered)], keylogs=[str(SAMPLES / "tls12-ecdhe-rsa-aes128-gcm.keys")])
+    assert doc["decryption"]["status"] == "failed" and "does not match the handshake transcript" in \
+        doc["decryption"]["detail"]

@@ -393,6 +393,8 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth:
                 return None
             sport, dport, length = _UDP.unpack_from(body, 0)
             end = length if 8 <= length <= len(body) else len(body)  # the UDP length, unless the capture cut it short
+            if snapped:
+                kind |= SNAPPED | snapped << SNAPPED_SHIFT
             return version, src, dst, sport, dport, 0, 0, kind, body[8:end]
         if _depth >= MAX_TUNNEL_DEPTH:
             return None

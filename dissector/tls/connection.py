@@ -123,6 +123,7 @@ class TLSConnection:
         self._pending_ticket = b""
         self.early_skipped = False
         self.snapped = False  # the capture cut packets of this connection short (set by the pipeline)
+        self.transcript_gap = False  # bytes went missing since the handshake began: its transcript may lack messages
 
     # ------------------------------------------------------------------ input
     def data(self, direction: str, data: bytes, ts: float) -> None:
@@ -154,6 +155,7 @@ class TLSConnection:
         side.reader.gap()
         side.hs_buf.clear()
         side.missing += missing
+        self.transcript_gap = True
         if side.protection is None or self.suite is None:
             return
         chained = self.suite.mode == "stream" or (self.suite.mode == "cbc" and (self.version or 0) <= 0x0301)
@@ -396,6 +398,7 @@ class TLSConnection:
         if self.handshakes == 1:
             self.sni = h.sni
         self.transcript = []
+        self.transcript_gap = False
         if raw:
             self._hashed(raw)
         if self.offered_early_data and h.supported_versions:  # TLS 1.3 0-RTT: early data may follow right away
@@ -512,6 +515,11 @@ class TLSConnection:
                 self.finished_verified += 1
                 if self.status is None or self.status == DECRYPTED:
                     self._set_status(DECRYPTED, "")
+            elif self.transcript_gap:
+                # its record decrypted and authenticated, so the keys are right: the transcript lacks messages
+                self._anomaly(ts, "tls", "finished_unverifiable",
+                              f"the {direction} Finished cannot be checked: handshake messages went missing from the "
+                              f"capture, so the transcript is incomplete{self._why_missing()}", direction)
             else:
                 self._set_status(FAILED, f"the {direction} Finished message does not match the handshake "
                                          "transcript: the key material is wrong for this session")

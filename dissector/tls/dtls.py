@@ -126,6 +126,7 @@ class DTLSConnection(TLSConnection):
                         f"type {ctype}, version 0x{version:04x}, length {length}, {n - pos} bytes left")
                 self._anomaly(ts, "tls", "bad_record_header", what + "; the rest of the datagram is skipped",
                               direction)
+                self.transcript_gap = True  # what it held is lost, handshake messages perhaps
                 return
             body = bytes(payload[pos + HEADER_LEN:end])
             pos = end
