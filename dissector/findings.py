@@ -69,6 +69,8 @@ FINDING_IDS = {
     "password_cleartext": "a login form's password on cleartext HTTP",
     "oauth2_secret_cleartext": "OAuth2 client_secret, code or tokens on cleartext HTTP",
     "basic_auth": "Basic authentication over TLS (info)",
+    # mail (doc["mail"] from the mail plugin)
+    "mail_login_cleartext": "an SMTP, IMAP or POP3 login on a connection that never started TLS",
 }
 
 EXPIRY_WARNING_DAYS = 30
@@ -203,7 +205,18 @@ def session_findings(doc: dict, notes: HandshakeNotes | None = None) -> list[dic
     http = doc.get("http")
     if isinstance(http, dict) and http.get("requests"):
         _http(doc, http["requests"], out)
+    mail = doc.get("mail")
+    if isinstance(mail, dict) and mail.get("logins") and is_cleartext(doc):
+        _mail_logins(mail, out)
     return sorted(out.items, key=lambda f: _RANK.get(f["severity"], 9))
+
+
+def _mail_logins(mail: dict, out: _Out) -> None:
+    protocol = mail.get("protocol") or "mail"
+    for login in mail["logins"]:
+        how = " ".join(p for p in (login.get("command"), login.get("mechanism")) if p) or "login"
+        out.add("high", "mail_login_cleartext", f"{protocol} {how} of user {login.get('user')!r} sent in cleartext "
+                                                "(the connection never started TLS)")
 
 
 # --- protocol, suite, hellos ---------------------------------------------------------------------------

@@ -34,6 +34,10 @@ from dissector.tls.records import looks_like_tls, plausible_header
 from dissector.upgrades import WATCH_LIMIT, client_hello_at, protocol_name, refine
 
 PROBE_LIMIT = 16384  # bytes of a stream's start kept to decide whether it is TLS
+# a mail connection that may still start TLS (STARTTLS) keeps its cleartext this long for the plugins; should it
+# end (or go past this) without TLS, the plugins read it as a cleartext session (logins in the clear)
+CLEARTEXT_HOLD = 16384
+MAIL_UPGRADES = frozenset(("STARTTLS (SMTP)", "STARTTLS (SMTP or FTP)", "STARTTLS (IMAP)", "STARTTLS (POP3)"))
 
 
 @dataclass(slots=True)
@@ -57,7 +61,7 @@ class FlowState:
     """Everything kept per TCP connection: both directions' reassembly and the TLS state."""
 
     __slots__ = ("flow", "dirs", "tls", "probe", "ignored", "last_ts", "fin", "rst", "syn_seen", "client_addr",
-                 "established", "keys", "foreign", "cleartext", "starttls", "upgrade", "snapped")
+                 "established", "keys", "foreign", "cleartext", "starttls", "upgrade", "snapped", "held")
 
     def __init__(self, flow: Flow, client_addr: tuple) -> None:
         self.flow = flow
@@ -77,6 +81,7 @@ class FlowState:
         self.starttls = 0  # bytes seen of another protocol, watched for TLS starting later (STARTTLS, proxies...)
         self.upgrade = ""  # that protocol, as SessionStart.upgrade tells it ("" when unrecognised)
         self.snapped = False  # the capture cut a packet of this connection short (its snapshot length)
+        self.held: list | None = None  # a watched mail connection's cleartext so far: (time, direction, bytes)
 
 
 class DatagramFlowState:
@@ -84,6 +89,7 @@ class DatagramFlowState:
 
     __slots__ = ("flow", "dirs", "tls", "ignored", "last_ts", "keys", "foreign", "client_addr", "encrypted")
     starttls = 0  # (what _end asks of a TCP flow)
+    held = None
 
     def __init__(self, flow: Flow, client_addr: tuple) -> None:
         self.flow = flow
@@ -319,10 +325,14 @@ class Pipeline:
             # this connection (an HTTP proxy's CONNECT request is not handed to the plugins as HTTP)
             state.upgrade = name
             state.probe = {}
+            if self.cleartext_http and name in MAIL_UPGRADES:
+                state.held = []
             if direction == CLIENT:  # the hello may follow in the same segment (e.g. after an SSLRequest)
                 self._starttls(state, direction, buf, ts, out)
             else:
                 state.starttls = len(buf)
+                if state.held is not None:
+                    state.held.append((ts, direction, buf))
             return direction
         if self.cleartext_http and len(buf) >= 8 and _looks_like_http(buf):
             state.cleartext = True
@@ -353,10 +363,13 @@ class Pipeline:
         if direction == CLIENT:
             if state.upgrade:
                 state.upgrade = refine(state.upgrade, chunk)
+                if state.held is not None and state.upgrade not in MAIL_UPGRADES:
+                    state.held = None  # FTP after all
             pos = client_hello_at(chunk, bool(state.upgrade))
             if pos >= 0:
                 upgrade = state.upgrade or f"after {state.starttls + pos} bytes of an unrecognised protocol"
                 state.starttls = 0
+                state.held = None
                 state.tls = TLSConnection(state.flow, self.keys, out, self.max_handshake)
                 state.tls.snapped = state.snapped
                 self.stats.tls_flows += 1
@@ -364,10 +377,25 @@ class Pipeline:
                 state.tls.data(direction, chunk[pos:] if pos else chunk, ts)
                 return
         state.starttls += len(chunk)
+        if state.held is not None:
+            state.held.append((ts, direction, chunk))
+            if state.starttls > CLEARTEXT_HOLD:
+                self._cleartext_mail(state, out)
+                return
         if state.starttls > WATCH_LIMIT:
             state.starttls = 0
             state.ignored = True
             self.stats.non_tls_flows += 1
+
+    def _cleartext_mail(self, state: FlowState, out: list) -> None:
+        """A mail connection that did not start TLS: from here on a cleartext session, its held bytes first."""
+        held, state.held = state.held or [], None
+        state.starttls = 0
+        state.cleartext = True
+        self.stats.cleartext_flows += 1
+        out.append(SessionStart(held[0][0] if held else self.now, state.flow, True))
+        for ts, direction, chunk in held:
+            out.append(AppData(ts, state.flow, direction, len(chunk), chunk))
 
     # ------------------------------------------------------------------ DTLS over UDP
     def _datagram(self, ts: float, version: int, key: tuple, payload, out: list) -> None:
@@ -501,6 +529,8 @@ class Pipeline:
             rest = tcp_dir.flush()
             if rest and not state.ignored:
                 self._deliver(state, d, rest, ts, out)
+        if state.held:  # a mail connection that never started TLS: its cleartext, for the plugins
+            self._cleartext_mail(state, out)
         if state.tls is not None:
             state.tls.out = out
             state.tls.close(ts)

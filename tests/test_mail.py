@@ -138,3 +138,86 @@ def test_the_table_shows_the_login_redacted():
                           str(REAL / "starttls-imap.keys"), "-q"], capture_output=True, text=True, timeout=60).stdout
     assert "IMAP logins:\n    AUTHENTICATE PLAIN: user alice, password <redacted 10 chars> -> ok\n" in out
     assert "wonderland" not in out
+
+
+# -- mail that never starts TLS: a cleartext session for the plugins ------------------------------------------
+
+def test_real_imap_login_in_cleartext_is_a_high_finding():
+    """curl to Dovecot with TLS off (samples/real/cleartext-imap): the connection is watched for STARTTLS, never
+    starts TLS, and is read by the plugins as a cleartext session, whose login is a high finding."""
+    [s] = analyze([REAL / "cleartext-imap.pcap"], plugins=True)
+    assert s["cleartext"] is True and s["version"] is None and s["decryption"]["status"] == "not-encrypted"
+    mail = s["mail"]
+    assert mail["protocol"] == "IMAP" and mail["greeting"].startswith("* OK")
+    [login] = mail["logins"]
+    assert (login["command"], login["mechanism"], login["user"], login["result"]) == ("AUTHENTICATE", "PLAIN", "alice", "ok")
+    assert login["password"] == "<redacted 10 chars>"
+    assert mail["commands"][:4] == ["CAPABILITY", "AUTHENTICATE", "SELECT", "UID FETCH"]
+    [finding] = [f for f in s["findings"] if f["id"] == "mail_login_cleartext"]
+    assert finding["severity"] == "high" and "'alice'" in finding["detail"] and "wonderland" not in finding["detail"]
+    assert s["app_data"]["client"]["bytes"] == 124  # every byte of both directions, in order
+    # without plugins the connection is no session at all, as before
+    assert analyze([REAL / "cleartext-imap.pcap"], plugins=False) == []
+
+
+def test_the_cleartext_login_matches_what_tshark_sees():
+    import shutil
+    import subprocess
+
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark is not installed")
+    out = subprocess.run(["tshark", "-r", str(REAL / "cleartext-imap.pcap"), "-Y", "imap.request", "-T", "fields",
+                          "-e", "imap.request"], capture_output=True, text=True, timeout=60).stdout
+    line = next(x for x in out.splitlines() if "AUTHENTICATE PLAIN" in x)
+    _, user, password = base64.b64decode(line.split()[-1]).split(b"\0")
+    [s] = analyze([REAL / "cleartext-imap.pcap"], plugins=True)
+    [login] = s["mail"]["logins"]
+    assert login["user"] == user.decode() and login["password"] == f"<redacted {len(password)} chars>"
+
+
+def _mail_flow(server: list[bytes], client: list[bytes]) -> list:
+    """Events of a hand-built TCP connection to port 143: the server's and the client's writes, alternating."""
+    from dissector.pipeline import Pipeline
+    from tests.conftest import tcp_frame as frame
+
+    srv = dict(src=b"\x0a\0\0\2", dst=b"\x0a\0\0\1")
+    pipe = Pipeline(cleartext_http=True)
+    evs = pipe.feed(0.0, 101, frame(40000, 143, 99, 0x02))
+    evs += pipe.feed(0.1, 101, frame(143, 40000, 499, 0x12, **srv))
+    evs += pipe.feed(0.2, 101, frame(40000, 143, 100, 0x10))
+    seq = {"c": 100, "s": 500}
+    t = 1.0
+    for s_data, c_data in zip(server, client + [b""] * (len(server) - len(client))):
+        for who, data in (("s", s_data), ("c", c_data)):
+            if data:
+                f = frame(143, 40000, seq["s"], 0x18, data, **srv) if who == "s" else frame(40000, 143, seq["c"], 0x18, data)
+                evs += pipe.feed(t, 101, f)
+                seq[who] += len(data)
+                t += 1.0
+    evs += pipe.feed(t, 101, frame(40000, 143, seq["c"], 0x11))
+    evs += pipe.feed(t + 1, 101, frame(143, 40000, seq["s"], 0x11, **srv))
+    return evs + pipe.finish()
+
+
+def test_a_cleartext_mail_connection_longer_than_the_hold_is_handed_over_whole():
+    from dissector.events import AppData, SessionStart
+    from dissector.pipeline import CLEARTEXT_HOLD
+
+    big = [b"* 1 FETCH (BODY[] {%d}\r\n" % 5000 + b"x" * 5000 + b")\r\n" for _ in range(6)]
+    evs = _mail_flow([b"* OK ready\r\n"] + big, [b"a1 LOGIN alice wonderland\r\n"] + [b"a2 NOOP\r\n"] * 6)
+    starts = [e for e in evs if isinstance(e, SessionStart)]
+    assert len(starts) == 1 and starts[0].cleartext and starts[0].ts == 1.0
+    data = [e for e in evs if isinstance(e, AppData)]
+    assert sum(e.length for e in data) > CLEARTEXT_HOLD  # the held part, then the rest as it came
+    assert [e.ts for e in data] == sorted(e.ts for e in data)
+
+
+def test_starttls_after_cleartext_commands_is_still_a_tls_session():
+    from dissector.events import SessionStart
+
+    body = bytes([3, 3]) + bytes(32) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00" + b"\x00\x00"
+    hello = bytes([1]) + len(body).to_bytes(3, "big") + body
+    record = bytes([22, 3, 1]) + len(hello).to_bytes(2, "big") + hello
+    evs = _mail_flow([b"* OK ready\r\n", b"a1 OK begin TLS\r\n"], [b"a1 STARTTLS\r\n", record])
+    starts = [e for e in evs if isinstance(e, SessionStart)]
+    assert [(s.cleartext, s.upgrade) for s in starts] == [(False, "STARTTLS (IMAP)")]

@@ -40,13 +40,15 @@
 #                           GnuTLS's key log
 #   starttls-imap           curl imap:// --ssl-reqd -> dovecot on 143: STARTTLS, LOGIN, LIST, LOGOUT; curl's
 #                           key log
+#   cleartext-imap          curl imap:// (no TLS) -> dovecot on 143 with TLS off and plaintext logins allowed:
+#                           the same LOGIN in the clear (no key log: nothing is encrypted)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 NS_C=st-cli NS_S=st-srv
 S4=10.98.1.1 C4=10.98.1.2
 HOST=www.example.test
-ALL=(mysql mysql-openssl postgres smtp socks5 ldap imap)
+ALL=(mysql mysql-openssl postgres smtp socks5 ldap imap imap-clear)
 CAPTURES=("${ALL[@]}")
 
 if [ "$(id -u)" != 0 ]; then echo "make_starttls_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
@@ -114,6 +116,15 @@ finish() {  # finish NAME: stop tcpdump, keep the capture and its key log
   sleep 0.5
   stop "$TCPDUMP_PID" INT; TCPDUMP_PID=""
   keep_capture "$name"
+}
+
+finish_clear() {  # finish_clear NAME: stop tcpdump, keep the capture (no TLS: no key log)
+  local name=$1
+  sleep 0.5
+  stop "$TCPDUMP_PID" INT; TCPDUMP_PID=""
+  cp "$WORK/$name.pcap" "$HERE/$name.pcap"
+  chmod 644 "$HERE/$name.pcap"
+  echo "   $(grep -o '[0-9]* packets captured' "$WORK/tcpdump.log")" >&2
 }
 
 finish_rsa() {  # finish_rsa NAME: as finish, for a client that writes no key log: the server's key decrypts
@@ -358,8 +369,9 @@ EOF
 
 # --- IMAP ------------------------------------------------------------------------------------------
 
-imap_capture() {
-  local name=starttls-imap
+imap_capture() {  # imap_capture [clear]: STARTTLS required, or (clear) no TLS at all and plaintext logins allowed
+  local name=starttls-imap ssl=required plaintext=yes tls_opts="--ssl-reqd"
+  if [ "${1:-}" = clear ]; then name=cleartext-imap ssl=no plaintext=no tls_opts=""; fi
   command -v dovecot >/dev/null || { echo "dovecot is missing (apt-get install dovecot-imapd)" >&2; return 1; }
   local d="$WORK/dovecot"
   mkdir -p "$d/run" "$d/mail/alice/Maildir/"{cur,new,tmp}
@@ -373,10 +385,10 @@ listen = $S4
 base_dir = $d/run
 log_path = $d/dovecot.log
 instance_name = st-dovecot
-ssl = required
+ssl = $ssl
 ssl_cert = <$WORK/server.crt.pem
 ssl_key = <$WORK/server.key.pem
-disable_plaintext_auth = yes
+disable_plaintext_auth = $plaintext
 auth_mechanisms = plain
 passdb {
   driver = static
@@ -392,10 +404,11 @@ EOF
   SERVER_PID=$!
   server_up 143 dovecot "$d/dovecot.log" || return 1
   begin "$name" 143
+  # shellcheck disable=SC2086
   (cd "$WORK" && SSLKEYLOGFILE="$WORK/$name.keys" timeout 30 ip netns exec $NS_C curl -sS \
-    --ssl-reqd --cacert "$WORK/server.crt.pem" -u alice:wonderland "imap://$HOST/INBOX;UID=1") 2>&1 \
+    $tls_opts --cacert "$WORK/server.crt.pem" -u alice:wonderland "imap://$HOST/INBOX;UID=1") 2>&1 \
     | sed 's/^/   /' >&2
-  finish "$name"
+  if [ -n "$tls_opts" ]; then finish "$name"; else finish_clear "$name"; fi
   stop "$SERVER_PID"; SERVER_PID=""
 }
 
@@ -411,6 +424,7 @@ for w in "${CAPTURES[@]}"; do
     socks5) stop_mariadb; socks5_capture;;
     ldap) stop_mariadb; ldap_capture;;
     imap) stop_mariadb; imap_capture;;
+    imap-clear) stop_mariadb; imap_capture clear;;
   esac
 done
 stop_mariadb
