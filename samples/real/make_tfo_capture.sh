@@ -27,13 +27,7 @@ NAMESPACES=($NS_C $NS_S)
 # shellcheck source=netns-lib.sh
 . "$HERE/netns-lib.sh"
 
-teardown() {
-  stop "$SERVER_PID"; stop "$TCPDUMP_PID" INT
-  remove_namespaces
-  rm -rf "$WORK"
-}
-trap teardown EXIT
-trap 'exit 130' INT TERM
+trap_teardown
 
 two_namespaces $NS_C vcli 02:99:04:00:00:02 $NS_S vsrv 02:99:04:00:00:01
 ip -n $NS_C addr add 10.99.4.2/24 dev vcli

@@ -85,3 +85,14 @@ finish_capture() {  # finish_capture NAME: stop the server (SERVER_PID) and tcpd
   stop "$TCPDUMP_PID" INT; TCPDUMP_PID=""
   keep_capture "$1"
 }
+
+trap_teardown() {  # trap_teardown: on exit (or INT/TERM) stop $SERVER_PID and $TCPDUMP_PID, remove the namespaces
+                   # and $WORK: the teardown of a script that runs one server at a time
+  teardown() {
+    stop "${SERVER_PID:-}"; stop "${TCPDUMP_PID:-}" INT
+    remove_namespaces
+    rm -rf "$WORK"
+  }
+  trap teardown EXIT
+  trap 'exit 130' INT TERM
+}

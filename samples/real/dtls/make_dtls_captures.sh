@@ -61,13 +61,7 @@ NAMESPACES=($NS_C $NS_S)
 # shellcheck source=../netns-lib.sh
 . "$REAL/netns-lib.sh"  # stop, remove_namespaces, keep_capture (copies $WORK/NAME.{pcap,keys} to $HERE)
 
-teardown() {
-  stop "$SERVER_PID"; stop "$TCPDUMP_PID" INT
-  remove_namespaces
-  rm -rf "$WORK"
-}
-trap teardown EXIT
-trap 'exit 130' INT TERM
+trap_teardown
 
 inc() { ip netns exec $NS_C "$@"; }
 ins() { ip netns exec $NS_S "$@"; }
