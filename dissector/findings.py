@@ -85,7 +85,7 @@ class HandshakeNotes:
     one Certificate message per side, one ServerKeyExchange)."""
 
     __slots__ = ("client_hello", "server_hello", "negotiated_hello", "client_hellos", "hrr", "hvr",
-                 "server_cert", "client_cert", "server_kx", "cert_request", "server_encrypted", "ssl2_hello")
+                 "server_cert", "client_cert", "server_kx", "cert_request", "server_encrypted", "ssl2_hello", "gap")
 
     def __init__(self) -> None:
         self.client_hello: bytes | None = None  # first ClientHello body
@@ -100,6 +100,7 @@ class HandshakeNotes:
         self.cert_request = False
         self.server_encrypted = False  # the server sent handshake messages nobody could decrypt
         self.ssl2_hello = False
+        self.gap = False  # bytes of the connection went missing from the capture (a TCP gap)
 
     @staticmethod
     def wants(ev: Any) -> bool:
@@ -162,7 +163,7 @@ def enrich(doc: dict, notes: HandshakeNotes, *, when: float, details: bool = Tru
             resumed=bool(doc.get("resumed")), suite_auth=suite.auth if suite else None,
             server_hello_seen=notes.server_hello is not None, server_encrypted_handshake=notes.server_encrypted,
             decryption=doc["decryption"]["status"], cert_requested=notes.cert_request, trust=trust,
-            server_ip=server_ip)
+            server_ip=server_ip, gap=notes.gap)
     doc["findings"] = session_findings(doc, notes)
 
 

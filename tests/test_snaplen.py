@@ -73,6 +73,8 @@ def test_capture_cut_to_1500_bytes(tmp_path):
     assert doc["decryption"]["status"] == "failed"
     assert "went missing from the capture" in detail and "the key material is right" in detail
     assert "snapshot length" in detail and "does not match" not in detail
+    # the Certificate was in a cut segment: the note says so (not "the handshake could not be decrypted")
+    assert "went missing from the capture" in doc["certificates"]["note"]
     # what could be decrypted is listed at the time it was sent (not when later ACKs gave the holes up)
     times = {(m["from"], m["type"]): m["time"] for m in whole["messages"]}
     seen = [(m["from"], m["type"], m["time"]) for m in doc["messages"] if (m["from"], m["type"]) in times]

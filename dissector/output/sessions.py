@@ -153,6 +153,8 @@ class SessionCollector:
                 s.doc["tcp"] = self.tcp.pop(flow.id, None) or []
             return
         if t is TCPEvent or t is TCPGap:
+            if t is TCPGap and s is not None:
+                s.notes.gap = True
             if not self.messages:
                 return
             item = {"time": ev.ts, "from": ev.direction, "event": ev.state if t is TCPEvent else "GAP"}

@@ -330,7 +330,8 @@ def _certificate_ders(body: bytes, tls13: bool, draft: int | None) -> tuple[byte
 def session_certificates(server_msg: tuple | None, client_msg: tuple | None, *, when: float, sni: str | None,
                          version: str | None, resumed: bool, suite_auth: str | None, server_hello_seen: bool,
                          server_encrypted_handshake: bool, decryption: str, cert_requested: bool = False,
-                         trust: TrustStore | None = None, server_ip: str | None = None) -> dict[str, Any]:
+                         trust: TrustStore | None = None, server_ip: str | None = None,
+                         gap: bool = False) -> dict[str, Any]:
     """The session document's "certificates" section.
 
     `server_msg` / `client_msg`: (body, parse context, compressed) of the first Certificate (or
@@ -345,12 +346,16 @@ def session_certificates(server_msg: tuple | None, client_msg: tuple | None, *, 
         tls13 = bool(version and version.startswith(("TLS 1.3", "DTLS 1.3")))
         if resumed:
             out["note"] = "no certificate: the session was resumed"
-        elif tls13 and (decryption == "no-key" or server_encrypted_handshake):
+        elif tls13 and decryption == "no-key":
+            out["note"] = TLS13_ENCRYPTED
+        elif suite_auth in ("anon", "PSK", "SRP"):
+            out["note"] = f"no certificate: the cipher suite does not use one ({suite_auth})"
+        elif gap and server_hello_seen:
+            out["note"] = "no certificate seen: bytes of the server's handshake went missing from the capture (a gap)"
+        elif tls13 and server_encrypted_handshake:
             out["note"] = TLS13_ENCRYPTED
         elif tls13 and decryption == "failed":
             out["note"] = "certificate encrypted (TLS 1.3: the handshake could not be decrypted)"
-        elif suite_auth in ("anon", "PSK", "SRP"):
-            out["note"] = f"no certificate: the cipher suite does not use one ({suite_auth})"
         elif not server_hello_seen:
             out["note"] = "no certificate: the server's handshake is not in the capture"
         else:
