@@ -127,11 +127,14 @@ class TLSMessage(Event):
 
 @dataclass(slots=True, eq=False)
 class AppData(Event):
-    """One application_data record. `data` is the plaintext when decrypted, else None."""
+    """One application_data record. `data` is the plaintext when decrypted, else None. QUIC: the STREAM bytes of
+    stream `stream`, `fin` when they end it."""
 
     direction: str
     length: int
     data: bytes | None = None
+    stream: int | None = None
+    fin: bool = False
 
 
 @dataclass(slots=True, eq=False)

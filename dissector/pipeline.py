@@ -187,7 +187,7 @@ class Pipeline:
         return out
 
     def _snapped(self, state: FlowState, ts: float, out: list) -> None:
-        """A segment cut short by the capture: the end of its payload is missing (a gap once the next one comes)."""
+        """A segment cut short by the capture: the end of its payload is missing (`_segment` makes it a gap)."""
         self.stats.snapped += 1
         if not state.snapped:
             state.snapped = True

@@ -55,7 +55,8 @@ class SessionMatch:
 
 
 class StreamParser(Protocol):
-    """One direction of one session. Sans-IO: bytes in, events out."""
+    """One direction of one session. Sans-IO: bytes in, events out. Optional, found by name:
+    feed_stream(stream, data, ts, fin) -> list[Event], which a QUIC session's bytes then go to, stream by stream."""
 
     def feed(self, data: bytes, ts: float) -> list[Event]: ...
 
@@ -126,7 +127,7 @@ class PluginHost:
             t = type(ev)
             if t is AppData:
                 out.append(ev)
-                if ev.data:
+                if ev.data or ev.fin:
                     self._app_data(ev, out)
             elif t is SessionInfo:
                 st = self._state(ev.flow)
@@ -186,7 +187,11 @@ class PluginHost:
             return
         parser = st.parsers.get(ev.direction)
         if parser is not None:
-            ok, evs = self.safecall(out, st, ev.ts, "feed", parser.feed, bytes(ev.data), ev.ts)
+            if ev.stream is not None and hasattr(parser, "feed_stream"):  # QUIC: the stream and its end too
+                ok, evs = self.safecall(out, st, ev.ts, "feed", parser.feed_stream, ev.stream, bytes(ev.data), ev.ts,
+                                        ev.fin)
+            else:
+                ok, evs = self.safecall(out, st, ev.ts, "feed", parser.feed, bytes(ev.data), ev.ts)
             if ok:
                 self._emit(evs, st, ev.ts, out)
 

@@ -269,7 +269,7 @@ class QUICConnection(TLSConnection):
                     length, pos = _varint(p, pos)
                 else:
                     length = n - pos
-                self._stream(direction, sid, offset, p[pos:pos + length], ts)
+                self._stream(direction, sid, offset, p[pos:pos + length], ts, bool(ftype & 0x01))
                 pos += length
             elif ftype in (0x1C, 0x1D):  # CONNECTION_CLOSE
                 self.ended = "CONNECTION_CLOSE"
@@ -326,11 +326,16 @@ class QUICConnection(TLSConnection):
             chunk = st.crypto_pending.pop(nxt)
             data = chunk[st.crypto_next - nxt:]
 
-    def _stream(self, direction: str, sid: int, offset: int, data: bytes, ts: float) -> None:
+    def _stream(self, direction: str, sid: int, offset: int, data: bytes, ts: float, fin: bool = False) -> None:
         state = self.streams.get((direction, sid))
         if state is None:
-            state = self.streams[(direction, sid)] = [0, {}, 0]  # next offset, pending {offset: bytes}, their size
+            # next offset, pending {offset: bytes}, their size, the final size once a FIN told it (-1 before)
+            state = self.streams[(direction, sid)] = [0, {}, 0, -1]
+        if fin:
+            state[3] = offset + len(data)
         if offset + len(data) <= state[0]:
+            if fin and not data and state[0] == state[3]:  # an empty STREAM frame that only ends the stream
+                self.out.append(AppData(ts, self.flow, direction, 0, b"", sid, True))
             return
         pending = state[1]
         if offset > state[0]:
@@ -349,7 +354,7 @@ class QUICConnection(TLSConnection):
         data = bytes(data[state[0] - offset:])
         while data:
             state[0] += len(data)
-            self.out.append(AppData(ts, self.flow, direction, len(data), data))
+            self.out.append(AppData(ts, self.flow, direction, len(data), data, sid, state[0] == state[3]))
             if not pending:
                 return
             nxt = state[0] if state[0] in pending else min((o for o in pending if o <= state[0]), default=None)

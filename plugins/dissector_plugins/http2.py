@@ -219,7 +219,7 @@ class _H2Flow:
             ex = self._stream(d.block_promised, ts)
             if ex is not None:
                 ex.pushed = True
-                self._request_headers(ex, headers)
+                request_headers(ex, headers)
                 self._end_request(ex, ts, out)
             return True
         ex = self._stream(sid, ts)
@@ -227,7 +227,7 @@ class _H2Flow:
             return True
         if d.name == CLIENT:
             if ex.method is None:
-                self._request_headers(ex, headers)
+                request_headers(ex, headers)
             # else trailers: nothing more to learn
         else:
             status = next((v for n, v in headers if n == ":status"), None)
@@ -254,18 +254,6 @@ class _H2Flow:
             else:
                 self.dropped += 1
         return ex
-
-    @staticmethod
-    def _request_headers(ex: Exchange, headers: list[tuple[str, str]]) -> None:
-        pseudo = {n: v for n, v in headers if n.startswith(":")}
-        regular = [(n, v) for n, v in headers if not n.startswith(":")]
-        cookies = [v for n, v in regular if n == "cookie"]
-        if len(cookies) > 1:  # HTTP/2 may split the Cookie header: join it back (RFC 9113 8.2.3)
-            regular = [(n, v) for n, v in regular if n != "cookie"] + [("cookie", "; ".join(cookies))]
-        ex.set_request(pseudo.get(":method", ""), pseudo.get(":path", ""), "HTTP/2", regular)
-        ex.scheme = pseudo.get(":scheme")
-        if pseudo.get(":authority"):
-            ex.host = pseudo[":authority"]
 
     def _end_stream(self, direction: str, sid: int, ts: float, out: list[Event]) -> None:
         ex = self.streams.get(sid)
@@ -322,6 +310,19 @@ class _H2Flow:
         if self.settings:
             extra["settings"] = self.settings
         return session_fields("HTTP/2", self.exchanges, self.dropped, self.links, extra or None)
+
+
+def request_headers(ex: Exchange, headers: list[tuple[str, str]], version: str = "HTTP/2") -> None:
+    """A request's header list (pseudo-headers first, as HTTP/2 and HTTP/3 send it) into its exchange."""
+    pseudo = {n: v for n, v in headers if n.startswith(":")}
+    regular = [(n, v) for n, v in headers if not n.startswith(":")]
+    cookies = [v for n, v in regular if n == "cookie"]
+    if len(cookies) > 1:  # HTTP/2 and HTTP/3 may split the Cookie header: join it back (RFC 9113 8.2.3)
+        regular = [(n, v) for n, v in regular if n != "cookie"] + [("cookie", "; ".join(cookies))]
+    ex.set_request(pseudo.get(":method", ""), pseudo.get(":path", ""), version, regular)
+    ex.scheme = pseudo.get(":scheme")
+    if pseudo.get(":authority"):
+        ex.host = pseudo[":authority"]
 
 
 def _setting_name(key: int) -> str:

@@ -1,0 +1,343 @@
+"""HTTP/3 (ALPN h3, RFC 9114) over decrypted QUIC: requests and responses, cookies, credentials, OAuth2.
+
+The QUIC layer hands each STREAM's bytes over with its stream id and end (`feed_stream`). Request streams
+(client-initiated bidirectional: id % 4 == 0) carry HEADERS and DATA frames both ways; unidirectional streams
+start with their type: control (SETTINGS, GOAWAY), QPACK encoder and decoder, push. Header blocks are
+decoded with pylsqpack (the QPACK decoder of aioquic): one decoder per direction, sized by the other
+direction's SETTINGS (SETTINGS_QPACK_MAX_TABLE_CAPACITY, SETTINGS_QPACK_BLOCKED_STREAMS), and fed that
+direction's encoder stream; a header block that refers to entries not yet received waits for them.
+
+Memory is bounded: DATA is streamed (sizes, plus up to 64 KB of form/JSON bodies), other frames are buffered
+up to MAX_FRAME, at most MAX_STREAMS request streams are followed at once.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pylsqpack
+
+from dissector.events import CLIENT, SERVER, Anomaly, Event, Flow
+from dissector_plugins.http import MAX_EXCHANGES, Exchange, OAuth2Links, session_fields
+from dissector_plugins.http2 import request_headers
+
+MAX_FRAME = 1 << 20  # non-DATA frames larger than this are skipped
+MAX_STREAMS = 10000
+MAX_PENDING_ENCODER = 1 << 16  # encoder-stream bytes kept until the peer's SETTINGS size the decoder
+DATA, HEADERS, SETTINGS, GOAWAY = 0x00, 0x01, 0x04, 0x07
+CONTROL, PUSH, QPACK_ENCODER, QPACK_DECODER = 0x00, 0x01, 0x02, 0x03
+QPACK_MAX_TABLE_CAPACITY, QPACK_BLOCKED_STREAMS = 0x01, 0x07
+SETTING_NAMES = {0x01: "qpack_max_table_capacity", 0x06: "max_field_section_size", 0x07: "qpack_blocked_streams",
+                 0x08: "enable_connect_protocol", 0x33: "h3_datagram"}
+
+
+def _varint(buf: bytes | bytearray, pos: int) -> tuple[int, int]:
+    """A QUIC variable-length integer at `pos`: (value, next position); IndexError when it is cut."""
+    first = buf[pos]
+    size = 1 << (first >> 6)
+    if pos + size > len(buf):
+        raise IndexError
+    value = first & 0x3F
+    for i in range(1, size):
+        value = (value << 8) | buf[pos + i]
+    return value, pos + size
+
+
+class _Stream:
+    """One direction of one QUIC stream: its unread bytes and where the frame being read stands."""
+
+    __slots__ = ("buf", "kind", "data_left", "skip_left", "done")
+
+    def __init__(self, kind: int | None) -> None:
+        self.buf = bytearray()
+        self.kind = kind  # unidirectional: its type once read; request streams: -1
+        self.data_left = 0  # DATA payload still to come
+        self.skip_left = 0  # payload of a frame being skipped (unknown type, or too large)
+        self.done = False
+
+
+class _Decoder:
+    """The QPACK state of the header blocks one direction sends."""
+
+    def __init__(self) -> None:
+        self.qpack: pylsqpack.Decoder | None = None  # made once the other side's SETTINGS say its size
+        self.sized = False  # False: none yet, or a static-table-only one for header blocks before those SETTINGS
+        self.pending = bytearray()  # encoder-stream bytes from before that
+        self.blocked: dict[int, bytes] = {}  # header blocks waiting for encoder-stream entries, by stream id
+
+
+class _H3Flow:
+    def __init__(self, flow: Flow, links: OAuth2Links) -> None:
+        self.flow = flow
+        self.links = links
+        self.streams: dict[tuple[str, int], _Stream] = {}
+        self.decoders = {CLIENT: _Decoder(), SERVER: _Decoder()}
+        self.exchanges: list[Exchange] = []
+        self.open: dict[int, Exchange] = {}
+        self.dropped = 0
+        self.settings: dict[str, dict[str, int]] = {}
+        self.goaway: dict[str, int] = {}
+        self.closed: set[str] = set()
+        # streams whose header block waits for encoder-stream entries: their DATA so far (bounded), and whether
+        # the stream has already ended
+        self.waiting: dict[tuple[str, int], list[bytes]] = {}
+        self.ended_waiting: set[tuple[str, int]] = set()
+
+    # -- bytes in ----------------------------------------------------------------------------------------
+    def feed(self, direction: str, sid: int, data: bytes, ts: float, fin: bool) -> list[Event]:
+        out: list[Event] = []
+        st = self.streams.get((direction, sid))
+        if st is None:
+            if len(self.streams) >= 4 * MAX_STREAMS:
+                return out
+            st = self.streams[(direction, sid)] = _Stream(-1 if sid % 4 == 0 else None)
+        if st.done:
+            return out
+        st.buf += data
+        try:
+            self._frames(direction, sid, st, ts, out)
+        except IndexError:  # a varint cut at the end of what has come: wait for more
+            pass
+        except pylsqpack.DecompressionFailed as exc:
+            st.done = True
+            out.append(Anomaly(ts, self.flow, "http3", "http3_qpack_error", f"header block on stream {sid}: {exc}",
+                               direction))
+        if fin:
+            st.done = True
+            self._stream_end(direction, sid, ts, out)
+        return out
+
+    def _frames(self, direction: str, sid: int, st: _Stream, ts: float, out: list[Event]) -> None:
+        buf = st.buf
+        pos = 0
+        if st.kind is None:  # a unidirectional stream: its type first
+            st.kind, pos = _varint(buf, 0)
+            del buf[:pos]
+            pos = 0
+        if st.kind == QPACK_ENCODER:
+            self._encoder_bytes(direction, bytes(buf), ts, out)
+            buf.clear()
+            return
+        if st.kind not in (-1, CONTROL):  # push, QPACK decoder, reserved: nothing to read for us
+            buf.clear()
+            return
+        while pos < len(buf):
+            if st.data_left:
+                take = min(st.data_left, len(buf) - pos)
+                self._body(direction, sid, bytes(buf[pos:pos + take]))
+                st.data_left -= take
+                pos += take
+                continue
+            if st.skip_left:
+                take = min(st.skip_left, len(buf) - pos)
+                st.skip_left -= take
+                pos += take
+                continue
+            start = pos
+            try:
+                ftype, pos = _varint(buf, pos)
+                length, pos = _varint(buf, pos)
+            except IndexError:
+                pos = start
+                break
+            if ftype == DATA:
+                st.data_left = length
+                continue
+            if ftype not in (HEADERS, SETTINGS, GOAWAY) or length > MAX_FRAME:
+                st.skip_left = length
+                continue
+            if len(buf) - pos < length:
+                pos = start
+                break
+            payload = bytes(buf[pos:pos + length])
+            pos += length
+            if ftype == HEADERS and st.kind == -1:
+                self._header_block(direction, sid, payload, ts, out)
+            elif ftype == SETTINGS and st.kind == CONTROL:
+                self._settings(direction, payload, ts, out)
+            elif ftype == GOAWAY and st.kind == CONTROL:
+                self.goaway[direction], _ = _varint(payload, 0)
+        del buf[:pos]
+
+    # -- QPACK -------------------------------------------------------------------------------------------
+    def _settings(self, direction: str, payload: bytes, ts: float, out: list[Event]) -> None:
+        values: dict[int, int] = {}
+        pos = 0
+        while pos < len(payload):
+            key, pos = _varint(payload, pos)
+            values[key], pos = _varint(payload, pos)
+        self.settings[direction] = {SETTING_NAMES.get(k, f"unknown_{k:#x}"): v for k, v in values.items()
+                                    if k in SETTING_NAMES}
+        # this side decodes what the other one sends: the other direction's decoder gets this side's sizes
+        dec = self.decoders[SERVER if direction == CLIENT else CLIENT]
+        if not dec.sized:  # (a static-only decoder made before held no entries: the encoder could add none yet)
+            dec.qpack = pylsqpack.Decoder(values.get(QPACK_MAX_TABLE_CAPACITY, 0), values.get(QPACK_BLOCKED_STREAMS, 0))
+            dec.sized = True
+            if dec.pending:
+                pending, dec.pending = bytes(dec.pending), bytearray()
+                self._encoder_bytes(SERVER if direction == CLIENT else CLIENT, pending, ts, out)
+
+    def _encoder_bytes(self, direction: str, data: bytes, ts: float, out: list[Event]) -> None:
+        dec = self.decoders[direction]
+        if not dec.sized:
+            if len(dec.pending) + len(data) <= MAX_PENDING_ENCODER:
+                dec.pending += data
+            return
+        try:
+            unblocked = dec.qpack.feed_encoder(data)
+        except pylsqpack.EncoderStreamError as exc:
+            out.append(Anomaly(ts, self.flow, "http3", "http3_qpack_error", f"encoder stream: {exc}", direction))
+            return
+        for sid in unblocked:
+            block = dec.blocked.pop(sid, None)
+            if block is not None:
+                self._headers(direction, sid, dec.qpack.resume_header(sid)[1], ts, out)
+
+    def _header_block(self, direction: str, sid: int, block: bytes, ts: float, out: list[Event]) -> None:
+        dec = self.decoders[direction]
+        if dec.qpack is None:  # before the peer's SETTINGS the dynamic table is empty: the static table will do
+            dec.qpack = pylsqpack.Decoder(0, 0)
+        try:
+            _, headers = dec.qpack.feed_header(sid, block)
+        except pylsqpack.StreamBlocked:
+            dec.blocked[sid] = block
+            self.waiting[(direction, sid)] = []
+            return
+        self._headers(direction, sid, headers, ts, out)
+
+    # -- exchanges ---------------------------------------------------------------------------------------
+    def _exchange(self, sid: int, ts: float) -> Exchange | None:
+        ex = self.open.get(sid)
+        if ex is None:
+            if len(self.open) >= MAX_STREAMS:
+                return None
+            ex = self.open[sid] = Exchange(sid, ts)
+            ex.version = "HTTP/3"
+            if len(self.exchanges) < MAX_EXCHANGES:
+                self.exchanges.append(ex)
+            else:
+                self.dropped += 1
+        return ex
+
+    def _headers(self, direction: str, sid: int, raw: list[tuple[bytes, bytes]], ts: float, out: list[Event]) -> None:
+        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw]
+        ex = self._exchange(sid, ts)
+        if ex is not None and direction == CLIENT:
+            if ex.method is None:
+                request_headers(ex, headers, "HTTP/3")
+        elif ex is not None:
+            status = next((v for n, v in headers if n == ":status"), None)
+            code = int(status) if status and status.isdigit() else 0
+            if 100 <= code < 200:
+                if len(ex.informational) < 10:
+                    ex.informational.append(code)
+            elif ex.status is None:
+                ex.set_response(ts, code, None, "HTTP/3", [(n, v) for n, v in headers if not n.startswith(":")])
+        body = self.waiting.pop((direction, sid), None)  # what came while the header block waited
+        for chunk in body or ():
+            self._body(direction, sid, chunk)
+        if (direction, sid) in self.ended_waiting:
+            self.ended_waiting.discard((direction, sid))
+            self._stream_end(direction, sid, ts, out)
+
+    def _body(self, direction: str, sid: int, data: bytes) -> None:
+        waiting = self.waiting.get((direction, sid))
+        if waiting is not None:
+            if sum(map(len, waiting)) < MAX_FRAME:
+                waiting.append(data)
+            return
+        ex = self.open.get(sid)
+        if ex is not None:
+            (ex.add_request_body if direction == CLIENT else ex.add_response_body)(data)
+
+    def _stream_end(self, direction: str, sid: int, ts: float, out: list[Event]) -> None:
+        if (direction, sid) in self.waiting:  # ended before its header block could be read: ends once it is
+            self.ended_waiting.add((direction, sid))
+            return
+        ex = self.open.get(sid)
+        if ex is None or sid % 4:
+            return
+        if direction == CLIENT:
+            self._end_request(ex, out)
+            if ex.resp_done and not ex.resp_emitted:  # a response that ended before the request did
+                ex.finish_response(self.links)
+                out.append(ex.response_event(self.flow, ex.resp_ts or ts))
+        elif ex.status is not None and not ex.resp_emitted:
+            if ex.method is not None and not ex.req_emitted:
+                ex.resp_done = True
+            else:
+                ex.finish_response(self.links)
+                out.append(ex.response_event(self.flow, ts))
+        if ex.req_emitted and ex.resp_emitted:
+            del self.open[sid]
+
+    def _end_request(self, ex: Exchange, out: list[Event]) -> None:
+        if not ex.req_emitted and ex.method is not None:
+            ex.finish_request(self.links)
+            out.append(ex.request_event(self.flow))
+
+    def close(self, direction: str, ts: float) -> list[Event]:
+        """End of the session (per direction): what an unfinished stream has is emitted once both have ended."""
+        out: list[Event] = []
+        self.closed.add(direction)
+        if len(self.closed) == 2:
+            for ex in list(self.open.values()):
+                if ex.method is not None and not ex.req_emitted:
+                    ex.finish_request(self.links)
+                    ex.req_done = False
+                    out.append(ex.request_event(self.flow))
+                if ex.status is not None and not ex.resp_emitted:
+                    ex.finish_response(self.links)
+                    ex.resp_done = False
+                    out.append(ex.response_event(self.flow, ts))
+            self.open.clear()
+        return out
+
+    def fields(self) -> dict[str, Any] | None:
+        extra: dict[str, Any] = {}
+        if self.goaway:
+            extra["goaway"] = self.goaway
+        if self.settings:
+            extra["settings"] = self.settings
+        return session_fields("HTTP/3", self.exchanges, self.dropped, self.links, extra or None)
+
+
+class _H3Direction:
+    __slots__ = ("conn", "direction")
+
+    def __init__(self, conn: _H3Flow, direction: str) -> None:
+        self.conn = conn
+        self.direction = direction
+
+    def feed(self, data: bytes, ts: float) -> list[Event]:  # bytes without a stream: not QUIC, nothing to read
+        return []
+
+    def feed_stream(self, stream: int, data: bytes, ts: float, fin: bool) -> list[Event]:
+        return self.conn.feed(self.direction, stream, data, ts, fin)
+
+    def close(self, ts: float) -> list[Event]:
+        return self.conn.close(self.direction, ts)
+
+
+class HTTP3Plugin:
+    """HTTP/3 requests and responses over QUIC: headers (QPACK, pylsqpack), data sizes, cookies, credentials."""
+
+    name = "http3"
+    section = "http"
+
+    def __init__(self) -> None:
+        self.links = OAuth2Links()
+        self._flows: dict[Flow, _H3Flow] = {}
+
+    def match(self, info: Any) -> float:
+        alpn = (info.alpn or "").lower()
+        return 1.0 if alpn == "h3" or alpn.startswith("h3-") else -1.0
+
+    def new_stream(self, flow: Flow, direction: str) -> _H3Direction:
+        conn = self._flows.get(flow)
+        if conn is None:
+            conn = self._flows[flow] = _H3Flow(flow, self.links)
+        return _H3Direction(conn, direction)
+
+    def on_session_end(self, flow: Flow) -> dict[str, Any] | None:
+        conn = self._flows.pop(flow, None)
+        return conn.fields() if conn is not None else None
