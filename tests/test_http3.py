@@ -132,3 +132,28 @@ def test_dynamic_table_blocked_header_body_and_credentials(cut):
     assert r["credentials"]["user"] == "alice" and str(r["credentials"]["password"]) == "<redacted 10 chars>"
     assert r["cookies"] == ["sid", "theme"]  # the two cookie fields joined back into one header
     assert [c["name"] for c in r["set_cookies"]] == ["session"]
+
+
+def test_malformed_frames_are_anomalies_and_the_stream_goes_on():
+    """A SETTINGS frame whose last varint is cut, an empty GOAWAY, then a request that still reads; random bytes on
+    every kind of stream never raise."""
+    import random
+
+    from dissector.events import Anomaly
+
+    plugin = HTTP3Plugin()
+    flow = Flow(0, "10.0.0.1", 40000, "10.0.0.2", 443, 0.0, 4, "quic")
+    client, server = plugin.new_stream(flow, CLIENT), plugin.new_stream(flow, SERVER)
+    evs = server.feed_stream(3, _varint(0) + _frame(4, b"\x01\x44") + _frame(7, b""), 0.0, False)
+    assert [e.name for e in evs if isinstance(e, Anomaly)] == ["http3_malformed_frame"] * 2
+    _, block = pylsqpack.Encoder().encode(0, [(b":method", b"GET"), (b":scheme", b"https"), (b":authority", b"a"),
+                                              (b":path", b"/x")])
+    client.feed_stream(0, _frame(1, block), 1.0, True)
+    rng = random.Random(7)
+    for sid in range(12):
+        (client if sid % 2 == 0 else server).feed_stream(sid + 100, bytes(rng.randrange(256) for _ in range(300)), 2.0,
+                                                         True)
+    client.close(3.0)
+    server.close(3.0)
+    [r] = plugin.on_session_end(flow)["requests"]
+    assert (r["method"], r["target"]) == ("GET", "/x")

@@ -150,12 +150,16 @@ class _H3Flow:
                 break
             payload = bytes(buf[pos:pos + length])
             pos += length
-            if ftype == HEADERS and st.kind == -1:
-                self._header_block(direction, sid, payload, ts, out)
-            elif ftype == SETTINGS and st.kind == CONTROL:
-                self._settings(direction, payload, ts, out)
-            elif ftype == GOAWAY and st.kind == CONTROL:
-                self.goaway[direction], _ = _varint(payload, 0)
+            try:
+                if ftype == HEADERS and st.kind == -1:
+                    self._header_block(direction, sid, payload, ts, out)
+                elif ftype == SETTINGS and st.kind == CONTROL:
+                    self._settings(direction, payload, ts, out)
+                elif ftype == GOAWAY and st.kind == CONTROL:
+                    self.goaway[direction], _ = _varint(payload, 0)
+            except IndexError:  # a varint cut inside the frame: the frame is malformed, the stream goes on
+                out.append(Anomaly(ts, self.flow, "http3", "http3_malformed_frame",
+                                   f"frame type {ftype:#x} on stream {sid} ends inside a field", direction))
         del buf[:pos]
 
     # -- QPACK -------------------------------------------------------------------------------------------
