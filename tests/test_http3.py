@@ -1,6 +1,6 @@
-"""HTTP/3 over decrypted QUIC (the http3 plugin): Chromium against aioquic (samples/real/quic/chromium-h3), checked
-against tshark where it can speak (tshark 4.0 reads HTTP/3 frames and SETTINGS but does not decode QPACK), and
-hand-built exchanges through pylsqpack's encoder: the dynamic table, a header block that arrives before the
+"""HTTP/3 over decrypted QUIC (the http3 plugin): Chromium and Firefox against aioquic (samples/real/quic/chromium-h3,
+firefox-h3), checked against tshark where it can speak (tshark 4.0 reads HTTP/3 frames and SETTINGS but does not
+decode QPACK), and hand-built exchanges through pylsqpack's encoder: the dynamic table, a header block that arrives before the
 encoder-stream entries it needs, bodies and credentials, and every stream cut at every byte."""
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from tests.conftest import SAMPLES, analyze
 QUIC = SAMPLES / "real" / "quic"
 H3 = QUIC / "chromium-h3.pcap"
 H3_KEYS = QUIC / "chromium-h3.keys"
+FIREFOX = QUIC / "firefox-h3.pcap"
+FIREFOX_KEYS = QUIC / "firefox-h3.keys"
 
 
 def test_chromium_requests_over_http3():
@@ -34,9 +36,21 @@ def test_chromium_requests_over_http3():
     assert http["settings"]["server"]["qpack_blocked_streams"] == 16
 
 
+def test_firefox_request_over_http3():
+    """Firefox ESR (neqo's QUIC and QPACK) against the same server: a second HTTP/3 client implementation."""
+    [s] = analyze([FIREFOX], keylogs=[FIREFOX_KEYS], plugins=True)
+    [r] = s["http"]["requests"]
+    assert (r["stream"], r["method"], r["host"], r["target"], r["status"]) == (0, "GET", "browser.example.test:4433",
+                                                                              "/", 200)
+    assert "Firefox/" in next(v for n, v in r["request_headers"] if n == "user-agent")
+    assert s["http"]["settings"]["client"]["qpack_blocked_streams"] == 20
+
+
 @pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
-def test_http3_frames_and_settings_as_tshark_reads_them():
-    out = subprocess.run(["tshark", "-r", str(H3), "-o", f"tls.keylog_file:{H3_KEYS}", "-Y", "http3", "-T", "fields",
+@pytest.mark.parametrize("cap,keys", [(H3, H3_KEYS), (FIREFOX, FIREFOX_KEYS)],
+                         ids=["chromium", "firefox"])
+def test_http3_frames_and_settings_as_tshark_reads_them(cap, keys):
+    out = subprocess.run(["tshark", "-r", str(cap), "-o", f"tls.keylog_file:{keys}", "-Y", "http3", "-T", "fields",
                           "-e", "ip.src", "-e", "udp.srcport", "-e", "quic.stream.stream_id", "-e", "http3.frame_type",
                           "-e", "http3.settings.qpack.max_table_capacity", "-e", "http3.settings.qpack.blocked_streams"],
                          capture_output=True, text=True, timeout=120).stdout
@@ -51,7 +65,7 @@ def test_http3_frames_and_settings_as_tshark_reads_them():
         for sid in (int(x) for x in sids.split(",") if x):
             if sid % 4 == 0 and 1 in types_:  # a HEADERS frame on a request stream
                 headers_streams.add((side, sid))
-    [s] = analyze([H3], keylogs=[H3_KEYS], plugins=True)
+    [s] = analyze([cap], keylogs=[keys], plugins=True)
     ours = s["http"]
     assert {(side, r["stream"]) for r in ours["requests"] for side in ("client", "server")} == headers_streams
     assert settings == {side: (v["qpack_max_table_capacity"], v["qpack_blocked_streams"])

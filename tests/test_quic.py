@@ -20,7 +20,8 @@ QUIC = SAMPLES / "real" / "quic"
 NAMES = sorted(p.stem for p in QUIC.glob("*.pcap"))
 SUITES = {"quic-aioquic": "TLS_AES_256_GCM_SHA384", "quic-aioquic-aes128": "TLS_AES_128_GCM_SHA256",
           "quic-aioquic-chacha20": "TLS_CHACHA20_POLY1305_SHA256", "quic-aioquic-retry": "TLS_AES_256_GCM_SHA384",
-          "quic-aioquic-v2": "TLS_AES_256_GCM_SHA384", "chromium-h3": "TLS_AES_256_GCM_SHA384"}
+          "quic-aioquic-v2": "TLS_AES_256_GCM_SHA384", "chromium-h3": "TLS_AES_256_GCM_SHA384",
+          "firefox-h3": "TLS_AES_256_GCM_SHA384"}
 AIOQUIC = [n for n in NAMES if n.startswith("quic-aioquic")]
 LINE = b"hello over QUIC\n"
 
