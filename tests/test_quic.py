@@ -21,7 +21,7 @@ NAMES = sorted(p.stem for p in QUIC.glob("*.pcap"))
 SUITES = {"quic-aioquic": "TLS_AES_256_GCM_SHA384", "quic-aioquic-aes128": "TLS_AES_128_GCM_SHA256",
           "quic-aioquic-chacha20": "TLS_CHACHA20_POLY1305_SHA256", "quic-aioquic-retry": "TLS_AES_256_GCM_SHA384",
           "quic-aioquic-v2": "TLS_AES_256_GCM_SHA384", "chromium-h3": "TLS_AES_256_GCM_SHA384",
-          "firefox-h3": "TLS_AES_256_GCM_SHA384"}
+          "firefox-h3": "TLS_AES_256_GCM_SHA384", "quic-aioquic-keyupdate": "TLS_AES_256_GCM_SHA384"}
 AIOQUIC = [n for n in NAMES if n.startswith("quic-aioquic")]
 LINE = b"hello over QUIC\n"
 
@@ -210,3 +210,21 @@ def test_the_timeline_and_table_say_quic():
     assert t["durations"]["tcp_connect"]["ms"] is None and "QUIC" in t["durations"]["tcp_connect"]["reason"]
     assert t["durations"]["tls_handshake"]["ms"] > 0
     assert t["durations"]["session"]["note"] == "over UDP; the session ended at CONNECTION_CLOSE"
+
+
+def test_key_update_switches_both_directions_to_the_next_generation():
+    """quic-aioquic-keyupdate: the client updates its 1-RTT keys (Key Phase 1) before it sends the line, the server
+    follows; both directions switch once, and the line and its echo decrypt (tshark agrees, see the tests above)."""
+    from dissector.capture.reader import open_capture
+    from dissector.keys import build_keystore
+    from dissector.pipeline import Pipeline
+    from dissector.tls.quic import QUICConnection
+
+    pipe = Pipeline(build_keystore([str(QUIC / "quic-aioquic-keyupdate.keys")]))
+    conns = {}
+    with open_capture(str(QUIC / "quic-aioquic-keyupdate.pcap")) as cap:
+        for ts, linktype, frame in cap:
+            pipe.feed(ts, linktype, frame)
+            conns.update((id(st.tls), st.tls) for st in pipe.flows.values() if isinstance(st.tls, QUICConnection))
+    [conn] = conns.values()
+    assert [conn.spaces[d]["app"].key_updates for d in ("client", "server")] == [1, 1]

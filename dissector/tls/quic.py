@@ -13,7 +13,9 @@ labelled and both Finished are verified), STREAM frames the application data (in
 of the direction). Other frames are skipped. A packet that does not open is counted as encrypted, never emitted
 as plaintext.
 
-Not read: key updates (the Key Phase bit), 0-RTT packets, Version Negotiation and Retry (noted, the handshake is
+Key updates (RFC 9001 6): a 1-RTT packet that the current keys do not open is tried with the next generation (then
+the peer has updated: the connection switches to it) and the previous one (a packet reordered across the update).
+Not read: 0-RTT packets, Version Negotiation and Retry (noted, the handshake is
 then followed again from the client's next Initial), connection IDs that change mid-connection.
 """
 from __future__ import annotations
@@ -101,9 +103,10 @@ def _varint(b, pos: int) -> tuple[int, int]:
 class _PacketKeys:
     """AEAD, IV and header-protection key of one direction and packet number space."""
 
-    __slots__ = ("aead", "iv", "hp", "chacha", "ecb")
+    __slots__ = ("aead", "iv", "hp", "chacha", "ecb", "suite_cipher", "hash_name", "secret", "version")
 
     def __init__(self, suite_cipher: str, hash_name: str, secret: bytes, version: int) -> None:
+        self.suite_cipher, self.hash_name, self.secret, self.version = suite_cipher, hash_name, secret, version
         prefix = _LABEL_PREFIX.get(version, "quic")
         key_len = 32 if ("256" in suite_cipher or "CHACHA" in suite_cipher.upper()) else 16
         key = schedule13.hkdf_expand_label(hash_name, secret, f"{prefix} key", b"", key_len)
@@ -113,6 +116,15 @@ class _PacketKeys:
         self.aead = ChaCha20Poly1305(key) if self.chacha else AESGCM(key)
         # one AES-ECB context for every mask (ECB keeps no state between 16-byte blocks)
         self.ecb = None if self.chacha else Cipher(algorithms.AES(self.hp), modes.ECB()).encryptor()
+
+    def updated(self) -> _PacketKeys:
+        """The next generation of 1-RTT keys after a key update (RFC 9001 6.1): a new secret from "quic ku" (QUIC v2:
+        "quicv2 ku"), hence a new key and IV; header protection is never updated."""
+        prefix = _LABEL_PREFIX.get(self.version, "quic")
+        secret = schedule13.hkdf_expand_label(self.hash_name, self.secret, f"{prefix} ku", b"", len(self.secret))
+        nxt = _PacketKeys(self.suite_cipher, self.hash_name, secret, self.version)
+        nxt.hp, nxt.ecb = self.hp, self.ecb
+        return nxt
 
     def mask(self, sample: bytes) -> bytes:
         if self.chacha:  # RFC 9001 5.4.4: counter = sample[0:4] (little endian), nonce = sample[4:16]
@@ -132,10 +144,13 @@ def initial_keys(dcid: bytes, version: int) -> tuple[_PacketKeys, _PacketKeys]:
 class _Space:
     """One direction's state in one packet number space: keys, the largest packet number, the CRYPTO stream."""
 
-    __slots__ = ("keys", "largest", "crypto_next", "crypto_pending")
+    __slots__ = ("keys", "largest", "crypto_next", "crypto_pending", "next_keys", "prev_keys", "key_updates")
 
     def __init__(self) -> None:
         self.keys: _PacketKeys | None = None
+        self.next_keys: _PacketKeys | None = None  # 1-RTT: the generation after `keys`, made when first tried
+        self.prev_keys: _PacketKeys | None = None  # 1-RTT: the generation before, for packets reordered across an update
+        self.key_updates = 0
         self.largest = -1
         self.crypto_next = 0
         self.crypto_pending: dict[int, bytes] = {}
@@ -224,15 +239,39 @@ class QUICConnection(TLSConnection):
         try:
             first, pn, plain = open_packet(keys, b, start, pn_at, end, st.largest, long_header)
         except InvalidTag:
-            # wrong keys; or, once 1-RTT packets have opened, most likely a key update (the Key Phase is not read)
-            if space != "initial" and (long_header or st.largest < 0):
-                self._set_status(FAILED, f"a {direction} {space} packet did not open with the key log's secrets: "
-                                           "the key material does not match this connection")
-            self._opaque(direction, space, end - pn_at, ts)
-            return
+            # wrong keys; or, once 1-RTT packets have opened, a key update (or a packet from before one)
+            opened = None if long_header or st.largest < 0 else self._other_generation(st, b, start, pn_at, end)
+            if opened is None:
+                if space != "initial" and (long_header or st.largest < 0):
+                    self._set_status(FAILED, f"a {direction} {space} packet did not open with the key log's secrets: "
+                                               "the key material does not match this connection")
+                self._opaque(direction, space, end - pn_at, ts)
+                return
+            first, pn, plain = opened
         st.largest = max(st.largest, pn)
         self.sides[direction].decrypted_records += space != "initial"
         self._frames(direction, space, plain, ts)
+
+    @staticmethod
+    def _other_generation(st: _Space, b, start: int, pn_at: int, end: int) -> tuple[int, int, bytes] | None:
+        """A 1-RTT packet that the current keys do not open: the next generation (the peer updated its keys: switch to
+        it) or the previous one (a packet sent before the update, arriving late). None when neither opens it."""
+        if st.next_keys is None:
+            st.next_keys = st.keys.updated()
+        try:
+            opened = open_packet(st.next_keys, b, start, pn_at, end, st.largest, False)
+        except InvalidTag:
+            opened = None
+        if opened is not None:
+            st.prev_keys, st.keys, st.next_keys = st.keys, st.next_keys, None
+            st.key_updates += 1
+            return opened
+        if st.prev_keys is not None:
+            try:
+                return open_packet(st.prev_keys, b, start, pn_at, end, st.largest, False)
+            except InvalidTag:
+                return None
+        return None
 
     def _opaque(self, direction: str, space: str, length: int, ts: float) -> None:
         self.saw_encrypted = True

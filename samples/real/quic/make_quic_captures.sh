@@ -16,7 +16,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PY=${QUIC_PYTHON:-python3}
 NS=quic-cap
 PORT=4433
-CAPTURES=(quic-aioquic quic-aioquic-aes128 quic-aioquic-chacha20 quic-aioquic-retry quic-aioquic-v2 chromium-h3 firefox-h3)
+CAPTURES=(quic-aioquic quic-aioquic-aes128 quic-aioquic-chacha20 quic-aioquic-retry quic-aioquic-v2 quic-aioquic-keyupdate
+          chromium-h3 firefox-h3)
 [ $# -gt 0 ] && CAPTURES=("$@")
 [ "$(id -u)" = 0 ] || { echo "make_quic_captures.sh: needs root" >&2; exit 1; }
 "$PY" -c "import aioquic" 2>/dev/null || { echo "make_quic_captures.sh: $PY has no aioquic (set QUIC_PYTHON)" >&2; exit 1; }
@@ -87,6 +88,7 @@ for name in "${CAPTURES[@]}"; do
     quic-aioquic-chacha20) client_opts=(--cipher CHACHA20_POLY1305_SHA256);;
     quic-aioquic-retry) server_opts=(--retry);;
     quic-aioquic-v2) client_opts=(--v2);;
+    quic-aioquic-keyupdate) client_opts=(--key-update);;
     chromium-h3|firefox-h3) ;;
     *) echo "unknown capture: $name (one of: ${CAPTURES[*]})" >&2; exit 2;;
   esac

@@ -5,6 +5,7 @@ line and reads the server's echo of it; the client writes its TLS secrets (SSLKE
     quic_peer.py server PORT CERT KEY [--retry]   (--retry: a Retry packet first, RFC 9000 8.1.2)
     quic_peer.py h3server ADDRESS PORT CERT KEY   (HTTP/3: every request gets a short text/plain answer)
     quic_peer.py client PORT KEYLOG [--cipher AES_128_GCM_SHA256|AES_256_GCM_SHA384|CHACHA20_POLY1305_SHA256] [--v2]
+                        [--key-update]   (--key-update: update the 1-RTT keys (RFC 9001 6) before sending the line)
 """
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ async def run_server(port: int, cert: str, key: str, retry: bool) -> None:
     await asyncio.Future()
 
 
-async def run_client(port: int, keylog: str, cipher: str | None, v2: bool) -> None:
+async def run_client(port: int, keylog: str, cipher: str | None, v2: bool, key_update: bool = False) -> None:
     cfg = QuicConfiguration(is_client=True, alpn_protocols=ALPN, server_name="localhost")
     cfg.verify_mode = ssl.CERT_NONE
     if cipher:
@@ -77,6 +78,9 @@ async def run_client(port: int, keylog: str, cipher: str | None, v2: bool) -> No
     with open(keylog, "a") as log:
         cfg.secrets_log_file = log
         async with connect("127.0.0.1", port, configuration=cfg) as proto:
+            if key_update:
+                await proto.ping()  # a round trip: the server's HANDSHAKE_DONE has come, the handshake is confirmed
+                proto._quic.request_key_update()  # the line and the echo travel under the next generation of keys
             reader, writer = await proto.create_stream()
             writer.write(b"hello over QUIC\n")
             writer.write_eof()
@@ -93,7 +97,7 @@ def main() -> None:
         asyncio.run(run_server(port, sys.argv[3], sys.argv[4], "--retry" in sys.argv))
     else:
         cipher = sys.argv[sys.argv.index("--cipher") + 1] if "--cipher" in sys.argv else None
-        asyncio.run(run_client(port, sys.argv[3], cipher, "--v2" in sys.argv))
+        asyncio.run(run_client(port, sys.argv[3], cipher, "--v2" in sys.argv, "--key-update" in sys.argv))
 
 
 if __name__ == "__main__":
