@@ -61,8 +61,8 @@ def client_initial(payload) -> bool:
         dcid = bytes(payload[p + 1:p + 1 + payload[p]])
         p += 1 + payload[p]
         p += 1 + payload[p]
-        token_len, p = _varint(payload, p)
-        length, p = _varint(payload, p + token_len)
+        token_len, p = varint(payload, p)
+        length, p = varint(payload, p + token_len)
         if p + length > len(payload):
             return False
         open_packet(initial_keys(dcid, version)[0], payload, 0, p, p + length, -1, True)
@@ -89,7 +89,8 @@ def open_packet(keys: _PacketKeys, b, start: int, pn_at: int, end: int, largest:
     return first, pn, keys.aead.decrypt(nonce, bytes(b[pn_at + pn_len:end]), header)
 
 
-def _varint(b, pos: int) -> tuple[int, int]:
+def varint(b, pos: int) -> tuple[int, int]:
+    """A QUIC variable-length integer (RFC 9000 16) at b[pos]: (value, next position); IndexError when cut."""
     first = b[pos]
     n = 1 << (first >> 6)
     if pos + n > len(b):
@@ -203,9 +204,9 @@ class QUICConnection(TLSConnection):
             self.handshakes = 0  # (the next ClientHello is the first of the handshake, as after a HelloVerifyRequest)
             return len(b)
         if kind == "initial":
-            token_len, p = _varint(b, p)
+            token_len, p = varint(b, p)
             p += token_len
-        length, p = _varint(b, p)
+        length, p = varint(b, p)
         end = p + length
         if end > len(b):
             raise IndexError
@@ -284,63 +285,63 @@ class QUICConnection(TLSConnection):
     def _frames(self, direction: str, space: str, p: bytes, ts: float) -> None:
         pos, n = 0, len(p)
         while pos < n:
-            ftype, pos = _varint(p, pos)
+            ftype, pos = varint(p, pos)
             if ftype == 0x00 or ftype == 0x01 or ftype == 0x1E:  # PADDING, PING, HANDSHAKE_DONE
                 continue
             if ftype in (0x02, 0x03):  # ACK
-                _, pos = _varint(p, pos)
-                _, pos = _varint(p, pos)
-                count, pos = _varint(p, pos)
-                _, pos = _varint(p, pos)
+                _, pos = varint(p, pos)
+                _, pos = varint(p, pos)
+                count, pos = varint(p, pos)
+                _, pos = varint(p, pos)
                 for _ in range(2 * count + (3 if ftype == 0x03 else 0)):
-                    _, pos = _varint(p, pos)
+                    _, pos = varint(p, pos)
             elif ftype == 0x06:  # CRYPTO
-                offset, pos = _varint(p, pos)
-                length, pos = _varint(p, pos)
+                offset, pos = varint(p, pos)
+                length, pos = varint(p, pos)
                 self._crypto(direction, space, offset, p[pos:pos + length], ts)
                 pos += length
             elif 0x08 <= ftype <= 0x0F:  # STREAM
-                sid, pos = _varint(p, pos)
+                sid, pos = varint(p, pos)
                 offset = 0
                 if ftype & 0x04:
-                    offset, pos = _varint(p, pos)
+                    offset, pos = varint(p, pos)
                 if ftype & 0x02:
-                    length, pos = _varint(p, pos)
+                    length, pos = varint(p, pos)
                 else:
                     length = n - pos
                 self._stream(direction, sid, offset, p[pos:pos + length], ts, bool(ftype & 0x01))
                 pos += length
             elif ftype in (0x1C, 0x1D):  # CONNECTION_CLOSE
                 self.ended = "CONNECTION_CLOSE"
-                _, pos = _varint(p, pos)
+                _, pos = varint(p, pos)
                 if ftype == 0x1C:
-                    _, pos = _varint(p, pos)
-                length, pos = _varint(p, pos)
+                    _, pos = varint(p, pos)
+                length, pos = varint(p, pos)
                 pos += length
             elif ftype == 0x07:  # NEW_TOKEN
-                length, pos = _varint(p, pos)
+                length, pos = varint(p, pos)
                 pos += length
             elif ftype == 0x18:  # NEW_CONNECTION_ID
-                _, pos = _varint(p, pos)
-                _, pos = _varint(p, pos)
+                _, pos = varint(p, pos)
+                _, pos = varint(p, pos)
                 pos += 1 + p[pos] + 16
             elif ftype in (0x04,):  # RESET_STREAM
                 for _ in range(3):
-                    _, pos = _varint(p, pos)
+                    _, pos = varint(p, pos)
             elif ftype in (0x05, 0x11):  # STOP_SENDING, MAX_STREAM_DATA
                 for _ in range(2):
-                    _, pos = _varint(p, pos)
+                    _, pos = varint(p, pos)
             elif ftype in (0x10, 0x12, 0x13, 0x14, 0x16, 0x17, 0x19):  # MAX_DATA, MAX_STREAMS, *_BLOCKED, RETIRE
-                _, pos = _varint(p, pos)
+                _, pos = varint(p, pos)
             elif ftype == 0x15:  # STREAM_DATA_BLOCKED
                 for _ in range(2):
-                    _, pos = _varint(p, pos)
+                    _, pos = varint(p, pos)
             elif ftype in (0x1A, 0x1B):  # PATH_CHALLENGE, PATH_RESPONSE
                 pos += 8
             elif ftype in (0x30, 0x31):  # DATAGRAM (RFC 9221)
                 length = n - pos
                 if ftype == 0x31:
-                    length, pos = _varint(p, pos)
+                    length, pos = varint(p, pos)
                 pos += length
             else:  # an extension frame we do not know: its length is unknown, the rest of the packet is skipped
                 return

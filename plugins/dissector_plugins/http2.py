@@ -68,16 +68,86 @@ class _Direction:
         self.decoder.max_header_list_size = MAX_HEADER_BLOCK * 4
 
 
-class _H2Flow:
+class StreamExchanges:
+    """The exchanges of one multiplexed HTTP connection (HTTP/2, HTTP/3): one per request stream, each request
+    and response emitted when its side of the stream ends (a response that ends first waits for its request)."""
+
+    version = "HTTP/2"
+
     def __init__(self, flow: Flow, links: OAuth2Links) -> None:
         self.flow = flow
         self.links = links
-        self.dirs = {CLIENT: _Direction(CLIENT), SERVER: _Direction(SERVER)}
         self.streams: dict[int, Exchange] = {}  # open streams
         self.exchanges: list[Exchange] = []
         self.dropped = 0
-        self.goaway: dict | None = None
-        self.settings: dict[str, dict] = {}
+        self.goaway: dict = {}  # what GOAWAY said
+        self.settings: dict[str, dict] = {}  # each side's SETTINGS
+
+    def fields(self) -> dict[str, Any] | None:
+        extra: dict[str, Any] = {}
+        if self.goaway:
+            extra["goaway"] = self.goaway
+        if self.settings:
+            extra["settings"] = self.settings
+        return session_fields(self.version, self.exchanges, self.dropped, self.links, extra or None)
+
+    def _stream(self, sid: int, ts: float) -> Exchange | None:
+        ex = self.streams.get(sid)
+        if ex is None:
+            if len(self.streams) >= MAX_STREAMS:
+                return None
+            ex = self.streams[sid] = Exchange(sid, ts)
+            ex.version = self.version
+            if len(self.exchanges) < MAX_EXCHANGES:
+                self.exchanges.append(ex)
+            else:
+                self.dropped += 1
+        return ex
+
+    def _end_stream(self, direction: str, sid: int, ts: float, out: list[Event]) -> None:
+        ex = self.streams.get(sid)
+        if ex is None:
+            return
+        if direction == CLIENT:
+            self._end_request(ex, ts, out)
+            if ex.resp_done and not ex.resp_emitted:  # a response that came before the request's end
+                ex.finish_response(self.links)
+                out.append(ex.response_event(self.flow, ex.resp_ts or ts))
+        elif ex.status is not None and not ex.resp_emitted:
+            if ex.method is not None and not ex.req_emitted:
+                ex.resp_done = True  # answered before the request body ended: emit it after the request
+            else:
+                ex.finish_response(self.links)
+                out.append(ex.response_event(self.flow, ts))
+        if ex.req_emitted and (ex.resp_emitted or ex.reset):
+            self.streams.pop(sid, None)
+
+    def _end_request(self, ex: Exchange, ts: float, out: list[Event]) -> None:
+        if not ex.req_emitted and ex.method is not None:
+            ex.finish_request(self.links)
+            out.append(ex.request_event(self.flow))
+
+    def _flush(self, ex: Exchange, ts: float, out: list[Event]) -> None:
+        """Emit what an unfinished stream has (reset, or the connection ended)."""
+        if ex.method is not None and not ex.req_emitted:
+            ex.finish_request(self.links)
+            ex.req_done = False
+            out.append(ex.request_event(self.flow))
+        if ex.status is not None and not ex.resp_emitted:
+            ex.finish_response(self.links)
+            ex.resp_done = False
+            out.append(ex.response_event(self.flow, ts))
+
+    def _flush_all(self, ts: float, out: list[Event]) -> None:
+        for ex in list(self.streams.values()):
+            self._flush(ex, ts, out)
+        self.streams.clear()
+
+
+class _H2Flow(StreamExchanges):
+    def __init__(self, flow: Flow, links: OAuth2Links) -> None:
+        super().__init__(flow, links)
+        self.dirs = {CLIENT: _Direction(CLIENT), SERVER: _Direction(SERVER)}
 
     # -- framing -----------------------------------------------------------------------------------------
     def feed(self, direction: str, data: bytes, ts: float) -> list[Event]:
@@ -241,54 +311,6 @@ class _H2Flow:
             self._end_stream(d.name, sid, ts, out)
         return True
 
-    # -- streams -----------------------------------------------------------------------------------------
-    def _stream(self, sid: int, ts: float) -> Exchange | None:
-        ex = self.streams.get(sid)
-        if ex is None:
-            if len(self.streams) >= MAX_STREAMS:
-                return None
-            ex = self.streams[sid] = Exchange(sid, ts)
-            ex.version = "HTTP/2"
-            if len(self.exchanges) < MAX_EXCHANGES:
-                self.exchanges.append(ex)
-            else:
-                self.dropped += 1
-        return ex
-
-    def _end_stream(self, direction: str, sid: int, ts: float, out: list[Event]) -> None:
-        ex = self.streams.get(sid)
-        if ex is None:
-            return
-        if direction == CLIENT:
-            self._end_request(ex, ts, out)
-            if ex.resp_done and not ex.resp_emitted:  # a response that came before the request's end
-                ex.finish_response(self.links)
-                out.append(ex.response_event(self.flow, ex.resp_ts or ts))
-        elif ex.status is not None and not ex.resp_emitted:
-            if ex.method is not None and not ex.req_emitted:
-                ex.resp_done = True  # answered before the request body ended: emit it after the request
-            else:
-                ex.finish_response(self.links)
-                out.append(ex.response_event(self.flow, ts))
-        if ex.req_emitted and (ex.resp_emitted or ex.reset):
-            self.streams.pop(sid, None)
-
-    def _end_request(self, ex: Exchange, ts: float, out: list[Event]) -> None:
-        if not ex.req_emitted and ex.method is not None:
-            ex.finish_request(self.links)
-            out.append(ex.request_event(self.flow))
-
-    def _flush(self, ex: Exchange, ts: float, out: list[Event]) -> None:
-        """Emit what an unfinished stream has (reset, or the connection ended)."""
-        if ex.method is not None and not ex.req_emitted:
-            ex.finish_request(self.links)
-            ex.req_done = False
-            out.append(ex.request_event(self.flow))
-        if ex.status is not None and not ex.resp_emitted:
-            ex.finish_response(self.links)
-            ex.resp_done = False
-            out.append(ex.response_event(self.flow, ts))
-
     def close(self, direction: str, ts: float) -> list[Event]:
         out: list[Event] = []
         d = self.dirs[direction]
@@ -298,18 +320,9 @@ class _H2Flow:
         d.dead = True
         d.buf = bytearray()
         if all(x.dead for x in self.dirs.values()):
-            for ex in list(self.streams.values()):
-                self._flush(ex, ts, out)
-            self.streams.clear()
+            self._flush_all(ts, out)
         return out
 
-    def fields(self) -> dict[str, Any] | None:
-        extra: dict[str, Any] = {}
-        if self.goaway:
-            extra["goaway"] = self.goaway
-        if self.settings:
-            extra["settings"] = self.settings
-        return session_fields("HTTP/2", self.exchanges, self.dropped, self.links, extra or None)
 
 
 def request_headers(ex: Exchange, headers: list[tuple[str, str]], version: str = "HTTP/2") -> None:
@@ -345,15 +358,35 @@ class _H2Stream:
         return self.conn.close(self.direction, ts)
 
 
-class HTTP2Plugin:
+class MultiplexedPlugin:
+    """What the HTTP/2 and HTTP/3 plugins share: one connection object per flow (`connection`), both directions'
+    parsers (`parser`) on it, its fields at the session's end, OAuth2 steps linked across the capture."""
+
+    connection: Any = None
+    parser: Any = None
+
+    def __init__(self) -> None:
+        self.links = OAuth2Links()
+        self._flows: dict[Flow, Any] = {}
+
+    def new_stream(self, flow: Flow, direction: str) -> Any:
+        conn = self._flows.get(flow)
+        if conn is None:
+            conn = self._flows[flow] = self.connection(flow, self.links)
+        return self.parser(conn, direction)
+
+    def on_session_end(self, flow: Flow) -> dict[str, Any] | None:
+        conn = self._flows.pop(flow, None)
+        return conn.fields() if conn is not None else None
+
+
+class HTTP2Plugin(MultiplexedPlugin):
     """HTTP/2 streams, headers and data sizes, cookies, credentials and OAuth2 steps (hyperframe + hpack)."""
 
     name = "http2"
     section = "http"
-
-    def __init__(self) -> None:
-        self.links = OAuth2Links()
-        self._flows: dict[Flow, _H2Flow] = {}
+    connection = _H2Flow
+    parser = _H2Stream
 
     def match(self, info: Any) -> float:
         if (info.alpn or "").lower() == "h2":
@@ -362,13 +395,3 @@ class HTTP2Plugin:
         if data and info.direction == CLIENT and PREFACE.startswith(data[:len(PREFACE)]) and len(data) >= 4:
             return 0.9
         return -1.0
-
-    def new_stream(self, flow: Flow, direction: str) -> _H2Stream:
-        conn = self._flows.get(flow)
-        if conn is None:
-            conn = self._flows[flow] = _H2Flow(flow, self.links)
-        return _H2Stream(conn, direction)
-
-    def on_session_end(self, flow: Flow) -> dict[str, Any] | None:
-        conn = self._flows.pop(flow, None)
-        return conn.fields() if conn is not None else None

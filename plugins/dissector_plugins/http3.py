@@ -17,29 +17,18 @@ from typing import Any
 import pylsqpack
 
 from dissector.events import CLIENT, SERVER, Anomaly, Event, Flow
-from dissector_plugins.http import MAX_EXCHANGES, Exchange, OAuth2Links, session_fields
-from dissector_plugins.http2 import request_headers
+from dissector.tls.quic import varint as _varint
+from dissector_plugins.http import OAuth2Links
+from dissector_plugins.http2 import MultiplexedPlugin, StreamExchanges, request_headers
 
 MAX_FRAME = 1 << 20  # non-DATA frames larger than this are skipped
-MAX_STREAMS = 10000
+MAX_STREAMS = 10000  # QUIC streams followed at once, per direction and kind
 MAX_PENDING_ENCODER = 1 << 16  # encoder-stream bytes kept until the peer's SETTINGS size the decoder
 DATA, HEADERS, SETTINGS, GOAWAY = 0x00, 0x01, 0x04, 0x07
 CONTROL, PUSH, QPACK_ENCODER, QPACK_DECODER = 0x00, 0x01, 0x02, 0x03
 QPACK_MAX_TABLE_CAPACITY, QPACK_BLOCKED_STREAMS = 0x01, 0x07
 SETTING_NAMES = {0x01: "qpack_max_table_capacity", 0x06: "max_field_section_size", 0x07: "qpack_blocked_streams",
                  0x08: "enable_connect_protocol", 0x33: "h3_datagram"}
-
-
-def _varint(buf: bytes | bytearray, pos: int) -> tuple[int, int]:
-    """A QUIC variable-length integer at `pos`: (value, next position); IndexError when it is cut."""
-    first = buf[pos]
-    size = 1 << (first >> 6)
-    if pos + size > len(buf):
-        raise IndexError
-    value = first & 0x3F
-    for i in range(1, size):
-        value = (value << 8) | buf[pos + i]
-    return value, pos + size
 
 
 class _Stream:
@@ -65,17 +54,13 @@ class _Decoder:
         self.blocked: dict[int, bytes] = {}  # header blocks waiting for encoder-stream entries, by stream id
 
 
-class _H3Flow:
+class _H3Flow(StreamExchanges):
+    version = "HTTP/3"
+
     def __init__(self, flow: Flow, links: OAuth2Links) -> None:
-        self.flow = flow
-        self.links = links
-        self.streams: dict[tuple[str, int], _Stream] = {}
+        super().__init__(flow, links)
+        self.buffers: dict[tuple[str, int], _Stream] = {}  # what is read of each QUIC stream, by (direction, id)
         self.decoders = {CLIENT: _Decoder(), SERVER: _Decoder()}
-        self.exchanges: list[Exchange] = []
-        self.open: dict[int, Exchange] = {}
-        self.dropped = 0
-        self.settings: dict[str, dict[str, int]] = {}
-        self.goaway: dict[str, int] = {}
         self.closed: set[str] = set()
         # streams whose header block waits for encoder-stream entries: their DATA so far (bounded), and whether
         # the stream has already ended
@@ -85,11 +70,11 @@ class _H3Flow:
     # -- bytes in ----------------------------------------------------------------------------------------
     def feed(self, direction: str, sid: int, data: bytes, ts: float, fin: bool) -> list[Event]:
         out: list[Event] = []
-        st = self.streams.get((direction, sid))
+        st = self.buffers.get((direction, sid))
         if st is None:
-            if len(self.streams) >= 4 * MAX_STREAMS:
+            if len(self.buffers) >= 4 * MAX_STREAMS:
                 return out
-            st = self.streams[(direction, sid)] = _Stream(-1 if sid % 4 == 0 else None)
+            st = self.buffers[(direction, sid)] = _Stream(-1 if sid % 4 == 0 else None)
         if st.done:
             return out
         st.buf += data
@@ -209,22 +194,9 @@ class _H3Flow:
         self._headers(direction, sid, headers, ts, out)
 
     # -- exchanges ---------------------------------------------------------------------------------------
-    def _exchange(self, sid: int, ts: float) -> Exchange | None:
-        ex = self.open.get(sid)
-        if ex is None:
-            if len(self.open) >= MAX_STREAMS:
-                return None
-            ex = self.open[sid] = Exchange(sid, ts)
-            ex.version = "HTTP/3"
-            if len(self.exchanges) < MAX_EXCHANGES:
-                self.exchanges.append(ex)
-            else:
-                self.dropped += 1
-        return ex
-
     def _headers(self, direction: str, sid: int, raw: list[tuple[bytes, bytes]], ts: float, out: list[Event]) -> None:
         headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw]
-        ex = self._exchange(sid, ts)
+        ex = self._stream(sid, ts)
         if ex is not None and direction == CLIENT:
             if ex.method is None:
                 request_headers(ex, headers, "HTTP/3")
@@ -249,60 +221,23 @@ class _H3Flow:
             if sum(map(len, waiting)) < MAX_FRAME:
                 waiting.append(data)
             return
-        ex = self.open.get(sid)
+        ex = self.streams.get(sid)
         if ex is not None:
             (ex.add_request_body if direction == CLIENT else ex.add_response_body)(data)
 
     def _stream_end(self, direction: str, sid: int, ts: float, out: list[Event]) -> None:
         if (direction, sid) in self.waiting:  # ended before its header block could be read: ends once it is
             self.ended_waiting.add((direction, sid))
-            return
-        ex = self.open.get(sid)
-        if ex is None or sid % 4:
-            return
-        if direction == CLIENT:
-            self._end_request(ex, out)
-            if ex.resp_done and not ex.resp_emitted:  # a response that ended before the request did
-                ex.finish_response(self.links)
-                out.append(ex.response_event(self.flow, ex.resp_ts or ts))
-        elif ex.status is not None and not ex.resp_emitted:
-            if ex.method is not None and not ex.req_emitted:
-                ex.resp_done = True
-            else:
-                ex.finish_response(self.links)
-                out.append(ex.response_event(self.flow, ts))
-        if ex.req_emitted and ex.resp_emitted:
-            del self.open[sid]
-
-    def _end_request(self, ex: Exchange, out: list[Event]) -> None:
-        if not ex.req_emitted and ex.method is not None:
-            ex.finish_request(self.links)
-            out.append(ex.request_event(self.flow))
+        elif sid % 4 == 0:  # a request stream
+            self._end_stream(direction, sid, ts, out)
 
     def close(self, direction: str, ts: float) -> list[Event]:
         """End of the session (per direction): what an unfinished stream has is emitted once both have ended."""
         out: list[Event] = []
         self.closed.add(direction)
         if len(self.closed) == 2:
-            for ex in list(self.open.values()):
-                if ex.method is not None and not ex.req_emitted:
-                    ex.finish_request(self.links)
-                    ex.req_done = False
-                    out.append(ex.request_event(self.flow))
-                if ex.status is not None and not ex.resp_emitted:
-                    ex.finish_response(self.links)
-                    ex.resp_done = False
-                    out.append(ex.response_event(self.flow, ts))
-            self.open.clear()
+            self._flush_all(ts, out)
         return out
-
-    def fields(self) -> dict[str, Any] | None:
-        extra: dict[str, Any] = {}
-        if self.goaway:
-            extra["goaway"] = self.goaway
-        if self.settings:
-            extra["settings"] = self.settings
-        return session_fields("HTTP/3", self.exchanges, self.dropped, self.links, extra or None)
 
 
 class _H3Direction:
@@ -322,26 +257,14 @@ class _H3Direction:
         return self.conn.close(self.direction, ts)
 
 
-class HTTP3Plugin:
+class HTTP3Plugin(MultiplexedPlugin):
     """HTTP/3 requests and responses over QUIC: headers (QPACK, pylsqpack), data sizes, cookies, credentials."""
 
     name = "http3"
     section = "http"
-
-    def __init__(self) -> None:
-        self.links = OAuth2Links()
-        self._flows: dict[Flow, _H3Flow] = {}
+    connection = _H3Flow
+    parser = _H3Direction
 
     def match(self, info: Any) -> float:
         alpn = (info.alpn or "").lower()
         return 1.0 if alpn == "h3" or alpn.startswith("h3-") else -1.0
-
-    def new_stream(self, flow: Flow, direction: str) -> _H3Direction:
-        conn = self._flows.get(flow)
-        if conn is None:
-            conn = self._flows[flow] = _H3Flow(flow, self.links)
-        return _H3Direction(conn, direction)
-
-    def on_session_end(self, flow: Flow) -> dict[str, Any] | None:
-        conn = self._flows.pop(flow, None)
-        return conn.fields() if conn is not None else None
