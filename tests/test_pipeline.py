@@ -272,3 +272,10 @@ def test_tcp_fast_open_data_in_the_syn_starts_one_past_it():
     evs += pipe.finish()
     assert [(e.ts, e.type) for e in evs if isinstance(e, TLSMessage)] == [(0.0, "ClientHello")]
     assert pipe.stats.tls_flows == 1
+    # the SYN sent again with its data (no SYN-ACK in time): the ClientHello is not read twice
+    pipe = Pipeline()
+    evs = pipe.feed(0.0, 101, frame(40000, 443, 1000, 0x02, record))
+    evs += pipe.feed(1.0, 101, frame(40000, 443, 1000, 0x02, record))
+    evs += pipe.feed(1.1, 101, frame(443, 40000, 5000, 0x12, src=b"\x0a\0\0\2", dst=b"\x0a\0\0\1"))
+    evs += pipe.finish()
+    assert [(e.ts, e.type) for e in evs if isinstance(e, TLSMessage)] == [(0.0, "ClientHello")]

@@ -21,7 +21,7 @@ class TCPDirection:
     """One direction of a connection. `feed` returns a list of bytes (in order) and ints (gap sizes)."""
 
     __slots__ = ("next_seq", "pending", "pending_bytes", "max_buffered", "fin_seq", "bytes_in_order",
-                 "retransmitted", "out_of_order", "gap_bytes", "hole_acked")
+                 "retransmitted", "out_of_order", "gap_bytes", "hole_acked", "syn_seq")
 
     def __init__(self, max_buffered: int = 4 << 20) -> None:
         self.next_seq: int | None = None
@@ -34,9 +34,14 @@ class TCPDirection:
         self.out_of_order = 0
         self.gap_bytes = 0
         self.hole_acked = 0  # ACKs seen for bytes beyond the first hole (the capture missed them)
+        self.syn_seq: int | None = None
 
     def syn(self, seq: int) -> None:
-        """The SYN's sequence number: data starts one past it."""
+        """The SYN's sequence number: data starts one past it. A retransmitted SYN (the same number) changes nothing:
+        with TCP Fast Open its data may already have been delivered."""
+        if seq == self.syn_seq:
+            return
+        self.syn_seq = seq
         self.next_seq = (seq + 1) & 0xFFFFFFFF
         self.pending.clear()
         self.pending_bytes = 0
