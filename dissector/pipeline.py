@@ -302,14 +302,10 @@ class Pipeline:
         if not verdict and not state.syn_seen and len(buf) >= 5:
             verdict = _record_chain(buf)
         if verdict:
-            flow = state.flow
             if not state.syn_seen and direction == SERVER and _is_client_hello(buf):
                 self._swap(state)
                 direction = CLIENT
-            tls = state.tls = TLSConnection(flow, self.keys, out, self.max_handshake)
-            tls.snapped = state.snapped
-            self.stats.tls_flows += 1
-            out.append(SessionStart(ts, flow))
+            tls = self._start_tls(state, ts, out)
             other = SERVER if direction == CLIENT else CLIENT
             pending_other = probe.get(other, b"")
             state.probe = {}
@@ -370,11 +366,7 @@ class Pipeline:
                 upgrade = state.upgrade or f"after {state.starttls + pos} bytes of an unrecognised protocol"
                 state.starttls = 0
                 state.held = None
-                state.tls = TLSConnection(state.flow, self.keys, out, self.max_handshake)
-                state.tls.snapped = state.snapped
-                self.stats.tls_flows += 1
-                out.append(SessionStart(ts, state.flow, False, upgrade))
-                state.tls.data(direction, chunk[pos:] if pos else chunk, ts)
+                self._start_tls(state, ts, out, upgrade).data(direction, chunk[pos:] if pos else chunk, ts)
                 return
         state.starttls += len(chunk)
         if state.held is not None:
@@ -386,6 +378,14 @@ class Pipeline:
             state.starttls = 0
             state.ignored = True
             self.stats.non_tls_flows += 1
+
+    def _start_tls(self, state: FlowState, ts: float, out: list, upgrade: str = "") -> TLSConnection:
+        """TLS begins on a TCP flow: its connection and its SessionStart (`upgrade`: how, after another protocol)."""
+        tls = state.tls = TLSConnection(state.flow, self.keys, out, self.max_handshake)
+        tls.snapped = state.snapped
+        self.stats.tls_flows += 1
+        out.append(SessionStart(ts, state.flow, False, upgrade))
+        return tls
 
     def _cleartext_mail(self, state: FlowState, out: list) -> None:
         """A mail connection that did not start TLS: from here on a cleartext session, its held bytes first."""

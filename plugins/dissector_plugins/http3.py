@@ -64,7 +64,7 @@ class _H3Flow(StreamExchanges):
         self.closed: set[str] = set()
         # streams whose header block waits for encoder-stream entries: their DATA so far (bounded), and whether
         # the stream has already ended
-        self.waiting: dict[tuple[str, int], list[bytes]] = {}
+        self.waiting: dict[tuple[str, int], bytearray] = {}
         self.ended_waiting: set[tuple[str, int]] = set()
 
     # -- bytes in ----------------------------------------------------------------------------------------
@@ -189,7 +189,7 @@ class _H3Flow(StreamExchanges):
             _, headers = dec.qpack.feed_header(sid, block)
         except pylsqpack.StreamBlocked:
             dec.blocked[sid] = block
-            self.waiting[(direction, sid)] = []
+            self.waiting[(direction, sid)] = bytearray()
             return
         self._headers(direction, sid, headers, ts, out)
 
@@ -209,8 +209,8 @@ class _H3Flow(StreamExchanges):
             elif ex.status is None:
                 ex.set_response(ts, code, None, "HTTP/3", [(n, v) for n, v in headers if not n.startswith(":")])
         body = self.waiting.pop((direction, sid), None)  # what came while the header block waited
-        for chunk in body or ():
-            self._body(direction, sid, chunk)
+        if body:
+            self._body(direction, sid, bytes(body))
         if (direction, sid) in self.ended_waiting:
             self.ended_waiting.discard((direction, sid))
             self._stream_end(direction, sid, ts, out)
@@ -218,8 +218,8 @@ class _H3Flow(StreamExchanges):
     def _body(self, direction: str, sid: int, data: bytes) -> None:
         waiting = self.waiting.get((direction, sid))
         if waiting is not None:
-            if sum(map(len, waiting)) < MAX_FRAME:
-                waiting.append(data)
+            if len(waiting) < MAX_FRAME:
+                waiting += data
             return
         ex = self.streams.get(sid)
         if ex is not None:

@@ -75,13 +75,7 @@ NAMESPACES=($NS_C $NS_M $NS_S)
 # shellcheck source=netns-lib.sh
 . "$HERE/netns-lib.sh"  # stop, remove_namespaces, keep_capture, wait_for_port
 
-teardown() {
-  stop "$SERVER_PID"; stop "$IMPAIR_PID"; stop "$TCPDUMP_PID" INT
-  remove_namespaces
-  rm -rf "$WORK"
-}
-trap teardown EXIT
-trap 'exit 130' INT TERM
+trap_teardown IMPAIR_PID
 
 inc() { ip netns exec $NS_C "$@"; }
 inm() { ip netns exec $NS_M "$@"; }

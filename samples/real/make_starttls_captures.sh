@@ -72,14 +72,7 @@ NAMESPACES=($NS_C $NS_S)
 # shellcheck source=netns-lib.sh
 . "$HERE/netns-lib.sh"  # stop, remove_namespaces, keep_capture, wait_for_port
 
-teardown() {
-  stop "$TCPDUMP_PID" INT; stop "$SERVER_PID"; stop "$NGINX_PID" QUIT
-  remove_namespaces
-  rm -rf "/etc/netns/$NS_C" "/etc/netns/$NS_S"
-  rm -rf "$WORK"
-}
-trap teardown EXIT
-trap 'exit 130' INT TERM
+trap_teardown NGINX_PID:QUIT
 
 inc() { ip netns exec $NS_C "$@"; }
 ins() { ip netns exec $NS_S "$@"; }

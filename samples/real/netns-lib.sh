@@ -8,9 +8,22 @@ stop() {  # stop PID [SIGNAL]: signal one process we started and wait for it
   wait "$pid" 2>/dev/null || true
 }
 
-remove_namespaces() {
+remove_namespaces() {  # the namespaces of $NAMESPACES, and the hosts/resolv.conf files a script wrote for them
   local ns
-  for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; rm -rf "/etc/netns/$ns"; done
+}
+
+routed_namespace() {  # routed_namespace NS ADDRESS: a fresh namespace NS (loopback up) holding a veth pair va/vb, ADDRESS/24
+                      # on va and a default route through a router that is not there (Chromium's QUIC and WebRTC want a
+                      # network with a default route); nothing leaves the namespace
+  ip netns del "$1" 2>/dev/null || true
+  ip netns add "$1"
+  ip -n "$1" link set lo up
+  ip -n "$1" link add va type veth peer name vb
+  ip -n "$1" addr add "$2/24" dev va
+  ip -n "$1" link set va up
+  ip -n "$1" link set vb up
+  ip -n "$1" route add default via "${2%.*}.254" dev va onlink
 }
 
 keep_capture() {  # keep_capture NAME: copy $WORK/NAME.pcap and NAME.keys next to the scripts ($HERE)
@@ -86,13 +99,21 @@ finish_capture() {  # finish_capture NAME: stop the server (SERVER_PID) and tcpd
   keep_capture "$1"
 }
 
-trap_teardown() {  # trap_teardown: on exit (or INT/TERM) stop $SERVER_PID and $TCPDUMP_PID, remove the namespaces
-                   # and $WORK: the teardown of a script that runs one server at a time
-  teardown() {
-    stop "${SERVER_PID:-}"; stop "${TCPDUMP_PID:-}" INT
-    remove_namespaces
-    rm -rf "$WORK"
-  }
-  trap teardown EXIT
+trap_teardown() {  # trap_teardown [VAR[:SIGNAL]]...: on exit (or INT/TERM) stop the processes whose PIDs the named
+                   # variables hold by then (TERM, or SIGNAL), then $SERVER_PID and $TCPDUMP_PID (INT), and remove
+                   # the namespaces and $WORK
+  TEARDOWN_PIDS=("$@")
+  trap _teardown EXIT
   trap 'exit 130' INT TERM
+}
+
+_teardown() {
+  local spec var
+  for spec in "${TEARDOWN_PIDS[@]}"; do
+    var=${spec%%:*}
+    if [ "$spec" = "$var" ]; then stop "${!var:-}"; else stop "${!var:-}" "${spec#*:}"; fi
+  done
+  stop "${SERVER_PID:-}"; stop "${TCPDUMP_PID:-}" INT
+  remove_namespaces
+  rm -rf "$WORK"
 }

@@ -24,18 +24,11 @@ CAPTURES=(quic-aioquic quic-aioquic-aes128 quic-aioquic-chacha20 quic-aioquic-re
 WORK=$(mktemp -d /tmp/quic-captures.XXXXXX)
 TCPDUMP_PID="" SERVER_PID=""
 
-stop() { [ -n "${1:-}" ] && kill -"${2:-TERM}" "$1" 2>/dev/null && wait "$1" 2>/dev/null || true; }
-teardown() { stop "$SERVER_PID"; stop "$TCPDUMP_PID" INT; ip netns del $NS 2>/dev/null || true; rm -rf "$WORK"; }
-trap teardown EXIT
-
-ip netns del $NS 2>/dev/null || true
-ip netns add $NS
-ip -n $NS link set lo up
-ip -n $NS link add va type veth peer name vb
-ip -n $NS addr add 10.77.0.1/24 dev va
-ip -n $NS link set va up
-ip -n $NS link set vb up
-ip -n $NS route add default via 10.77.0.254 dev va onlink
+NAMESPACES=($NS)
+# shellcheck source=../netns-lib.sh
+. "$HERE/../netns-lib.sh"  # stop, trap_teardown, routed_namespace
+trap_teardown
+routed_namespace $NS 10.77.0.1
 
 h3server() {  # h3server NAME CERT: tcpdump on every interface and quic_peer.py h3server, with CERT.crt.pem and its key
   local cert=$2

@@ -13,29 +13,17 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 NS=wrtc-cap
 NAME=chromium-dtls13
 WORK=$(mktemp -d /tmp/webrtc-capture.XXXXXX)
-TCPDUMP_PID="" HTTP_PID=""
+TCPDUMP_PID="" SERVER_PID=""
 [ "$(id -u)" = 0 ] || { echo "make_webrtc_capture.sh: needs root" >&2; exit 1; }
-
-teardown() {
-  [ -n "$TCPDUMP_PID" ] && kill -INT "$TCPDUMP_PID" 2>/dev/null && wait "$TCPDUMP_PID" 2>/dev/null || true
-  [ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null && wait "$HTTP_PID" 2>/dev/null || true
-  ip netns del $NS 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap teardown EXIT
-
-ip netns del $NS 2>/dev/null || true
-ip netns add $NS
-ip -n $NS link set lo up
-ip -n $NS link add va type veth peer name vb
-ip -n $NS addr add 10.77.0.1/24 dev va
-ip -n $NS link set va up
-ip -n $NS link set vb up
-ip -n $NS route add default via 10.77.0.254 dev va onlink
+NAMESPACES=($NS)
+# shellcheck source=../netns-lib.sh
+. "$HERE/../netns-lib.sh"  # stop, trap_teardown, routed_namespace
+trap_teardown
+routed_namespace $NS 10.77.0.1
 
 cp "$HERE/page.html" "$WORK/"
 (cd "$WORK" && exec ip netns exec $NS python3 -m http.server 8000 --bind 127.0.0.1) >"$WORK/http.log" 2>&1 &
-HTTP_PID=$!
+SERVER_PID=$!
 ip netns exec $NS tcpdump -i any -s 0 -U -Z root -w "$WORK/$NAME.pcap" udp 2>"$WORK/tcpdump.log" &
 TCPDUMP_PID=$!
 for _ in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.05; done
@@ -44,7 +32,7 @@ timeout 20 ip netns exec $NS chromium --headless=new --no-sandbox --disable-gpu 
   --allow-loopback-in-peer-connection --disable-features=WebRtcHideLocalIpsWithMdns --enable-logging=stderr \
   http://127.0.0.1:8000/page.html >"$WORK/chromium.log" 2>&1 || true
 sleep 0.5
-kill -INT "$TCPDUMP_PID"; wait "$TCPDUMP_PID" 2>/dev/null || true; TCPDUMP_PID=""
+stop "$TCPDUMP_PID" INT; TCPDUMP_PID=""
 grep -q '"DONE"' "$WORK/chromium.log" || { echo "the page did not finish:" >&2; grep CONSOLE "$WORK/chromium.log" >&2; exit 1; }
 cp "$WORK/$NAME.pcap" "$HERE/$NAME.pcap"
 chmod 644 "$HERE/$NAME.pcap"
