@@ -171,3 +171,26 @@ def test_malformed_frames_are_anomalies_and_the_stream_goes_on():
     server.close(3.0)
     [r] = plugin.on_session_end(flow)["requests"]
     assert (r["method"], r["target"]) == ("GET", "/x")
+
+
+def test_without_the_peer_settings_the_encoder_stream_sizes_the_decoder():
+    """The server's SETTINGS are not in the capture (as in a Chromium capture whose server packets were lost), the
+    client's header block uses the dynamic table and comes before its encoder stream: the decoder is sized by the
+    encoder's Set Dynamic Table Capacity, and the request reads. A block whose entries never come is reported."""
+    from dissector.events import Anomaly
+
+    pieces = [p for p in _exchange() if p[1] not in (3, 7)]  # no server control or encoder stream
+    plugin = HTTP3Plugin()
+    flow = Flow(0, "10.0.0.1", 40000, "10.0.0.2", 443, 0.0, 4, "quic")
+    streams = {d: plugin.new_stream(flow, d) for d in (CLIENT, SERVER)}
+    events = []
+    for i, (d, sid, data, fin) in enumerate(pieces):
+        events += streams[d].feed_stream(sid, data, float(i), fin)
+    for d in (CLIENT, SERVER):
+        events += streams[d].close(99.0)
+    requests = plugin.on_session_end(flow)["requests"]
+    assert [(r["stream"], r["method"], r["target"]) for r in requests] == [(0, "GET", "/"), (4, "POST", "/login")]
+    # the server's second answer needs its encoder stream, which is missing: said, not guessed
+    unreadable = [e for e in events if isinstance(e, Anomaly) and e.name == "http3_headers_unreadable"]
+    assert [(e.direction, "stream 4" in e.detail) for e in unreadable] == [("server", True)]
+    assert requests[1]["status"] is None

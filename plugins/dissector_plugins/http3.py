@@ -52,6 +52,8 @@ class _Decoder:
         self.sized = False  # False: none yet, or a static-table-only one for header blocks before those SETTINGS
         self.pending = bytearray()  # encoder-stream bytes from before that
         self.blocked: dict[int, bytes] = {}  # header blocks waiting for encoder-stream entries, by stream id
+        # header blocks that use the dynamic table while no SETTINGS have sized it (they are not in the capture)
+        self.unsized: dict[int, bytes] = {}
 
 
 class _H3Flow(StreamExchanges):
@@ -170,6 +172,8 @@ class _H3Flow(StreamExchanges):
         if not dec.sized:
             if len(dec.pending) + len(data) <= MAX_PENDING_ENCODER:
                 dec.pending += data
+            if dec.unsized:
+                self._size_from_encoder(direction, ts, out)
             return
         try:
             unblocked = dec.qpack.feed_encoder(data)
@@ -183,8 +187,17 @@ class _H3Flow(StreamExchanges):
 
     def _header_block(self, direction: str, sid: int, block: bytes, ts: float, out: list[Event]) -> None:
         dec = self.decoders[direction]
+        if not dec.sized and block[:1] != b"\x00":  # Required Insert Count > 0: the dynamic table, not yet sized
+            dec.unsized[sid] = block
+            self.waiting[(direction, sid)] = bytearray()
+            self._size_from_encoder(direction, ts, out)
+            return
         if dec.qpack is None:  # before the peer's SETTINGS the dynamic table is empty: the static table will do
             dec.qpack = pylsqpack.Decoder(0, 0)
+        self._decode(direction, sid, block, ts, out)
+
+    def _decode(self, direction: str, sid: int, block: bytes, ts: float, out: list[Event]) -> None:
+        dec = self.decoders[direction]
         try:
             _, headers = dec.qpack.feed_header(sid, block)
         except pylsqpack.StreamBlocked:
@@ -192,6 +205,21 @@ class _H3Flow(StreamExchanges):
             self.waiting[(direction, sid)] = bytearray()
             return
         self._headers(direction, sid, headers, ts, out)
+
+    def _size_from_encoder(self, direction: str, ts: float, out: list[Event]) -> None:
+        """The peer's SETTINGS are not in the capture, yet header blocks use the dynamic table: size the decoder by
+        the capacity the encoder stream sets first (Set Dynamic Table Capacity, RFC 9204 4.3.1; encoders set the
+        peer's maximum), then read the encoder stream and the blocks that waited."""
+        dec = self.decoders[direction]
+        capacity = _capacity_instruction(dec.pending)
+        if capacity is None:
+            return  # (the encoder stream has not come yet)
+        dec.qpack, dec.sized = pylsqpack.Decoder(capacity, MAX_STREAMS), True
+        pending, dec.pending = bytes(dec.pending), bytearray()
+        self._encoder_bytes(direction, pending, ts, out)
+        blocks, dec.unsized = dec.unsized, {}
+        for sid, block in blocks.items():
+            self._decode(direction, sid, block, ts, out)
 
     # -- exchanges ---------------------------------------------------------------------------------------
     def _headers(self, direction: str, sid: int, raw: list[tuple[bytes, bytes]], ts: float, out: list[Event]) -> None:
@@ -236,8 +264,31 @@ class _H3Flow(StreamExchanges):
         out: list[Event] = []
         self.closed.add(direction)
         if len(self.closed) == 2:
+            for side, dec in self.decoders.items():
+                for sid in sorted({*dec.blocked, *dec.unsized}):
+                    out.append(Anomaly(ts, self.flow, "http3", "http3_headers_unreadable",
+                                       f"the header block on stream {sid} refers to QPACK table entries that are not in "
+                                       "the capture (its encoder stream, or the packets that carry it, are missing)",
+                                       side))
             self._flush_all(ts, out)
         return out
+
+
+def _capacity_instruction(data: bytes | bytearray) -> int | None:
+    """The capacity of a Set Dynamic Table Capacity instruction (001 and a 5-bit prefix integer) at the start of
+    encoder-stream bytes, or None."""
+    if not data or data[0] & 0xE0 != 0x20:
+        return None
+    value = data[0] & 0x1F
+    if value < 0x1F:
+        return value
+    shift = 0
+    for byte in data[1:10]:
+        value += (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value
+    return None
 
 
 class _H3Direction:
