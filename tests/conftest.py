@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,24 @@ def message_list(msgs: list[dict]) -> list[tuple]:
 
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 needs_corpus = pytest.mark.skipif(not (CORPUS / "manifest.json").exists(), reason="../shared/corpus is absent")
+
+
+def tshark_follow(pcap, stream: int, client: str, keys=None) -> tuple[bytes, bytes]:
+    """tshark's decrypted application data of one TCP stream (`-z follow,tls,raw`): (client bytes, server bytes).
+    `client` is the client's "ip:port" (tshark names the sides by who it saw first); `keys` a key log."""
+    cmd = ["tshark", "-r", str(pcap), "-q", "-z", f"follow,tls,raw,{stream}"]
+    if keys:
+        cmd[3:3] = ["-o", f"tls.keylog_file:{keys}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    node0, data = None, {0: bytearray(), 1: bytearray()}
+    started = False
+    for line in out.splitlines():
+        if line.startswith("Node 0:"):
+            node0 = line.split()[-1]
+        elif line.startswith("Node 1:"):
+            started = True
+        elif started and line.strip() and not line.startswith("="):
+            data[1 if line.startswith("\t") else 0] += bytes.fromhex(line.strip())
+    node0_is_client = node0 is not None and node0.rsplit(":", 1)[-1] == client.rsplit(":", 1)[-1]
+    c, s = (data[0], data[1]) if node0_is_client else (data[1], data[0])
+    return bytes(c), bytes(s)

@@ -18,6 +18,7 @@ from dissector.commands import generate
 from dissector.endpoint.pair import CLIENT, SERVER, Chunk, FixedClock, PairOptions, TLSPair, run_pair
 from dissector.endpoint.scenarios import SCENARIOS, build, http_exchange
 from dissector.endpoint.synth import TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, checksum, synthesize
+from tests.conftest import tshark_follow
 
 TSHARK = shutil.which("tshark")
 needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
@@ -252,25 +253,6 @@ def test_generate_command_writes_files_and_refuses_to_overwrite(tmp_path, capsys
     assert generate.run(_args(tmp_path, [], list=True)) == 0
 
 
-def _follow(pcap, stream: int, client: str, keys=None) -> tuple[bytes, bytes]:
-    cmd = [TSHARK, "-r", str(pcap), "-q", "-z", f"follow,tls,raw,{stream}"]
-    if keys:
-        cmd[3:3] = ["-o", f"tls.keylog_file:{keys}"]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    node0, data = None, {0: bytearray(), 1: bytearray()}
-    started = False
-    for line in out.splitlines():
-        if line.startswith("Node 0:"):
-            node0 = line.split()[-1]
-        elif line.startswith("Node 1:"):
-            started = True
-        elif started and line.strip() and not line.startswith("="):
-            data[1 if line.startswith("\t") else 0] += bytes.fromhex(line.strip())
-    node0_is_client = node0 is not None and node0.rsplit(":", 1)[-1] == client.rsplit(":", 1)[-1]
-    c, s = (data[0], data[1]) if node0_is_client else (data[1], data[0])
-    return bytes(c), bytes(s)
-
-
 @needs_tshark
 @pytest.mark.parametrize("name", ["tls12-rsa-aes128-cbc", "tls13-aes128-gcm", "tls12-resume-id", "tls13-hrr",
                                   "tls13-0rtt"])
@@ -280,7 +262,7 @@ def test_tshark_decrypts_generated_captures(tmp_path, name):
     for i, session in enumerate(expected["sessions"]):
         # the pcapng carries its key log in a DSB; the pcap needs the .keys file
         for pcap, keys in ((tmp_path / f"{name}.pcapng", None), (tmp_path / f"{name}.pcap", tmp_path / f"{name}.keys")):
-            c, s = _follow(pcap, i, session["client"], keys)
+            c, s = tshark_follow(pcap, i, session["client"], keys)
             assert hashlib.sha256(c).hexdigest() == session["app_data"]["client"]["sha256"]
             assert hashlib.sha256(s).hexdigest() == session["app_data"]["server"]["sha256"]
     out = subprocess.run([TSHARK, "-r", str(tmp_path / f"{name}.pcapng"), "-Y", "tls.handshake", "-T", "fields",

@@ -10,8 +10,7 @@ import pytest
 
 from dissector.commands import generate
 from dissector.endpoint.scenarios import SCENARIOS
-from tests.conftest import analyze, needs_tshark
-from tests.test_endpoint import _follow
+from tests.conftest import analyze, needs_tshark, tshark_follow
 
 
 def _digest(data: bytes) -> dict:
@@ -29,7 +28,7 @@ def test_generated_capture_decrypts_identically(tmp_path, name):
     for i, exp in enumerate(expected):
         mine = ours[exp["client"]]
         assert mine["decryption"]["status"] == "decrypted", mine["decryption"]
-        c, s = _follow(tmp_path / f"{name}.pcapng", i, exp["client"])
+        c, s = tshark_follow(tmp_path / f"{name}.pcapng", i, exp["client"])
         early = exp.get("early_data") or {"bytes": 0}
         # tshark's follow stream carries the 0-RTT request too; the peers' record of it is separate
         if not early["bytes"]:
