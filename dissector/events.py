@@ -157,6 +157,7 @@ class SessionInfo(Event):
     sni: str | None = None
     alpn: str | None = None
     resumed: bool = False
+    ech: dict[str, Any] | None = None  # Encrypted Client Hello: status (accepted, rejected), inner_sni...
 
 
 @dataclass(slots=True, eq=False)

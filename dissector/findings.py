@@ -158,8 +158,11 @@ def enrich(doc: dict, notes: HandshakeNotes, *, when: float, details: bool = Tru
     doc["fingerprints"] = session_fingerprints(hello, notes.server_hello, protocol)
     if details:
         suite = SUITES_BY_NAME.get(doc.get("cipher_suite") or "")
+        ech = doc.get("ech") or {}
+        # with ECH accepted the server answers the inner ClientHello: its name is the one the certificate must hold
+        sni = ech.get("inner_sni") if ech.get("status") == "accepted" and ech.get("inner_sni") else doc.get("sni")
         doc["certificates"] = session_certificates(
-            notes.server_cert, notes.client_cert, when=when, sni=doc.get("sni"), version=doc.get("version"),
+            notes.server_cert, notes.client_cert, when=when, sni=sni, version=doc.get("version"),
             resumed=bool(doc.get("resumed")), suite_auth=suite.auth if suite else None,
             server_hello_seen=notes.server_hello is not None, server_encrypted_handshake=notes.server_encrypted,
             decryption=doc["decryption"]["status"], cert_requested=notes.cert_request, trust=trust,

@@ -20,6 +20,10 @@ def build_keystore(keylogs: list[str] | None = None, key_specs: list[str] | None
         from dissector.tls import rsa_kx  # cryptography's x509 and key loading: only when keys are given
     for spec in key_specs or []:
         ks = rsa_kx.parse_key_spec(spec)
+        ech_keys = _ech_keys(ks.path)
+        if ech_keys:
+            store.ech_keys += ech_keys
+            continue
         key = rsa_kx.load_private_key(ks.path, ks.password)
         server = None
         if ks.server is not None:
@@ -35,6 +39,18 @@ def build_keystore(keylogs: list[str] | None = None, key_specs: list[str] | None
             raise KeyMaterialError("--psk is empty")
         store.psks.append(psk)
     return store
+
+
+def _ech_keys(path: str) -> list:
+    """The keys of an ECHConfig PEM file (a server's ECH key, RFC 9934), or [] for any other file."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(1 << 20)
+    except OSError:
+        return []  # the RSA loader says why
+    from dissector.tls import ech
+
+    return ech.load_ech_keys(path, data) if ech.is_ech_pem(data) else []
 
 
 def _normalise_ip(host: str) -> str:

@@ -79,9 +79,14 @@ KNOWN: dict[tuple[str, str, str], str] = {}
 _PHA = ("tshark 4.0 stops decrypting the client after its first TLS 1.3 post-handshake Finished: the client's "
         "later lines and its answer to the second CertificateRequest stay encrypted for it (the bytes the peers "
         "wrote and the four verified Finished are checked in test_post_handshake_authentication)")
+_ECH = ("tshark 4.0 has no Encrypted Client Hello: the key log names the accepted sessions by their inner "
+        "ClientHello's random, which only the server's ECH key opens, so their records stay encrypted for it "
+        "(tests/test_ech.py has tshark decrypt the same bytes with the key log `dissector keys` writes)")
 TSHARK_WRONG: dict[tuple[str, str, str], str] = {
     ("messages", "openssl-tls13-pha", "keylog"): _PHA,
     ("app_data", "openssl-tls13-pha", "keylog"): _PHA,
+    ("messages", "go-ech", "keylog"): _ECH,
+    ("app_data", "go-ech", "keylog"): _ECH,
 }
 
 
@@ -117,6 +122,8 @@ def ours(name: str, mode: str) -> tuple:
     kwargs: dict = {"keylogs": [], "key_specs": [], "psks": []}
     if mode == "keylog":
         kwargs["keylogs"] = [str(REAL / f"{name}.keys")]
+        if (REAL / f"{name}.ech.pem").exists():  # the server's ECH key: the inner ClientHellos open
+            kwargs["key_specs"] = [str(REAL / f"{name}.ech.pem")]
     elif mode == "rsa-key":
         kwargs["key_specs"] = [str(REAL / f"{name}.key.pem")]
     elif mode == "psk":

@@ -1,7 +1,9 @@
 """`dissector keys CAPTURE... --key ... -o FILE`: an NSS key log for every session that could be decrypted.
 
 What an RSA key (or a PSK, or the session cache) unlocked becomes CLIENT_RANDOM lines that Wireshark,
-tshark or any other tool can reuse without the private key.
+tshark or any other tool can reuse without the private key. A TLS 1.3 session whose server accepted
+Encrypted Client Hello is named by its inner ClientHello's random (RFC 9850); its secrets are written under
+the outer ClientHello's random too, for tools that cannot open the inner hello (Wireshark 4.0).
 """
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         raise DissectorError(f"{args.output} exists; use --force to overwrite")
     keys = build_keystore(args.keylog, args.key, args.psk)
     randoms: list[bytes] = []
+    outer: dict[int, bytes] = {}  # flow id -> the random of its last ClientHello
+    aliases: dict[bytes, bytes] = {}  # ECH: inner random -> outer random
     decrypted = [0]
 
     def on_session(doc: dict) -> None:
@@ -44,8 +48,11 @@ def run(args: argparse.Namespace) -> int:
         name = type(ev).__name__
         if name == "TLSMessage" and ev.type == "ClientHello" and ev.code == 1:
             randoms.append(bytes(ev.body[2:34]))
+            outer[ev.flow.id] = bytes(ev.body[2:34])
         elif name == "Decryption" and ev.key_random:  # ECH: the key log names the session by its inner hello
             randoms.append(ev.key_random)
+            if ev.flow.id in outer:
+                aliases[ev.key_random] = outer[ev.flow.id]
 
     run_captures(args.captures, keys, on_event=on_event, on_session=on_session, details=False)
     lines = ["# written by dissector keys from " + ", ".join(args.captures)]
@@ -61,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
             secret = keys.keylog.get(label, cr)
             if secret is not None:
                 lines.append(f"{label} {cr.hex()} {secret.hex()}")
+                if cr in aliases:
+                    lines.append(f"{label} {aliases[cr].hex()} {secret.hex()}")
     text = "\n".join(lines) + "\n"
     if args.output == "-":
         sys.stdout.write(text)

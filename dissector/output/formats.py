@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import orjson
 
-from dissector.events import AppData, Decryption, Event, FlowEnd, SessionStart, TCPEvent, TLSMessage
+from dissector.events import AppData, Decryption, Event, FlowEnd, SessionInfo, SessionStart, TCPEvent, TLSMessage
 
 DETAIL_KEYS = ("sni", "alpn", "cipher_suite", "selected_version", "level", "description", "request_update")
 
@@ -39,6 +39,10 @@ def message_detail(m: dict) -> str:
             parts.append("session id")
         if m.get("ssl2_format"):
             parts.append("SSLv2 format")
+        inner = m.get("ech_inner")
+        if inner:
+            parts.append(f"ECH inner: SNI {inner.get('sni') or '-'}" + (f", ALPN {','.join(inner['alpn'])}"
+                                                                      if inner.get("alpn") else ""))
     elif t in ("ServerHello", "HelloRetryRequest"):
         parts.append(m.get("selected_version") or m.get("version", ""))
         parts.append(m.get("cipher_suite", ""))
@@ -268,6 +272,12 @@ class JSONLWriter(Writer):
             return d
         if t is FlowEnd:
             return {"event": "FlowEnd", "time": ev.ts, "flow": fid, "reason": ev.reason}
+        if t is SessionInfo:
+            d = {"event": "SessionInfo", "time": ev.ts, "flow": fid, "version": ev.version,
+                 "cipher_suite": ev.cipher_suite, "sni": ev.sni, "alpn": ev.alpn, "resumed": ev.resumed}
+            if ev.ech is not None:
+                d["ech"] = ev.ech
+            return d
         if t is Decryption:
             d = {"event": "Decryption", "time": ev.ts, "flow": fid, "status": ev.status, "detail": ev.detail}
             if ev.key_random:
@@ -327,6 +337,8 @@ class TableWriter(Writer):
             + ("   resumed" if doc.get("resumed") else ""),
             f"  decryption: {dec['status']}" + (f" ({dec['detail']})" if dec.get("detail") else ""),
         ]
+        if doc.get("ech"):
+            head.insert(2, "  " + ech_line(doc["ech"]))
         if doc.get("cleartext"):  # plain HTTP read by the plugins: there is no TLS to describe
             head[1:3] = ["  cleartext: no TLS on this connection, everything below travelled unencrypted"]
         if doc.get("upgrade"):
@@ -442,6 +454,16 @@ def _certificate_text(certs: dict) -> str:
     if client and client.get("chain"):
         parts.append(f"client certificate {client['chain'][0].get('subject', '?')}")
     return ", ".join(parts)
+
+
+def ech_line(info: dict) -> str:
+    """One line on a session's Encrypted Client Hello: whether the server took the inner hello, and its name."""
+    name = f" (inner SNI {info['inner_sni']}" + (f", public name {info['public_name']})" if info.get("public_name")
+                                                 else ")") if info.get("inner_sni") else ""
+    if info["status"] == "accepted":
+        line = f"Encrypted Client Hello: accepted{name}"
+        return line if info.get("inner_sni") else line + f", inner random {info['inner_random'][:16]}..."
+    return f"Encrypted Client Hello: rejected{name}; " + info.get("detail", "")
 
 
 def _first_time(doc: dict) -> float:

@@ -179,6 +179,8 @@ class SessionCollector:
             d["sni"] = d["sni"] or ev.sni
             d["alpn"] = d["alpn"] or ev.alpn
             d["resumed"] = d["resumed"] or ev.resumed
+            if ev.ech is not None:
+                d["ech"] = ev.ech
         elif t is Decryption:
             s.doc["decryption"] = {"status": ev.status, "detail": ev.detail}
             if ev.key_random:

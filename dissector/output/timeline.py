@@ -223,6 +223,7 @@ def session_timeline(doc: dict) -> dict[str, Any]:
         "id": doc.get("id"), "capture": doc.get("capture"), "capture_index": doc.get("capture_index", 0),
         "client": doc.get("client"), "server": doc.get("server"), "version": doc.get("version"),
         "cipher_suite": doc.get("cipher_suite"), "sni": doc.get("sni"), "alpn": doc.get("alpn"),
+        "ech": doc.get("ech"),
         "key_exchange": _key_exchange(msgs, sh),
         "handshake": kind, "handshake_reason": kind_reason,
         "decryption": doc.get("decryption") or {"status": "unknown", "detail": ""},
@@ -1117,6 +1118,9 @@ def _session_section(tl: dict, open_: bool) -> str:
     dec = tl["decryption"]
     bits = [tl["version"] or "version ?", f"handshake {fmt_ms(hs['ms'])}" if hs["ms"] is not None
             else "handshake time n/a", tl["handshake"] or "", dec.get("status", "")]
+    if tl.get("ech"):
+        ech = tl["ech"]
+        bits.insert(0, f"ECH {ech['status']}" + (f": {ech['inner_sni']}" if ech.get("inner_sni") else ""))
     if tl.get("sni"):
         bits.insert(0, f"SNI {tl['sni']}")
     alarm = f' <span class="bad">{esc(", ".join(tl["alerts"]), 60)}</span>' if tl["alerts"] else ""

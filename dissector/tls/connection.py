@@ -13,7 +13,7 @@ are never reported as a decryption.
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dissector.errors import DecryptError, MalformedInput
 from dissector.events import CLIENT, SERVER, Anomaly, AppData, Decryption, Flow, SessionInfo, TLSMessage
@@ -24,6 +24,9 @@ from dissector.tls.keystore import KeyStore
 from dissector.tls.protection import UnverifiedNullProtection, make_protection
 from dissector.tls.records import SSL2_CLIENT_HELLO, RecordReader
 from dissector.tls.suites import SUITES, Suite, can_decrypt
+
+if TYPE_CHECKING:
+    from dissector.tls import ech  # imported where ECH is met: HPKE's key types cost every run a little
 
 MAX_HANDSHAKE_MESSAGE = 1 << 16  # bytes; a bigger message is reported, not buffered (config)
 _HS_HDR = struct.Struct("!BBH")
@@ -99,6 +102,10 @@ class TLSConnection:
         self.key_random = b""
         self.ech_search = False
         self.ech_inner = False
+        # the inner ClientHello opened with an ECH key (see _open_ech), until the ServerHello says whether the
+        # server took it; then what the session says about ECH (SessionInfo.ech)
+        self.ech: ech.InnerHelloState | None = None
+        self.ech_info: dict[str, Any] | None = None
         self.client_done = False  # TLS 1.3: the client's Finished (or its first application record) went by
         self.handshake_messages = 0  # TLS 1.3: transcript entries up to the client's Finished (post-handshake auth)
         self.post_auths = 0  # TLS 1.3 post-handshake authentications (client Finished after the handshake)
@@ -381,6 +388,8 @@ class TLSConnection:
             self.client_version = h.version
         if self.ctx.tls13 and self.handshakes:  # the second ClientHello after a HelloRetryRequest
             self._hashed(raw)
+            if self.ech is not None:
+                self._open_second_inner(raw, ts)
             return
         self.handshakes += 1
         if self.handshakes > 1:  # renegotiation: a new handshake under the current keys
@@ -389,6 +398,7 @@ class TLSConnection:
             self._pending_ticket = b""
         self.client_random = self.key_random = bytes(h.random)
         self.ech_search = self.ech_inner = False
+        self.ech = self.ech_info = None
         if len(self.keys.seen_randoms) < self.keys.max_cached:
             self.keys.seen_randoms.add(self.client_random)
         self.ch_session_id = bytes(h.session_id)
@@ -401,6 +411,8 @@ class TLSConnection:
         self.transcript_gap = False
         if raw:
             self._hashed(raw)
+            if self.offered_ech and (self.keys.ech_keys or len(self.keys.keylog)):
+                self._open_ech(raw, ts)
         if self.offered_early_data and h.supported_versions:  # TLS 1.3 0-RTT: early data may follow right away
             secret = self.keys.keylog.get("CLIENT_EARLY_TRAFFIC_SECRET", self.client_random)
             side.early = True
@@ -433,8 +445,9 @@ class TLSConnection:
             # RFC 8446 4.4.1: ClientHello1 is replaced by message_hash(Hash(ClientHello1))
             if tls13 and self.suite:
                 self.hash13 = self.suite.prf_hash
-                ch1 = schedule13.transcript_hash(self.hash13, self.transcript[0])
-                self.transcript = [bytes([254, 0, 0, len(ch1)]) + ch1, raw]
+                self.transcript = [schedule13.message_hash(self.hash13, self.transcript[0]), raw]
+                if self.ech is not None:
+                    self._ech_retry_request(raw)
             self._session_info(ts)
             return
         if tls13:  # PSK resumption: the server selected one of the offered identities
@@ -442,12 +455,14 @@ class TLSConnection:
         else:
             self.resumed = bool(self.session_id) and self.session_id == self.ch_session_id
         if tls13:
+            if self.ech is not None and self.suite is not None:
+                self._ech_server_hello(raw)
             self._tls13_handshake_keys(ts)
         self._session_info(ts)
 
     def _session_info(self, ts: float) -> None:
         self.out.append(SessionInfo(ts, self.flow, self.version_name(), self.suite.name if self.suite else None,
-                                    self.sni, self.alpn, self.resumed))
+                                    self.sni, self.alpn, self.resumed, self.ech_info))
 
     def version_name(self) -> str | None:
         return version_name(self.version) if self.version is not None else None
@@ -549,9 +564,15 @@ class TLSConnection:
 
     def _on_encrypted_extensions(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
         self._hashed(raw)
-        alpn = hs.encrypted_extensions_alpn(raw[4:])
-        if alpn:
-            self.alpn = alpn
+        ee = hs.encrypted_extensions(raw[4:])
+        if ee.alpn:
+            self.alpn = ee.alpn[0]
+        if 0xFE0D in ee.ext_types and self.offered_ech and self.ech_info is None:
+            # retry_configs: the server did not use the inner ClientHello, and tells the client its ECH keys
+            self.ech_info = {"status": "rejected",
+                             "detail": ("the server did not take an inner ClientHello: it sent retry configs (its ECH "
+                                        "keys) in EncryptedExtensions, as it also does for a browser's GREASE offer")}
+        if ee.alpn or self.ech_info is not None:
             self._session_info(ts)
 
     # ------------------------------------------------------------------ TLS <= 1.2 keys
@@ -697,6 +718,9 @@ class TLSConnection:
         kx = self.suite.kx
         have_log = len(self.keys.keylog) > 0
         if self.ctx.tls13:
+            if have_log and self.ech_info is not None and self.key_random != self.client_random:
+                return (f"no key log entry for the inner ClientHello's random {self.key_random.hex()[:16]}... (the "
+                        "server accepted Encrypted Client Hello: the TLS 1.3 secrets are named by that random)")
             if have_log and self.offered_ech:
                 return (f"no key log entry for client random {cr[:16]}... (TLS 1.3 traffic secrets); the ClientHello "
                         "offers Encrypted Client Hello: if the server accepted it, the key log names this session by "
@@ -717,6 +741,59 @@ class TLSConnection:
                 return f"no key log entry for client random {cr[:16]}... and no RSA key (--key) given"
             return "RSA key exchange: the server's RSA private key (--key) or a key log is needed"
         return f"no key given for {kx} key exchange"
+
+    # ------------------------------------------------------------------ Encrypted Client Hello
+    def _open_ech(self, raw: bytes, ts: float) -> None:
+        """Open the inner ClientHello of an ECH offer with a key log's ECH_SECRET or a server ECH key (--key);
+        its fields join the ClientHello's (`ech_inner`). Which hello the server took, the ServerHello says."""
+        from dissector.tls import ech  # HPKE's key types: loaded only where ECH is met
+
+        self.ech, why = ech.open_client_hello(raw, self.keys.keylog, self.keys.ech_keys)
+        if self.ech is not None:
+            self._show_inner(self.ech.inner.raw)
+        elif why:
+            self._anomaly(ts, "tls", "ech_undecryptable", why, CLIENT)
+
+    def _show_inner(self, inner: bytes) -> None:
+        msg = self.out[-1] if self.out else None  # the ClientHello, emitted just before its handler ran
+        if isinstance(msg, TLSMessage) and msg.code == 1:
+            msg.info["ech_inner"] = hs.details(1, inner[4:], None)
+
+    def _open_second_inner(self, raw: bytes, ts: float) -> None:
+        """After a HelloRetryRequest the client seals its second inner ClientHello with the same context."""
+        state = self.ech
+        assert state is not None
+        inner = state.open_second(raw)
+        if inner is None:
+            self._ech_rejected("the second ClientHello's inner hello does not open")
+        else:
+            self._show_inner(inner.raw)
+
+    def _ech_retry_request(self, raw: bytes) -> None:
+        assert self.ech is not None
+        if not self.ech.retry_request(self.hash13, raw):
+            self._ech_rejected("the HelloRetryRequest does not confirm the inner ClientHello: the handshake is the "
+                               "outer one's")
+
+    def _ech_server_hello(self, raw: bytes) -> None:
+        """With ECH accepted the inner hello is the handshake's: in the transcript, and as the random the key log
+        names the session by."""
+        state = self.ech
+        assert state is not None and self.suite is not None
+        self.hash13 = self.suite.prf_hash
+        if not state.accepted_by(self.hash13, raw):
+            self._ech_rejected("the server did not confirm the inner ClientHello: the handshake is the outer one's")
+            return
+        self.transcript = state.transcript
+        self.key_random = state.inner.random
+        self.ech = None
+        self.ech_info = state.info("accepted")
+
+    def _ech_rejected(self, detail: str) -> None:
+        state = self.ech
+        assert state is not None
+        self.ech = None
+        self.ech_info = state.info("rejected", detail)
 
     # ------------------------------------------------------------------ TLS 1.3 keys
     def _protection13(self, suite: Suite, secret: bytes) -> Any:
@@ -788,6 +865,9 @@ class TLSConnection:
             except DecryptError:
                 continue
             self.key_random, self.ech_inner = random, True
+            self.ech_info = {"status": "accepted", "inner_random": random.hex(),
+                             "detail": "the key log names the session by this random, not the outer one's"}
+            self._session_info(ts)
             self._tls13_handshake_keys(ts)
             self._set_status(DECRYPTED, ECH_INNER.format(random.hex()[:16]))
             return True
@@ -820,7 +900,7 @@ class TLSConnection:
         if self.status is not None and cur != self.status_sent:
             self.status_sent = cur
             self.out.append(Decryption(ts, self.flow, self.status, self.detail,
-                                       self.key_random if self.ech_inner else b""))
+                                       self.key_random if self.key_random != self.client_random else b""))
 
     def _anomaly(self, ts: float, layer: str, name: str, detail: str, direction: str | None = None) -> None:
         self.out.append(Anomaly(ts, self.flow, layer, name, detail, direction))

@@ -541,11 +541,11 @@ def server_hello_essentials(body: bytes) -> Hello:
     return h
 
 
-def encrypted_extensions_alpn(body: bytes) -> str | None:
-    """The protocol a TLS 1.3 EncryptedExtensions selects with ALPN (the state machine's fast read)."""
+def encrypted_extensions(body: bytes) -> Hello:
+    """A TLS 1.3 EncryptedExtensions' extension types and ALPN (the state machine's fast read)."""
     h = Hello()
     _ext_walk(h, body, 0, False)
-    return h.alpn[0] if h.alpn else None
+    return h
 
 
 def first_certificate(body: bytes, tls13: bool) -> bytes | None:

@@ -6,6 +6,8 @@ Lines look like `LABEL <client random hex> <secret hex>`:
 - PMS_CLIENT_RANDOM: a pre-master secret;
 - CLIENT_EARLY_TRAFFIC_SECRET, CLIENT/SERVER_HANDSHAKE_TRAFFIC_SECRET, CLIENT/SERVER_TRAFFIC_SECRET_0,
   EARLY_EXPORTER_SECRET, EXPORTER_SECRET: TLS 1.3 secrets (the hash length of the suite);
+- ECH_SECRET, ECH_CONFIG: the HPKE KEM shared secret and the ECHConfig of an Encrypted Client Hello (RFC 9850),
+  named by the outer ClientHello's random (with ECH accepted, the TLS 1.3 secrets are named by the inner one's);
 - `RSA <first 8 bytes of the encrypted pre-master, hex> <48-byte pre-master, hex>`;
 - `RSA Session-ID:<hex> Master-Key:<hex>` (the older Wireshark form): a master secret by session ID.
 
@@ -32,7 +34,8 @@ TLS13_LABELS = frozenset((
     "EARLY_EXPORTER_SECRET",
     "EXPORTER_SECRET",
 ))
-RANDOM_LABELS = frozenset((CLIENT_RANDOM, PMS_CLIENT_RANDOM)) | TLS13_LABELS
+ECH_LABELS = frozenset(("ECH_SECRET", "ECH_CONFIG"))
+RANDOM_LABELS = frozenset((CLIENT_RANDOM, PMS_CLIENT_RANDOM)) | TLS13_LABELS | ECH_LABELS
 LABELS = RANDOM_LABELS | {RSA}
 
 
@@ -158,6 +161,10 @@ class KeyLog:
                     continue
                 if label == CLIENT_RANDOM and len(secret) != 48:
                     errors.append((source, line_no, f"master secret of {len(secret)} bytes, 48 expected"))
+                    continue
+                if label in ECH_LABELS:  # keyed by the outer random: not a random the TLS secrets are named by
+                    secrets[(label, random)] = secret
+                    added += 1
                     continue
                 if label != CLIENT_RANDOM and label != "PMS_CLIENT_RANDOM" and len(secret) not in (32, 48, 64):
                     # TLS 1.3 secrets are a hash long (SHA-256/384); anything else is a cut or damaged line

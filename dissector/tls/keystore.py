@@ -24,6 +24,7 @@ class KeyStore:
     keylog: KeyLog = field(default_factory=KeyLog)
     rsa_keys: list[RSAKey] = field(default_factory=list)
     psks: list[bytes] = field(default_factory=list)
+    ech_keys: list[Any] = field(default_factory=list)  # ech.ECHKey: servers' ECH keys (ECHConfig PEM files)
     by_session_id: dict[bytes, bytes] = field(default_factory=dict)  # TLS <= 1.2 session ID -> master secret
     by_ticket: dict[bytes, bytes] = field(default_factory=dict)  # TLS <= 1.2 session ticket -> master secret
     learned: dict[bytes, bytes] = field(default_factory=dict)  # client random -> master secret we derived
@@ -34,7 +35,8 @@ class KeyStore:
     ech_trials_left: int = 100_000
 
     def empty(self) -> bool:
-        return not (len(self.keylog) or self.rsa_keys or self.psks or self.by_session_id or self.by_ticket)
+        return not (len(self.keylog) or self.rsa_keys or self.psks or self.ech_keys or self.by_session_id
+                    or self.by_ticket)
 
     def remember(self, client_random: bytes, master: bytes, session_id: bytes = b"", ticket: bytes = b"") -> None:
         """Cache a master secret for resumption and for `dissector keys` (bounded)."""

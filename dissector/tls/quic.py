@@ -413,7 +413,8 @@ class QUICConnection(TLSConnection):
         labels = {"handshake": ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET"),
                   "app": ("CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0")}[space]
         for direction, label in zip((CLIENT, SERVER), labels):
-            secret = self.keys.keylog.get(label, self.client_random)
+            # (key_random: the inner ClientHello's when the server accepted ECH, else the ClientHello's)
+            secret = self.keys.keylog.get(label, self.key_random or self.client_random)
             if secret is not None and self.spaces[direction][space].keys is None:
                 self.spaces[direction][space].keys = _PacketKeys(str(suite.cipher), suite.prf_hash, secret,
                                                                  self.quic_version)

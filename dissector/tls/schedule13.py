@@ -37,12 +37,24 @@ def transcript_hash(hash_name: str, messages: bytes) -> bytes:
     return h.finalize()
 
 
+def message_hash(hash_name: str, client_hello: bytes) -> bytes:
+    """message_hash(Hash(ClientHello1)): what stands for the first ClientHello in the transcript after a
+    HelloRetryRequest (RFC 8446 4.4.1)."""
+    digest = transcript_hash(hash_name, client_hello)
+    return bytes([254, 0, 0, len(digest)]) + digest
+
+
 def hkdf_extract(hash_name: str, salt: bytes | None, ikm: bytes | None) -> bytes:
     """HKDF-Extract (RFC 5869): HMAC(salt, ikm); an empty salt or ikm means HashLen zero bytes."""
     size = hash_len(hash_name)
     h = hmac.HMAC(bytes(salt) if salt else bytes(size), hash_algorithm(hash_name))
     h.update(bytes(ikm) if ikm else bytes(size))
     return h.finalize()
+
+
+def hkdf_expand(hash_name: str, prk: bytes, info: bytes, length: int) -> bytes:
+    """HKDF-Expand (RFC 5869) with a raw info (HPKE's labels are not TLS's)."""
+    return HKDFExpand(hash_algorithm(hash_name), length, bytes(info)).derive(bytes(prk))
 
 
 def _bytes(label: bytes | str) -> bytes:
