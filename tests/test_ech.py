@@ -1,8 +1,13 @@
-"""Encrypted Client Hello (RFC 9849) on a real capture: Go's crypto/tls client and server (samples/real/go-ech, made
-by make_ech_captures.sh), three connections: ECH accepted, ECH accepted after a HelloRetryRequest, and ECH rejected
-(the client offers a config whose key the server does not have). The server's ECH key ships as go-ech.ech.pem (the
-ECHConfig PEM file format of RFC 9934); the client's key log names the accepted sessions by their inner
-ClientHello's random, as RFC 9850 says.
+"""Encrypted Client Hello (RFC 9849) on real captures (samples/real, made by make_ech_captures.sh) against Go's
+crypto/tls server, which holds an ECH key (shipped as NAME.ech.pem, the ECHConfig PEM file of RFC 9934):
+
+- go-ech: Go's client, three connections: ECH accepted, accepted after a HelloRetryRequest, and rejected (the
+  client offers a config whose key the server does not have);
+- chromium-ech, firefox-ech: the browsers, which learn the ECHConfig from a DNS HTTPS record; Chromium's
+  hellos go through a HelloRetryRequest (its first key shares are not P-256), and Firefox logs ECH_SECRET and
+  ECH_CONFIG (RFC 9850) besides the TLS secrets.
+
+Every client's key log names an accepted session by its inner ClientHello's random, which is encrypted.
 """
 from __future__ import annotations
 
@@ -28,10 +33,12 @@ from tests.conftest import SAMPLES, analyze, needs_tshark, tshark_follow
 REAL = SAMPLES / "real"
 CAP, KEYS, ECH_PEM = REAL / "go-ech.pcap", REAL / "go-ech.keys", REAL / "go-ech.ech.pem"
 INNER, PUBLIC = "secret.example.test", "public.example.test"
+BROWSERS = ["chromium-ech", "firefox-ech"]
 
 
-def _keylog_randoms() -> set[str]:
-    return {line.split()[1] for line in KEYS.read_text().splitlines() if line and not line.startswith("#")}
+def _keylog_randoms(keys=KEYS) -> set[str]:
+    return {line.split()[1] for line in keys.read_text().splitlines()
+            if line and not line.startswith("#") and not line.startswith("ECH_")}
 
 
 @functools.cache
@@ -61,13 +68,13 @@ def test_hpke_matches_rfc9180_test_vector():
     assert context.seq == 1
 
 
-def _check_accepted(s: dict, inner_opened: bool) -> None:
+def _check_accepted(s: dict, inner_opened: bool, keys=KEYS) -> None:
     assert s["sni"] == PUBLIC  # what travelled in the clear
     assert s["ech"]["status"] == "accepted"
     assert s["ech"]["inner_random"] == s["decryption"]["key_random"]
-    assert s["ech"]["inner_random"] in _keylog_randoms()
+    assert s["ech"]["inner_random"] in _keylog_randoms(keys)
     hellos = [m for m in s["messages"] if m["type"] == "ClientHello"]
-    assert all(m["random"] not in _keylog_randoms() for m in hellos)  # the outer random names nothing
+    assert all(m["random"] not in _keylog_randoms(keys) for m in hellos)  # the outer random names no TLS secret
     assert s["decryption"]["status"] == "decrypted"
     if inner_opened:
         assert s["ech"]["inner_sni"] == INNER and s["ech"]["public_name"] == PUBLIC and s["ech"]["config_id"] == 7
@@ -90,7 +97,7 @@ def test_the_server_ech_key_opens_the_inner_client_hellos():
     s0, s1, s2 = analyze([CAP], keylogs=[KEYS], key_specs=[str(ECH_PEM)], plugins=True)
     for s in (s0, s1):
         _check_accepted(s, inner_opened=True)
-        assert [r["host"] for r in s["http"]["requests"]] == [f"{INNER}:8443"]
+        assert [r["host"] for r in s["http"]["requests"]] == [INNER]
     assert [m["type"] for m in s1["messages"]][:5] == ["ClientHello", "HelloRetryRequest", "ChangeCipherSpec",
                                                        "ChangeCipherSpec", "ClientHello"]
     _check_rejected(s2)
@@ -103,9 +110,33 @@ def test_without_the_ech_key_the_inner_random_is_found_in_the_key_log():
     _check_rejected(s2)
 
 
+@pytest.mark.parametrize("name", BROWSERS)
+def test_browsers_inner_hellos_open_with_the_server_ech_key(name):
+    cap, keys = REAL / f"{name}.pcap", REAL / f"{name}.keys"
+    sessions = analyze([cap], keylogs=[keys], key_specs=[str(REAL / f"{name}.ech.pem")], plugins=True)
+    assert sessions
+    for s in sessions:
+        _check_accepted(s, inner_opened=True, keys=keys)
+        assert s["ech"]["inner_sni"] != s["sni"]
+        inner = [m["ech_inner"] for m in s["messages"] if m["type"] == "ClientHello"]
+        assert {tuple(h["alpn"]) for h in inner} == {("h2", "http/1.1")}  # what the browser really offers
+    assert [r["host"] for s in sessions for r in s.get("http", {}).get("requests", [])][0] == INNER
+    if name == "chromium-ech":  # X25519MLKEM768 and X25519 key shares, a server that takes P-256 only
+        assert all("HelloRetryRequest" in [m["type"] for m in s["messages"]] for s in sessions)
+
+
+def test_firefox_key_log_ech_secret_opens_the_inner_hello():
+    # NSS logs ECH_SECRET and ECH_CONFIG, named by the outer random (RFC 9850): no server key is needed
+    keys = REAL / "firefox-ech.keys"
+    assert {line.split()[0] for line in keys.read_text().splitlines()} >= {"ECH_SECRET", "ECH_CONFIG"}
+    [s] = analyze([REAL / "firefox-ech.pcap"], keylogs=[keys], plugins=True)
+    _check_accepted(s, inner_opened=True, keys=keys)
+    assert [r["host"] for r in s["http"]["requests"]] == [INNER]
+
+
 def test_ech_secret_and_config_lines_open_the_inner_hello(tmp_path):
-    # What NSS, BoringSSL and wolfSSL log (RFC 9850): the HPKE KEM shared secret and the ECHConfig, named by the
-    # outer random. Go logs neither, so these lines are derived from the server's ECH key, as a client computes them.
+    # The lines Firefox writes (above), here for Go's capture, also through a HelloRetryRequest: Go logs neither,
+    # so they are derived from the server's ECH key, the shared secret as the client computed it.
     [key] = ech.load_ech_keys(str(ECH_PEM), ECH_PEM.read_bytes())
     lines = []
     for _, body in _client_hellos():
@@ -179,23 +210,28 @@ def test_the_ech_key_loads_from_the_ech_config_pem_file():
 
 @needs_tshark
 @pytest.mark.parametrize("with_ech_key", [True, False])
-def test_the_keys_command_lets_tshark_decrypt_the_ech_sessions(tmp_path, with_ech_key):
+@pytest.mark.parametrize("name", ["go-ech", *BROWSERS])
+def test_the_keys_command_lets_tshark_decrypt_the_ech_sessions(tmp_path, name, with_ech_key):
     # tshark 4.0 knows no ECH: with the client's key log it cannot find the accepted sessions' secrets (named by
     # the inner random). `dissector keys` writes them under the outer random too; tshark then decrypts the same
     # bytes as we do.
+    cap, keys, pem = REAL / f"{name}.pcap", REAL / f"{name}.keys", REAL / f"{name}.ech.pem"
     out = tmp_path / "out.keys"
-    args = [sys.executable, "-m", "dissector", "keys", str(CAP), "--keylog", str(KEYS), "-o", str(out)]
+    args = [sys.executable, "-m", "dissector", "keys", str(cap), "--keylog", str(keys), "-o", str(out)]
     if with_ech_key:
-        args += ["--key", str(ECH_PEM)]
+        args += ["--key", str(pem)]
     assert subprocess.run(args, capture_output=True).returncode == 0
-    sessions = analyze([CAP], keylogs=[KEYS], key_specs=[str(ECH_PEM)] if with_ech_key else [])
-    for n, s in enumerate(sessions):
-        client, server = tshark_follow(CAP, n, s["client"], out)
+    sessions = analyze([cap], keylogs=[keys], key_specs=[str(pem)] if with_ech_key else [])
+    for s in sessions:
+        client, server = tshark_follow(cap, s["id"], s["client"], out)
+        if "app_data" not in s:  # a connection the browser opened ahead and never used
+            assert (client, server) == (b"", b"")
+            continue
         assert hashlib.sha256(client).hexdigest() == s["app_data"]["client"]["sha256"]
         assert hashlib.sha256(server).hexdigest() == s["app_data"]["server"]["sha256"]
-        assert len(server) == s["app_data"]["server"]["bytes"] > 100
-    untouched = tshark_follow(CAP, 0, sessions[0]["client"], KEYS)  # the client's own key log: no ECH for tshark
-    assert untouched == (b"", b"")
+    assert sum(s["app_data"]["server"]["bytes"] for s in sessions if "app_data" in s) > 100
+    first = min(sessions, key=lambda s: s["id"])
+    assert tshark_follow(cap, first["id"], first["client"], keys) == (b"", b"")  # the client's own log: no ECH
 
 
 @settings(max_examples=300, deadline=None)
