@@ -239,3 +239,71 @@ def test_chromium_webrtc_plaintext_handshake_matches_tshark():
     [s] = analyze([WEBRTC])
     assert [name_of(HANDSHAKE_TYPES, t) for t in complete] == [m["type"] for m in s["messages"][:2]]
     assert len(out.splitlines()) == 3  # two fragments of the ClientHello, then the ServerHello
+
+
+FIREFOX = SAMPLES / "real" / "webrtc" / "firefox-dtls13.pcap"
+FIREFOX_KEYS = FIREFOX.with_suffix(".keys")
+
+
+def _plaintext(path, keylogs) -> dict[str, bytes]:
+    """The decrypted application bytes of each direction (all sessions of the capture)."""
+    from dissector.analysis import run_captures
+    from dissector.events import AppData
+    from dissector.keys import build_keystore
+
+    data = {"client": b"", "server": b""}
+
+    def on_event(ev) -> None:
+        if type(ev) is AppData and ev.data is not None:
+            data[ev.direction] += ev.data
+
+    run_captures([str(path)], build_keystore([str(k) for k in keylogs], [], []), on_event=on_event)
+    return data
+
+
+def test_firefox_webrtc_dtls13_decrypts_with_its_key_log(monkeypatch):
+    # headless Firefox's WebRTC data channel (webrtc/make_webrtc_capture.sh firefox): NSS negotiates DTLS 1.3 and
+    # logs its secrets. The unified-header records open: record numbers unmasked, "dtls13" key labels, the header
+    # as associated data; both Finished verify against the transcript (TLS 1.3 style, without DTLS fields).
+    from dissector.tls.connection import TLSConnection
+
+    verified = []
+    close = TLSConnection.close
+
+    def spy(self, ts):
+        verified.append((self.finished_verified, self.status))
+        return close(self, ts)
+
+    monkeypatch.setattr(TLSConnection, "close", spy)
+    [s] = analyze([FIREFOX], keylogs=[FIREFOX_KEYS])
+    assert verified == [(2, "decrypted")]
+    assert (s["transport"], s["version"], s["alpn"]) == ("udp", "DTLS 1.3", "webrtc")
+    assert s["decryption"] == {"status": "decrypted", "detail": ""}
+    first = [(m["from"], m["type"]) for m in s["messages"] if not m.get("retransmission")]
+    assert first[:10] == [("client", "ClientHello"), ("server", "ServerHello"), ("server", "EncryptedExtensions"),
+                          ("server", "CertificateRequest"), ("server", "Certificate"), ("server", "CertificateVerify"),
+                          ("server", "Finished"), ("client", "Certificate"), ("client", "CertificateVerify"),
+                          ("client", "Finished")]
+    assert [(m["from"], m["description"]) for m in s["messages"] if m["type"] == "Alert"] == [
+        ("server", "close_notify"), ("client", "close_notify")]
+    acks = [m for m in s["messages"] if m["type"] == "ACK"]
+    assert acks and all(r[0] >= 2 for m in acks for r in m["records"])  # handshake epochs and later
+    assert s["app_data"]["client"]["bytes"] > 100 and s["app_data"]["server"]["bytes"] > 100
+    # SCTP inside: the data channel's label and the two messages of page.html
+    plain = _plaintext(FIREFOX, [FIREFOX_KEYS])
+    both = plain["client"] + plain["server"]
+    assert b"chat" in both and both.count(b"ping") == both.count(b"pong") == 1
+    assert (b"ping" in plain["client"]) != (b"pong" in plain["client"])  # one peer asks, the other answers
+
+
+def test_firefox_webrtc_dtls13_without_keys_and_with_wrong_ones(tmp_path):
+    [s] = analyze([FIREFOX])
+    assert s["decryption"]["status"] == "no-key" and s["decryption"]["detail"].startswith("DTLS 1.3 session")
+    assert {m["type"] for m in s["messages"][2:]} == {"EncryptedHandshakeMessage"}
+    wrong = tmp_path / "wrong.keys"
+    lines = [line.split() for line in FIREFOX_KEYS.read_text().splitlines() if line and not line.startswith("#")]
+    wrong.write_text("".join(f"{label} {random} {secret[:-2]}{(int(secret[-2:], 16) ^ 1):02x}\n"
+                             for label, random, secret in lines))
+    [s] = analyze([FIREFOX], keylogs=[wrong])
+    assert s["decryption"]["status"] == "failed" and "epoch 2 failed to decrypt" in s["decryption"]["detail"]
+    assert _plaintext(FIREFOX, [wrong]) == {"client": b"", "server": b""}

@@ -13,7 +13,8 @@ import subprocess
 import pytest
 
 from dissector.tls.constants import HANDSHAKE_TYPES, name_of
-from dissector.tls.quic import _expand_pn, client_initial
+from dissector.tls.protection import expand_record_number
+from dissector.tls.quic import client_initial
 from tests.conftest import SAMPLES, analyze, needs_tshark
 
 QUIC = SAMPLES / "real" / "quic"
@@ -133,8 +134,8 @@ def test_a_connection_starts_only_at_a_client_initial_that_opens():
 
 def test_packet_number_recovery():
     # RFC 9000 A.3's example: largest 0xa82f30ea, a 16-bit truncated 0x9b32 -> 0xa82f9b32
-    assert _expand_pn(0xA82F30EA, 0x9B32, 16) == 0xA82F9B32
-    assert _expand_pn(-1, 0, 8) == 0 and _expand_pn(255, 0, 8) == 256
+    assert expand_record_number(0xA82F30EA, 0x9B32, 16) == 0xA82F9B32
+    assert expand_record_number(-1, 0, 8) == 0 and expand_record_number(255, 0, 8) == 256
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -429,7 +429,7 @@ class TLSConnection:
         version = h.selected_version or h.version
         self.version = version
         draft = version & 0xFF if version >> 8 == 0x7F else None
-        tls13 = version == 0x0304 or draft is not None
+        tls13 = version in (0x0304, 0xFEFC) or draft is not None  # TLS 1.3, DTLS 1.3, TLS 1.3 drafts
         self.suite = SUITES.get(h.suite)
         ctx = hs.Context()  # a new object: messages already emitted keep the context they were parsed in
         ctx.version, ctx.tls13, ctx.draft, ctx.kx = version, tls13, draft, self.suite.kx if self.suite else None
@@ -509,7 +509,7 @@ class TLSConnection:
             if (side.secret is not None and not (direction == CLIENT and self.early_skipped) and not self.ech_inner
                     and not self.app_only_detail):
                 th = schedule13.transcript_hash(self.hash13, b"".join(self.transcript))
-                expected = schedule13.finished_verify_data(self.hash13, side.secret, th, self.ctx.draft)
+                expected = schedule13.finished_verify_data(self.hash13, side.secret, th, self.ctx.draft, self.dtls)
             self._hashed(raw)
             if direction == SERVER:
                 self._tls13_switch(SERVER, "SERVER_TRAFFIC_SECRET_0", ts)
@@ -548,7 +548,7 @@ class TLSConnection:
     def _on_key_update(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
         if side.secret is None or self.suite is None:
             return
-        side.secret = schedule13.next_traffic_secret(self.hash13, side.secret, self.ctx.draft)
+        side.secret = schedule13.next_traffic_secret(self.hash13, side.secret, self.ctx.draft, self.dtls)
         side.protection = self._protection13(self.suite, side.secret)
         side.seq = 0
 
@@ -727,7 +727,8 @@ class TLSConnection:
                         "the random of the encrypted inner ClientHello, and none of its other entries fits either")
             if have_log:
                 return f"no key log entry for client random {cr[:16]}... (TLS 1.3 traffic secrets)"
-            return "TLS 1.3 session: a key log (--keylog, SSLKEYLOGFILE) is needed; an RSA key cannot decrypt it"
+            return (f"{'DTLS' if self.dtls else 'TLS'} 1.3 session: a key log (--keylog, SSLKEYLOGFILE) is needed; "
+                    "an RSA key cannot decrypt it")
         if kx in ("ECDHE", "DHE", "ECDH", "DH", "ECDHE_PSK", "DHE_PSK", "SRP"):
             if have_log:
                 return f"no key log entry for client random {cr[:16]}..."

@@ -18,20 +18,31 @@ each with an explicit epoch and sequence number. What differs from TLS over TCP,
 
 Keys, PRFs, cipher suites, resumption, Finished verification and the decryption status are TLSConnection's:
 DTLS 1.0 derives keys like TLS 1.1 and DTLS 1.2 like TLS 1.2 (`prf.py`, `protection.py` know the versions).
-DTLS 1.3 (RFC 9147, unified header) is labelled up to its ServerHello and not decrypted.
+
+DTLS 1.3 (RFC 9147) takes TLS 1.3's key schedule with "dtls13" labels, from the key log's traffic secrets. Its
+encrypted records have a unified header (001CSLEE: connection ID, 8 or 16 bits of the record number, length,
+the epoch's low two bits) whose record number is itself encrypted with a mask from the ciphertext (`_Epoch13`);
+the epoch is told by those two bits (2: handshake, 3: application data, then one more per KeyUpdate), the full
+record number by the largest one decrypted in that epoch. Handshake messages keep the 12-byte header on the
+wire but enter the transcript as in TLS 1.3, without message_seq and fragment fields; ACK records list the
+record numbers a side received.
 """
 from __future__ import annotations
 
 import struct
 import zlib
+from typing import Any
 
 from dissector.errors import DecryptError
 from dissector.events import AppData, Flow, TLSMessage
 from dissector.tls import handshake as hs
-from dissector.tls.connection import FAILED, NO_KEY, Direction, TLSConnection
+from dissector.tls import schedule13
+from dissector.tls.connection import FAILED, Direction, TLSConnection
 from dissector.tls.constants import HANDSHAKE_TYPES, name_of
 from dissector.tls.keystore import KeyStore
+from dissector.tls.protection import SampleMask, expand_record_number, make_protection
 from dissector.tls.records import VALID_TYPES
+from dissector.tls.suites import Suite
 
 DTLS_VERSIONS = frozenset((0xFEFF, 0xFEFD, 0xFEFC, 0x0100))  # 1.0, 1.2, 1.3 (plaintext records), OpenSSL's old 1.0
 # the TLS version whose message formats each DTLS version uses (for the handshake parsers); OpenSSL's
@@ -41,8 +52,8 @@ RECORD_HEADER = struct.Struct("!BHHHIH")  # type, version, epoch, sequence numbe
 HEADER_LEN = RECORD_HEADER.size  # 13
 MAX_PENDING_MESSAGES = 32  # handshake messages being reassembled per direction
 DTLS_OPENSSL_OLD = 0x0100  # OpenSSL's DTLS1_BAD_VER: DTLS 1.0 as OpenSSL spoke it before RFC 4347 was final
-DTLS13_DETAIL = ("DTLS 1.3 (RFC 9147) is not decrypted yet: its encrypted records are listed (epoch 2 as "
-                 "EncryptedHandshakeMessage, later epochs as application data) but not read")
+DTLS13 = 0xFEFC
+ACK = 26  # DTLS 1.3's ACK record (RFC 9147 7)
 
 
 def looks_like_dtls(payload, pos: int = 0) -> bool:
@@ -93,6 +104,20 @@ class _Reassembly:
         return merged == [[0, self.length]] or self.length == 0
 
 
+class _Epoch13:
+    """One direction's keys for one DTLS 1.3 epoch: record protection, the record number mask (RFC 9147 4.2.3),
+    and the largest record number decrypted so far (the reference for the next truncated one)."""
+
+    __slots__ = ("aead", "sn", "largest")
+
+    def __init__(self, suite: Suite, hash_name: str, secret: bytes) -> None:
+        key, iv = schedule13.traffic_key_iv(hash_name, secret, suite.key_len, 12, dtls=True)
+        self.aead: Any = make_protection(DTLS13, suite, key, iv, b"", tls13=True)
+        sn_key = schedule13.hkdf_expand_label(hash_name, secret, b"sn", b"", suite.key_len, schedule13.DTLS13_PREFIX)
+        self.sn = SampleMask(sn_key, "CHACHA" in str(suite.cipher).upper())
+        self.largest = -1
+
+
 class DTLSConnection(TLSConnection):
     dtls = True
     HANDLERS = {**TLSConnection.HANDLERS, 3: "_on_hello_verify_request"}
@@ -108,6 +133,8 @@ class DTLSConnection(TLSConnection):
         self.cookie_exchange: list[bytes] = []  # the first ClientHello and the HelloVerifyRequest, as hashed
         self.closed_by: set[str] = set()  # the sides that sent close_notify
         self.ended = ""  # why the association is over (UDP has no FIN): "close_notify", "fatal alert"
+        self.dtls13 = False
+        self.epochs13: dict[str, dict[int, _Epoch13 | None]] = {d: {} for d in self.sides}
 
     # ------------------------------------------------------------------ records
     def datagram(self, direction: str, payload, ts: float) -> None:
@@ -137,14 +164,16 @@ class DTLSConnection(TLSConnection):
 
     def _unified_record(self, direction: str, side: Direction, payload, pos: int, ts: float) -> int:
         """A DTLS 1.3 record (header 001CSLEE: connection ID, 8/16-bit sequence number, length present, the low
-        epoch bits), reported as encrypted: epoch 2 carries the handshake, 3 and later the application data.
-        Returns where the next record starts, or -1 when the rest of the datagram cannot be read."""
+        epoch bits). Decrypted when its epoch's keys are known, else listed as encrypted (epoch 2 carries the
+        handshake, 3 and later the application data). Returns where the next record starts, or -1 when the
+        rest of the datagram cannot be read."""
         b0, n = payload[pos], len(payload)
         if b0 & 0x10:
             self._anomaly(ts, "tls", "bad_record_header", "a DTLS 1.3 record with a connection ID (its length "
                           "was negotiated), not read; the rest of the datagram is skipped", direction)
             return -1
-        start = pos + 1 + (2 if b0 & 0x08 else 1)
+        sn_len = 2 if b0 & 0x08 else 1
+        start = pos + 1 + sn_len
         if b0 & 0x04:
             if start + 2 > n:
                 self._anomaly(ts, "tls", "trailing_bytes", f"{n - pos} bytes after the last DTLS record", direction)
@@ -158,8 +187,62 @@ class DTLSConnection(TLSConnection):
             return -1
         side.records += 1
         self.saw_encrypted = side.encrypted = True
-        self._undecrypted(direction, side, 22 if b0 & 0x03 == 2 else 23, length, ts)
+        epoch_no, keys = self._epoch13(direction, b0 & 0x03)
+        body = bytes(payload[start:start + length])
+        if keys is None or length < 16:  # (the record number mask needs a 16-byte sample)
+            self._undecrypted(direction, side, 22 if epoch_no == 2 else 23, length, ts)
+            return start + length
+        mask = keys.sn.mask(body[:16])
+        header = bytearray(payload[pos:start])
+        truncated = 0
+        for i in range(sn_len):
+            header[1 + i] ^= mask[i]
+            truncated = (truncated << 8) | header[1 + i]
+        seq = expand_record_number(keys.largest, truncated, 8 * sn_len)
+        try:  # the associated data is the header with the record number in the clear (RFC 9147 4.2.3)
+            ctype, plain = keys.aead.open(seq, bytes(header), body)
+        except DecryptError as exc:
+            self.epochs13[direction][epoch_no] = None
+            self._set_status(FAILED, f"a {direction} record of epoch {epoch_no} failed to decrypt ({exc}): the key "
+                                     "material does not match this session")
+            self._undecrypted(direction, side, 22 if epoch_no == 2 else 23, length, ts)
+            return start + length
+        keys.largest = max(keys.largest, seq)
+        side.decrypted_records += 1
+        self._content(direction, side, ctype, epoch_no, plain, ts, True)
         return start + length
+
+    def _epoch13(self, direction: str, low_bits: int) -> tuple[int, _Epoch13 | None]:
+        """The epoch a unified header's two low bits name: the latest one known with those bits (2 before any
+        is known: the handshake)."""
+        epochs = self.epochs13[direction]
+        matching = [e for e in epochs if e & 0x03 == low_bits]
+        if not matching:
+            return (low_bits if low_bits >= 2 else low_bits + 4), None
+        epoch = max(matching)
+        return epoch, epochs[epoch]
+
+    def _protection13(self, suite: Suite, secret: bytes) -> Any:
+        if self.dtls13:
+            return _Epoch13(suite, self.hash13, secret)
+        return super()._protection13(suite, secret)
+
+    def _tls13_handshake_keys(self, ts: float) -> None:
+        super()._tls13_handshake_keys(ts)
+        if self.dtls13:
+            for d, side in self.sides.items():
+                self.epochs13[d][2] = side.protection
+
+    def _tls13_switch(self, direction: str, label: str, ts: float) -> None:
+        super()._tls13_switch(direction, label, ts)
+        if self.dtls13:
+            self.epochs13[direction][3] = self.sides[direction].protection
+
+    def _on_key_update(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
+        super()._on_key_update(direction, side, _, raw, ts)
+        if self.dtls13 and side.protection is not None:  # the sender's next records are in the next epoch
+            epochs = self.epochs13[direction]
+            epochs[max(epochs, default=2) + 1] = side.protection
 
     def _dtls_record(self, direction: str, side: Direction, ctype: int, version: int, epoch: int, seq: int,
                      body: bytes, ts: float) -> None:
@@ -180,6 +263,11 @@ class DTLSConnection(TLSConnection):
                 self._undecrypted(direction, side, ctype, len(body), ts)
                 return
             side.decrypted_records += 1
+        self._content(direction, side, ctype, epoch, body, ts, encrypted)
+
+    def _content(self, direction: str, side: Direction, ctype: int, epoch: int, body: bytes, ts: float,
+                 encrypted: bool) -> None:
+        """A record's content, decrypted if it was encrypted."""
         if ctype == 22:
             self._fragments(direction, side, epoch, body, ts, encrypted)
         elif ctype == 23:
@@ -194,6 +282,9 @@ class DTLSConnection(TLSConnection):
         elif ctype == 24:
             self.out.append(TLSMessage(ts, self.flow, direction, "Heartbeat", encrypted, len(body),
                                        _info={"length": len(body)}))
+        elif ctype == ACK:
+            self.out.append(TLSMessage(ts, self.flow, direction, "ACK", encrypted, len(body),
+                                       _info={"records": _acked(body)}))
 
     # ------------------------------------------------------------------ handshake
     def _fragments(self, direction: str, side: Direction, epoch: int, body: bytes, ts: float, encrypted: bool) -> None:
@@ -260,6 +351,9 @@ class DTLSConnection(TLSConnection):
                     self.ended = self.ended or "close_notify"
 
     def _hashed(self, raw: bytes) -> None:
+        if self.dtls13:  # RFC 9147 5.2: as TLS 1.3 hashes it, without message_seq and fragment fields
+            self.transcript.append(raw)
+            return
         if self.version == DTLS_OPENSSL_OLD:  # OpenSSL before 0.9.8f hashed the message bodies alone
             self.transcript.append(raw[4:])
             return
@@ -274,6 +368,10 @@ class DTLSConnection(TLSConnection):
         self.cookie_exchange, self.transcript = self.transcript, []
 
     def _on_server_hello(self, direction: str, side: Direction, h: hs.Hello, raw: bytes, ts: float) -> None:
+        if h.selected_version == DTLS13 and not self.dtls13:
+            # the messages hashed so far (the ClientHello) enter DTLS 1.3's transcript without their DTLS fields
+            self.dtls13 = True
+            self.transcript = [m[:4] + m[12:] for m in self.transcript]
         super()._on_server_hello(direction, side, h, raw, ts)
         if self.version == DTLS_OPENSSL_OLD:
             # its hash also covers the first ClientHello and the HelloVerifyRequest, bodies only (the messages
@@ -281,5 +379,12 @@ class DTLSConnection(TLSConnection):
             self.transcript = [m[12:] for m in self.cookie_exchange + self.transcript[:-1]] + [raw[4:]]
         self.ctx.dtls = True
         self.ctx.version = TLS_EQUIVALENT.get(self.version or 0, self.ctx.version)
-        if self.version == 0xFEFC:  # its encrypted records have the unified header, which decode does not pass on
-            self._set_status(NO_KEY, DTLS13_DETAIL)
+
+
+def _acked(body: bytes) -> list[list[int]]:
+    """The [epoch, record number] pairs of an ACK record (RFC 9147 7: a list of 16-byte RecordNumbers)."""
+    if len(body) < 2:
+        return []
+    n = min((body[0] << 8) | body[1], len(body) - 2)
+    return [[int.from_bytes(body[i:i + 8], "big"), int.from_bytes(body[i + 8:i + 16], "big")]
+            for i in range(2, 2 + n - n % 16, 16)]

@@ -399,10 +399,14 @@ class AEAD13Protection:
 
     def decrypt(self, seq: int, content_type: int, version: int, fragment) -> tuple[int, bytes]:
         n = len(fragment)
-        if n < self._tag_len + 1:
+        aad = bytes((content_type, version >> 8, version & 0xFF, n >> 8, n & 0xFF)) if self._header_aad else None
+        return self.open(seq, aad, fragment)
+
+    def open(self, seq: int, aad: bytes | None, fragment) -> tuple[int, bytes]:
+        """Decrypt with the associated data given (DTLS 1.3: its unified header); (content type, content)."""
+        if len(fragment) < self._tag_len + 1:
             raise DecryptError(TOO_SHORT)
         nonce = (self._iv_int ^ seq).to_bytes(12, "big")
-        aad = bytes((content_type, version >> 8, version & 0xFF, n >> 8, n & 0xFF)) if self._header_aad else None
         try:
             plain = self._aead.decrypt(nonce, fragment, aad)
         except InvalidTag:
@@ -413,6 +417,38 @@ class AEAD13Protection:
         if not end:
             raise DecryptError(NO_CONTENT_TYPE)
         return plain[end - 1], plain[:end - 1]
+
+
+class SampleMask:
+    """A header-protection mask from a 16-byte sample of a record's ciphertext: AES-ECB of the sample, or ChaCha20
+    keyed with the sample as counter (4 bytes, little endian) and nonce (RFC 9001 5.4 for QUIC packet numbers,
+    RFC 9147 4.2.3 for DTLS 1.3 record numbers). One AES-ECB context serves every mask (ECB keeps no state)."""
+
+    __slots__ = ("key", "ecb")
+
+    def __init__(self, key: bytes, chacha: bool) -> None:
+        self.key = bytes(key)
+        self.ecb = None if chacha else Cipher(algorithms.AES(self.key), modes.ECB()).encryptor()
+
+    def mask(self, sample: bytes) -> bytes:
+        """Five bytes of mask (QUIC uses all five, DTLS 1.3 one or two)."""
+        if self.ecb is None:
+            return Cipher(algorithms.ChaCha20(self.key, bytes(sample)), mode=None).encryptor().update(bytes(5))
+        return self.ecb.update(bytes(sample))[:5]
+
+
+def expand_record_number(largest: int, truncated: int, bits: int) -> int:
+    """The full number closest to the one after `largest`, from its low `bits` (RFC 9000 A.3 for QUIC packet
+    numbers, RFC 9147 4.2.2 for DTLS 1.3 record numbers)."""
+    expected = largest + 1
+    win = 1 << bits
+    hwin, mask = win // 2, win - 1
+    candidate = (expected & ~mask) | truncated
+    if candidate <= expected - hwin and candidate < (1 << 62) - win:
+        return candidate + win
+    if candidate > expected + hwin and candidate >= win:
+        return candidate - win
+    return candidate
 
 
 # --- factory ------------------------------------------------------------------------------------------------

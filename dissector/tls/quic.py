@@ -21,13 +21,13 @@ then followed again from the client's next Initial), connection IDs that change 
 from __future__ import annotations
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from dissector.events import CLIENT, SERVER, AppData, Flow, TLSMessage
 from dissector.tls import schedule13
 from dissector.tls.connection import FAILED, TLSConnection
 from dissector.tls.keystore import KeyStore
+from dissector.tls.protection import SampleMask, expand_record_number
 from dissector.tls.suites import Suite
 
 V1, V2, DRAFT29 = 0x00000001, 0x6B3343CF, 0xFF00001D
@@ -79,11 +79,11 @@ def open_packet(keys: _PacketKeys, b, start: int, pn_at: int, end: int, largest:
     sample = bytes(b[pn_at + 4:pn_at + 20])
     if len(sample) < 16:
         raise IndexError
-    mask = keys.mask(sample)
+    mask = keys.hp.mask(sample)
     first = b[start] ^ (mask[0] & (0x0F if long_header else 0x1F))
     pn_len = (first & 0x03) + 1
     truncated = int.from_bytes(bytes(x ^ m for x, m in zip(b[pn_at:pn_at + pn_len], mask[1:1 + pn_len])), "big")
-    pn = _expand_pn(largest, truncated, pn_len * 8)
+    pn = expand_record_number(largest, truncated, pn_len * 8)
     header = bytes([first]) + bytes(b[start + 1:pn_at]) + truncated.to_bytes(pn_len, "big")
     nonce = (int.from_bytes(keys.iv, "big") ^ pn).to_bytes(12, "big")
     return first, pn, keys.aead.decrypt(nonce, bytes(b[pn_at + pn_len:end]), header)
@@ -104,7 +104,7 @@ def varint(b, pos: int) -> tuple[int, int]:
 class _PacketKeys:
     """AEAD, IV and header-protection key of one direction and packet number space."""
 
-    __slots__ = ("aead", "iv", "hp", "chacha", "ecb", "suite_cipher", "hash_name", "secret", "version")
+    __slots__ = ("aead", "iv", "hp", "suite_cipher", "hash_name", "secret", "version")
 
     def __init__(self, suite_cipher: str, hash_name: str, secret: bytes, version: int) -> None:
         self.suite_cipher, self.hash_name, self.secret, self.version = suite_cipher, hash_name, secret, version
@@ -112,11 +112,9 @@ class _PacketKeys:
         key_len = 32 if ("256" in suite_cipher or "CHACHA" in suite_cipher.upper()) else 16
         key = schedule13.hkdf_expand_label(hash_name, secret, f"{prefix} key", b"", key_len)
         self.iv = schedule13.hkdf_expand_label(hash_name, secret, f"{prefix} iv", b"", 12)
-        self.hp = schedule13.hkdf_expand_label(hash_name, secret, f"{prefix} hp", b"", key_len)
-        self.chacha = "CHACHA" in suite_cipher.upper()
-        self.aead = ChaCha20Poly1305(key) if self.chacha else AESGCM(key)
-        # one AES-ECB context for every mask (ECB keeps no state between 16-byte blocks)
-        self.ecb = None if self.chacha else Cipher(algorithms.AES(self.hp), modes.ECB()).encryptor()
+        chacha = "CHACHA" in suite_cipher.upper()
+        self.hp = SampleMask(schedule13.hkdf_expand_label(hash_name, secret, f"{prefix} hp", b"", key_len), chacha)
+        self.aead = ChaCha20Poly1305(key) if chacha else AESGCM(key)
 
     def updated(self) -> _PacketKeys:
         """The next generation of 1-RTT keys after a key update (RFC 9001 6.1): a new secret from "quic ku" (QUIC v2:
@@ -124,14 +122,8 @@ class _PacketKeys:
         prefix = _LABEL_PREFIX.get(self.version, "quic")
         secret = schedule13.hkdf_expand_label(self.hash_name, self.secret, f"{prefix} ku", b"", len(self.secret))
         nxt = _PacketKeys(self.suite_cipher, self.hash_name, secret, self.version)
-        nxt.hp, nxt.ecb = self.hp, self.ecb
+        nxt.hp = self.hp
         return nxt
-
-    def mask(self, sample: bytes) -> bytes:
-        if self.chacha:  # RFC 9001 5.4.4: counter = sample[0:4] (little endian), nonce = sample[4:16]
-            enc = Cipher(algorithms.ChaCha20(self.hp, sample), mode=None).encryptor()
-            return enc.update(bytes(5))
-        return self.ecb.update(sample)[:5]
 
 
 def initial_keys(dcid: bytes, version: int) -> tuple[_PacketKeys, _PacketKeys]:
@@ -418,16 +410,3 @@ class QUICConnection(TLSConnection):
             if secret is not None and self.spaces[direction][space].keys is None:
                 self.spaces[direction][space].keys = _PacketKeys(str(suite.cipher), suite.prf_hash, secret,
                                                                  self.quic_version)
-
-
-def _expand_pn(largest: int, truncated: int, bits: int) -> int:
-    """RFC 9000 A.3: the full packet number closest to the next expected one."""
-    expected = largest + 1
-    win = 1 << bits
-    hwin, mask = win // 2, win - 1
-    candidate = (expected & ~mask) | truncated
-    if candidate <= expected - hwin and candidate < (1 << 62) - win:
-        return candidate + win
-    if candidate > expected + hwin and candidate >= win:
-        return candidate - win
-    return candidate

@@ -18,10 +18,14 @@ from dissector.tls.prf import hash_algorithm
 
 RFC_PREFIX = b"tls13 "
 OLD_DRAFT_PREFIX = b"TLS 1.3, "
+DTLS13_PREFIX = b"dtls13"  # RFC 9147 5.9: DTLS 1.3's labels, otherwise TLS 1.3's key schedule
 
 
-def label_prefix(draft: int | None) -> bytes:
-    """HKDF label prefix: b"TLS 1.3, " for drafts before -20, b"tls13 " for draft-20 onwards and RFC 8446."""
+def label_prefix(draft: int | None, dtls: bool = False) -> bytes:
+    """HKDF label prefix: b"TLS 1.3, " for drafts before -20, b"tls13 " for draft-20 onwards and RFC 8446,
+    b"dtls13" for DTLS 1.3."""
+    if dtls:
+        return DTLS13_PREFIX
     if draft is not None and draft < 20:
         return OLD_DRAFT_PREFIX
     return RFC_PREFIX
@@ -86,29 +90,30 @@ def derive_secret(hash_name: str, secret: bytes, label: bytes | str, transcript_
 
 
 def traffic_key_iv(hash_name: str, secret: bytes, key_len: int, iv_len: int = 12,
-                   draft: int | None = None) -> tuple[bytes, bytes]:
+                   draft: int | None = None, dtls: bool = False) -> tuple[bytes, bytes]:
     """Record protection key and IV from a traffic secret (RFC 8446 section 7.3)."""
-    prefix = label_prefix(draft)
+    prefix = label_prefix(draft, dtls)
     return (hkdf_expand_label(hash_name, secret, b"key", b"", key_len, prefix),
             hkdf_expand_label(hash_name, secret, b"iv", b"", iv_len, prefix))
 
 
-def finished_key(hash_name: str, base_key_secret: bytes, draft: int | None = None) -> bytes:
-    return hkdf_expand_label(hash_name, base_key_secret, b"finished", b"", hash_len(hash_name), label_prefix(draft))
+def finished_key(hash_name: str, base_key_secret: bytes, draft: int | None = None, dtls: bool = False) -> bytes:
+    return hkdf_expand_label(hash_name, base_key_secret, b"finished", b"", hash_len(hash_name),
+                             label_prefix(draft, dtls))
 
 
 def finished_verify_data(hash_name: str, base_key_secret: bytes, transcript_hash: bytes,
-                         draft: int | None = None) -> bytes:
+                         draft: int | None = None, dtls: bool = False) -> bytes:
     """HMAC(finished_key, transcript hash): the body of a Finished (or a PSK binder)."""
-    h = hmac.HMAC(finished_key(hash_name, base_key_secret, draft), hash_algorithm(hash_name))
+    h = hmac.HMAC(finished_key(hash_name, base_key_secret, draft, dtls), hash_algorithm(hash_name))
     h.update(bytes(transcript_hash))
     return h.finalize()
 
 
-def next_traffic_secret(hash_name: str, secret: bytes, draft: int | None = None) -> bytes:
+def next_traffic_secret(hash_name: str, secret: bytes, draft: int | None = None, dtls: bool = False) -> bytes:
     """application_traffic_secret_N+1 after a KeyUpdate."""
     label = b"application traffic secret" if draft is not None and draft < 20 else b"traffic upd"
-    return hkdf_expand_label(hash_name, secret, label, b"", hash_len(hash_name), label_prefix(draft))
+    return hkdf_expand_label(hash_name, secret, label, b"", hash_len(hash_name), label_prefix(draft, dtls))
 
 
 class KeySchedule:
