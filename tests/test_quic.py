@@ -22,8 +22,11 @@ NAMES = sorted(p.stem for p in QUIC.glob("*.pcap"))
 SUITES = {"quic-aioquic": "TLS_AES_256_GCM_SHA384", "quic-aioquic-aes128": "TLS_AES_128_GCM_SHA256",
           "quic-aioquic-chacha20": "TLS_CHACHA20_POLY1305_SHA256", "quic-aioquic-retry": "TLS_AES_256_GCM_SHA384",
           "quic-aioquic-v2": "TLS_AES_256_GCM_SHA384", "chromium-h3": "TLS_AES_256_GCM_SHA384",
-          "firefox-h3": "TLS_AES_256_GCM_SHA384", "quic-aioquic-keyupdate": "TLS_AES_256_GCM_SHA384"}
-AIOQUIC = [n for n in NAMES if n.startswith("quic-aioquic")]
+          "firefox-h3": "TLS_AES_256_GCM_SHA384", "quic-aioquic-keyupdate": "TLS_AES_256_GCM_SHA384",
+          "quic-aioquic-0rtt": "TLS_AES_256_GCM_SHA384"}
+ZERO_RTT = QUIC / "quic-aioquic-0rtt.pcap"  # two connections: its own tests below
+SINGLE = [n for n in NAMES if n != ZERO_RTT.stem]  # one connection each
+AIOQUIC = [n for n in SINGLE if n.startswith("quic-aioquic")]
 LINE = b"hello over QUIC\n"
 
 
@@ -68,17 +71,17 @@ def test_decrypted_with_the_key_log(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_both_finished_messages_verify(name, monkeypatch):
+def test_both_finished_messages_verify(name, monkeypatch):  # (of each connection)
     from dissector.tls.connection import TLSConnection
 
     seen = []
     close = TLSConnection.close
     monkeypatch.setattr(TLSConnection, "close", lambda self, ts: (seen.append(self.finished_verified), close(self, ts)))
-    analyze([QUIC / f"{name}.pcap"], keylogs=[str(QUIC / f"{name}.keys")])
-    assert seen == [2]
+    sessions = analyze([QUIC / f"{name}.pcap"], keylogs=[str(QUIC / f"{name}.keys")])
+    assert seen == [2] * len(sessions) and sessions
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", SINGLE)
 def test_without_keys_the_hellos_are_read_and_the_rest_is_encrypted(name):
     s = ours(name, False)
     types = [m["type"] for m in s["messages"]]
@@ -97,7 +100,7 @@ TSHARK_WRONG = pytest.mark.xfail(strict=True, reason="tshark 4.0 drops the Clien
 
 def _cases():
     return [pytest.param(n, k, id=f"{n}-{'keylog' if k else 'none'}",
-                         marks=[TSHARK_WRONG] if n.endswith("retry") else []) for n in NAMES for k in (True, False)]
+                         marks=[TSHARK_WRONG] if n.endswith("retry") else []) for n in SINGLE for k in (True, False)]
 
 
 @needs_tshark
@@ -110,6 +113,51 @@ def test_messages_and_stream_bytes_match_tshark(name, keyed):
     if keyed:
         for side in ("client", "server"):
             assert s["app_data"][side]["sha256"] == hashlib.sha256(data[side]).hexdigest()
+
+
+def _zero_rtt(keys) -> dict[int, dict]:
+    return {s["id"]: s for s in analyze([ZERO_RTT], keylogs=[str(keys)] if keys else [])}
+
+
+def test_zero_rtt_data_is_read_with_the_early_secret(tmp_path):
+    # aioquic: a first connection takes a session ticket; the second resumes with it and sends its line in 0-RTT
+    # packets, before the handshake is done (the server accepts: its echo answers)
+    first, second = _zero_rtt(ZERO_RTT.with_suffix(".keys")).values()
+    assert not first["resumed"] and second["resumed"]
+    line = b"hello over QUIC, in 0-RTT\n"
+    assert second["app_data"]["client"] == {"bytes": len(line), "sha256": hashlib.sha256(line).hexdigest()}
+    assert second["app_data"]["server"]["sha256"] == hashlib.sha256(b"echo: " + line).hexdigest()
+    assert {s["decryption"]["status"] for s in (first, second)} == {"decrypted"}
+    hello = next(m for m in second["messages"] if m["type"] == "ClientHello")
+    assert "early_data" in [e["name"] for e in hello["extensions"]]
+    # without CLIENT_EARLY_TRAFFIC_SECRET the line stays in its 0-RTT packets; the rest still decrypts
+    keys = tmp_path / "no-early.keys"
+    keys.write_text("".join(line + "\n" for line in ZERO_RTT.with_suffix(".keys").read_text().splitlines()
+                            if not line.startswith("CLIENT_EARLY_TRAFFIC_SECRET")))
+    second = _zero_rtt(keys)[second["id"]]
+    assert "client" not in second["app_data"] or second["app_data"]["client"]["bytes"] == 0
+    assert second["app_data"]["server"]["sha256"] == hashlib.sha256(b"echo: " + line).hexdigest()
+
+
+@needs_tshark
+def test_zero_rtt_streams_match_tshark():
+    out = subprocess.run(["tshark", "-r", str(ZERO_RTT), "-o", f"tls.keylog_file:{ZERO_RTT.with_suffix('.keys')}",
+                          "-T", "fields", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "quic.stream_data",
+                          "-e", "tls.handshake.type", "-E", "occurrence=a", "-E", "aggregator=,"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    data: dict[tuple[str, str], bytes] = {}
+    messages: dict[str, list] = {}
+    for sport, dport, streams, types in (line.split("\t") for line in out.splitlines()):
+        key = ("server", dport) if sport == "4433" else ("client", sport)
+        data[key] = data.get(key, b"") + b"".join(bytes.fromhex(x) for x in streams.split(",") if x)
+        messages.setdefault(key[1], []).extend((key[0], name_of(HANDSHAKE_TYPES, int(t))) for t in types.split(",") if t)
+    sessions = _zero_rtt(ZERO_RTT.with_suffix(".keys")).values()
+    assert len(sessions) == 2
+    for s in sessions:
+        port = s["client"].rsplit(":", 1)[1]
+        for side in ("client", "server"):
+            assert s["app_data"][side]["sha256"] == hashlib.sha256(data[(side, port)]).hexdigest(), (port, side)
+        assert [(m["from"], m["type"]) for m in s["messages"]] == messages[port]
 
 
 def test_after_a_retry_the_new_client_hello_is_the_one_the_key_log_names():

@@ -15,10 +15,17 @@ as plaintext.
 
 Key updates (RFC 9001 6): a 1-RTT packet that the current keys do not open is tried with the next generation (then
 the peer has updated: the connection switches to it) and the previous one (a packet reordered across the update).
-Not read: 0-RTT packets, Version Negotiation and Retry (noted, the handshake is
-then followed again from the client's next Initial), connection IDs that change mid-connection.
+0-RTT packets (a resumed client's data before the handshake is done) open with CLIENT_EARLY_TRAFFIC_SECRET and the
+cipher suite of the ticket's session, which the packet itself tells: each TLS 1.3 suite the ClientHello offers is
+tried; their STREAM frames join the client's streams (0-RTT and 1-RTT share one packet number space and the
+streams). A server that rejects 0-RTT has the client send the data again in 1-RTT, where the same stream
+offsets are already delivered.
+Not read: Version Negotiation and Retry (noted, the handshake is then followed again from the client's next
+Initial), connection IDs that change mid-connection.
 """
 from __future__ import annotations
+
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
@@ -28,7 +35,7 @@ from dissector.tls import schedule13
 from dissector.tls.connection import FAILED, TLSConnection
 from dissector.tls.keystore import KeyStore
 from dissector.tls.protection import SampleMask, expand_record_number
-from dissector.tls.suites import Suite
+from dissector.tls.suites import SUITES, Suite
 
 V1, V2, DRAFT29 = 0x00000001, 0x6B3343CF, 0xFF00001D
 VERSIONS = {V1: "QUIC v1", V2: "QUIC v2", DRAFT29: "QUIC draft-29"}
@@ -156,6 +163,8 @@ class QUICConnection(TLSConnection):
         self.initial_dcid = b""
         self.cids: dict[str, bytes] = {CLIENT: b"", SERVER: b""}  # each side's Source Connection ID
         self.spaces = {d: {"initial": _Space(), "handshake": _Space(), "app": _Space()} for d in (CLIENT, SERVER)}
+        self.early = _Space()  # the client's 0-RTT packets: their keys and largest packet number
+        self.early_suites: list[Suite] = []  # the TLS 1.3 suites the ClientHello offers (0-RTT uses one of them)
         self.streams: dict[tuple[str, int], list] = {}  # (direction, stream id) -> [next offset, {offset: data}]
         self.ended = ""  # "CONNECTION_CLOSE" once a side closed the connection (as DTLSConnection.ended)
 
@@ -207,12 +216,37 @@ class QUICConnection(TLSConnection):
             self.initial_dcid = dcid
             c, s = initial_keys(dcid, version)
             self.spaces[CLIENT]["initial"].keys, self.spaces[SERVER]["initial"].keys = c, s
-        space = "app" if kind == "0rtt" else kind
-        if kind == "0rtt":  # 0-RTT keys (CLIENT_EARLY_TRAFFIC_SECRET) are not read
-            self._opaque(direction, "app", end - p, ts)
+        if kind == "0rtt":
+            self._open_early(direction, b, pos, p, end, ts)
             return end
-        self._open(direction, space, b, pos, p, end, ts, long_header=True)
+        self._open(direction, kind, b, pos, p, end, ts, long_header=True)
         return end
+
+    def _open_early(self, direction: str, b, start: int, pn_at: int, end: int, ts: float) -> None:
+        """A 0-RTT packet: CLIENT_EARLY_TRAFFIC_SECRET's keys, for the suite that opens it (the ticket's session's)."""
+        st = self.early
+        secret = self.keys.keylog.get("CLIENT_EARLY_TRAFFIC_SECRET", self.key_random or self.client_random)
+        candidates = [st.keys] if st.keys is not None else [
+            _PacketKeys(str(suite.cipher), suite.prf_hash, secret, self.quic_version)
+            for suite in self.early_suites] if secret is not None and direction == CLIENT else []
+        for keys in candidates:
+            try:
+                _, pn, plain = open_packet(keys, b, start, pn_at, end, st.largest, True)
+            except InvalidTag:
+                continue
+            st.keys, st.largest = keys, max(st.largest, pn)
+            self.sides[direction].decrypted_records += 1
+            self._frames(direction, "app", plain, ts)
+            return
+        self._opaque(direction, "app", end - pn_at, ts)
+
+    def _on_client_hello(self, direction: str, side: Any, h: Any, raw: bytes, ts: float) -> None:
+        super()._on_client_hello(direction, side, h, raw, ts)
+        # QUIC carries 0-RTT in its own packets (and has no EndOfEarlyData, RFC 9001 8.3): the client's handshake
+        # keys apply at once, not after the early data as over TCP
+        side.early, side.protection, side.secret = False, None, None
+        if self.offered_early_data:
+            self.early_suites = [SUITES[s] for s in h.suite_ids() if 0x1301 <= s <= 0x1305 and s in SUITES]
 
     def _short_packet(self, direction: str, b, pos: int, ts: float) -> int:
         other = SERVER if direction == CLIENT else CLIENT

@@ -2,10 +2,14 @@
 """A QUIC server and client (aioquic) for make_quic_captures.sh: the client opens one bidirectional stream, sends a
 line and reads the server's echo of it; the client writes its TLS secrets (SSLKEYLOGFILE format) to a key log.
 
-    quic_peer.py server PORT CERT KEY [--retry]   (--retry: a Retry packet first, RFC 9000 8.1.2)
+    quic_peer.py server PORT CERT KEY [--retry] [--tickets]
+                                                  (--retry: a Retry packet first, RFC 9000 8.1.2; --tickets: session
+                                                  tickets that allow 0-RTT, kept in memory)
     quic_peer.py h3server ADDRESS PORT CERT KEY   (HTTP/3: every request gets a short text/plain answer)
     quic_peer.py client PORT KEYLOG [--cipher AES_128_GCM_SHA256|AES_256_GCM_SHA384|CHACHA20_POLY1305_SHA256] [--v2]
                         [--key-update]   (--key-update: update the 1-RTT keys (RFC 9001 6) before sending the line)
+                        [--0rtt]         (--0rtt: a first connection takes a session ticket, a second one resumes
+                                          with it and sends its line as 0-RTT data, before the handshake is done)
 """
 from __future__ import annotations
 
@@ -58,13 +62,34 @@ async def run_h3_server(address: str, port: int, cert: str, key: str) -> None:
     await asyncio.Future()
 
 
-async def run_server(port: int, cert: str, key: str, retry: bool) -> None:
+async def run_server(port: int, cert: str, key: str, retry: bool, tickets: bool) -> None:
     cfg = QuicConfiguration(is_client=False, alpn_protocols=ALPN,
                             supported_versions=[QuicProtocolVersion.VERSION_1, QuicProtocolVersion.VERSION_2])
     cfg.load_cert_chain(cert, key)
-    await serve("127.0.0.1", port, configuration=cfg, create_protocol=Echo, retry=retry)
+    store: dict = {}
+    ticket_options = {"session_ticket_handler": lambda t: store.__setitem__(t.ticket, t),
+                      "session_ticket_fetcher": store.pop} if tickets else {}
+    await serve("127.0.0.1", port, configuration=cfg, create_protocol=Echo, retry=retry, **ticket_options)
     print("listening", flush=True)
     await asyncio.Future()
+
+
+async def run_client_0rtt(port: int, keylog: str) -> None:
+    tickets: list = []
+    with open(keylog, "a") as log:
+        for attempt in range(2):
+            cfg = QuicConfiguration(is_client=True, alpn_protocols=ALPN, server_name="localhost")
+            cfg.verify_mode = ssl.CERT_NONE
+            cfg.secrets_log_file = log
+            if tickets:
+                cfg.session_ticket = tickets[-1]
+            async with connect("127.0.0.1", port, configuration=cfg, session_ticket_handler=tickets.append,
+                               wait_connected=not tickets) as proto:
+                reader, writer = await proto.create_stream()  # the second time: before the handshake is done
+                writer.write(b"hello over QUIC, %s\n" % (b"in 0-RTT" if attempt else b"taking a ticket"))
+                writer.write_eof()
+                print((await reader.read()).decode().strip(), flush=True)
+                await asyncio.sleep(0.2)  # the NewSessionTicket comes after the handshake
 
 
 async def run_client(port: int, keylog: str, cipher: str | None, v2: bool, key_update: bool = False) -> None:
@@ -94,7 +119,9 @@ def main() -> None:
         return
     port = int(sys.argv[2])
     if role == "server":
-        asyncio.run(run_server(port, sys.argv[3], sys.argv[4], "--retry" in sys.argv))
+        asyncio.run(run_server(port, sys.argv[3], sys.argv[4], "--retry" in sys.argv, "--tickets" in sys.argv))
+    elif "--0rtt" in sys.argv:
+        asyncio.run(run_client_0rtt(port, sys.argv[3]))
     else:
         cipher = sys.argv[sys.argv.index("--cipher") + 1] if "--cipher" in sys.argv else None
         asyncio.run(run_client(port, sys.argv[3], cipher, "--v2" in sys.argv, "--key-update" in sys.argv))
