@@ -110,12 +110,9 @@ go_client() {
 
 browser() {  # browser chromium|firefox: the browser loads the page once, then quits
   local which=$1 name=$1-ech
-  local home="$WORK/home-$name" db
-  mkdir -p "$home/.pki/nssdb" "$home/profile"
-  for db in "$home/.pki/nssdb" "$home/profile"; do  # Chromium reads $HOME/.pki/nssdb, Firefox its profile's
-    certutil -N -d "sql:$db" --empty-password
-    certutil -A -d "sql:$db" -n "dissector ECH test CA" -t "C,," -i "$WORK/ca.pem"
-  done
+  local home="$WORK/home-$name"
+  nss_trust "$home/.pki/nssdb" "$WORK/ca.pem"
+  nss_trust "$home/profile" "$WORK/ca.pem"
   begin "$name"
   if [ "$which" = chromium ]; then
     HOME="$home" SSLKEYLOGFILE="$WORK/$name.keys" timeout 60 ip netns exec $NS_C chromium --headless \
@@ -123,15 +120,9 @@ browser() {  # browser chromium|firefox: the browser loads the page once, then q
       --enable-features=EncryptedClientHello,AsyncDns,UseDnsHttpsSvcb --dump-dom https://secret.example.test/ \
       2>"$WORK/browser.log" | sed 's/^/   /' >&2
   else
-    printf '%s\n' 'user_pref("browser.shell.checkDefaultBrowser", false);' \
-      'user_pref("network.captive-portal-service.enabled", false);' \
-      'user_pref("datareporting.policy.dataSubmissionEnabled", false);' \
-      'user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);' \
-      'user_pref("app.update.enabled", false);' \
-      'user_pref("network.trr.mode", 5);' \
-      'user_pref("network.dns.native_https_query", true);' \
-      'user_pref("network.dns.echconfig.enabled", true);' \
-      'user_pref("network.dns.use_https_rr_as_altsvc", true);' > "$home/profile/user.js"
+    # ECH from the DNS HTTPS record: the system resolver (not DNS over HTTPS) asked for it
+    firefox_profile "$home/profile" network.trr.mode 5 network.dns.native_https_query true \
+      network.dns.echconfig.enabled true network.dns.use_https_rr_as_altsvc true
     HOME="$home" SSLKEYLOGFILE="$WORK/$name.keys" timeout 60 ip netns exec $NS_C firefox-esr --headless \
       --no-remote --profile "$home/profile" --screenshot "$WORK/$name.png" https://secret.example.test/ \
       >"$WORK/browser.log" 2>&1

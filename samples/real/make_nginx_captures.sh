@@ -318,24 +318,15 @@ capture() {  # capture h1|h2
 browser() {  # browser chromium|firefox NAME URL: the browser loads URL once, then quits
   local which=$1 name=$2 url=$3
   local home="$WORK/home-$name"
-  mkdir -p "$home/.pki/nssdb" "$home/profile"
-  # trust the test CA: Chromium reads $HOME/.pki/nssdb, Firefox its profile's database
-  local db
-  for db in "$home/.pki/nssdb" "$home/profile"; do
-    certutil -N -d "sql:$db" --empty-password
-    certutil -A -d "sql:$db" -n "dissector test CA" -t "C,," -i "$HERE/browser-ca.crt.pem"
-  done
+  nss_trust "$home/.pki/nssdb" "$HERE/browser-ca.crt.pem"
+  nss_trust "$home/profile" "$HERE/browser-ca.crt.pem"
   begin "$name"
   if [ "$which" = chromium ]; then
     HOME="$home" SSLKEYLOGFILE="$WORK/$name.keys" timeout 60 ip netns exec $NS_C chromium --headless \
       --no-sandbox --disable-gpu --no-first-run --user-data-dir="$home/chromium" --dump-dom "$url" \
       2>"$WORK/browser.log" | grep -o '<p id="out">[^<]*' | sed 's/^/   /' >&2
   else
-    printf '%s\n' 'user_pref("browser.shell.checkDefaultBrowser", false);' \
-      'user_pref("network.captive-portal-service.enabled", false);' \
-      'user_pref("datareporting.policy.dataSubmissionEnabled", false);' \
-      'user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);' \
-      'user_pref("app.update.enabled", false);' > "$home/profile/user.js"
+    firefox_profile "$home/profile"
     HOME="$home" SSLKEYLOGFILE="$WORK/$name.keys" timeout 60 ip netns exec $NS_C firefox-esr --headless \
       --no-remote --profile "$home/profile" --screenshot "$WORK/$name.png" "$url" >"$WORK/browser.log" 2>&1
     echo "   screenshot: $(stat -c %s "$WORK/$name.png" 2>/dev/null || echo none) bytes" >&2

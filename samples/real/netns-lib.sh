@@ -117,3 +117,24 @@ _teardown() {
   remove_namespaces
   rm -rf "$WORK"
 }
+
+nss_trust() {  # nss_trust DIR CA.pem: a new NSS database in DIR that trusts CA.pem for servers (Chromium reads
+               # $HOME/.pki/nssdb, Firefox its profile's)
+  mkdir -p "$1"
+  certutil -N -d "sql:$1" --empty-password
+  certutil -A -d "sql:$1" -n "dissector test CA" -t "C,," -i "$2"
+}
+
+firefox_profile() {  # firefox_profile DIR [PREF VALUE]...: DIR/user.js for a quiet headless Firefox (no default-browser
+                     # check, captive-portal probe, telemetry or update), plus the preferences given (VALUE as in
+                     # user.js: true, 5, "text")
+  local dir=$1
+  shift
+  mkdir -p "$dir"
+  {
+    printf 'user_pref("%s", %s);\n' browser.shell.checkDefaultBrowser false network.captive-portal-service.enabled false \
+      datareporting.policy.dataSubmissionEnabled false toolkit.telemetry.reportingpolicy.firstRun false \
+      app.update.enabled false
+    while [ $# -ge 2 ]; do printf 'user_pref("%s", %s);\n' "$1" "$2"; shift 2; done
+  } > "$dir/user.js"
+}

@@ -57,17 +57,10 @@ firefox_h3() {  # the page fetched by Firefox ESR over HTTP/3, from browser.exam
                 # Firefox refuses nginx-server.crt.pem, a CA certificate, as a server's)
   local name=$1 profile="$WORK/firefox-profile"
   mkdir -p "$profile"
-  certutil -N -d "sql:$profile" --empty-password
-  certutil -A -d "sql:$profile" -n "dissector test CA" -t "C,," -i "$HERE/../browser-ca.crt.pem"
-  printf '%s\n' 'user_pref("network.http.http3.enable", true);' \
-    "user_pref(\"network.http.http3.alt-svc-mapping-for-testing\", \"browser.example.test;h3=:$PORT\");" \
-    'user_pref("network.http.http3.disable_when_third_party_roots_found", false);' \
-    'user_pref("network.dns.forceResolve", "10.77.0.1");' \
-    'user_pref("browser.shell.checkDefaultBrowser", false);' \
-    'user_pref("network.captive-portal-service.enabled", false);' \
-    'user_pref("datareporting.policy.dataSubmissionEnabled", false);' \
-    'user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);' \
-    'user_pref("app.update.enabled", false);' > "$profile/user.js"
+  nss_trust "$profile" "$HERE/../browser-ca.crt.pem"
+  firefox_profile "$profile" network.http.http3.enable true \
+    network.http.http3.alt-svc-mapping-for-testing "\"browser.example.test;h3=:$PORT\"" \
+    network.http.http3.disable_when_third_party_roots_found false network.dns.forceResolve '"10.77.0.1"'
   h3server "$name" browser-server
   HOME="$WORK" SSLKEYLOGFILE="$WORK/$name.keys" timeout 60 ip netns exec $NS firefox-esr --headless --no-remote \
     --profile "$profile" --screenshot "$WORK/$name.png" "https://browser.example.test:$PORT/" >"$WORK/browser.log" 2>&1 || true

@@ -21,7 +21,7 @@ BROWSERS=("$@")
 [ "$(id -u)" = 0 ] || { echo "make_webrtc_capture.sh: needs root" >&2; exit 1; }
 NAMESPACES=($NS)
 # shellcheck source=../netns-lib.sh
-. "$HERE/../netns-lib.sh"  # stop, trap_teardown, routed_namespace
+. "$HERE/../netns-lib.sh"  # stop, trap_teardown, routed_namespace, firefox_profile
 trap_teardown
 routed_namespace $NS 10.77.0.1
 
@@ -40,11 +40,8 @@ capture() {  # capture chromium|firefox: the page in that browser, its UDP captu
       --allow-loopback-in-peer-connection --disable-features=WebRtcHideLocalIpsWithMdns --enable-logging=stderr \
       http://127.0.0.1:8000/page.html >"$WORK/$name.log" 2>&1 || true
   else
-    mkdir -p "$WORK/ff-profile"
-    printf '%s\n' 'user_pref("media.peerconnection.ice.obfuscate_host_addresses", false);' \
-      'user_pref("browser.shell.checkDefaultBrowser", false);' \
-      'user_pref("datareporting.policy.dataSubmissionEnabled", false);' \
-      'user_pref("devtools.console.stdout.content", true);' > "$WORK/ff-profile/user.js"
+    firefox_profile "$WORK/ff-profile" media.peerconnection.ice.obfuscate_host_addresses false \
+      devtools.console.stdout.content true
     HOME="$WORK" SSLKEYLOGFILE="$WORK/$name.keys" timeout 15 ip netns exec $NS firefox-esr --headless --no-remote \
       --profile "$WORK/ff-profile" http://127.0.0.1:8000/page.html >"$WORK/$name.log" 2>&1 || true
   fi
