@@ -218,6 +218,39 @@ def test_damaged_real_captures_never_hit_an_internal_error(seed, tmp_path):
             assert not [a for a in s.get("anomalies") or [] if a["name"] == "internal_error"], (name, s["anomalies"])
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_damaged_ech_dtls13_and_quic_0rtt_captures_never_hit_an_internal_error(seed, tmp_path):
+    # the same damage in the captures whose decryption takes the newest paths: inner ClientHellos opened with the
+    # server's ECH key (also after a HelloRetryRequest) or Firefox's ECH_SECRET, DTLS 1.3's masked record numbers
+    # and epochs, QUIC 0-RTT packets
+    import struct
+
+    from tests.conftest import SAMPLES, analyze
+
+    rng = random.Random(seed)
+    for name in ["go-ech", "chromium-ech", "firefox-ech", "webrtc/firefox-dtls13", "quic/quic-aioquic-0rtt"]:
+        path = SAMPLES / "real" / f"{name}.pcap"
+        data = bytearray(path.read_bytes())
+        frames, pos = [], 24
+        while pos + 16 <= len(data):
+            caplen = struct.unpack_from("<I", data, pos + 8)[0]
+            if caplen > 100:
+                frames.append((pos + 16, caplen))
+            pos += 16 + caplen
+        for _ in range(rng.randint(1, 4)):
+            off, length = rng.choice(frames)
+            i = off + rng.randint(60, length - 1)
+            data[i] ^= 1 << rng.randrange(8) if rng.randrange(2) else rng.randrange(1, 256)
+        damaged = tmp_path / f"{path.stem}.pcap"
+        damaged.write_bytes(bytes(data))
+        pem = path.with_suffix(".ech.pem")
+        sessions = analyze([damaged], keylogs=[path.with_suffix(".keys")], key_specs=[str(pem)] if pem.exists() else [],
+                           plugins=True)
+        assert sessions, name
+        for s in sessions:
+            assert not [a for a in s.get("anomalies") or [] if a["name"] == "internal_error"], (name, s["anomalies"])
+
+
 @needs_corpus
 @pytest.mark.parametrize("transport", ["tcp", "udp"])
 def test_a_bug_on_one_flow_is_reported_on_it_and_the_others_go_on(monkeypatch, tmp_path, transport):

@@ -67,7 +67,6 @@ class InnerHello:
 
     raw: bytes
     random: bytes
-    config: ECHConfig | None
 
 
 class Context:
@@ -278,7 +277,7 @@ def open_inner(body: bytes, offer: OuterOffer, context: Context) -> InnerHello:
     aad = body[:offer.payload_at] + bytes(len(offer.payload)) + body[offer.payload_at + len(offer.payload):]
     encoded = context.open(aad, offer.payload)
     inner = _decode_inner(encoded, body)
-    return InnerHello(b"\x01" + len(inner).to_bytes(3, "big") + inner, inner[2:34], context.config)
+    return InnerHello(b"\x01" + len(inner).to_bytes(3, "big") + inner, inner[2:34])
 
 
 def _decode_inner(encoded: bytes, outer: bytes) -> bytes:

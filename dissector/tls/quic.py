@@ -226,9 +226,13 @@ class QUICConnection(TLSConnection):
         """A 0-RTT packet: CLIENT_EARLY_TRAFFIC_SECRET's keys, for the suite that opens it (the ticket's session's)."""
         st = self.early
         secret = self.keys.keylog.get("CLIENT_EARLY_TRAFFIC_SECRET", self.key_random or self.client_random)
-        candidates = [st.keys] if st.keys is not None else [
-            _PacketKeys(str(suite.cipher), suite.prf_hash, secret, self.quic_version)
-            for suite in self.early_suites] if secret is not None and direction == CLIENT else []
+        if st.keys is not None:
+            candidates = [st.keys]
+        elif secret is not None and direction == CLIENT:
+            candidates = [_PacketKeys(str(suite.cipher), suite.prf_hash, secret, self.quic_version)
+                          for suite in self.early_suites]
+        else:
+            candidates = []
         for keys in candidates:
             try:
                 _, pn, plain = open_packet(keys, b, start, pn_at, end, st.largest, True)
