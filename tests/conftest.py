@@ -89,3 +89,21 @@ def tshark_follow(pcap, stream: int, client: str, keys=None) -> tuple[bytes, byt
     node0_is_client = node0 is not None and node0.rsplit(":", 1)[-1] == client.rsplit(":", 1)[-1]
     c, s = (data[0], data[1]) if node0_is_client else (data[1], data[0])
     return bytes(c), bytes(s)
+
+
+def plaintext(paths, keylogs=(), key_specs=()) -> dict[tuple[int, str], bytes]:
+    """The decrypted application bytes of each flow and direction: {(flow id, "client" | "server"): bytes}."""
+    from dissector.analysis import run_captures
+    from dissector.events import AppData
+    from dissector.keys import build_keystore
+
+    data: dict[tuple[int, str], bytes] = {}
+
+    def on_event(ev) -> None:
+        if type(ev) is AppData and ev.data is not None:
+            key = (ev.flow.id, ev.direction)
+            data[key] = data.get(key, b"") + bytes(ev.data)
+
+    run_captures([str(p) for p in paths], build_keystore([str(k) for k in keylogs], list(key_specs), []),
+                 on_event=on_event)
+    return data

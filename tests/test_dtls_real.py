@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from dissector.tls.constants import ALERT_DESCRIPTIONS, HANDSHAKE_TYPES, name_of
-from tests.conftest import SAMPLES, analyze, message_list, needs_tshark
+from tests.conftest import SAMPLES, analyze, message_list, needs_tshark, plaintext
 
 DTLS = SAMPLES / "real" / "dtls"
 NAMES = sorted(p.stem for p in DTLS.glob("*.pcap"))
@@ -246,18 +246,10 @@ FIREFOX_KEYS = FIREFOX.with_suffix(".keys")
 
 
 def _plaintext(path, keylogs) -> dict[str, bytes]:
-    """The decrypted application bytes of each direction (all sessions of the capture)."""
-    from dissector.analysis import run_captures
-    from dissector.events import AppData
-    from dissector.keys import build_keystore
-
+    """The decrypted application bytes of each direction (all flows of the capture)."""
     data = {"client": b"", "server": b""}
-
-    def on_event(ev) -> None:
-        if type(ev) is AppData and ev.data is not None:
-            data[ev.direction] += ev.data
-
-    run_captures([str(path)], build_keystore([str(k) for k in keylogs], [], []), on_event=on_event)
+    for (_, direction), chunk in plaintext([path], keylogs).items():
+        data[direction] += chunk
     return data
 
 

@@ -83,7 +83,12 @@ _ECH = ("tshark 4.0 has no Encrypted Client Hello: the key log names the accepte
         "ClientHello's random, which is encrypted (it reads neither the server's ECH key nor ECH_SECRET lines), so "
         "their records stay encrypted for it (tests/test_ech.py has tshark decrypt the same bytes with the key "
         "log `dissector keys` writes)")
+_FTP = ("tshark 4.0 does not follow FTP's AUTH SSL: it shows the control connection's TLS records as FTP commands "
+        "and replies, so it lists only the two data connections (tests/test_starttls.py reads the decrypted control "
+        "connection)")
 TSHARK_WRONG: dict[tuple[str, str, str], str] = {
+    ("sessions", "starttls-ftp", "keylog"): _FTP,
+    ("sessions", "starttls-ftp", "none"): _FTP,
     ("messages", "openssl-tls13-pha", "keylog"): _PHA,
     ("app_data", "openssl-tls13-pha", "keylog"): _PHA,
     **{(check, name, "keylog"): _ECH for check in ("messages", "app_data")

@@ -160,6 +160,28 @@ def test_real_upgrades_are_named_and_decrypted(name):
         assert port.isdigit() and s["app_data"]["server"]["bytes"] > 0
 
 
+def test_real_ftps_control_connection_and_its_resumed_data_connections():
+    # make_starttls_captures.sh ftp: curl and vsftpd, explicit FTPS. The control connection turns to TLS after
+    # curl's AUTH SSL; each passive data connection (a listing, then a file) starts with TLS and resumes the control
+    # connection's TLS 1.3 session, as vsftpd's require_ssl_reuse demands; curl's key log covers all three.
+    from tests.conftest import SAMPLES, plaintext
+
+    cap, keys = SAMPLES / "real" / "starttls-ftp.pcap", SAMPLES / "real" / "starttls-ftp.keys"
+    sessions = {s["id"]: s for s in analyze([cap], keylogs=[keys])}
+    control = next(s for s in sessions.values() if s["server"].endswith(":21"))
+    data = [s for s in sessions.values() if s is not control]
+    assert control["upgrade"] == "STARTTLS (FTP)" and not control["resumed"]
+    assert len(data) == 2 and all(s["resumed"] and 30000 <= int(s["server"].rsplit(":", 1)[1]) <= 30009 for s in data)
+    assert {s["decryption"]["status"] for s in sessions.values()} == {"decrypted"}
+    text = plaintext([cap], [keys])
+    commands = text[(control["id"], "client")]
+    assert b"USER anonymous" in commands and b"PROT P" in commands and b"EPSV" in commands
+    assert b"RETR hello.txt" in commands and b"229 Entering Extended Passive Mode" in text[(control["id"], "server")]
+    assert b"230 Login successful" in text[(control["id"], "server")]
+    listing, file = (text.get((s["id"], "server"), b"") for s in sorted(data, key=lambda s: s["id"]))
+    assert listing.startswith(b"-rw-r--r--") and listing.endswith(b"hello.txt\r\n") and file == b"hello over FTPS\n"
+
+
 _V2 = (b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c" + bytes([203, 0, 113, 7, 10, 0, 0, 2])
        + (51234).to_bytes(2, "big") + (443).to_bytes(2, "big"))
 

@@ -6,11 +6,11 @@
 #
 #   sudo ./make_starttls_captures.sh              # (re)make all of them
 #   sudo ./make_starttls_captures.sh mysql smtp   # or only some: mysql, mysql-openssl, postgres, smtp,
-#                                                 # socks5, ldap, imap
+#                                                 # socks5, ldap, imap, imap-clear, ftp
 #
 # Needs root (network namespaces, tcpdump) and, on Debian 12:
 #   apt-get install -y iproute2 tcpdump ethtool openssl curl nginx mariadb-server mariadb-client postgresql \
-#     python3-aiosmtpd microsocks slapd ldap-utils dovecot-imapd
+#     python3-aiosmtpd microsocks slapd ldap-utils dovecot-imapd vsftpd
 # plus this project's own Python package (run from its checkout) for `dissector keys`, which writes the
 # key log of the two captures whose clients write none (RSA key exchange, see below).
 #
@@ -42,13 +42,17 @@
 #                           key log
 #   cleartext-imap          curl imap:// (no TLS) -> dovecot on 143 with TLS off and plaintext logins allowed:
 #                           the same LOGIN in the clear (no key log: nothing is encrypted)
+#   starttls-ftp            curl ftp:// --ssl-reqd -> vsftpd on 21 (explicit FTPS): AUTH TLS on the control
+#                           connection, anonymous login, a directory listing and a file, each over a passive data
+#                           connection (ports 30000-30009) that starts with TLS and resumes the control
+#                           connection's session (vsftpd's require_ssl_reuse); curl's key log
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 NS_C=st-cli NS_S=st-srv
 S4=10.98.1.1 C4=10.98.1.2
 HOST=www.example.test
-ALL=(mysql mysql-openssl postgres smtp socks5 ldap imap imap-clear)
+ALL=(mysql mysql-openssl postgres smtp socks5 ldap imap imap-clear ftp)
 CAPTURES=("${ALL[@]}")
 
 if [ "$(id -u)" != 0 ]; then echo "make_starttls_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
@@ -97,11 +101,11 @@ setup_network() {
 
 # --- one capture -----------------------------------------------------------------------------------
 
-begin() {  # begin NAME PORT: start tcpdump on the client's interface
+begin() {  # begin NAME PORT [FILTER]: start tcpdump on the client's interface (FILTER: more than PORT)
   local name=$1 port=$2
   echo "== $name" >&2
   rm -f "$WORK/$name".*
-  start_tcpdump $NS_C stcli "$WORK/$name.pcap" "tcp port $port"
+  start_tcpdump $NS_C stcli "$WORK/$name.pcap" "${3:-tcp port $port}"
 }
 
 finish() {  # finish NAME: stop tcpdump, keep the capture and its key log
@@ -405,6 +409,49 @@ EOF
   stop "$SERVER_PID"; SERVER_PID=""
 }
 
+# --- FTP -------------------------------------------------------------------------------------------
+
+ftp_capture() {
+  local name=starttls-ftp d="$WORK/vsftpd"
+  command -v vsftpd >/dev/null || { echo "vsftpd is missing (apt-get install vsftpd)" >&2; return 1; }
+  mkdir -p "$d/root/pub" "$d/empty"
+  printf 'hello over FTPS\n' > "$d/root/pub/hello.txt"
+  chmod 755 "$d" "$d/root" "$d/root/pub" "$d/empty"; chmod 644 "$d/root/pub/hello.txt"
+  cat > "$d/vsftpd.conf" <<EOF
+listen=YES
+listen_ipv6=NO
+listen_address=$S4
+background=NO
+anonymous_enable=YES
+no_anon_password=YES
+anon_root=$d/root
+local_enable=NO
+write_enable=NO
+secure_chroot_dir=$d/empty
+seccomp_sandbox=NO
+ssl_enable=YES
+allow_anon_ssl=YES
+force_anon_logins_ssl=YES
+force_anon_data_ssl=YES
+require_ssl_reuse=YES
+rsa_cert_file=$WORK/server.crt.pem
+rsa_private_key_file=$WORK/server.key.pem
+pasv_enable=YES
+pasv_address=$S4
+pasv_min_port=30000
+pasv_max_port=30009
+vsftpd_log_file=$d/vsftpd.log
+EOF
+  ip netns exec $NS_S vsftpd "$d/vsftpd.conf" >"$WORK/vsftpd.out" 2>&1 &
+  SERVER_PID=$!
+  server_up 21 vsftpd "$WORK/vsftpd.out" || return 1
+  begin "$name" 21 "tcp port 21 or tcp portrange 30000-30009"
+  (cd "$WORK" && SSLKEYLOGFILE="$WORK/$name.keys" timeout 30 ip netns exec $NS_C curl -sS --ssl-reqd \
+    --cacert "$WORK/server.crt.pem" "ftp://$HOST/pub/" "ftp://$HOST/pub/hello.txt") 2>&1 | sed 's/^/   /' >&2
+  finish "$name"
+  stop "$SERVER_PID"; SERVER_PID=""
+}
+
 # --- main ------------------------------------------------------------------------------------------
 
 setup_network
@@ -418,6 +465,7 @@ for w in "${CAPTURES[@]}"; do
     ldap) stop_mariadb; ldap_capture;;
     imap) stop_mariadb; imap_capture;;
     imap-clear) stop_mariadb; imap_capture clear;;
+    ftp) stop_mariadb; ftp_capture;;
   esac
 done
 stop_mariadb
