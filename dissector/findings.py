@@ -69,8 +69,9 @@ FINDING_IDS = {
     "password_cleartext": "a login form's password on cleartext HTTP",
     "oauth2_secret_cleartext": "OAuth2 client_secret, code or tokens on cleartext HTTP",
     "basic_auth": "Basic authentication over TLS (info)",
-    # mail (doc["mail"] from the mail plugin)
+    # mail and FTP (doc["mail"], doc["ftp"] from their plugins)
     "mail_login_cleartext": "an SMTP, IMAP or POP3 login on a connection that never started TLS",
+    "ftp_login_cleartext": "an FTP password sent on a control connection that never started TLS",
 }
 
 EXPIRY_WARNING_DAYS = 30
@@ -212,6 +213,9 @@ def session_findings(doc: dict, notes: HandshakeNotes | None = None) -> list[dic
     mail = doc.get("mail")
     if isinstance(mail, dict) and mail.get("logins") and is_cleartext(doc):
         _mail_logins(mail, out)
+    ftp = doc.get("ftp")
+    if isinstance(ftp, dict) and ftp.get("logins") and is_cleartext(doc):
+        _ftp_logins(ftp, out)
     return sorted(out.items, key=lambda f: _RANK.get(f["severity"], 9))
 
 
@@ -221,6 +225,15 @@ def _mail_logins(mail: dict, out: _Out) -> None:
         how = " ".join(p for p in (login.get("command"), login.get("mechanism")) if p) or "login"
         out.add("high", "mail_login_cleartext", f"{protocol} {how} of user {login.get('user')!r} sent in cleartext "
                                                 "(the connection never started TLS)")
+
+
+def _ftp_logins(ftp: dict, out: _Out) -> None:
+    for login in ftp["logins"]:
+        if login.get("password") is None or login.get("anonymous"):
+            continue  # no password, or an anonymous login's conventional e-mail address
+        out.add("high", "ftp_login_cleartext", f"FTP password of user {login.get('user')!r} sent in cleartext "
+                                               f"(login {login.get('result') or 'unanswered'}; the control connection "
+                                               "never started TLS)")
 
 
 # --- protocol, suite, hellos ---------------------------------------------------------------------------

@@ -34,10 +34,12 @@ from dissector.tls.records import looks_like_tls, plausible_header
 from dissector.upgrades import WATCH_LIMIT, client_hello_at, protocol_name, refine
 
 PROBE_LIMIT = 16384  # bytes of a stream's start kept to decide whether it is TLS
-# a mail connection that may still start TLS (STARTTLS) keeps its cleartext this long for the plugins; should it
-# end (or go past this) without TLS, the plugins read it as a cleartext session (logins in the clear)
+# a mail or FTP connection that may still start TLS (STARTTLS, AUTH TLS) keeps its cleartext this long for the
+# plugins; should it end (or go past this) without TLS, the plugins read it as a cleartext session (logins in the
+# clear)
 CLEARTEXT_HOLD = 16384
-MAIL_UPGRADES = frozenset(("STARTTLS (SMTP)", "STARTTLS (SMTP or FTP)", "STARTTLS (IMAP)", "STARTTLS (POP3)"))
+LOGIN_UPGRADES = frozenset(("STARTTLS (SMTP)", "STARTTLS (SMTP or FTP)", "STARTTLS (IMAP)", "STARTTLS (POP3)",
+                            "STARTTLS (FTP)"))
 
 
 @dataclass(slots=True)
@@ -81,7 +83,7 @@ class FlowState:
         self.starttls = 0  # bytes seen of another protocol, watched for TLS starting later (STARTTLS, proxies...)
         self.upgrade = ""  # that protocol, as SessionStart.upgrade tells it ("" when unrecognised)
         self.snapped = False  # the capture cut a packet of this connection short (its snapshot length)
-        self.held: list | None = None  # a watched mail connection's cleartext so far: (time, direction, bytes)
+        self.held: list | None = None  # a watched mail or FTP connection's cleartext so far: (time, direction, bytes)
 
 
 class DatagramFlowState:
@@ -321,7 +323,7 @@ class Pipeline:
             # this connection (an HTTP proxy's CONNECT request is not handed to the plugins as HTTP)
             state.upgrade = name
             state.probe = {}
-            if self.cleartext_http and name in MAIL_UPGRADES:
+            if self.cleartext_http and name in LOGIN_UPGRADES:
                 state.held = []
             if direction == CLIENT:  # the hello may follow in the same segment (e.g. after an SSLRequest)
                 self._starttls(state, direction, buf, ts, out)
@@ -359,8 +361,8 @@ class Pipeline:
         if direction == CLIENT:
             if state.upgrade:
                 state.upgrade = refine(state.upgrade, chunk)
-                if state.held is not None and state.upgrade not in MAIL_UPGRADES:
-                    state.held = None  # FTP after all
+                if state.held is not None and state.upgrade not in LOGIN_UPGRADES:
+                    state.held = None
             pos = client_hello_at(chunk, bool(state.upgrade))
             if pos >= 0:
                 upgrade = state.upgrade or f"after {state.starttls + pos} bytes of an unrecognised protocol"
@@ -372,7 +374,7 @@ class Pipeline:
         if state.held is not None:
             state.held.append((ts, direction, chunk))
             if state.starttls > CLEARTEXT_HOLD:
-                self._cleartext_mail(state, out)
+                self._held_cleartext(state, out)
                 return
         if state.starttls > WATCH_LIMIT:
             state.starttls = 0
@@ -387,8 +389,8 @@ class Pipeline:
         out.append(SessionStart(ts, state.flow, False, upgrade))
         return tls
 
-    def _cleartext_mail(self, state: FlowState, out: list) -> None:
-        """A mail connection that did not start TLS: from here on a cleartext session, its held bytes first."""
+    def _held_cleartext(self, state: FlowState, out: list) -> None:
+        """A mail or FTP connection that did not start TLS: from here on a cleartext session, its held bytes first."""
         held, state.held = state.held or [], None
         state.starttls = 0
         state.cleartext = True
@@ -529,8 +531,8 @@ class Pipeline:
             rest = tcp_dir.flush()
             if rest and not state.ignored:
                 self._deliver(state, d, rest, ts, out)
-        if state.held:  # a mail connection that never started TLS: its cleartext, for the plugins
-            self._cleartext_mail(state, out)
+        if state.held:  # a mail or FTP connection that never started TLS: its cleartext, for the plugins
+            self._held_cleartext(state, out)
         if state.tls is not None:
             state.tls.out = out
             state.tls.close(ts)

@@ -33,7 +33,8 @@ def corpus_key_args(material: dict) -> dict:
     return {"keylogs": keylogs, "key_specs": keys, "psks": psks}
 
 
-def analyze(paths, keylogs=(), key_specs=(), psks=(), keys=None, plugins: bool = False) -> list[dict]:
+def analyze(paths, keylogs=(), key_specs=(), psks=(), keys=None, plugins: bool = False,
+            show_secrets: bool = False) -> list[dict]:
     """Run the whole pipeline over capture files and return the finished session documents."""
     from dissector.analysis import run_captures
     from dissector.keys import build_keystore
@@ -41,7 +42,8 @@ def analyze(paths, keylogs=(), key_specs=(), psks=(), keys=None, plugins: bool =
 
     store = keys if keys is not None else build_keystore(list(keylogs), list(key_specs), list(psks))
     sessions: list[dict] = []
-    run_captures([str(p) for p in paths], store, on_session=sessions.append, plugins=load_plugins() if plugins else None)
+    run_captures([str(p) for p in paths], store, on_session=sessions.append, plugins=load_plugins() if plugins else None,
+                 show_secrets=show_secrets)
     return sessions
 
 

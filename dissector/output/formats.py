@@ -382,6 +382,14 @@ class TableWriter(Writer):
                 how = " ".join(p for p in (x.get("command"), x.get("mechanism")) if p)
                 secret = f", password {x['password']}" if x.get("password") else ""
                 self.out.write(f"    {how}: user {x.get('user')}{secret} -> {x.get('result') or 'no answer'}\n")
+        ftp = doc.get("ftp") or {}
+        if ftp.get("logins") or ftp.get("transfers"):
+            self.out.write("  FTP:\n")
+            for x in ftp.get("logins", [])[:MAX_TABLE_REQUESTS]:
+                secret = f", password {x['password']}" if x.get("password") else ""
+                self.out.write(f"    login: user {x.get('user')}{secret} -> {x.get('result') or 'no answer'}\n")
+            for t in ftp.get("transfers", [])[:MAX_TABLE_REQUESTS]:
+                self.out.write(f"    {t['command']} {t.get('path') or ''}".rstrip() + f" -> {t.get('reply') or 'no answer'}\n")
         for a in doc.get("anomalies", [])[:5]:
             self.out.write(f"  ! {a['name']}: {a['detail']}\n")
         self.out.write("\n")

@@ -52,7 +52,9 @@ def protocol_of(data: bytes, direction: str, port: int) -> str | None:
             return "SMTP"
         if _IMAP_TAGGED.match(head):
             return "IMAP"
-        if head[:4].upper() in (b"CAPA", b"USER", b"APOP", b"STLS") or (head[:5].upper() == b"AUTH " and port in (110, 995)):
+        if head[:4].upper() in (b"CAPA", b"APOP", b"STLS") or (head[:5].upper() == b"AUTH " and port in (110, 995)):
+            return "POP3"
+        if head[:4].upper() == b"USER" and port not in (21, 990):  # (FTP has USER too)
             return "POP3"
     else:
         if head.startswith((b"220 ", b"220-")) and b"FTP" not in head.upper():

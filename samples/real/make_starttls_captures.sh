@@ -6,7 +6,7 @@
 #
 #   sudo ./make_starttls_captures.sh              # (re)make all of them
 #   sudo ./make_starttls_captures.sh mysql smtp   # or only some: mysql, mysql-openssl, postgres, smtp,
-#                                                 # socks5, ldap, imap, imap-clear, ftp
+#                                                 # socks5, ldap, imap, imap-clear, ftp, ftp-clear
 #
 # Needs root (network namespaces, tcpdump) and, on Debian 12:
 #   apt-get install -y iproute2 tcpdump ethtool openssl curl nginx mariadb-server mariadb-client postgresql \
@@ -46,13 +46,16 @@
 #                           connection, anonymous login, a directory listing and a file, each over a passive data
 #                           connection (ports 30000-30009) that starts with TLS and resumes the control
 #                           connection's session (vsftpd's require_ssl_reuse); curl's key log
+#   cleartext-ftp           curl ftp:// (no TLS) -> pyftpdlib on 21 (FTP_PYTHON: a Python with pyftpdlib, default
+#                           python3): a login with a wrong password (530), then alice's (230) and a file, in the
+#                           clear (no key log: nothing is encrypted)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 NS_C=st-cli NS_S=st-srv
 S4=10.98.1.1 C4=10.98.1.2
 HOST=www.example.test
-ALL=(mysql mysql-openssl postgres smtp socks5 ldap imap imap-clear ftp)
+ALL=(mysql mysql-openssl postgres smtp socks5 ldap imap imap-clear ftp ftp-clear)
 CAPTURES=("${ALL[@]}")
 
 if [ "$(id -u)" != 0 ]; then echo "make_starttls_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
@@ -452,6 +455,34 @@ EOF
   stop "$SERVER_PID"; SERVER_PID=""
 }
 
+ftp_clear_capture() {
+  local name=cleartext-ftp py=${FTP_PYTHON:-python3} d="$WORK/pyftpd"
+  "$py" -c 'import pyftpdlib' 2>/dev/null || { echo "$py has no pyftpdlib (pip install pyftpdlib; FTP_PYTHON)" >&2; return 1; }
+  mkdir -p "$d/home"
+  printf 'hello over plain FTP\n' > "$d/home/hello.txt"
+  cat > "$d/server.py" <<EOF
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+auth = DummyAuthorizer()
+auth.add_user("alice", "wonderland", "$d/home", perm="elr")
+FTPHandler.authorizer = auth
+FTPHandler.passive_ports = range(30000, 30010)
+FTPHandler.banner = "pyftpdlib FTP server ready."
+FTPServer(("$S4", 21), FTPHandler).serve_forever()
+EOF
+  ip netns exec $NS_S "$py" "$d/server.py" >"$WORK/pyftpd.log" 2>&1 &
+  SERVER_PID=$!
+  server_up 21 pyftpdlib "$WORK/pyftpd.log" || return 1
+  begin "$name" 21 "tcp port 21 or tcp portrange 30000-30009"
+  (cd "$WORK" && timeout 30 ip netns exec $NS_C curl -sS "ftp://alice:rabbit@$HOST/hello.txt" || true) 2>&1 \
+    | sed 's/^/   /' >&2  # refused: 530
+  (cd "$WORK" && timeout 30 ip netns exec $NS_C curl -sS "ftp://alice:wonderland@$HOST/hello.txt") 2>&1 \
+    | sed 's/^/   /' >&2
+  finish_clear "$name"
+  stop "$SERVER_PID"; SERVER_PID=""
+}
+
 # --- main ------------------------------------------------------------------------------------------
 
 setup_network
@@ -466,6 +497,7 @@ for w in "${CAPTURES[@]}"; do
     imap) stop_mariadb; imap_capture;;
     imap-clear) stop_mariadb; imap_capture clear;;
     ftp) stop_mariadb; ftp_capture;;
+    ftp-clear) stop_mariadb; ftp_clear_capture;;
   esac
 done
 stop_mariadb
