@@ -109,3 +109,19 @@ def plaintext(paths, keylogs=(), key_specs=()) -> dict[tuple[int, str], bytes]:
     run_captures([str(p) for p in paths], build_keystore([str(k) for k in keylogs], list(key_specs), []),
                  on_event=on_event)
     return data
+
+
+def feed_plugin(plugin, port: int, exchange: list[tuple[str, bytes]], cut: int = 0) -> tuple[dict | None, list]:
+    """Feed an exchange (in order) to an application-layer plugin's two streams of one flow to `port`; `cut` > 0
+    splits every piece into chunks of that size. Returns the plugin's session fields and the events it emitted."""
+    from dissector.events import CLIENT, SERVER, Flow
+
+    flow = Flow(0, "10.0.0.1", 40000, "10.0.0.2", port, 0.0)
+    streams = {d: plugin.new_stream(flow, d) for d in (CLIENT, SERVER)}
+    events = []
+    for i, (d, data) in enumerate(exchange):
+        for j in range(0, len(data), cut or len(data)):
+            events += streams[d].feed(data[j:j + (cut or len(data))], float(i))
+    for d in (CLIENT, SERVER):
+        events += streams[d].close(99.0)
+    return plugin.on_session_end(flow), events

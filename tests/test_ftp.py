@@ -12,23 +12,14 @@ from dissector_plugins.mail import MailPlugin
 from dissector.events import CLIENT, SERVER, Flow
 from dissector.plugins import SessionMatch
 from dissector.redact import Secret
-from tests.conftest import SAMPLES, analyze, needs_tshark
+from tests.conftest import SAMPLES, analyze, feed_plugin, needs_tshark
 
 REAL = SAMPLES / "real"
 CLEAR = REAL / "cleartext-ftp.pcap"
 
 
 def run(exchange: list[tuple[str, bytes]], cut: int = 0) -> tuple[dict | None, list]:
-    plugin = FTPPlugin()
-    flow = Flow(0, "10.0.0.1", 40000, "10.0.0.2", 21, 0.0)
-    streams = {d: plugin.new_stream(flow, d) for d in (CLIENT, SERVER)}
-    events = []
-    for i, (d, data) in enumerate(exchange):
-        for j in range(0, len(data), cut or len(data)):
-            events += streams[d].feed(data[j:j + (cut or len(data))], float(i))
-    for d in (CLIENT, SERVER):
-        events += streams[d].close(99.0)
-    return plugin.on_session_end(flow), events
+    return feed_plugin(FTPPlugin(), 21, exchange, cut)
 
 
 def logins(doc: dict) -> list[tuple]:

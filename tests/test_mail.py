@@ -10,23 +10,13 @@ from dissector_plugins.mail import MailPlugin
 
 from dissector.events import CLIENT, SERVER, Flow
 from dissector.redact import Secret
-from tests.conftest import SAMPLES, analyze
+from tests.conftest import SAMPLES, analyze, feed_plugin
 
 REAL = SAMPLES / "real"
 
 
 def run(port: int, exchange: list[tuple[str, bytes]], cut: int = 0) -> tuple[dict, list]:
-    """Feed an exchange (in order) to the plugin; `cut` > 0 splits every piece into chunks of that size."""
-    plugin = MailPlugin()
-    flow = Flow(0, "10.0.0.1", 40000, "10.0.0.2", port, 0.0)
-    streams = {d: plugin.new_stream(flow, d) for d in (CLIENT, SERVER)}
-    events = []
-    for i, (d, data) in enumerate(exchange):
-        for j in range(0, len(data), cut or len(data)):
-            events += streams[d].feed(data[j:j + (cut or len(data))], float(i))
-    for d in (CLIENT, SERVER):
-        events += streams[d].close(99.0)
-    return plugin.on_session_end(flow), events
+    return feed_plugin(MailPlugin(), port, exchange, cut)
 
 
 def logins(doc: dict) -> list[tuple]:

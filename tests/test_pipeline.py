@@ -180,42 +180,52 @@ def test_ipv4_total_length_zero_is_read_to_the_frame_end_as_tso_captures_show_it
     assert not got[0].get("anomalies")
 
 
+def _damaged(path, rng: random.Random, tmp_path, most: int):
+    """A copy of a pcap with 1 to `most` damages past the first 66 bytes of frames over 80 bytes (inside their
+    payloads): a bit flipped, 8 bytes zeroed, or a byte set."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    frames, pos = [], 24
+    while pos + 16 <= len(data):
+        caplen = struct.unpack_from("<I", data, pos + 8)[0]
+        if caplen > 80:
+            frames.append((pos + 16, caplen))
+        pos += 16 + caplen
+    for _ in range(rng.randint(1, most)):
+        off, length = rng.choice(frames)
+        i = off + rng.randint(66, length - 1)
+        kind = rng.randrange(3)
+        if kind == 0:
+            data[i] ^= 1 << rng.randrange(8)
+        elif kind == 1:
+            data[i:i + 8] = bytes(len(data[i:i + 8]))
+        else:
+            data[i] = rng.randrange(256)
+    damaged = tmp_path / path.name
+    damaged.write_bytes(bytes(data))
+    return damaged
+
+
+def _no_internal_error(sessions: list[dict], name: str) -> None:
+    assert sessions, name
+    for s in sessions:
+        assert not [a for a in s.get("anomalies") or [] if a["name"] == "internal_error"], (name, s["anomalies"])
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_damaged_real_captures_never_hit_an_internal_error(seed, tmp_path):
     # Bytes flipped, zeroed or set inside the TCP payloads of real captures (key logs given, plugins on):
     # every damage must end as a reported anomaly, a failed decryption or a gap, never as an internal error
     # (which stops the analysis of that flow).
-    import struct
-
     from tests.conftest import SAMPLES, analyze
 
     rng = random.Random(seed)
     names = ["openssl-tls12-ecdhe", "openssl-tls13", "gnutls-tls12-rsa", "chromium-tlslite-brotli", "nginx-h2",
              "openssl-tls12-lossy", "firefox-h2", "go-client-tls12"]
     for name in rng.sample(names, 3):
-        data = bytearray((SAMPLES / "real" / f"{name}.pcap").read_bytes())
-        frames, pos = [], 24
-        while pos + 16 <= len(data):
-            caplen = struct.unpack_from("<I", data, pos + 8)[0]
-            if caplen > 80:
-                frames.append((pos + 16, caplen))
-            pos += 16 + caplen
-        for _ in range(rng.randint(1, 6)):
-            off, length = rng.choice(frames)
-            i = off + rng.randint(66, length - 1)
-            kind = rng.randrange(3)
-            if kind == 0:
-                data[i] ^= 1 << rng.randrange(8)
-            elif kind == 1:
-                data[i:i + 8] = bytes(len(data[i:i + 8]))
-            else:
-                data[i] = rng.randrange(256)
-        damaged = tmp_path / f"{name}.pcap"
-        damaged.write_bytes(bytes(data))
-        sessions = analyze([damaged], keylogs=[SAMPLES / "real" / f"{name}.keys"], plugins=True)
-        assert sessions, name
-        for s in sessions:
-            assert not [a for a in s.get("anomalies") or [] if a["name"] == "internal_error"], (name, s["anomalies"])
+        damaged = _damaged(SAMPLES / "real" / f"{name}.pcap", rng, tmp_path, 6)
+        _no_internal_error(analyze([damaged], keylogs=[SAMPLES / "real" / f"{name}.keys"], plugins=True), name)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -223,32 +233,15 @@ def test_damaged_ech_dtls13_and_quic_0rtt_captures_never_hit_an_internal_error(s
     # the same damage in the captures whose decryption takes the newest paths: inner ClientHellos opened with the
     # server's ECH key (also after a HelloRetryRequest) or Firefox's ECH_SECRET, DTLS 1.3's masked record numbers
     # and epochs, QUIC 0-RTT packets
-    import struct
-
     from tests.conftest import SAMPLES, analyze
 
     rng = random.Random(seed)
     for name in ["go-ech", "chromium-ech", "firefox-ech", "webrtc/firefox-dtls13", "quic/quic-aioquic-0rtt"]:
         path = SAMPLES / "real" / f"{name}.pcap"
-        data = bytearray(path.read_bytes())
-        frames, pos = [], 24
-        while pos + 16 <= len(data):
-            caplen = struct.unpack_from("<I", data, pos + 8)[0]
-            if caplen > 100:
-                frames.append((pos + 16, caplen))
-            pos += 16 + caplen
-        for _ in range(rng.randint(1, 4)):
-            off, length = rng.choice(frames)
-            i = off + rng.randint(60, length - 1)
-            data[i] ^= 1 << rng.randrange(8) if rng.randrange(2) else rng.randrange(1, 256)
-        damaged = tmp_path / f"{path.stem}.pcap"
-        damaged.write_bytes(bytes(data))
         pem = path.with_suffix(".ech.pem")
-        sessions = analyze([damaged], keylogs=[path.with_suffix(".keys")], key_specs=[str(pem)] if pem.exists() else [],
-                           plugins=True)
-        assert sessions, name
-        for s in sessions:
-            assert not [a for a in s.get("anomalies") or [] if a["name"] == "internal_error"], (name, s["anomalies"])
+        damaged = _damaged(path, rng, tmp_path, 4)
+        _no_internal_error(analyze([damaged], keylogs=[path.with_suffix(".keys")],
+                                   key_specs=[str(pem)] if pem.exists() else [], plugins=True), name)
 
 
 @needs_corpus
