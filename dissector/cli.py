@@ -14,7 +14,7 @@ from dissector import __version__
 from dissector.errors import DissectorError, UsageError
 
 EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT = 1, 2, 3
-COMMANDS = ["analyze", "export", "follow", "keys", "generate", "timeline", "plugins", "http", "serve", "connect", "live"]
+COMMANDS = ["analyze", "export", "follow", "keys", "generate", "timeline", "plugins", "http", "credentials", "serve", "connect", "live"]
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
