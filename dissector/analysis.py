@@ -25,14 +25,16 @@ class RunResult:
     findings: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEVERITIES, 0))  # by severity
 
     def counts(self) -> dict[str, Any]:
-        """What the run summary reports: packets, sessions, decryption, findings, non_tls_flows, quic_packets,
-        snapped_packets, anomalies (summed over the captures) and the truncation warnings."""
+        """What the run summary reports: packets, sessions (cleartext_sessions of them read in the clear by the
+        plugins), decryption, findings, non_tls_flows, quic_packets, snapped_packets, anomalies (summed over the
+        captures) and the truncation warnings."""
         anomalies: dict[str, int] = {}
         for s in self.pipeline_stats:
             add_counts(anomalies, s.anomalies)
         return {"packets": self.packets, "sessions": self.sessions, "decryption": self.decryption,
                 "findings": self.findings, "non_tls_flows": sum(s.non_tls_flows for s in self.pipeline_stats),
                 "quic_packets": sum(s.quic for s in self.pipeline_stats),
+                "cleartext_sessions": sum(s.cleartext_flows for s in self.pipeline_stats),
                 "snapped_packets": sum(s.snapped for s in self.pipeline_stats),
                 "anomalies": anomalies, "truncated": self.truncated}
 

@@ -252,6 +252,7 @@ def _grow_pipe(fd: int) -> None:
 def _merge_stats(merged: dict, stats: dict) -> None:
     merged["packets"] = max(merged["packets"], stats["packets"])  # every worker reads every packet
     merged["sessions"] += stats["sessions"]
+    merged["cleartext_sessions"] += stats["cleartext_sessions"]
     merged["non_tls_flows"] += stats["non_tls_flows"]
     merged["quic_packets"] += stats["quic_packets"]  # counted by the first worker only
     merged["snapped_packets"] += stats["snapped_packets"]  # each by the worker of its flow

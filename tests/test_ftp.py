@@ -121,3 +121,17 @@ def test_explicit_ftps_control_connection_is_read_after_decryption():
     assert logins(control["ftp"]) == [("anonymous", None, "ok")]  # vsftpd's no_anon_password: in after USER
     assert [(t["command"], t["reply"]) for t in control["ftp"]["transfers"]] == [("LIST", 226), ("RETR", 226)]
     assert not [f for f in control["findings"] if f["id"] == "ftp_login_cleartext"]  # inside TLS
+
+
+def test_the_summary_counts_the_cleartext_sessions_apart():
+    import json
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "dissector", "analyze", str(CLEAR), "-f", "json"], capture_output=True,
+                         text=True, check=True)
+    summary = json.loads(run.stdout)["summary"]
+    assert (summary["sessions"], summary["cleartext_sessions"], summary["non_tls_flows"]) == (2, 2, 1)  # + data conn.
+    table = subprocess.run([sys.executable, "-m", "dissector", "analyze", str(CLEAR), str(REAL / "starttls-ftp.pcap"),
+                            "--keylog", str(REAL / "starttls-ftp.keys"), "-j", "2"], capture_output=True, text=True,
+                           check=True).stdout
+    assert "Summary: 3 TLS session(s), 2 cleartext session(s);" in table  # (the same with two processes)

@@ -73,9 +73,9 @@ def run(args: argparse.Namespace) -> int:
         if progress is not None:
             sys.stderr.write("\r" + " " * 40 + "\r")
         truncated = stats["truncated"]
-        summary = {"captures": args.captures, **{k: stats[k] for k in ("packets", "sessions", "decryption",
-                                                                          "non_tls_flows", "quic_packets", "snapped_packets",
-                                                                          "anomalies")},
+        summary = {"captures": args.captures, **{k: stats[k] for k in ("packets", "sessions", "cleartext_sessions",
+                                                                          "decryption", "non_tls_flows", "quic_packets",
+                                                                          "snapped_packets", "anomalies")},
                    "keylog_bad_lines": len(keys.keylog.errors), "findings": stats["findings"]}
         if truncated:
             summary["truncated"] = truncated

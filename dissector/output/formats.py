@@ -395,7 +395,9 @@ class TableWriter(Writer):
         self.out.write("\n")
 
     def end(self, summary: dict) -> None:
-        parts = [f"{summary['sessions']} TLS session(s)", f"{summary['packets']} packets"]
+        clear = summary.get("cleartext_sessions") or 0
+        parts = [f"{summary['sessions'] - clear} TLS session(s)" + (f", {clear} cleartext session(s)" if clear else ""),
+                 f"{summary['packets']} packets"]
         by = summary.get("decryption", {})
         if by:
             parts.append(", ".join(f"{n} {k}" for k, n in sorted(by.items())))
