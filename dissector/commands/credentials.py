@@ -7,16 +7,11 @@ travelled inside TLS or in the clear, and how the server answered. Secrets are r
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Iterator
 
-from dissector.analysis import run_captures
-from dissector.commands.analyze import add_key_options
-from dissector.commands.http import _time
-from dissector.commands.plugins import add_plugin_options, plugins_from_args
-from dissector.keys import build_keystore
+from dissector.commands.listing import add_listing_arguments, analyse, finish, iso_ms, write_rows
 
 COLUMNS = ["time", "session", "client", "server", "protocol", "kind", "user", "secret", "result", "transport"]
 
@@ -27,18 +22,14 @@ def add_parser(sub) -> None:
                                    "Authorization headers and login forms, SMTP, IMAP and POP3 logins, FTP logins; "
                                    "for each, whether it travelled in the clear and how the server answered. "
                                    "Secrets are redacted unless --show-secrets.")
-    p.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng file (gzip ok), - for stdin")
-    add_key_options(p)
-    p.add_argument("--format", "-f", choices=["table", "json", "csv"], default="table",
-                   help="output format (default table)")
-    add_plugin_options(p, choose=False)
+    add_listing_arguments(p)
     p.set_defaults(run=run)
 
 
 def credential_rows(sessions: list[dict]) -> list[dict]:
-    """One row per credential, in session order: HTTP, then mail, then FTP logins of each session."""
+    """One row per credential, sessions in the order given: HTTP, then mail, then FTP logins of each."""
     rows = []
-    for doc in sorted(sessions, key=lambda d: (d.get("capture_index", 0), d["id"])):
+    for doc in sessions:
         transport = "cleartext" if doc.get("cleartext") else "TLS"
         for ts, protocol, kind, user, secret, result in _found(doc):
             rows.append({"time": ts, "session": doc["id"], "client": doc["client"], "server": doc["server"],
@@ -69,35 +60,14 @@ def _found(doc: dict) -> Iterator[tuple]:
 
 
 def run(args: argparse.Namespace) -> int:
-    plugins = plugins_from_args(args)
-    keys = build_keystore(args.keylog, args.key, args.psk)
-    sessions: list[dict] = []
-    result = run_captures(args.captures, keys, on_session=sessions.append, plugins=plugins,
-                          show_secrets=args.show_secrets, details=False)
+    sessions, result = analyse(args)
     rows = credential_rows(sessions)
-    out = sys.stdout
-    if args.format == "json":
-        json.dump({"credentials": rows}, out, indent=1, default=str)
-        out.write("\n")
-    elif args.format == "csv":
-        import csv
-
-        w = csv.writer(out)
-        w.writerow(COLUMNS + ["capture"])
-        for r in rows:
-            w.writerow(["" if r[k] is None else r[k] for k in COLUMNS + ["capture"]])
-    else:
-        from tabulate import tabulate
-
-        several = len(args.captures) > 1  # session ids restart in each capture: name it
-        table = [[_time(r["time"]), r["session"], r["client"], r["server"], r["protocol"], r["kind"],
-                  r["user"] or "", r["secret"] or "", "-" if r["result"] is None else r["result"], r["transport"]]
-                 + ([os.path.basename(r["capture"] or "")] if several else []) for r in rows]
-        if table:
-            out.write(tabulate(table, headers=COLUMNS + (["capture"] if several else []), tablefmt="simple",
-                               disable_numparse=True) + "\n")
+    several = len(args.captures) > 1  # session ids restart in each capture: the table names it
+    write_rows(args, "credentials", rows, COLUMNS + (["capture"] if several else []), lambda r: [
+        iso_ms(r["time"]), r["session"], r["client"], r["server"], r["protocol"], r["kind"], r["user"] or "",
+        r["secret"] or "", "-" if r["result"] is None else r["result"], r["transport"]]
+        + ([os.path.basename(r["capture"] or "")] if several else []))
+    if args.format == "table":
         clear = sum(r["transport"] == "cleartext" for r in rows)
-        out.write(f"{len(rows)} credential(s), {clear} of them in the clear, in {result.sessions} session(s)\n")
-    for warning in result.truncated:
-        print(f"dissector: warning: {warning}", file=sys.stderr)
-    return 4 if result.truncated else 0
+        sys.stdout.write(f"{len(rows)} credential(s), {clear} of them in the clear, in {result.sessions} session(s)\n")
+    return finish(result)

@@ -105,6 +105,7 @@ class TLSConnection:
         # the inner ClientHello opened with an ECH key (see _open_ech), until the ServerHello says whether the
         # server took it; then what the session says about ECH (SessionInfo.ech)
         self.ech: ech.InnerHelloState | None = None
+        self.message: TLSMessage | None = None  # the handshake message being handled (its event, already emitted)
         self.ech_info: dict[str, Any] | None = None
         self.client_done = False  # TLS 1.3: the client's Finished (or its first application record) went by
         self.handshake_messages = 0  # TLS 1.3: transcript entries up to the client's Finished (post-handshake auth)
@@ -360,7 +361,8 @@ class TLSConnection:
             self._anomaly(ts, "tls", f"malformed_{name.lower()}", exc.reason, direction)
             self.out.append(TLSMessage(ts, self.flow, direction, name, encrypted, len(raw), mtype, body, self.ctx))
             return
-        self.out.append(TLSMessage(ts, self.flow, direction, name, encrypted, len(raw), mtype, body, self.ctx))
+        self.message = TLSMessage(ts, self.flow, direction, name, encrypted, len(raw), mtype, body, self.ctx)
+        self.out.append(self.message)
         handler = self.HANDLERS.get(mtype)
         if handler is not None:
             try:
@@ -756,9 +758,9 @@ class TLSConnection:
             self._anomaly(ts, "tls", "ech_undecryptable", why, CLIENT)
 
     def _show_inner(self, inner: bytes) -> None:
-        msg = self.out[-1] if self.out else None  # the ClientHello, emitted just before its handler ran
-        if isinstance(msg, TLSMessage) and msg.code == 1:
-            msg.info["ech_inner"] = hs.details(1, inner[4:], None)
+        """The opened inner ClientHello's fields join those of the ClientHello being handled."""
+        if self.message is not None and self.message.code == 1:
+            self.message.info["ech_inner"] = hs.details(1, inner[4:], None)
 
     def _open_second_inner(self, raw: bytes, ts: float) -> None:
         """After a HelloRetryRequest the client seals its second inner ClientHello with the same context."""
