@@ -31,7 +31,7 @@ from dissector.tls.dtls import DTLSConnection, starts_association, whole_records
 from dissector.tls.keystore import KeyStore
 from dissector.tls.quic import QUICConnection, client_initial, quic_version
 from dissector.tls.records import looks_like_tls, plausible_header
-from dissector.upgrades import WATCH_LIMIT, client_hello_at, protocol_name, refine
+from dissector.upgrades import WATCH_LIMIT, client_hello_at, hello_prefix_at, protocol_name, refine
 
 PROBE_LIMIT = 16384  # bytes of a stream's start kept to decide whether it is TLS
 # a mail or FTP connection that may still start TLS (STARTTLS, AUTH TLS) keeps its cleartext this long for the
@@ -359,17 +359,27 @@ class Pipeline:
         """A flow in another protocol, watched: TLS starts at a ClientHello the client sends (for a protocol known
         to upgrade, anywhere in a write; for an unknown one, only at the start of one: its bytes are any data)."""
         if direction == CLIENT:
+            partial = state.probe.pop(CLIENT, None)
+            if partial is not None:  # the first bytes of what may be a hello, held back from the last write
+                chunk = partial + chunk
             if state.upgrade:
                 state.upgrade = refine(state.upgrade, chunk)
                 if state.held is not None and state.upgrade not in LOGIN_UPGRADES:
                     state.held = None
-            pos = client_hello_at(chunk, bool(state.upgrade))
+            anywhere = bool(state.upgrade)
+            pos = client_hello_at(chunk, anywhere)
             if pos >= 0:
                 upgrade = state.upgrade or f"after {state.starttls + pos} bytes of an unrecognised protocol"
                 state.starttls = 0
                 state.held = None
                 self._start_tls(state, ts, out, upgrade).data(direction, chunk[pos:] if pos else chunk, ts)
                 return
+            pos = hello_prefix_at(chunk, anywhere)
+            if pos >= 0:
+                state.probe[CLIENT] = chunk[pos:]
+                chunk = chunk[:pos]
+                if not chunk:
+                    return
         state.starttls += len(chunk)
         if state.held is not None:
             state.held.append((ts, direction, chunk))
@@ -531,6 +541,8 @@ class Pipeline:
             rest = tcp_dir.flush()
             if rest and not state.ignored:
                 self._deliver(state, d, rest, ts, out)
+        if state.held is not None and state.probe.get(CLIENT):  # the client's last bytes, held back by _starttls
+            state.held.append((ts, CLIENT, state.probe.pop(CLIENT)))
         if state.held:  # a mail or FTP connection that never started TLS: its cleartext, for the plugins
             self._held_cleartext(state, out)
         if state.tls is not None:

@@ -117,6 +117,30 @@ def client_hello_at(chunk: bytes, anywhere: bool) -> int:
     return -1
 
 
+def hello_prefix_at(chunk: bytes, anywhere: bool) -> int:
+    """Where the end of a client write could be the first bytes (fewer than a hello's first 11) of a record
+    carrying a ClientHello, or -1: held back, they are read with the next write (a stack that writes the
+    record header apart, or a segment cut inside the header)."""
+    n = len(chunk)
+    start = max(0, n - 10) if anywhere else 0
+    pos = chunk.find(b"\x16", start)
+    while 0 <= pos:
+        if n - pos < 11 and _could_start_client_hello(chunk[pos:]):
+            return pos
+        if not anywhere:
+            return -1
+        pos = chunk.find(b"\x16", pos + 1)
+    return -1
+
+
+def _could_start_client_hello(b: bytes) -> bool:
+    """The bytes so far fit `_is_client_hello_record` (b[0] is 22)."""
+    n = len(b)
+    return ((n < 2 or b[1] == 3) and (n < 3 or b[2] <= 4) and (n < 5 or ((b[3] << 8) | b[4]) <= MAX_CIPHERTEXT)
+            and (n < 6 or b[5] == 1) and (n < 7 or b[6] == 0) and (n < 9 or ((b[7] << 8) | b[8]) >= 40)
+            and (n < 10 or b[9] == 3))
+
+
 def _is_client_hello_record(b: bytes, pos: int) -> bool:
     # record: type 22, version 3.x (x <= 4), length; handshake: ClientHello (1), a length under 64 KB and
     # at least a ClientHello's minimum, then client_version 3.x

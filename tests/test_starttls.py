@@ -49,12 +49,16 @@ def _write(path, chunks, port):
             w.write(ts, frame)
 
 
-def _capture(tmp_path, preamble, port, merge_last_client_write=False):
+def _capture(tmp_path, preamble, port, merge_last_client_write=False, split_hello_at=0):
     with TLSPair(PairOptions()) as pair:
         result = pair.connect(MAIL)
     t0 = result.chunks[0].time
     clear = [Chunk(t0 - 0.01 + i * 0.001, sender, data, "data") for i, (sender, data) in enumerate(preamble)]
     tls = list(result.chunks)
+    if split_hello_at:  # the client writes the first bytes of its hello apart (a record header on its own)
+        hello = tls[0]
+        tls[0:1] = [Chunk(hello.time - 0.0005, "client", hello.data[:split_hello_at], hello.phase),
+                    Chunk(hello.time, "client", hello.data[split_hello_at:], hello.phase)]
     if merge_last_client_write:  # the last cleartext client message and the ClientHello in one segment
         last = max(i for i, c in enumerate(clear) if c.sender == "client")
         tls[0] = Chunk(tls[0].time, "client", clear[last].data + tls[0].data, tls[0].phase)
@@ -84,6 +88,17 @@ def test_hello_in_the_same_segment_as_the_last_cleartext_message(tmp_path, name,
     preamble, port, upgrade = UPGRADES[name]
     sessions = _capture(tmp_path, preamble, port, merge_last_client_write=True)
     assert [(s["upgrade"], s["decryption"]["status"]) for s in sessions] == ([(upgrade, "decrypted")] if found else [])
+
+
+@pytest.mark.parametrize("name", ["smtp", "postgres", "mysql", "unknown"])
+@pytest.mark.parametrize("split", [1, 5, 10])
+def test_hello_whose_first_bytes_come_in_a_segment_of_their_own(tmp_path, name, split):
+    # fewer bytes than it takes to tell a ClientHello (a record header written apart, a segment cut short)
+    # are held back and read with the next write
+    preamble, port, upgrade = UPGRADES[name]
+    (s,) = _capture(tmp_path, preamble, port, split_hello_at=split)
+    assert (s["upgrade"], s["decryption"]["status"]) == (upgrade, "decrypted")
+    assert [m["type"] for m in s["messages"]][:2] == ["ClientHello", "ServerHello"]
 
 
 def test_a_client_hello_uploaded_over_http_is_not_a_session(tmp_path):
