@@ -17,7 +17,7 @@ from dissector.capture.reader import open_capture
 from dissector.capture.writer import PcapWriter
 from dissector.net.decode import UDP_DATAGRAM, decode_tcp
 from dissector.tls.dtls import HEADER_LEN, RECORD_HEADER, _Reassembly, looks_like_dtls, whole_records
-from tests.conftest import CORPUS, analyze, message_list, needs_corpus
+from tests.conftest import CORPUS, SAMPLES, analyze, message_list, needs_corpus
 
 PSK_CAPTURE = "captures/dtls12-aes128ccm8.pcap"  # GnuTLS, DTLS 1.2 PSK AES-128-CCM-8, HelloVerifyRequest
 PSK = "ca19e028a8a372ad2d325f950fcaceed"
@@ -138,6 +138,64 @@ def test_fragmented_reordered_and_duplicated_handshake_fragments_change_nothing(
     assert s["app_data"] == clean["app_data"]
     assert s["decryption"]["status"] == "decrypted"
     assert not s.get("anomalies")
+
+
+def reverse_flights(grams: list[Datagram]) -> list[Datagram]:
+    """One plaintext handshake message per datagram, and each side's run of them (a flight) sent last first."""
+    single = refragment(grams, 1 << 24)  # no message is cut: one whole message per datagram
+    out: list[Datagram] = []
+    run: list[Datagram] = []
+    for g in single + [(0.0, b"", 0, b"", 0, b"")]:
+        rec = records(g[5])[0] if g[5] else None
+        if run and (rec is None or rec[0] != 22 or rec[2] or g[1:3] != run[0][1:3]):
+            out.extend((ts, *rest) for ts, (_, *rest) in zip((r[0] for r in run), reversed(run)))
+            run = []
+        if rec is not None and rec[0] == 22 and not rec[2]:
+            run.append(g)
+        elif g[5]:
+            out.append(g)
+    return out
+
+
+DTLS_REAL = SAMPLES / "real" / "dtls"
+
+
+@pytest.mark.parametrize("path,keys", [
+    pytest.param(CORPUS / PSK_CAPTURE, psk_keys, id="dtls12-psk", marks=needs_corpus),
+    pytest.param(CORPUS / RSA_CAPTURE, rsa_keys, id="dtls10-rsa", marks=needs_corpus),
+    pytest.param(DTLS_REAL / "openssl-dtls12-ecdhe.pcap",
+                 lambda: {"keylogs": [str(DTLS_REAL / "openssl-dtls12-ecdhe.keys")]}, id="openssl-dtls12-ecdhe"),
+    pytest.param(DTLS_REAL / "gnutls-dtls12.pcap",
+                 lambda: {"keylogs": [str(DTLS_REAL / "gnutls-dtls12.keys")]}, id="gnutls-dtls12"),
+])
+def test_a_flight_whose_datagrams_arrive_out_of_order_is_read_in_message_seq_order(tmp_path, path, keys):
+    # a DTLS peer handles handshake messages by message_seq (RFC 6347 4.2.2): so must the state and the transcript
+    clean = session(path, **keys())
+    grams = datagrams(path)
+    shuffled = reverse_flights(grams)
+    firsts = [records(g[5])[0][4][0] for g in shuffled if records(g[5])[0][0] == 22 and not records(g[5])[0][2]]
+    assert firsts != sorted(firsts, key=[records(g[5])[0][4][0] for g in refragment(grams, 1 << 24)].index)
+    write(tmp_path / "reversed.pcap", shuffled)
+    s = session(tmp_path / "reversed.pcap", **keys())
+    assert message_list(s["messages"]) == message_list(clean["messages"])
+    assert s["decryption"] == clean["decryption"] == {"status": "decrypted", "detail": ""}
+    assert s["app_data"] == clean["app_data"]
+    assert not s.get("anomalies")
+
+
+@needs_corpus
+def test_a_message_missing_from_the_capture_holds_back_the_rest_of_its_flight_only_until_the_peer_answers(tmp_path):
+    single = refragment(datagrams(CORPUS / RSA_CAPTURE), 1 << 24)
+    cert = [g for g in single if records(g[5])[0][0] == 22 and records(g[5])[0][4][0] == 11]
+    assert len(cert) == 1
+    single.remove(cert[0])
+    write(tmp_path / "lost.pcap", single)
+    clean = session(CORPUS / RSA_CAPTURE, **rsa_keys())
+    s = session(tmp_path / "lost.pcap", **rsa_keys())
+    assert message_list(s["messages"]) == [m for m in message_list(clean["messages"]) if m[1] != "Certificate"]
+    # the records still authenticate; the Finished messages cannot be checked, and the session says why
+    assert s["decryption"]["status"] == "decrypted" and s["app_data"] == clean["app_data"]
+    assert {a["name"] for a in s["anomalies"]} == {"finished_unverifiable"}
 
 
 @needs_corpus

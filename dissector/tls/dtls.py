@@ -11,6 +11,10 @@ each with an explicit epoch and sequence number. What differs from TLS over TCP,
   fragmented over records and datagrams; fragments are reassembled per message_seq;
 - whole flights are retransmitted on timeout: a message seen again is listed again, as tshark does, with
   "retransmission": true, and does not touch the state;
+- datagrams may arrive out of order: as a DTLS peer does (RFC 6347 4.2.2), a message that comes before the
+  one with the message_seq it expects waits for it, so the handshake state and the transcript take them
+  in their sending order; it waits until the other side speaks (a peer answers a flight once it has all
+  of it), MAX_WAITING messages or the end of the association, whichever comes first;
 - HelloVerifyRequest (cookie exchange) restarts the handshake: the transcript that Finished covers begins
   with the second ClientHello and hashes each message with its 12-byte header as if unfragmented
   (OpenSSL's pre-standard DTLS 1.0, version 0x0100, hashed every message's body alone, from the first
@@ -51,6 +55,7 @@ TLS_EQUIVALENT = {0xFEFF: 0x0302, 0x0100: 0x0300, 0xFEFD: 0x0303, 0xFEFC: 0x0304
 RECORD_HEADER = struct.Struct("!BHHHIH")  # type, version, epoch, sequence number (48 bits), length
 HEADER_LEN = RECORD_HEADER.size  # 13
 MAX_PENDING_MESSAGES = 32  # handshake messages being reassembled per direction
+MAX_WAITING = 8  # whole handshake messages per direction held back for an earlier message_seq that is missing
 DTLS_OPENSSL_OLD = 0x0100  # OpenSSL's DTLS1_BAD_VER: DTLS 1.0 as OpenSSL spoke it before RFC 4347 was final
 DTLS13 = 0xFEFC
 ACK = 26  # DTLS 1.3's ACK record (RFC 9147 7)
@@ -130,6 +135,10 @@ class DTLSConnection(TLSConnection):
         self.pending: dict[str, dict[int, _Reassembly]] = {d: {} for d in self.sides}
         self.seen: dict[str, dict[tuple, tuple]] = {d: {} for d in self.sides}  # (epoch, seq) -> message digest
         self.mseq = 0  # message_seq of the message being handled (its transcript header)
+        self.next_mseq: dict[str, int | None] = {d: None for d in self.sides}  # None: not known yet
+        self.last_epoch: dict[str, int] = {d: 0 for d in self.sides}  # of the last message handled
+        self.waiting: dict[str, dict[int, tuple]] = {d: {} for d in self.sides}  # message_seq -> message
+        self.hello_request = False  # the last message was the server's HelloRequest: its answer is message 1
         self.cookie_exchange: list[bytes] = []  # the first ClientHello and the HelloVerifyRequest, as hashed
         self.closed_by: set[str] = set()  # the sides that sent close_notify
         self.ended = ""  # why the association is over (UDP has no FIN): "close_notify", "fatal alert"
@@ -324,7 +333,10 @@ class DTLSConnection(TLSConnection):
 
     def _complete(self, direction: str, side: Direction, epoch: int, mtype: int, mseq: int, body: bytes, ts: float,
                   encrypted: bool) -> None:
-        """A whole handshake message: handled once; a retransmitted copy is only listed."""
+        """A whole handshake message: handled once, in message_seq order; a retransmitted copy is only listed."""
+        waiting = self.waiting[direction]
+        if mseq in waiting:  # a copy of a message that is already waiting
+            return
         digest = (mtype, len(body), zlib.crc32(body))
         seen = self.seen[direction]
         if seen.get((epoch, mseq)) == digest:
@@ -335,10 +347,50 @@ class DTLSConnection(TLSConnection):
             self.out.append(TLSMessage(ts, self.flow, direction, name, encrypted, len(body) + 4, mtype, body,
                                        self.ctx, info))
             return
-        seen[(epoch, mseq)] = digest
+        other = "server" if direction == "client" else "client"
+        if self.waiting[other]:  # a peer answers a flight once it has all of it: what still waits lost a message
+            self._release(other, True)
+        expected = self.next_mseq[direction]
+        # only within an epoch: numbering across a ChangeCipherSpec varies (OpenSSL's old DTLS gave the CCS a number)
+        if expected is not None and expected < mseq <= expected + MAX_WAITING and epoch == self.last_epoch[direction]:
+            waiting[mseq] = (epoch, mtype, mseq, body, ts, encrypted)
+            if len(waiting) >= MAX_WAITING:  # the missing one is not coming: go on without it
+                self._release(direction, True)
+            return
+        if waiting and expected is not None and mseq < expected:  # a new handshake: the old one's messages first
+            self._release(direction, True)
+        self._handle(direction, epoch, mtype, mseq, body, ts, encrypted)
+        self._release(direction, False)
+
+    def _handle(self, direction: str, epoch: int, mtype: int, mseq: int, body: bytes, ts: float,
+                encrypted: bool) -> None:
+        self.seen[direction][(epoch, mseq)] = (mtype, len(body), zlib.crc32(body))
+        self.next_mseq[direction] = mseq + 1
+        self.last_epoch[direction] = epoch
+        if mtype == 1 and mseq == 0 and not self.hello_request:
+            self.next_mseq["server"] = 0  # a ClientHello opens a handshake: the server answers with message 0
+        self.hello_request = mtype == 0
         self.mseq = mseq
         raw = bytes((mtype,)) + len(body).to_bytes(3, "big") + body
-        self._message(direction, side, mtype, raw, ts, encrypted)
+        self._message(direction, self.sides[direction], mtype, raw, ts, encrypted)
+
+    def _release(self, direction: str, everything: bool) -> None:
+        """Handle the waiting messages that are next in line; `everything`: also past missing ones."""
+        waiting = self.waiting[direction]
+        while waiting:
+            item = waiting.pop(self.next_mseq[direction], None)
+            if item is None:
+                if not everything:
+                    return
+                item = waiting.pop(min(waiting))
+                self.transcript_gap = True  # a message is missing from the transcript
+            self._handle(direction, *item)
+
+    def close(self, ts: float) -> None:
+        for direction, waiting in self.waiting.items():
+            if waiting:
+                self._release(direction, True)
+        super().close(ts)
 
     def _alerts(self, direction: str, body: bytes, ts: float, encrypted: bool) -> None:
         super()._alerts(direction, body, ts, encrypted)
