@@ -20,6 +20,10 @@ cipher suite of the ticket's session, which the packet itself tells: each TLS 1.
 tried; their STREAM frames join the client's streams (0-RTT and 1-RTT share one packet number space and the
 streams). A server that rejects 0-RTT has the client send the data again in 1-RTT, where the same stream
 offsets are already delivered.
+Packets that arrive before what their keys come from (a Handshake or 1-RTT packet before the Initial that carries
+the ServerHello, a 0-RTT packet before the ClientHello: datagrams reordered on the way) wait, as an endpoint
+buffers them (RFC 9001 5.7), and are read once the hello is (MAX_HELD of them; the rest, and any still waiting when
+the connection ends, count as encrypted).
 Not read: Version Negotiation and Retry (noted, the handshake is then followed again from the client's next
 Initial), connection IDs that change mid-connection.
 """
@@ -47,6 +51,12 @@ _LABEL_PREFIX = {V1: "quic", V2: "quicv2", DRAFT29: "quic"}
 _TYPES = {V2: {1: "initial", 2: "0rtt", 3: "handshake", 0: "retry"}}
 _TYPES_V1 = {0: "initial", 1: "0rtt", 2: "handshake", 3: "retry"}
 MAX_STREAM_BUFFER = 1 << 20  # out-of-order stream bytes kept per direction
+MAX_HELD = 32  # packets per connection waiting for the hello their keys depend on
+
+
+def _is_0rtt(packet: bytes) -> bool:
+    version = int.from_bytes(packet[1:5], "big")
+    return (_TYPES.get(version) or _TYPES_V1)[(packet[0] >> 4) & 0x03] == "0rtt"
 
 
 def quic_version(payload) -> int | None:
@@ -167,6 +177,8 @@ class QUICConnection(TLSConnection):
         self.early_suites: list[Suite] = []  # the TLS 1.3 suites the ClientHello offers (0-RTT uses one of them)
         self.streams: dict[tuple[str, int], list] = {}  # (direction, stream id) -> [next offset, {offset: data}]
         self.ended = ""  # "CONNECTION_CLOSE" once a side closed the connection (as DTLSConnection.ended)
+        self.held: list[tuple[str, bool, bytes, float]] = []  # (direction, long header, packet, time): see _hold
+        self.holding = True  # False while the held packets are read for the last time
 
     # ------------------------------------------------------------------ packets
     def datagram(self, direction: str, payload, ts: float) -> None:
@@ -180,7 +192,9 @@ class QUICConnection(TLSConnection):
                     self._short_packet(direction, payload, pos, ts)
             except IndexError:
                 self._anomaly(ts, "quic", "truncated_packet", f"a QUIC packet cut short at byte {pos}", direction)
-                return
+                break
+        if self.held:
+            self._replay()
 
     def _long_packet(self, direction: str, b, pos: int, ts: float) -> int:
         b0 = b[pos]
@@ -233,6 +247,8 @@ class QUICConnection(TLSConnection):
                           for suite in self.early_suites]
         else:
             candidates = []
+            if direction == CLIENT and not self.saw_client_hello and self._hold(direction, True, b, start, end, ts):
+                return
         for keys in candidates:
             try:
                 _, pn, plain = open_packet(keys, b, start, pn_at, end, st.largest, True)
@@ -265,7 +281,8 @@ class QUICConnection(TLSConnection):
             self._space_keys(space)
         keys = st.keys
         if keys is None:
-            self._opaque(direction, space, end - pn_at, ts)
+            if space == "initial" or self.suite is not None or not self._hold(direction, long_header, b, start, end, ts):
+                self._opaque(direction, space, end - pn_at, ts)
             return
         try:
             first, pn, plain = open_packet(keys, b, start, pn_at, end, st.largest, long_header)
@@ -303,6 +320,33 @@ class QUICConnection(TLSConnection):
             except InvalidTag:
                 return None
         return None
+
+    def _hold(self, direction: str, long_header: bool, b, start: int, end: int, ts: float) -> bool:
+        """Keep a packet whose keys depend on a hello not read yet (its datagram overtook the hello's); False when
+        it cannot wait (too many wait, or the connection is over)."""
+        if not self.holding or len(self.held) >= MAX_HELD:
+            return False
+        self.held.append((direction, long_header, bytes(b[start:end]), ts))
+        return True
+
+    def _replay(self) -> None:
+        """Read the held packets whose hello has come (all of them when `holding` is off)."""
+        waiting, self.held = self.held, []
+        for direction, long_header, packet, ts in waiting:
+            ready = self.saw_client_hello if long_header and _is_0rtt(packet) else self.suite is not None
+            if not ready and self.holding:
+                self.held.append((direction, long_header, packet, ts))
+                continue
+            if long_header:
+                self._long_packet(direction, packet, 0, ts)
+            else:
+                self._short_packet(direction, packet, 0, ts)
+
+    def close(self, ts: float) -> None:
+        if self.held:  # their hello never came: counted as encrypted
+            self.holding = False
+            self._replay()
+        super().close(ts)
 
     def _opaque(self, direction: str, space: str, length: int, ts: float) -> None:
         self.saw_encrypted = True
