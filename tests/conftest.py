@@ -125,3 +125,24 @@ def feed_plugin(plugin, port: int, exchange: list[tuple[str, bytes]], cut: int =
     for d in (CLIENT, SERVER):
         events += streams[d].close(99.0)
     return plugin.on_session_end(flow), events
+
+
+def reversed_runs(frames: list[tuple[float, bytes]], linktype: int) -> list[tuple[float, bytes]]:
+    """Each run of packets one side sent back to back, delivered last first (the times stay in place): how
+    datagrams reordered on the way arrive."""
+    from dissector.net.decode import decode_frame
+
+    out: list[tuple[float, bytes]] = []
+    run: list[tuple[float, bytes]] = []
+    sender = None
+    for ts, frame in frames + [(0.0, b"")]:
+        seg = decode_frame(linktype, memoryview(frame)) if frame else None
+        if run and (seg is None or seg.sport != sender):
+            out.extend(zip((t for t, _ in run), (f for _, f in reversed(run))))
+            run = []
+        if seg is not None:
+            sender = seg.sport
+            run.append((ts, frame))
+        elif frame:
+            out.append((ts, frame))
+    return out

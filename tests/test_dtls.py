@@ -17,7 +17,7 @@ from dissector.capture.reader import open_capture
 from dissector.capture.writer import PcapWriter
 from dissector.net.decode import UDP_DATAGRAM, decode_tcp
 from dissector.tls.dtls import HEADER_LEN, RECORD_HEADER, _Reassembly, looks_like_dtls, whole_records
-from tests.conftest import CORPUS, SAMPLES, analyze, message_list, needs_corpus
+from tests.conftest import CORPUS, SAMPLES, analyze, message_list, needs_corpus, reversed_runs
 
 PSK_CAPTURE = "captures/dtls12-aes128ccm8.pcap"  # GnuTLS, DTLS 1.2 PSK AES-128-CCM-8, HelloVerifyRequest
 PSK = "ca19e028a8a372ad2d325f950fcaceed"
@@ -181,6 +181,44 @@ def test_a_flight_whose_datagrams_arrive_out_of_order_is_read_in_message_seq_ord
     assert s["decryption"] == clean["decryption"] == {"status": "decrypted", "detail": ""}
     assert s["app_data"] == clean["app_data"]
     assert not s.get("anomalies")
+
+
+def _real_dtls() -> list:
+    paths = sorted(DTLS_REAL.glob("*.pcap")) + [SAMPLES / "real" / "webrtc" / "firefox-dtls13.pcap"]
+    return [pytest.param(p, id=p.stem) for p in paths]
+
+
+@pytest.mark.parametrize("path", _real_dtls())
+def test_real_captures_delivered_out_of_order_read_the_same(tmp_path, path):
+    # every run of datagrams a side sent back to back arrives last first: a Finished before the ChangeCipherSpec
+    # that starts its epoch (DTLS 1.2), encrypted handshake records before the ServerHello and a client's first
+    # application data before its Finished (DTLS 1.3), a flight's messages in reverse; as a peer, the analysis
+    # holds what came early until what it depends on has come
+    with open_capture(str(path)) as cap:
+        rows = [(ts, lt, bytes(f)) for ts, lt, f in cap]
+    (linktype,) = {lt for _, lt, _ in rows}
+    frames = [(ts, f) for ts, _, f in rows]
+    shuffled = reversed_runs(frames, linktype)
+    assert [f for _, f in shuffled] != [f for _, f in frames]
+    with open(tmp_path / "r.pcap", "wb") as f:
+        w = PcapWriter(f, linktype)
+        for ts, frame in shuffled:
+            w.write(ts, frame)
+    keys = {"keylogs": [str(path.with_suffix(".keys"))]}
+    want, got = analyze([path], **keys), analyze([tmp_path / "r.pcap"], **keys)
+    assert len(got) == len(want)
+
+    def handshake(s: dict) -> list:  # (a ChangeCipherSpec is listed on arrival, the messages in message_seq order)
+        return [(m["from"], m["type"]) for m in s["messages"]
+                if m["type"] != "ChangeCipherSpec" and not m.get("retransmission")]
+
+    for a, b in zip(want, got):
+        assert handshake(b) == handshake(a)
+        assert b["decryption"] == a["decryption"] == {"status": "decrypted", "detail": ""}
+        assert {d: r["records"] for d, r in b["app_records"].items()} == \
+            {d: r["records"] for d, r in a["app_records"].items()}
+        assert {d: v["bytes"] for d, v in b["app_data"].items()} == {d: v["bytes"] for d, v in a["app_data"].items()}
+        assert not b.get("anomalies")
 
 
 @needs_corpus

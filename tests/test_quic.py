@@ -15,7 +15,7 @@ import pytest
 from dissector.tls.constants import HANDSHAKE_TYPES, name_of
 from dissector.tls.protection import expand_record_number
 from dissector.tls.quic import client_initial
-from tests.conftest import SAMPLES, analyze, needs_tshark
+from tests.conftest import SAMPLES, analyze, needs_tshark, reversed_runs
 
 QUIC = SAMPLES / "real" / "quic"
 NAMES = sorted(p.stem for p in QUIC.glob("*.pcap"))
@@ -209,26 +209,6 @@ def test_damaged_quic_datagrams_never_hit_an_internal_error(seed, tmp_path):
             assert not [a for a in s.get("anomalies") or [] if a["name"] == "internal_error"], (name, s["anomalies"])
 
 
-def _reversed_runs(frames: list[tuple[float, bytes]], linktype: int) -> list[tuple[float, bytes]]:
-    """Each run of datagrams one side sent back to back, delivered last first (the times stay in place)."""
-    from dissector.net.decode import decode_frame
-
-    out: list[tuple[float, bytes]] = []
-    run: list[tuple[float, bytes]] = []
-    sender = None
-    for ts, frame in frames + [(0.0, b"")]:
-        seg = decode_frame(linktype, memoryview(frame)) if frame else None
-        if run and (seg is None or seg.sport != sender):
-            out.extend(zip((t for t, _ in run), (f for _, f in reversed(run))))
-            run = []
-        if seg is not None:
-            sender = seg.sport
-            run.append((ts, frame))
-        elif frame:
-            out.append((ts, frame))
-    return out
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_datagrams_delivered_out_of_order_read_the_same(name, tmp_path):
     # the server's Handshake packets before the Initial with its ServerHello, 1-RTT packets before the handshake
@@ -241,7 +221,7 @@ def test_datagrams_delivered_out_of_order_read_the_same(name, tmp_path):
         rows = [(ts, lt, bytes(f)) for ts, lt, f in cap]
     (linktype,) = {lt for _, lt, _ in rows}
     frames = [(ts, f) for ts, _, f in rows]
-    shuffled = _reversed_runs(frames, linktype)
+    shuffled = reversed_runs(frames, linktype)
     assert [f for _, f in shuffled] != [f for _, f in frames] and sorted(f for _, f in shuffled) == sorted(f for _, f in frames)
     with open(tmp_path / "r.pcap", "wb") as out:
         w = PcapWriter(out, linktype)

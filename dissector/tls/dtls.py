@@ -14,7 +14,9 @@ each with an explicit epoch and sequence number. What differs from TLS over TCP,
 - datagrams may arrive out of order: as a DTLS peer does (RFC 6347 4.2.2), a message that comes before the
   one with the message_seq it expects waits for it, so the handshake state and the transcript take them
   in their sending order; it waits until the other side speaks (a peer answers a flight once it has all
-  of it), MAX_WAITING messages or the end of the association, whichever comes first;
+  of it), MAX_WAITING messages or the end of the association, whichever comes first; an encrypted record
+  that overtakes what starts its epoch (a Finished before its ChangeCipherSpec; in DTLS 1.3 handshake records
+  before the ServerHello, application data before the sender's Finished) is held until that comes;
 - HelloVerifyRequest (cookie exchange) restarts the handshake: the transcript that Finished covers begins
   with the second ClientHello and hashes each message with its 12-byte header as if unfragmented
   (OpenSSL's pre-standard DTLS 1.0, version 0x0100, hashed every message's body alone, from the first
@@ -56,6 +58,7 @@ RECORD_HEADER = struct.Struct("!BHHHIH")  # type, version, epoch, sequence numbe
 HEADER_LEN = RECORD_HEADER.size  # 13
 MAX_PENDING_MESSAGES = 32  # handshake messages being reassembled per direction
 MAX_WAITING = 8  # whole handshake messages per direction held back for an earlier message_seq that is missing
+MAX_HELD = 32  # encrypted records per association held until their epoch's keys are known
 DTLS_OPENSSL_OLD = 0x0100  # OpenSSL's DTLS1_BAD_VER: DTLS 1.0 as OpenSSL spoke it before RFC 4347 was final
 DTLS13 = 0xFEFC
 ACK = 26  # DTLS 1.3's ACK record (RFC 9147 7)
@@ -136,9 +139,10 @@ class DTLSConnection(TLSConnection):
         self.seen: dict[str, dict[tuple, tuple]] = {d: {} for d in self.sides}  # (epoch, seq) -> message digest
         self.mseq = 0  # message_seq of the message being handled (its transcript header)
         self.next_mseq: dict[str, int | None] = {d: None for d in self.sides}  # None: not known yet
-        self.last_epoch: dict[str, int] = {d: 0 for d in self.sides}  # of the last message handled
         self.waiting: dict[str, dict[int, tuple]] = {d: {} for d in self.sides}  # message_seq -> message
         self.hello_request = False  # the last message was the server's HelloRequest: its answer is message 1
+        self.held: list[tuple] = []  # encrypted records that came before their epoch began: see _hold
+        self.holding = True  # False while the held records are read for the last time
         self.cookie_exchange: list[bytes] = []  # the first ClientHello and the HelloVerifyRequest, as hashed
         self.closed_by: set[str] = set()  # the sides that sent close_notify
         self.ended = ""  # why the association is over (UDP has no FIN): "close_notify", "fatal alert"
@@ -170,6 +174,28 @@ class DTLSConnection(TLSConnection):
             self._dtls_record(direction, side, ctype, version, epoch, (seq_hi << 32) | seq_lo, body, ts)
         if pos < n:
             self._anomaly(ts, "tls", "trailing_bytes", f"{n - pos} bytes after the last DTLS record", direction)
+        if self.held:
+            self._replay()
+
+    def _hold(self, item: tuple) -> bool:
+        """Keep an encrypted record that overtook what starts its epoch (the ChangeCipherSpec before it; in DTLS 1.3
+        the ServerHello), to read it once that has come; False when it cannot wait."""
+        if not self.holding or len(self.held) >= MAX_HELD:
+            return False
+        self.held.append(item)
+        return True
+
+    def _replay(self) -> None:
+        """Read the held records again: those whose epoch has begun are read, the others wait on (all are read,
+        as encrypted if need be, when `holding` is off)."""
+        waiting, self.held = self.held, []
+        for item in waiting:
+            direction, side = item[0], self.sides[item[0]]
+            if item[1]:  # a DTLS 1.3 record: (direction, True, record, time)
+                self._unified_record(direction, side, item[2], 0, item[3])
+            else:
+                _, _, ctype, version, epoch, seq, body, ts = item
+                self._dtls_record(direction, side, ctype, version, epoch, seq, body, ts)
 
     def _unified_record(self, direction: str, side: Direction, payload, pos: int, ts: float) -> int:
         """A DTLS 1.3 record (header 001CSLEE: connection ID, 8/16-bit sequence number, length present, the low
@@ -194,9 +220,15 @@ class DTLSConnection(TLSConnection):
             self._anomaly(ts, "tls", "bad_record_header", f"a DTLS 1.3 record of {length} bytes, {n - start} in the "
                           "datagram; the rest of the datagram is skipped", direction)
             return -1
+        epoch_no, keys = self._epoch13(direction, b0 & 0x03)
+        epochs = self.epochs13[direction]
+        # before the ServerHello (the handshake keys come with it), or the epoch after one with keys (they come when
+        # that one ends: a client's first application data overtaking its Finished)
+        if epoch_no not in epochs and (self.suite is None or epochs.get(epoch_no - 1) is not None) and \
+                self._hold((direction, True, bytes(payload[pos:start + length]), ts)):
+            return start + length
         side.records += 1
         self.saw_encrypted = side.encrypted = True
-        epoch_no, keys = self._epoch13(direction, b0 & 0x03)
         body = bytes(payload[start:start + length])
         if keys is None or length < 16:  # (the record number mask needs a 16-byte sample)
             self._undecrypted(direction, side, 22 if epoch_no == 2 else 23, length, ts)
@@ -259,8 +291,12 @@ class DTLSConnection(TLSConnection):
         if encrypted:
             self.saw_encrypted = True
             side.encrypted = True
-            prot = self.epochs[direction].get(epoch)
+            epochs = self.epochs[direction]
+            prot = epochs.get(epoch)
             if prot is None:
+                if epoch not in epochs and epoch == max(epochs) + 1 and \
+                        self._hold((direction, False, ctype, version, epoch, seq, body, ts)):
+                    return  # before the ChangeCipherSpec that starts its epoch
                 self._undecrypted(direction, side, ctype, len(body), ts)
                 return
             try:
@@ -283,6 +319,8 @@ class DTLSConnection(TLSConnection):
             self.out.append(AppData(ts, self.flow, direction, len(body), body))
         elif ctype == 20:
             self.out.append(TLSMessage(ts, self.flow, direction, "ChangeCipherSpec", False, len(body)))
+            if len(body) == 3 and self.next_mseq[direction] is not None:  # OpenSSL's old DTLS numbered its CCS
+                self.next_mseq[direction] = max(self.next_mseq[direction], ((body[1] << 8) | body[2]) + 1)
             if epoch + 1 not in self.epochs[direction]:  # else a retransmitted flight's
                 self._change_cipher_spec(direction, side, ts)
                 self.epochs[direction][epoch + 1] = side.protection
@@ -351,8 +389,7 @@ class DTLSConnection(TLSConnection):
         if self.waiting[other]:  # a peer answers a flight once it has all of it: what still waits lost a message
             self._release(other, True)
         expected = self.next_mseq[direction]
-        # only within an epoch: numbering across a ChangeCipherSpec varies (OpenSSL's old DTLS gave the CCS a number)
-        if expected is not None and expected < mseq <= expected + MAX_WAITING and epoch == self.last_epoch[direction]:
+        if expected is not None and expected < mseq <= expected + MAX_WAITING:
             waiting[mseq] = (epoch, mtype, mseq, body, ts, encrypted)
             if len(waiting) >= MAX_WAITING:  # the missing one is not coming: go on without it
                 self._release(direction, True)
@@ -366,7 +403,6 @@ class DTLSConnection(TLSConnection):
                 encrypted: bool) -> None:
         self.seen[direction][(epoch, mseq)] = (mtype, len(body), zlib.crc32(body))
         self.next_mseq[direction] = mseq + 1
-        self.last_epoch[direction] = epoch
         if mtype == 1 and mseq == 0 and not self.hello_request:
             self.next_mseq["server"] = 0  # a ClientHello opens a handshake: the server answers with message 0
         self.hello_request = mtype == 0
@@ -387,6 +423,9 @@ class DTLSConnection(TLSConnection):
             self._handle(direction, *item)
 
     def close(self, ts: float) -> None:
+        if self.held:  # their epoch never began in the capture: listed as encrypted
+            self.holding = False
+            self._replay()
         for direction, waiting in self.waiting.items():
             if waiting:
                 self._release(direction, True)
