@@ -31,7 +31,15 @@ from dissector.tls.dtls import DTLSConnection, starts_association, whole_records
 from dissector.tls.keystore import KeyStore
 from dissector.tls.quic import QUICConnection, client_initial, quic_version
 from dissector.tls.records import looks_like_tls, plausible_header
-from dissector.upgrades import WATCH_LIMIT, client_hello_at, hello_prefix_at, protocol_name, refine
+from dissector.upgrades import (
+    REFINABLE,
+    WATCH_LIMIT,
+    client_hello_at,
+    hello_prefix_at,
+    may_name_later,
+    protocol_name,
+    refine,
+)
 
 PROBE_LIMIT = 16384  # bytes of a stream's start kept to decide whether it is TLS
 # a mail or FTP connection that may still start TLS (STARTTLS, AUTH TLS) keeps its cleartext this long for the
@@ -63,7 +71,8 @@ class FlowState:
     """Everything kept per TCP connection: both directions' reassembly and the TLS state."""
 
     __slots__ = ("flow", "dirs", "tls", "probe", "ignored", "last_ts", "fin", "rst", "syn_seen", "client_addr",
-                 "established", "keys", "foreign", "cleartext", "starttls", "upgrade", "snapped", "held")
+                 "established", "keys", "foreign", "cleartext", "starttls", "upgrade", "snapped", "held",
+                 "client_said")
 
     def __init__(self, flow: Flow, client_addr: tuple) -> None:
         self.flow = flow
@@ -84,6 +93,7 @@ class FlowState:
         self.upgrade = ""  # that protocol, as SessionStart.upgrade tells it ("" when unrecognised)
         self.snapped = False  # the capture cut a packet of this connection short (its snapshot length)
         self.held: list | None = None  # a watched mail or FTP connection's cleartext so far: (time, direction, bytes)
+        self.client_said = b""  # the client's bytes since the upgrade was named, while a later write may refine it
 
 
 class DatagramFlowState:
@@ -317,6 +327,9 @@ class Pipeline:
             if pending_other:
                 tls.data(other, pending_other, ts)
             return direction
+        if len(buf) < PROBE_LIMIT and not verdict and may_name_later(buf):  # a known protocol's first write, in pieces
+            probe[direction] = buf
+            return direction
         name = protocol_name(buf) if len(buf) >= 3 else ""
         if name:
             # a protocol known to upgrade (STARTTLS, a database SSL request, a proxy, RDP): TLS may start later on
@@ -362,8 +375,9 @@ class Pipeline:
             partial = state.probe.pop(CLIENT, None)
             if partial is not None:  # the first bytes of what may be a hello, held back from the last write
                 chunk = partial + chunk
-            if state.upgrade:
-                state.upgrade = refine(state.upgrade, chunk)
+            if state.upgrade in REFINABLE:  # (on the client's bytes so far: the write may come in pieces)
+                said = state.client_said = (state.client_said + chunk)[:4096]
+                state.upgrade = refine(state.upgrade, said)
                 if state.held is not None and state.upgrade not in LOGIN_UPGRADES:
                     state.held = None
             anywhere = bool(state.upgrade)

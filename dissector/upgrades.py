@@ -5,7 +5,9 @@ IMAP, POP3, FTP, XMPP, LDAP), database SSL requests (PostgreSQL, MySQL/MariaDB),
 SOCKS 4 and 5; a load balancer's PROXY protocol header before the client's TLS), RDP's X.224 negotiation. The pipeline keeps watching such a flow and starts a TLS session at
 the client's ClientHello. `protocol_name` names the protocol from the flow's first bytes, for the session's
 `upgrade` field; a flow in a protocol it does not know is watched too, with a stricter test (the hello must
-open a client write), since its bytes are arbitrary data.
+open a client write), since its bytes are arbitrary data. A first write that comes in pieces is read whole
+(`may_name_later`, `hello_prefix_at`): a name, a proxy's target or the start of a hello is not decided on a few
+of its bytes.
 """
 from __future__ import annotations
 
@@ -46,6 +48,36 @@ def protocol_name(buf: bytes) -> str:
     return ""
 
 
+_TEXT_STARTS = (b"CONNECT ", b"PROXY ", PROXY_V2_SIGNATURE) + _STARTTLS_STARTS
+REFINABLE = frozenset(("SOCKS5", "STARTTLS (SMTP or FTP)"))  # names a later client write can make more precise
+
+
+def may_name_later(buf: bytes) -> bool:
+    """Could more bytes make `protocol_name` name this flow? (its first write came in pieces)"""
+    n = len(buf)
+    if n < 64 and any(len(start) > n and start.startswith(bytes(buf)) for start in _TEXT_STARTS):
+        return True
+    if buf.startswith((b"CONNECT ", b"PROXY ")):  # named by their whole first line
+        return n < 512 and b"\n" not in bytes(buf[:512])
+    if buf.startswith(PROXY_V2_SIGNATURE):  # its addresses follow a 16-byte header
+        return n < 16 or n < 16 + ((buf[14] << 8) | buf[15])
+    if not n:
+        return False
+    b0 = buf[0]
+    if b0 == 5:  # SOCKS5: version, method count, methods
+        return n < 2 or n < 2 + buf[1]
+    if b0 == 4:  # SOCKS4: version, command, port, address, a user id; SOCKS4a then a host name (NUL-ended)
+        if n < 9 or buf[1] != 1:
+            return n < 2 or buf[1] == 1
+        socks4a = buf[4] == 0 and buf[5] == 0 and buf[6] == 0 and buf[7] != 0
+        return n < 300 and bytes(buf[8:]).count(b"\0") < (2 if socks4a else 1)
+    if b0 == 3:  # RDP: TPKT, X.224 Connection Request
+        return n < 11 and (n < 2 or buf[1] == 0)
+    if b0 == 0x30:  # LDAP: a BER sequence, the StartTLS OID inside its first 64 bytes
+        return n < 64 and LDAP_STARTTLS_OID not in bytes(buf)
+    return n < 5  # a MySQL greeting: its length, then packet 0 and protocol 10
+
+
 def _proxy_protocol(buf: bytes) -> str:
     """HAProxy's PROXY protocol (v1 text, v2 binary): the original client it names."""
     if buf.startswith(b"PROXY "):  # PROXY TCP4 203.0.113.7 10.0.0.2 51234 443\r\n
@@ -65,11 +97,16 @@ def _proxy_protocol(buf: bytes) -> str:
 
 def refine(name: str, chunk: bytes) -> str:
     """A later client write can say more: the target of a SOCKS5 CONNECT request; whether a "220" greeting
-    was an SMTP or an FTP server's (the client's first command tells)."""
-    if name == "SOCKS5" and len(chunk) >= 7 and chunk[0] == 5 and chunk[1] == 1 and chunk[2] == 0:
-        target = _socks5_target(chunk)
-        if target:
-            return f"SOCKS5 CONNECT {target}"
+    was an SMTP or an FTP server's (the client's first command tells). `chunk`: the client's bytes so far
+    (for SOCKS5 they may still begin with its method list)."""
+    if name == "SOCKS5":
+        starts = (0, 2 + chunk[1]) if len(chunk) >= 2 and chunk[0] == 5 else (0,)
+        for start in starts:  # the CONNECT request, or the method list and then the request
+            req = chunk[start:]
+            if len(req) >= 7 and req[0] == 5 and req[1] == 1 and req[2] == 0:
+                target = _socks5_target(req)
+                if target:
+                    return f"SOCKS5 CONNECT {target}"
     elif name == "STARTTLS (SMTP or FTP)":
         if chunk[:5].upper() in (b"EHLO ", b"HELO ", b"LHLO "):
             return "STARTTLS (SMTP)"

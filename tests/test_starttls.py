@@ -49,11 +49,14 @@ def _write(path, chunks, port):
             w.write(ts, frame)
 
 
-def _capture(tmp_path, preamble, port, merge_last_client_write=False, split_hello_at=0):
+def _capture(tmp_path, preamble, port, merge_last_client_write=False, split_hello_at=0, pieces=0):
     with TLSPair(PairOptions()) as pair:
         result = pair.connect(MAIL)
     t0 = result.chunks[0].time
     clear = [Chunk(t0 - 0.01 + i * 0.001, sender, data, "data") for i, (sender, data) in enumerate(preamble)]
+    if pieces:  # every cleartext write sent as segments of `pieces` bytes
+        clear = [Chunk(c.time + j * 1e-6, c.sender, c.data[j:j + pieces], c.phase)
+                 for c in clear for j in range(0, len(c.data), pieces)]
     tls = list(result.chunks)
     if split_hello_at:  # the client writes the first bytes of its hello apart (a record header on its own)
         hello = tls[0]
@@ -99,6 +102,15 @@ def test_hello_whose_first_bytes_come_in_a_segment_of_their_own(tmp_path, name, 
     (s,) = _capture(tmp_path, preamble, port, split_hello_at=split)
     assert (s["upgrade"], s["decryption"]["status"]) == (upgrade, "decrypted")
     assert [m["type"] for m in s["messages"]][:2] == ["ClientHello", "ServerHello"]
+
+
+@pytest.mark.parametrize("name", list(UPGRADES))
+def test_cleartext_writes_in_small_segments_are_still_named(tmp_path, name):
+    # a protocol is named from its first bytes, the SOCKS5 target and an SMTP/FTP greeting's protocol from later
+    # client writes, the proxy's target from the first line: all read across segments
+    preamble, port, upgrade = UPGRADES[name]
+    (s,) = _capture(tmp_path, preamble, port, pieces=3)
+    assert (s["upgrade"], s["decryption"]["status"]) == (upgrade, "decrypted")
 
 
 def test_a_client_hello_uploaded_over_http_is_not_a_session(tmp_path):
