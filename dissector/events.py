@@ -138,6 +138,22 @@ class AppData(Event):
 
 
 @dataclass(slots=True, eq=False)
+class EarlyData(Event):
+    """What became of a TLS 1.3 client's 0-RTT application data (RFC 8446 4.2.10), once the handshake tells:
+    `status` accepted | rejected | unknown, `detail` how that is known. `records` and `length`: the 0-RTT
+    application records this event accounts for (one that comes after the decision has an event of its own).
+    Accepted records are application data like any other; rejected ones the server discarded, so they are not:
+    their plaintext (`_data`, when the early secret was known) is only hashed for the session's `early_data`."""
+
+    direction: str
+    status: str
+    detail: str = ""
+    records: int = 0
+    length: int = 0
+    _data: bytes | None = None
+
+
+@dataclass(slots=True, eq=False)
 class Decryption(Event):
     """The decryption status of a session: decrypted | no-key | failed | not-encrypted, with a reason.
     `key_random`: the client random the key log names the session by, when it is not the ClientHello's

@@ -49,6 +49,7 @@ FINDING_IDS = {
     "insecure_renegotiation": "a renegotiation without renegotiation_info",
     "renegotiation": "the session renegotiated (info)",
     "decryption_failed": "the key material did not decrypt the session",
+    "early_data_accepted": "the server took TLS 1.3 0-RTT data, which can be replayed (low)",
     # certificates (each also as client_<id> for the mutual-TLS client certificate)
     "certificate_expired": "a certificate of the chain had expired at capture time",
     "certificate_not_yet_valid": "a certificate of the chain was not valid yet at capture time",
@@ -204,6 +205,11 @@ def session_findings(doc: dict, notes: HandshakeNotes | None = None) -> list[dic
             _certificates(certs["server"], "", out)
         if certs.get("client") and certs["client"].get("chain"):
             _certificates(certs["client"], "client_", out)
+    early = doc.get("early_data")
+    if early and early.get("status") == "accepted":
+        out.add("low", "early_data_accepted", f"the server took {early.get('bytes')} bytes of 0-RTT data: whoever "
+                                              "recorded them can send them again, so they must not change anything "
+                                              "(RFC 8446 8)")
     dec = doc.get("decryption") or {}
     if dec.get("status") == "failed":
         out.add("low", "decryption_failed", f"decryption failed: {dec.get('detail') or 'no reason given'}")

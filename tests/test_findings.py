@@ -121,7 +121,7 @@ SAMPLE_FINDINGS = {  # every sample's certificate is a self-signed "localhost" m
     "tls13-hrr": [{"self_signed_certificate"}],
     "tls13-keyupdate": [{"self_signed_certificate"}],
     "tls13-resume": [{"self_signed_certificate"}, set()],
-    "tls13-0rtt": [{"self_signed_certificate"}, set()],
+    "tls13-0rtt": [{"self_signed_certificate"}, {"early_data_accepted"}],  # (its pcapng holds the secrets)
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import shutil
 import subprocess
 
 import pytest
@@ -86,7 +87,12 @@ _ECH = ("tshark 4.0 has no Encrypted Client Hello: the key log names the accepte
 _FTP = ("tshark 4.0 does not follow FTP's AUTH SSL: it shows the control connection's TLS records as FTP commands "
         "and replies, so it lists only the two data connections (tests/test_starttls.py reads the decrypted control "
         "connection)")
+_EARLY = ("tshark 4.0 counts the client's rejected 0-RTT data as application data, though the server discarded it "
+          "(test_rejected_early_data_is_not_application_data checks what the client sent in it, and that the rest "
+          "is tshark's stream)")
 TSHARK_WRONG: dict[tuple[str, str, str], str] = {
+    ("app_data", "openssl-tls13-0rtt-rejected", "keylog"): _EARLY,
+    ("app_data", "openssl-tls13-0rtt-hrr", "keylog"): _EARLY,
     ("sessions", "starttls-ftp", "keylog"): _FTP,
     ("sessions", "starttls-ftp", "none"): _FTP,
     ("messages", "openssl-tls13-pha", "keylog"): _PHA,
@@ -420,6 +426,37 @@ def test_decrypted_application_data_matches_tshark(name, mode):
                 continue
             assert (mine_side["bytes"], mine_side["sha256"]) == (ref["bytes"], ref["sha256"]), \
                 f"stream {n} ({st['client']}), {side} -> {'server' if side == 'client' else 'client'}"
+
+
+@pytest.mark.parametrize("name,how", [("openssl-tls13-0rtt-rejected", "EncryptedExtensions carry no early_data"),
+                                      ("openssl-tls13-0rtt-hrr", "HelloRetryRequest")])
+def test_rejected_early_data_is_not_application_data(name, how):
+    # the resumed connection sends its request as 0-RTT data; the server skips it (no early_data in its
+    # EncryptedExtensions; or a HelloRetryRequest), and s_client sends the request again after the handshake
+    request = b"GET / HTTP/1.0\r\n\r\n"
+    first, second = ours(name, "keylog")
+    assert "early_data" not in first and second["decryption"]["status"] == "decrypted"
+    ed = second["early_data"]
+    assert (ed["status"], ed["records"], ed["bytes"]) == ("rejected", 1, len(request)) and how in ed["detail"]
+    assert ed["sha256"] == hashlib.sha256(request).hexdigest()
+    assert second["app_data"]["client"] == {"bytes": len(request), "sha256": hashlib.sha256(request).hexdigest()}
+    if shutil.which("tshark"):  # tshark's client stream: the rejected request, then ours
+        n = next(n for n, st in theirs(name, "keylog").items() if st["client"] == second["client"])
+        assert tshark_app_data(name, "keylog", n)["client"] == request + request
+    # the HTTP plugin sees one request, answered
+    [s] = [s for s in analyze([REAL / f"{name}.pcap"], keylogs=[str(REAL / f"{name}.keys")], plugins=True)
+           if s["client"] == second["client"]]
+    assert [(r["method"], r.get("status")) for r in s["http"]["requests"]] == [("GET", 200)]
+    assert not s.get("anomalies")
+
+
+def test_accepted_early_data_is_application_data():
+    for name in ("openssl-tls13-0rtt", "gnutls-tls13-0rtt"):
+        resumed = [s for s in ours(name, "keylog") if "early_data" in s]
+        assert len(resumed) == 1 and resumed[0]["early_data"]["status"] == "accepted"
+        assert resumed[0]["early_data"]["records"] == 1 and "sha256" not in resumed[0]["early_data"]
+        assert resumed[0]["app_data"]["client"]["bytes"] >= resumed[0]["early_data"]["bytes"]
+        assert "early_data_accepted" in [f["id"] for f in resumed[0]["findings"]]
 
 
 def test_null_cipher_record_shorter_than_its_mac_is_called_malformed():

@@ -346,6 +346,11 @@ class TableWriter(Writer):
         if doc.get("app_data"):
             ad = doc["app_data"]
             head.append(f"  application data: client {ad['client']['bytes']} bytes, server {ad['server']['bytes']} bytes")
+        if doc.get("early_data"):
+            ed = doc["early_data"]
+            head.append(f"  0-RTT early data: {ed['status']}, {ed['records']} record(s), {ed['bytes']} bytes"
+                        + (" (not in the application data: the server discarded it)" if ed["status"] == "rejected"
+                           else "") + (f"; {ed['detail']}" if ed.get("detail") else ""))
         head += session_assessment_lines(doc)
         t0 = _first_time(doc)
         items = [(m["time"], 1, i, m) for i, m in enumerate(doc["messages"])]

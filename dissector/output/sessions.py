@@ -19,6 +19,7 @@ from dissector.events import (
     Anomaly,
     AppData,
     Decryption,
+    EarlyData,
     Event,
     FlowEnd,
     SessionInfo,
@@ -48,7 +49,7 @@ MAX_HISTORY = 60
 class Session:
     """One TLS session as it is being collected."""
 
-    __slots__ = ("flow", "doc", "hashes", "first_ts", "history", "other_events", "records", "notes")
+    __slots__ = ("flow", "doc", "hashes", "first_ts", "history", "other_events", "records", "notes", "early_hash")
 
     def __init__(self, event: Event, messages: bool = True) -> None:
         flow = event.flow
@@ -67,6 +68,7 @@ class Session:
             self.doc["transport"] = flow.transport
         self.other_events: list[dict] = []
         self.notes = HandshakeNotes()  # hello bodies and certificates for fingerprints, certificates, findings
+        self.early_hash: Any = None  # SHA-256 of the rejected 0-RTT plaintext (False once a record had none)
 
     def finish(self) -> dict[str, Any]:
         doc = self.doc
@@ -80,6 +82,8 @@ class Session:
         if self.records:
             doc["app_records"] = {side: {"records": r[0], "bytes": r[1], "first": r[2], "last": r[3]}
                                   for side, r in self.records.items()}
+        if self.early_hash:
+            doc["early_data"]["sha256"] = self.early_hash.hexdigest()
         doc["history"] = "".join(self.history)
         if self.other_events:
             doc["events"] = self.other_events
@@ -181,6 +185,8 @@ class SessionCollector:
             d["resumed"] = d["resumed"] or ev.resumed
             if ev.ech is not None:
                 d["ech"] = ev.ech
+        elif t is EarlyData:
+            _early_data(s, ev)
         elif t is Decryption:
             s.doc["decryption"] = {"status": ev.status, "detail": ev.detail}
             if ev.key_random:
@@ -217,3 +223,20 @@ def _jsonable(d: dict) -> dict:
     for k, v in d.items():
         out[k] = v.hex() if isinstance(v, (bytes, bytearray, memoryview)) else v
     return out
+
+
+def _early_data(s: Session, ev: EarlyData) -> None:
+    """A session's `early_data`: what became of its 0-RTT data, and how much there was (a rejected record's
+    plaintext is hashed: it is not in `app_data`, since the server discarded it)."""
+    ed = s.doc.get("early_data")
+    if ed is None:
+        ed = s.doc["early_data"] = {"status": ev.status, "detail": ev.detail, "records": 0, "bytes": 0}
+    ed["records"] += ev.records
+    ed["bytes"] += ev.length
+    if ev.status == "rejected" and ev.records:
+        if ev._data is None or s.early_hash is False:
+            s.early_hash = False  # (some of it was not decrypted: no hash)
+        else:
+            if s.early_hash is None:
+                s.early_hash = hashlib.sha256()
+            s.early_hash.update(ev._data)

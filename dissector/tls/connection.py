@@ -16,7 +16,7 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from dissector.errors import DecryptError, MalformedInput
-from dissector.events import CLIENT, SERVER, Anomaly, AppData, Decryption, Flow, SessionInfo, TLSMessage
+from dissector.events import CLIENT, SERVER, Anomaly, AppData, Decryption, EarlyData, Flow, SessionInfo, TLSMessage
 from dissector.tls import handshake as hs
 from dissector.tls import prf, schedule13
 from dissector.tls.constants import ALERT_DESCRIPTIONS, ALERT_LEVELS, HANDSHAKE_TYPES, name_of, version_name
@@ -41,6 +41,7 @@ APP_ONLY_DECRYPTED = ("application data only{}: the key log has no handshake tra
 ECH_INNER = ("the key log names this session by another client random ({}...), found by trying its entries: "
              "the server accepted Encrypted Client Hello, and that is the random of the inner ClientHello, which "
              "stays encrypted; the Finished messages are not checked (their transcript holds it)")
+MAX_EARLY_HELD = 1 << 20  # bytes of 0-RTT data held until the handshake says whether the server took it
 MAX_APP_ONLY_TRIALS = 16  # more encrypted records than a TLS 1.3 handshake has: the secret does not fit
 
 
@@ -78,6 +79,7 @@ class TLSConnection:
                 16: "_on_client_key_exchange", 20: "_on_finished", 24: "_on_key_update",
                 25: "_on_compressed_certificate"}
     dtls = False  # DTLSConnection (dtls.py) reads datagrams of DTLS records
+    tracks_early_data = True  # 0-RTT records held until the server's answer (not QUIC's or DTLS's: own packets)
 
     def __init__(self, flow: Flow, keys: KeyStore, out: list, max_handshake: int = MAX_HANDSHAKE_MESSAGE) -> None:
         self.flow = flow
@@ -95,6 +97,11 @@ class TLSConnection:
         self.session_id = b""
         self.offered_ticket = b""
         self.offered_early_data = False
+        # TLS 1.3 0-RTT: "" (none offered), "pending" until the handshake says what the server made of it, then
+        # "accepted" or "rejected" (see _early_decided); the client's early application records wait meanwhile
+        self.early_data = ""
+        self.early_held: list[AppData] = []
+        self.early_bytes = 0  # of early_held
         self.offered_ech = False  # the ClientHello carries encrypted_client_hello (real or GREASE)
         self.app_only_detail = ""  # the status detail once application data decrypts without handshake keys
         # TLS 1.3 secrets are looked up by this random: the ClientHello's, or, when the server accepted Encrypted
@@ -179,6 +186,9 @@ class TLSConnection:
 
     def close(self, ts: float) -> None:
         """End of flow: emit the final decryption status."""
+        if self.early_data == "pending":
+            self._early_decided("unknown", "the handshake that would tell is not in the capture, or stayed encrypted",
+                                ts)
         if self.status is None:
             if any(s.decrypted_records for s in self.sides.values()):
                 self._set_status(DECRYPTED, "")
@@ -194,7 +204,8 @@ class TLSConnection:
             self._ssl2_client_hello(body, ts)
             return
         tls13 = self.ctx.tls13 or side.early
-        if side.encrypted and not (tls13 and ctype != 23):
+        encrypted = side.encrypted and not (tls13 and ctype != 23)  # (a TLS 1.3 record of another type is in the clear)
+        if encrypted:
             self.saw_encrypted = True
             if side.protection is None and side.next13 is None:
                 if not (self.ech_search and direction == SERVER and self._ech_inner_keys(ctype, version, body, ts)):
@@ -205,17 +216,20 @@ class TLSConnection:
                 return
             ctype, body = plain
         if ctype == 22:
-            self._handshake_bytes(direction, side, body, ts, side.encrypted)
+            self._handshake_bytes(direction, side, body, ts, encrypted)
         elif ctype == 23:
-            self.out.append(AppData(ts, self.flow, direction, len(body), body))
+            if self.early_data and side.early and direction == CLIENT:
+                self._early_record(AppData(ts, self.flow, direction, len(body), body))
+            else:
+                self.out.append(AppData(ts, self.flow, direction, len(body), body))
         elif ctype == 20:
             self.out.append(TLSMessage(ts, self.flow, direction, "ChangeCipherSpec", False, len(body)))
             if not tls13:
                 self._change_cipher_spec(direction, side, ts)
         elif ctype == 21:
-            self._alerts(direction, body, ts, side.encrypted)
+            self._alerts(direction, body, ts, encrypted)
         elif ctype == 24:
-            self.out.append(TLSMessage(ts, self.flow, direction, "Heartbeat", side.encrypted, len(body),
+            self.out.append(TLSMessage(ts, self.flow, direction, "Heartbeat", encrypted, len(body),
                                        _info={"length": len(body)}))
 
     def _undecrypted(self, direction: str, side: Direction, ctype: int, length: int, ts: float) -> None:
@@ -251,6 +265,9 @@ class TLSConnection:
             except DecryptError:
                 result = None
             if result is not None:
+                if self.early_data == "pending" and direction == CLIENT:
+                    self._early_decided("rejected", "the client went on to its handshake keys without EndOfEarlyData: "
+                                                    "the server did not take the 0-RTT data", ts)
                 side.protection, side.secret, side.next13, side.seq, side.early = prot, secret, None, 1, False
                 side.decrypted_records += 1
                 if side.app_only:
@@ -268,7 +285,11 @@ class TLSConnection:
         if side.early:  # 0-RTT data we have no key for (or the server rejected): skip it, not a failure
             side.seq += 1 if side.protection is not None else 0
             self.early_skipped = True  # EndOfEarlyData may be among them: the transcript is incomplete
-            self.out.append(AppData(ts, self.flow, direction, len(body), None))
+            ev = AppData(ts, self.flow, direction, len(body), None)
+            if self.early_data and direction == CLIENT:
+                self._early_record(ev)
+            else:
+                self.out.append(ev)
             return None
         side.protection = None
         side.undecryptable = True
@@ -417,6 +438,7 @@ class TLSConnection:
                 self._open_ech(raw, ts)
         if self.offered_early_data and h.supported_versions:  # TLS 1.3 0-RTT: early data may follow right away
             secret = self.keys.keylog.get("CLIENT_EARLY_TRAFFIC_SECRET", self.client_random)
+            self.early_data = "pending" if self.tracks_early_data else ""
             side.early = True
             side.encrypted = True
             if secret is not None:
@@ -444,6 +466,9 @@ class TLSConnection:
         if h.alpn:
             self.alpn = h.alpn[0]
         if h.hrr:
+            if self.early_data == "pending":
+                self._early_decided("rejected", "the server answered with a HelloRetryRequest, which rejects early data "
+                                                "(RFC 8446 4.1.2)", ts)
             # RFC 8446 4.4.1: ClientHello1 is replaced by message_hash(Hash(ClientHello1))
             if tls13 and self.suite:
                 self.hash13 = self.suite.prf_hash
@@ -461,6 +486,27 @@ class TLSConnection:
                 self._ech_server_hello(raw)
             self._tls13_handshake_keys(ts)
         self._session_info(ts)
+
+    def _early_record(self, ev: AppData) -> None:
+        """A client 0-RTT application record: held until the handshake says what the server made of it."""
+        if self.early_data == "pending" and self.early_bytes < MAX_EARLY_HELD:
+            self.early_held.append(ev)
+            self.early_bytes += ev.length
+        elif self.early_data == "rejected":
+            self.out.append(EarlyData(ev.ts, self.flow, CLIENT, "rejected", "", 1, ev.length, ev.data))
+        else:
+            self.out.append(ev)
+
+    def _early_decided(self, status: str, detail: str, ts: float) -> None:
+        """The handshake tells what became of the 0-RTT data: accepted records go on as application data, rejected
+        ones do not (the server discarded them)."""
+        held, self.early_held, self.early_bytes = self.early_held, [], 0
+        self.early_data = status
+        data = [ev.data for ev in held]
+        self.out.append(EarlyData(ts, self.flow, CLIENT, status, detail, len(held), sum(ev.length for ev in held),
+                                  b"".join(data) if held and None not in data and status == "rejected" else None))
+        if status != "rejected":
+            self.out.extend(held)
 
     def _session_info(self, ts: float) -> None:
         self.out.append(SessionInfo(ts, self.flow, self.version_name(), self.suite.name if self.suite else None,
@@ -556,6 +602,9 @@ class TLSConnection:
 
     def _on_end_of_early_data(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
         self._hashed(raw)
+        if self.early_data == "pending":
+            self._early_decided("accepted", "the client sent EndOfEarlyData, which it does only when the server took "
+                                            "its 0-RTT data", ts)
         if side.app_only:  # no handshake key: the application key waits for the first record it decrypts
             side.protection = None
         elif side.next13 is not None:
@@ -569,6 +618,12 @@ class TLSConnection:
         ee = hs.encrypted_extensions(raw[4:])
         if ee.alpn:
             self.alpn = ee.alpn[0]
+        if self.early_data == "pending":
+            if 42 in ee.ext_types:
+                self._early_decided("accepted", "the server's EncryptedExtensions carry early_data", ts)
+            else:
+                self._early_decided("rejected", "the server's EncryptedExtensions carry no early_data: it skipped the "
+                                                "0-RTT data (RFC 8446 4.2.10)", ts)
         if 0xFE0D in ee.ext_types and self.offered_ech and self.ech_info is None:
             # retry_configs: the server did not use the inner ClientHello, and tells the client its ECH keys
             self.ech_info = {"status": "rejected",

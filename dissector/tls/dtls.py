@@ -128,6 +128,7 @@ class _Epoch13:
 
 class DTLSConnection(TLSConnection):
     dtls = True
+    tracks_early_data = False
     HANDLERS = {**TLSConnection.HANDLERS, 3: "_on_hello_verify_request"}
 
     def __init__(self, flow: Flow, keys: KeyStore, out: list, max_handshake: int = 1 << 16) -> None:

@@ -167,6 +167,7 @@ class _Space:
 
 
 class QUICConnection(TLSConnection):
+    tracks_early_data = False  # (its 0-RTT packets are read by _open_early)
     def __init__(self, flow: Flow, keys: KeyStore, out: list, max_handshake: int = 1 << 16) -> None:
         super().__init__(flow, keys, out, max_handshake)
         self.quic_version = 0

@@ -44,7 +44,8 @@ PSK_USER=dissector
 SCENARIOS=(
   openssl-tls10 openssl-tls11 openssl-tls12-rsa openssl-tls12-ecdhe openssl-tls12-mtls
   openssl-tls12-reneg openssl-tls12-resume-id openssl-tls12-resume-ticket
-  openssl-tls13 openssl-tls13-hrr openssl-tls13-resume openssl-tls13-0rtt openssl-tls13-keyupdate
+  openssl-tls13 openssl-tls13-hrr openssl-tls13-resume openssl-tls13-0rtt openssl-tls13-0rtt-rejected
+  openssl-tls13-0rtt-hrr openssl-tls13-keyupdate
   openssl-tls13-large openssl-tls12-bigcert openssl-tls13-ipv6 openssl-tls12-lossy openssl-tls13-vxlan
   gnutls-tls10 gnutls-tls12 gnutls-tls12-rsa gnutls-tls13 gnutls-tls13-hrr gnutls-tls12-resume
   gnutls-tls13-resume gnutls-tls13-keyupdate gnutls-tls13-0rtt gnutls-tls13-mtls
@@ -286,6 +287,24 @@ openssl-tls13-0rtt() {  # two connections: the second resumes and sends its requ
   sleep 0.8; srv_say $'HTTP/1.0 200 ok\r\n\r\nfirst connection\n'; wait $!
   say 1.5 | ocli $S4 -tls1_3 -sess_in "$WORK/sess" -early_data "$WORK/get.txt" &
   sleep 0.8; srv_say $'HTTP/1.0 200 ok\r\n\r\nsecond connection (0-RTT request)\n'; wait $!
+  finish
+}
+
+openssl-tls13-0rtt-rejected() {  # the ticket allows early data (-max_early_data), the server does not read it
+  # (no -early_data): the second connection's 0-RTT request is skipped by the server, and s_client sends it again
+  begin openssl-tls13-0rtt-rejected
+  server "${OSRV[@]}" -www -max_early_data 16384
+  ocli $S4 -tls1_3 -sess_out "$WORK/sess" -ign_eof < "$WORK/get.txt"
+  ocli $S4 -tls1_3 -sess_in "$WORK/sess" -early_data "$WORK/get.txt" -ign_eof < "$WORK/get.txt"
+  finish
+}
+
+openssl-tls13-0rtt-hrr() {  # the resumed client key-shares X25519 only, the server wants P-256: its HelloRetryRequest
+  # rejects the early data the client sent with its first ClientHello (RFC 8446 4.1.2)
+  begin openssl-tls13-0rtt-hrr
+  server "${OSRV[@]}" -www -max_early_data 16384 -groups P-256
+  ocli $S4 -tls1_3 -groups P-256 -sess_out "$WORK/sess" -ign_eof < "$WORK/get.txt"
+  ocli $S4 -tls1_3 -groups X25519:P-256 -sess_in "$WORK/sess" -early_data "$WORK/get.txt" -ign_eof < "$WORK/get.txt"
   finish
 }
 
