@@ -60,6 +60,9 @@ FINDING_IDS = {
     "weak_certificate_signature": "signed with MD2/MD5 (high) or SHA-1 (medium)",
     "certificate_chain_order": "an issuer is not the next certificate's subject",
     "certificate_untrusted": "the chain does not verify against --ca",
+    "certificate_revoked": "the server's stapled OCSP response says its certificate is revoked (high)",
+    "ocsp_response_stale": "the stapled OCSP response is expired, not yet valid, about another certificate, or "
+                           "not a usable answer (low)",
     # HTTP (doc["http"] from the HTTP plugins)
     "cookie_without_secure": "Set-Cookie without Secure",
     "cookie_without_httponly": "Set-Cookie without HttpOnly",
@@ -79,7 +82,7 @@ EXPIRY_WARNING_DAYS = 30
 _SECRET_OAUTH2 = ("client_secret", "code", "access_token", "refresh_token", "id_token")
 _NO_FS_KX = {"RSA": "RSA", "DH": "static DH", "ECDH": "static ECDH", "PSK": "plain PSK", "RSA_PSK": "RSA-PSK",
              "KRB5": "Kerberos"}
-_NOTED_CODES = frozenset((1, 2, 3, 11, 12, 13, 25))
+_NOTED_CODES = frozenset((1, 2, 3, 11, 12, 13, 22, 25))
 
 
 class HandshakeNotes:
@@ -87,7 +90,8 @@ class HandshakeNotes:
     one Certificate message per side, one ServerKeyExchange)."""
 
     __slots__ = ("client_hello", "server_hello", "negotiated_hello", "client_hellos", "hrr", "hvr",
-                 "server_cert", "client_cert", "server_kx", "cert_request", "server_encrypted", "ssl2_hello", "gap")
+                 "server_cert", "client_cert", "server_kx", "cert_request", "server_encrypted", "ssl2_hello", "gap",
+                 "certificate_status")
 
     def __init__(self) -> None:
         self.client_hello: bytes | None = None  # first ClientHello body
@@ -103,6 +107,7 @@ class HandshakeNotes:
         self.server_encrypted = False  # the server sent handshake messages nobody could decrypt
         self.ssl2_hello = False
         self.gap = False  # bytes of the connection went missing from the capture (a TCP gap)
+        self.certificate_status: bytes | None = None  # the server's first CertificateStatus body (OCSP stapling)
 
     @staticmethod
     def wants(ev: Any) -> bool:
@@ -142,6 +147,9 @@ class HandshakeNotes:
                 self.server_kx = (ev.body, ev.ctx)
         elif c == 13:
             self.cert_request = True
+        elif c == 22:
+            if ev.direction == "server" and self.certificate_status is None:
+                self.certificate_status = ev.body
         elif c < 0 and ev.direction == "server":  # EncryptedHandshakeMessage
             self.server_encrypted = True
 
@@ -168,7 +176,7 @@ def enrich(doc: dict, notes: HandshakeNotes, *, when: float, details: bool = Tru
             resumed=bool(doc.get("resumed")), suite_auth=suite.auth if suite else None,
             server_hello_seen=notes.server_hello is not None, server_encrypted_handshake=notes.server_encrypted,
             decryption=doc["decryption"]["status"], cert_requested=notes.cert_request, trust=trust,
-            server_ip=server_ip, gap=notes.gap)
+            server_ip=server_ip, gap=notes.gap, certificate_status=notes.certificate_status)
     doc["findings"] = session_findings(doc, notes)
 
 
@@ -203,6 +211,8 @@ def session_findings(doc: dict, notes: HandshakeNotes | None = None) -> list[dic
     if certs:
         if certs.get("server"):
             _certificates(certs["server"], "", out)
+            if certs["server"].get("ocsp"):
+                _ocsp(certs["server"]["ocsp"], out)
         if certs.get("client") and certs["client"].get("chain"):
             _certificates(certs["client"], "client_", out)
     early = doc.get("early_data")
@@ -223,6 +233,22 @@ def session_findings(doc: dict, notes: HandshakeNotes | None = None) -> list[dic
     if isinstance(ftp, dict) and ftp.get("logins") and is_cleartext(doc):
         _ftp_logins(ftp, out)
     return sorted(out.items, key=lambda f: _RANK.get(f["severity"], 9))
+
+
+def _ocsp(o: dict, out: _Out) -> None:
+    if o.get("cert_status") == "revoked":
+        out.add("high", "certificate_revoked", f"the server stapled an OCSP response that says its certificate was "
+                                               f"revoked on {o.get('revocation_time')}"
+                                               + (f" ({o['revocation_reason']})" if o.get("revocation_reason") else ""))
+    elif o.get("error") or o.get("response_status") != "successful":
+        out.add("low", "ocsp_response_stale", "the stapled OCSP response is no answer: "
+                                              + (o.get("error") or f"the responder said {o.get('response_status')}"))
+    elif o.get("validity") != "current":
+        out.add("low", "ocsp_response_stale", f"the stapled OCSP response is {o.get('validity')} at the capture time "
+                                              f"(this update {o.get('this_update')}, next {o.get('next_update')})")
+    elif o.get("for_leaf") is False:
+        out.add("low", "ocsp_response_stale", f"the stapled OCSP response is about serial {o.get('serial')}, not the "
+                                              "server's certificate")
 
 
 def _mail_logins(mail: dict, out: _Out) -> None:

@@ -459,6 +459,31 @@ def test_accepted_early_data_is_application_data():
         assert "early_data_accepted" in [f["id"] for f in resumed[0]["findings"]]
 
 
+OCSP = {"openssl-tls12-ocsp": "good", "openssl-tls13-ocsp": "good", "openssl-tls13-ocsp-revoked": "revoked"}
+
+
+@pytest.mark.parametrize("name", sorted(OCSP))
+def test_stapled_ocsp_response(name):
+    # OCSP stapling: a CertificateStatus message (TLS 1.2), or the leaf's status_request entry extension inside the
+    # encrypted Certificate (TLS 1.3); the response is read with cryptography and judged at the capture time
+    [s] = ours(name, "keylog")
+    o = s["certificates"]["server"]["ocsp"]
+    assert (o["response_status"], o["cert_status"], o["validity"], o["for_leaf"]) == ("successful", OCSP[name],
+                                                                                        "current", True)
+    assert len(s["certificates"]["server"]["chain"]) == 2 and o["responder"] == "CN=dissector test CA"
+    ids = [f["id"] for f in s["findings"]]
+    assert ("certificate_revoked" in ids) == (OCSP[name] == "revoked")
+    if OCSP[name] == "revoked":
+        assert o["revocation_reason"] == "key_compromise" and o["revocation_time"].startswith("2026-11-01")
+    where = "CertificateStatus" if "tls12" in name else "Certificate"
+    message = next(m for m in s["messages"] if m["type"] == where)
+    assert (message.get("ocsp") or message["certificates"][0]["ocsp"])["serial"] == o["serial"]
+    if shutil.which("tshark"):
+        out = run_tshark(["-r", str(REAL / f"{name}.pcap"), *tshark_key_opts(name, "keylog"), "-Y", "ocsp", "-T",
+                          "fields", "-e", "ocsp.responseStatus", "-e", "ocsp.serialNumber", "-e", "ocsp.certStatus"])
+        assert out.split() == ["0", o["serial"], {"good": "0", "revoked": "1"}[OCSP[name]]]
+
+
 def test_null_cipher_record_shorter_than_its_mac_is_called_malformed():
     """Without keys a NULL-cipher record is only cut from its MAC; one shorter than the MAC is a malformed
     record (an anomaly on the session), not a sign of wrong key material (no key was used): the session

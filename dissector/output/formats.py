@@ -59,6 +59,8 @@ def message_detail(m: dict) -> str:
             parts.append(f"{len(certs)} cert(s): {c.get('subject', '?')}")
             if c.get("key_type"):
                 parts.append(f"{c['key_type']} {c.get('key_size', '')}".strip())
+            if c.get("ocsp"):  # TLS 1.3: stapled in the leaf's entry
+                parts.append(ocsp_text(c["ocsp"]))
     elif t == "ServerKeyExchange":
         for k in ("named_curve", "dh_prime_bits", "psk_identity_hint", "signature_algorithm"):
             if m.get(k) not in (None, ""):
@@ -68,6 +70,8 @@ def message_detail(m: dict) -> str:
             parts.append(f"encrypted pre-master {m['encrypted_pre_master_length']} bytes")
         if m.get("psk_identity"):
             parts.append(f"PSK identity {m['psk_identity']}")
+    elif t == "CertificateStatus" and m.get("ocsp"):
+        parts.append(ocsp_text(m["ocsp"]))
     elif t == "NewSessionTicket":
         parts.append(f"lifetime {m.get('lifetime_hint')} s, ticket {m.get('ticket_length')} bytes")
     elif t == "KeyUpdate":
@@ -79,6 +83,19 @@ def message_detail(m: dict) -> str:
     if m.get("retransmission"):  # DTLS: a flight sent again after a timeout
         parts.insert(0, "retransmission")
     return ", ".join(p for p in parts if p)
+
+
+def ocsp_text(o: dict) -> str:
+    """A stapled OCSP response in a few words: "OCSP good (until 2036-11-23)"."""
+    if o.get("error"):
+        return "OCSP: " + o["error"]
+    if o.get("response_status") != "successful":
+        return f"OCSP responder: {o.get('response_status')}"
+    text = f"OCSP {o.get('cert_status')}"
+    if o.get("cert_status") == "revoked":
+        text += f" since {(o.get('revocation_time') or '?')[:10]}" + (f" ({o['revocation_reason']})"
+                                                                      if o.get("revocation_reason") else "")
+    return text + (f" (until {o['next_update'][:10]})" if o.get("next_update") else "")
 
 
 MAX_TABLE_REQUESTS = 10
@@ -465,6 +482,10 @@ def _certificate_text(certs: dict) -> str:
     ver = server.get("verification")
     if ver:
         parts.append("verified" if ver["status"] == "verified" else f"verification {ver['status']}: {ver['detail']}")
+    if server.get("ocsp"):
+        o = server["ocsp"]
+        parts.append("stapled " + ocsp_text(o) + ("" if o.get("validity", "current") == "current"
+                                                   else f", {o['validity']} at capture time"))
     client = certs.get("client")
     if client and client.get("chain"):
         parts.append(f"client certificate {client['chain'][0].get('subject', '?')}")

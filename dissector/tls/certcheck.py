@@ -313,8 +313,13 @@ def certificate_ders(body: bytes, ctx: Any, compressed: bool = False) -> list[by
     return list(_certificate_ders(bytes(body), tls13, ctx.draft if tls13 else None))
 
 
-@lru_cache(maxsize=256)
 def _certificate_ders(body: bytes, tls13: bool, draft: int | None) -> tuple[bytes, ...]:
+    return _certificate_message(body, tls13, draft)[0]
+
+
+@lru_cache(maxsize=256)
+def _certificate_message(body: bytes, tls13: bool, draft: int | None) -> tuple[tuple[bytes, ...], bytes | None]:
+    """The DER certificates of a Certificate message, and the OCSP response stapled to the leaf (TLS 1.3)."""
     # cached by message: a server sends the same Certificate message in every full handshake
     from dissector.errors import MalformedInput
     from dissector.tls.handshake import Context, parse_certificate
@@ -322,24 +327,49 @@ def _certificate_ders(body: bytes, tls13: bool, draft: int | None) -> tuple[byte
     ctx = Context()
     ctx.tls13, ctx.draft = tls13, draft
     try:
-        return tuple(parse_certificate(body, ctx)["_der"])
+        f = parse_certificate(body, ctx)
     except MalformedInput as exc:
         raise ValueError(exc.reason or exc.name) from None
+    return tuple(f["_der"]), f["_ocsp"]
+
+
+def ocsp_check(der: bytes, leaf: bytes | None, when: float) -> dict[str, Any]:
+    """A stapled OCSP response judged at the capture time: its fields (`handshake.describe_ocsp_response`),
+    `validity` (current, expired, not-yet-valid) and `for_leaf` (it is about the certificate presented)."""
+    from dissector.tls.handshake import describe_ocsp_response, load_certificate
+
+    info = {k: v for k, v in describe_ocsp_response(der).items() if k != "length"}
+    if info.get("this_update"):
+        at = datetime.fromtimestamp(when, UTC)
+        nxt = info.get("next_update")
+        info["validity"] = ("not-yet-valid" if at < datetime.fromisoformat(info["this_update"]) else
+                            "expired" if nxt and at > datetime.fromisoformat(nxt) else "current")
+        if leaf is not None:
+            try:
+                info["for_leaf"] = info["serial"] == format(load_certificate(leaf)[1], "x")
+            except ValueError:
+                pass
+    return info
 
 
 def session_certificates(server_msg: tuple | None, client_msg: tuple | None, *, when: float, sni: str | None,
                          version: str | None, resumed: bool, suite_auth: str | None, server_hello_seen: bool,
                          server_encrypted_handshake: bool, decryption: str, cert_requested: bool = False,
                          trust: TrustStore | None = None, server_ip: str | None = None,
-                         gap: bool = False) -> dict[str, Any]:
+                         gap: bool = False, certificate_status: bytes | None = None) -> dict[str, Any]:
     """The session document's "certificates" section.
 
     `server_msg` / `client_msg`: (body, parse context, compressed) of the first Certificate (or
-    CompressedCertificate) message each side sent."""
+    CompressedCertificate) message each side sent; `certificate_status`: the body of the server's
+    CertificateStatus (TLS <= 1.2 OCSP stapling; TLS 1.3 staples it in the Certificate message)."""
     out: dict[str, Any] = {"server": None}
     if server_msg is not None:
         try:
-            out["server"] = check_chain(certificate_ders(*server_msg), when, sni=sni, trust=trust, server_ip=server_ip)
+            ders = certificate_ders(*server_msg)
+            out["server"] = check_chain(ders, when, sni=sni, trust=trust, server_ip=server_ip)
+            stapled = _stapled_ocsp(server_msg, certificate_status)
+            if stapled is not None:
+                out["server"]["ocsp"] = ocsp_check(stapled, ders[0] if ders else None, when)
         except ValueError as exc:
             out["note"] = f"malformed Certificate message: {exc}"
     else:
@@ -381,3 +411,13 @@ def validity_text(info: dict) -> str:
     if v == "valid":
         return f"valid until {end} ({info.get('days_left')} days left)"
     return info.get("error", "unparsable")
+
+
+def _stapled_ocsp(server_msg: tuple, certificate_status: bytes | None) -> bytes | None:
+    if certificate_status is not None:  # CertificateStatus: status_type ocsp (1), opaque response<1..2^24-1>
+        b = certificate_status
+        return bytes(b[4:4 + int.from_bytes(b[1:4], "big")]) if len(b) >= 4 and b[0] == 1 else None
+    body, ctx, compressed = server_msg
+    if compressed or ctx is None or not ctx.tls13:
+        return None
+    return _certificate_message(bytes(body), True, ctx.draft)[1]

@@ -17,6 +17,7 @@ from dissector.errors import MalformedInput
 from dissector.tls.constants import (
     CERTIFICATE_COMPRESSION_ALGORITHMS,
     COMPRESSION_METHODS,
+    EXTENSIONS,
     GROUPS,
     HRR_RANDOM,
     KEY_UPDATE_REQUEST,
@@ -165,17 +166,80 @@ def parse_certificate(body: bytes, ctx: Context) -> Fields:
     if ctx.tls13:
         f["request_context"] = b.pull_opaque(1).hex()
     certs = []
+    entry_exts: list[bytes] = []
     with b.pull_block(3):
         while not b.eof():
             der = b.pull_opaque(3)
             if ctx.tls13 and (ctx.draft is None or ctx.draft >= 11):
-                b.pull_opaque(2)  # per-certificate extensions (OCSP, SCT)
+                entry_exts.append(b.pull_opaque(2))  # per-certificate extensions (OCSP, SCT)
             certs.append(der)
     if not b.eof():
         raise MalformedInput("tls", "trailing_data", "after Certificate")
     f["certificates"] = [describe_certificate(der) for der in certs]
     f["_der"] = certs  # kept for key matching; not rendered
+    f["_ocsp"] = None  # the leaf's stapled OCSP response (TLS 1.3: in its entry's status_request extension)
+    for i, raw in enumerate(entry_exts):
+        if raw:
+            entry = f["certificates"][i] = dict(f["certificates"][i])  # (describe_certificate's dicts are shared)
+            entry.update(_certificate_entry_extensions(raw))
+            if i == 0 and "_ocsp" in entry:
+                f["_ocsp"] = entry.pop("_ocsp")
+            entry.pop("_ocsp", None)
     return f
+
+
+def _certificate_entry_extensions(raw: bytes) -> Fields:
+    """A TLS 1.3 CertificateEntry's extensions: a stapled OCSP response (status_request), SCTs (RFC 6962)."""
+    out: Fields = {}
+    b = Buffer(raw)
+    names = []
+    while not b.eof():
+        etype = b.pull_u16()
+        data = b.pull_opaque(2)
+        names.append(name_of(EXTENSIONS, etype))
+        if etype == 5 and len(data) >= 4 and data[0] == 1:  # CertificateStatus: ocsp, opaque response<1..2^24-1>
+            resp = bytes(data[4:4 + int.from_bytes(data[1:4], "big")])
+            out["ocsp"] = describe_ocsp_response(resp)
+            out["_ocsp"] = resp
+        elif etype == 18 and len(data) >= 2:  # SignedCertificateTimestampList: opaque sct_list<1..2^16-1>
+            out["scts"] = _count_opaque16(data[2:])
+    out["extensions"] = names
+    return out
+
+
+def _count_opaque16(data: bytes) -> int:
+    n = pos = 0
+    while pos + 2 <= len(data):
+        pos += 2 + ((data[pos] << 8) | data[pos + 1])
+        n += 1
+    return n
+
+
+@lru_cache(maxsize=256)
+def describe_ocsp_response(der: bytes) -> Fields:
+    """A stapled OCSP response (RFC 6960), as `cryptography` reads it: whether the responder answered, the
+    certificate's status, the serial it is about, and the response's validity (cached by content)."""
+    from cryptography.x509 import ocsp
+
+    info: Fields = {"length": len(der)}
+    try:
+        r = ocsp.load_der_ocsp_response(der)
+        info["response_status"] = r.response_status.name.lower()
+        if r.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return info
+        info["cert_status"] = r.certificate_status.name.lower()
+        info["serial"] = format(r.serial_number, "x")
+        info["produced_at"] = r.produced_at_utc.isoformat()
+        info["this_update"] = r.this_update_utc.isoformat()
+        info["next_update"] = r.next_update_utc.isoformat() if r.next_update_utc else None
+        if r.certificate_status == ocsp.OCSPCertStatus.REVOKED:
+            info["revocation_time"] = r.revocation_time_utc.isoformat() if r.revocation_time_utc else None
+            info["revocation_reason"] = r.revocation_reason.name if r.revocation_reason else None
+        info["responder"] = r.responder_name.rfc4514_string() if r.responder_name else \
+            "key hash " + (r.responder_key_hash or b"").hex()
+    except Exception as exc:  # noqa: BLE001 - a damaged response can make the parser raise anything
+        info["error"] = f"not a parsable OCSP response ({type(exc).__name__}: {exc})"
+    return info
 
 
 def parse_compressed_certificate(body: bytes, ctx: Context) -> Fields:
@@ -407,7 +471,10 @@ def parse_certificate_status(body: bytes, ctx: Context) -> Fields:
     b = Buffer(body)
     kind = b.pull_u8()
     resp = b.pull_opaque(3)
-    return {"status_type": "ocsp" if kind == 1 else kind, "response_length": len(resp)}
+    f: Fields = {"status_type": "ocsp" if kind == 1 else kind, "response_length": len(resp)}
+    if kind == 1:
+        f["ocsp"] = describe_ocsp_response(bytes(resp))
+    return f
 
 
 def parse_finished(body: bytes, ctx: Context) -> Fields:

@@ -45,7 +45,8 @@ SCENARIOS=(
   openssl-tls10 openssl-tls11 openssl-tls12-rsa openssl-tls12-ecdhe openssl-tls12-mtls
   openssl-tls12-reneg openssl-tls12-resume-id openssl-tls12-resume-ticket
   openssl-tls13 openssl-tls13-hrr openssl-tls13-resume openssl-tls13-0rtt openssl-tls13-0rtt-rejected
-  openssl-tls13-0rtt-hrr openssl-tls13-keyupdate
+  openssl-tls13-0rtt-hrr openssl-tls13-keyupdate openssl-tls12-ocsp openssl-tls13-ocsp
+  openssl-tls13-ocsp-revoked
   openssl-tls13-large openssl-tls12-bigcert openssl-tls13-ipv6 openssl-tls12-lossy openssl-tls13-vxlan
   gnutls-tls10 gnutls-tls12 gnutls-tls12-rsa gnutls-tls13 gnutls-tls13-hrr gnutls-tls12-resume
   gnutls-tls13-resume gnutls-tls13-keyupdate gnutls-tls13-0rtt gnutls-tls13-mtls
@@ -223,6 +224,52 @@ openssl-tls12-ecdhe() {
   begin openssl-tls12-ecdhe
   server "${OSRV[@]}" -www
   ocli $S4 -tls1_2 -ign_eof < "$WORK/get.txt"
+  finish
+}
+
+ocsp_setup() {  # ocsp_setup [V|R]: a throwaway CA, a server certificate it signs, and the CA's OCSP response for
+  # it: "good" (V, valid in the CA's index) or "revoked" (R, key compromise)
+  local d="$WORK/ocsp" state=${1:-V} revoked=""
+  [ "$state" = R ] && revoked="261101000000Z,keyCompromise"
+  mkdir -p "$d"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=dissector test CA" \
+    -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+    -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:%s\nauthorityInfoAccess=OCSP;URI:http://ocsp.dissector-test.example\n' "$S4" \
+    > "$d/ext.cnf"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 3650 \
+    -extfile "$d/ext.cnf" -out "$d/server.crt" 2>/dev/null
+  local serial; serial=$(openssl x509 -in "$d/server.crt" -noout -serial | cut -d= -f2)
+  printf '%s\t491231235959Z\t%s\t%s\tunknown\t/CN=localhost\n' "$state" "$revoked" "$serial" > "$d/index.txt"
+  openssl ocsp -index "$d/index.txt" -rsigner "$d/ca.crt" -rkey "$d/ca.key" -CA "$d/ca.crt" -issuer "$d/ca.crt" \
+    -cert "$d/server.crt" -ndays 3650 -respout "$d/resp.der" >/dev/null 2>&1
+}
+
+openssl-tls12-ocsp() {  # OCSP stapling: the client asks (status_request), the server sends CertificateStatus
+  ocsp_setup
+  begin openssl-tls12-ocsp
+  server openssl s_server -accept $PORT -cert "$WORK/ocsp/server.crt" -cert_chain "$WORK/ocsp/ca.crt" \
+    -key "$WORK/ocsp/server.key" -www -status_file "$WORK/ocsp/resp.der"
+  ocli $S4 -tls1_2 -status -ign_eof < "$WORK/get.txt"
+  finish
+}
+
+openssl-tls13-ocsp() {  # TLS 1.3 OCSP stapling: the response rides in the Certificate message's first entry
+  ocsp_setup
+  begin openssl-tls13-ocsp
+  server openssl s_server -accept $PORT -cert "$WORK/ocsp/server.crt" -cert_chain "$WORK/ocsp/ca.crt" \
+    -key "$WORK/ocsp/server.key" -www -status_file "$WORK/ocsp/resp.der"
+  ocli $S4 -tls1_3 -status -ign_eof < "$WORK/get.txt"
+  finish
+}
+
+openssl-tls13-ocsp-revoked() {  # the stapled response says the server's certificate is revoked; s_client goes on
+  ocsp_setup R
+  begin openssl-tls13-ocsp-revoked
+  server openssl s_server -accept $PORT -cert "$WORK/ocsp/server.crt" -cert_chain "$WORK/ocsp/ca.crt" \
+    -key "$WORK/ocsp/server.key" -www -status_file "$WORK/ocsp/resp.der"
+  ocli $S4 -tls1_3 -status -ign_eof < "$WORK/get.txt"
   finish
 }
 
