@@ -484,6 +484,24 @@ def test_stapled_ocsp_response(name):
         assert out.split() == ["0", o["serial"], {"good": "0", "revoked": "1"}[OCSP[name]]]
 
 
+@pytest.mark.parametrize("name", ["gnutls-tls12-rawpk", "gnutls-tls13-rawpk"])
+def test_raw_public_key_instead_of_a_certificate(name):
+    # RFC 7250 (server_certificate_type RawPublicKey): TLS 1.2 sends the SubjectPublicKeyInfo alone, TLS 1.3 in a
+    # certificate entry; either way it is the server's key, and there is no certificate to judge
+    from cryptography.hazmat.primitives import serialization
+
+    [s] = ours(name, "keylog")
+    spki = serialization.load_pem_private_key((REAL / "server.key.pem").read_bytes(), None).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    server = s["certificates"]["server"]
+    assert server["raw_public_key"] and "RFC 7250" in server["note"]
+    assert server["chain"] == [{"type": "RawPublicKey", "length": len(spki), "sha256": hashlib.sha256(spki).hexdigest(),
+                                "key_type": "RSA", "key_size": 2048, "weak_key": False}]
+    cert = next(m for m in s["messages"] if m["type"] == "Certificate" and m["from"] == "server")
+    assert cert["certificate_type"] == "RawPublicKey" and s["decryption"]["status"] == "decrypted"
+    assert not [f for f in s["findings"] if "certificate" in f["id"]]
+
+
 def test_null_cipher_record_shorter_than_its_mac_is_called_malformed():
     """Without keys a NULL-cipher record is only cut from its MAC; one shorter than the MAC is a malformed
     record (an anomaly on the session), not a sign of wrong key material (no key was used): the session

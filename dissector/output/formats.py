@@ -54,7 +54,10 @@ def message_detail(m: dict) -> str:
             parts.append(f"{m['algorithm']} {m.get('compressed_length')} -> {m.get('uncompressed_length')} bytes")
         if m.get("error"):
             parts.append(m["error"])
-        if certs:
+        if certs and m.get("certificate_type") == "RawPublicKey":
+            parts.append("raw public key")
+            parts.append(f"{certs[0].get('key_type', '?')} {certs[0].get('key_size', '')}".strip())
+        elif certs:
             c = certs[0]
             parts.append(f"{len(certs)} cert(s): {c.get('subject', '?')}")
             if c.get("key_type"):
@@ -472,6 +475,8 @@ def _certificate_text(certs: dict) -> str:
         return certs.get("note") or "none"
     leaf = server["chain"][0]
     key = f"{leaf.get('key_type', '?')} {leaf.get('key_size', '')}".strip()
+    if server.get("raw_public_key"):
+        return f"raw public key (RFC 7250), {key}, SHA-256 {leaf.get('sha256', '?')[:16]}...: no certificate to check"
     parts = [f"{leaf.get('subject') or leaf.get('error', '?')} ({key})", validity_text(leaf)]
     if len(server["chain"]) > 1:
         parts.append(f"chain of {len(server['chain'])}" + ("" if server.get("chain_ordered", True) else " out of order"))

@@ -160,14 +160,15 @@ def _static_info(der: bytes) -> dict:
 
     info = dict(describe_certificate(der))
     facts = cert_facts(der)
-    if facts.cert is None:
+    if facts.cert is None and info.get("type") != "RawPublicKey":
         info.setdefault("error", facts.error)
         return info
     kt = (info.get("key_type") or "").split(" ")[0]
     limit = WEAK_KEY_BITS.get(kt)
     info["weak_key"] = bool(limit and info.get("key_size") and info["key_size"] < limit)
-    sig = (info.get("signature_algorithm") or "").lower()
-    info["weak_signature"] = any(h in sig for h in WEAK_SIGNATURE_HASHES)
+    if info.get("type") != "RawPublicKey":  # (a raw key carries no signature)
+        sig = (info.get("signature_algorithm") or "").lower()
+        info["weak_signature"] = any(h in sig for h in WEAK_SIGNATURE_HASHES)
     return info
 
 
@@ -277,6 +278,11 @@ def check_chain(ders: list[bytes], when: float, *, sni: str | None = None, clien
     out: dict[str, Any] = {"chain": [_judge(der, when) for der in ders]}
     if not ders:
         out["note"] = "empty Certificate message: no certificate was sent"
+        return out
+    if out["chain"][0].get("type") == "RawPublicKey":  # RFC 7250: nothing to check but the key's strength
+        out["raw_public_key"] = True
+        out["note"] = ("a raw public key (RFC 7250) instead of a certificate: no name, issuer or validity to check; "
+                       "the peer must know the key beforehand")
         return out
     out.update(_chain_static(tuple(ders), sni, client))
     if trust is not None:

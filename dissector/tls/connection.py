@@ -737,7 +737,7 @@ class TLSConnection:
         cert_key = None
         if self.server_cert_der is not None:
             try:
-                cert_key = hs.load_certificate(self.server_cert_der)[0].public_key()
+                cert_key = hs.public_key_of(self.server_cert_der)
             except ValueError:
                 cert_key = None
         server = (self.flow.server_ip, self.flow.server_port)

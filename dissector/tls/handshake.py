@@ -167,15 +167,21 @@ def parse_certificate(body: bytes, ctx: Context) -> Fields:
         f["request_context"] = b.pull_opaque(1).hex()
     certs = []
     entry_exts: list[bytes] = []
-    with b.pull_block(3):
-        while not b.eof():
-            der = b.pull_opaque(3)
-            if ctx.tls13 and (ctx.draft is None or ctx.draft >= 11):
-                entry_exts.append(b.pull_opaque(2))  # per-certificate extensions (OCSP, SCT)
-            certs.append(der)
+    if not ctx.tls13 and is_raw_public_key(body):  # RFC 7250: the key itself, not a certificate list
+        certs.append(b.pull_opaque(3))
+        f["certificate_type"] = "RawPublicKey"
+    else:
+        with b.pull_block(3):
+            while not b.eof():
+                der = b.pull_opaque(3)
+                if ctx.tls13 and (ctx.draft is None or ctx.draft >= 11):
+                    entry_exts.append(b.pull_opaque(2))  # per-certificate extensions (OCSP, SCT)
+                certs.append(der)
     if not b.eof():
         raise MalformedInput("tls", "trailing_data", "after Certificate")
     f["certificates"] = [describe_certificate(der) for der in certs]
+    if any(c.get("type") == "RawPublicKey" for c in f["certificates"]):
+        f["certificate_type"] = "RawPublicKey"
     f["_der"] = certs  # kept for key matching; not rendered
     f["_ocsp"] = None  # the leaf's stapled OCSP response (TLS 1.3: in its entry's status_request extension)
     for i, raw in enumerate(entry_exts):
@@ -307,19 +313,52 @@ def load_certificate(der: bytes) -> tuple[Any, int]:
         return cert, cert.serial_number
 
 
+def is_raw_public_key(body: bytes) -> bool:
+    """Is a TLS <= 1.2 Certificate message body a raw public key (RFC 7250 3: one SubjectPublicKeyInfo behind a
+    3-byte length) rather than a certificate list? (a list's first entry length would then start with the DER
+    SEQUENCE tag, 0x30: a certificate of over 3 MB)"""
+    return len(body) > 4 and body[3] == 0x30 and int.from_bytes(body[:3], "big") == len(body) - 3
+
+
 @lru_cache(maxsize=512)
 def describe_certificate(der: bytes) -> Fields:
-    """Subject, issuer, validity, SANs, key type and size of one DER certificate (cached by content)."""
+    """Subject, issuer, validity, SANs, key type and size of one DER certificate (cached by content); for a raw
+    public key (RFC 7250), its type and size."""
     try:
-        return _describe_certificate(der)
+        info = _describe_certificate(der)
     except Exception as exc:  # noqa: BLE001 - a damaged certificate can make the X.509 parser raise anything
-        return {"length": len(der), "sha256": hashlib.sha256(der).hexdigest(),
+        info = {"length": len(der), "sha256": hashlib.sha256(der).hexdigest(),
                 "error": f"not a parsable X.509 certificate ({type(exc).__name__})"}
+    if "error" in info:
+        key = raw_public_key(der)
+        if key is not None:
+            return {"type": "RawPublicKey", "length": len(der), "sha256": info["sha256"], **_key_fields(key)}
+    return info
+
+
+def raw_public_key(der: bytes) -> Any:
+    """The key of a DER SubjectPublicKeyInfo (what RFC 7250 sends instead of a certificate), or None."""
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    try:
+        return load_der_public_key(bytes(der))
+    except Exception:  # noqa: BLE001 - not a key either: the caller reports the certificate error
+        return None
+
+
+def public_key_of(der: bytes) -> Any:
+    """The public key a Certificate entry presents: the certificate's, or the raw key itself (ValueError if neither)."""
+    try:
+        return load_certificate(der)[0].public_key()
+    except ValueError:
+        key = raw_public_key(der)
+        if key is None:
+            raise
+        return key
 
 
 def _describe_certificate(der: bytes) -> Fields:
     from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
     info: Fields = {"length": len(der), "sha256": hashlib.sha256(der).hexdigest()}
     try:
@@ -345,22 +384,26 @@ def _describe_certificate(der: bytes) -> Fields:
     except (x509.ExtensionNotFound, ValueError):
         info["san"] = []
     try:
-        key = cert.public_key()
-        if isinstance(key, rsa.RSAPublicKey):
-            info["key_type"], info["key_size"] = "RSA", key.key_size
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            info["key_type"], info["key_size"] = f"EC ({key.curve.name})", key.key_size
-        elif isinstance(key, dsa.DSAPublicKey):
-            info["key_type"], info["key_size"] = "DSA", key.key_size
-        elif isinstance(key, ed25519.Ed25519PublicKey):
-            info["key_type"], info["key_size"] = "Ed25519", 256
-        elif isinstance(key, ed448.Ed448PublicKey):
-            info["key_type"], info["key_size"] = "Ed448", 456
-        else:
-            info["key_type"] = type(key).__name__
+        info.update(_key_fields(cert.public_key()))
     except Exception as exc:  # noqa: BLE001 - unsupported key algorithms are reported, not fatal
         info["key_type"] = f"unsupported ({exc})"
     return info
+
+
+def _key_fields(key: Any) -> Fields:
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
+    if isinstance(key, rsa.RSAPublicKey):
+        return {"key_type": "RSA", "key_size": key.key_size}
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return {"key_type": f"EC ({key.curve.name})", "key_size": key.key_size}
+    if isinstance(key, dsa.DSAPublicKey):
+        return {"key_type": "DSA", "key_size": key.key_size}
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return {"key_type": "Ed25519", "key_size": 256}
+    if isinstance(key, ed448.Ed448PublicKey):
+        return {"key_type": "Ed448", "key_size": 456}
+    return {"key_type": type(key).__name__}
 
 
 def _signature(b: Buffer, ctx: Context) -> Fields:
@@ -616,8 +659,10 @@ def encrypted_extensions(body: bytes) -> Hello:
 
 
 def first_certificate(body: bytes, tls13: bool) -> bytes | None:
-    """The DER of the first certificate of a Certificate message (the server's own)."""
+    """The DER of the first certificate of a Certificate message (the server's own; or its raw public key)."""
     pos = 0
+    if not tls13 and is_raw_public_key(body):
+        return bytes(body[3:])
     if tls13:
         pos = 1 + body[0] if body else 0
     if len(body) < pos + 6:

@@ -50,7 +50,7 @@ SCENARIOS=(
   openssl-tls13-large openssl-tls12-bigcert openssl-tls13-ipv6 openssl-tls12-lossy openssl-tls13-vxlan
   gnutls-tls10 gnutls-tls12 gnutls-tls12-rsa gnutls-tls13 gnutls-tls13-hrr gnutls-tls12-resume
   gnutls-tls13-resume gnutls-tls13-keyupdate gnutls-tls13-0rtt gnutls-tls13-mtls
-  gnutls-tls12-psk gnutls-tls12-rehandshake gnutls-tls13-ipv6 gnutls-tls13-lossy
+  gnutls-tls12-psk gnutls-tls12-rehandshake gnutls-tls13-ipv6 gnutls-tls13-lossy gnutls-tls12-rawpk gnutls-tls13-rawpk
   openssl-tls12-null openssl-tls12-camellia openssl-tls12-seed openssl-tls12-ccm openssl-tls12-dhe-ccm8
   openssl-tls13-ccm openssl-tls13-ccm8 openssl-tls12-dhe openssl-tls12-chacha20 openssl-tls13-aes128gcm
   gnutls-tls12-3des gnutls-tls10-dhe-3des gnutls-tls12-rc4 gnutls-tls11-rc4-md5 gnutls-tls12-null
@@ -509,6 +509,17 @@ gnutls-tls12-rsa() {  # RSA key exchange, AES-128-CBC (encrypt-then-MAC): decryp
   finish
   cp "$HERE/server.key.pem" "$HERE/$NAME.key.pem"; chmod 644 "$HERE/$NAME.key.pem"
 }
+
+gnutls-rawpk() {  # gnutls-rawpk NAME PRIORITY: raw public keys (RFC 7250) instead of an X.509 certificate
+  openssl pkey -in "$HERE/server.key.pem" -pubout -out "$WORK/server.pub.pem" 2>/dev/null
+  begin "$1"
+  server gnutls-serv -p $PORT --rawpkkeyfile "$HERE/server.key.pem" --rawpkfile "$WORK/server.pub.pem" --http \
+    --priority "NORMAL:+CTYPE-SRV-RAWPK"
+  say 0 "$GET" 1 | gcli $S4 --priority "$2:+CTYPE-SRV-RAWPK"
+  finish
+}
+gnutls-tls12-rawpk() { gnutls-rawpk gnutls-tls12-rawpk "$TLS12"; }  # server_certificate_type RawPublicKey
+gnutls-tls13-rawpk() { gnutls-rawpk gnutls-tls13-rawpk "$TLS13"; }
 
 gnutls-tls13-hrr() {  # the server accepts only P-256, the client key-shares X25519 and P-384 (its first two): HelloRetryRequest
   begin gnutls-tls13-hrr
