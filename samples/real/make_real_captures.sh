@@ -56,6 +56,7 @@ SCENARIOS=(
   gnutls-tls12-3des gnutls-tls10-dhe-3des gnutls-tls12-rc4 gnutls-tls11-rc4-md5 gnutls-tls12-null
   gnutls-tls12-camellia gnutls-tls12-dhe-ccm gnutls-tls12-ccm8 gnutls-tls13-ccm gnutls-tls13-ccm8
   gnutls-tls13-chacha20
+  wolfssl-tls13 wolfssl-tls12 mbedtls-tls12 botan-tls12
 )
 
 if [ "${1:-}" = --list ]; then printf '%s\n' "${SCENARIOS[@]}"; exit 0; fi
@@ -482,6 +483,46 @@ openssl-tls12-chacha20() {  # TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 (RFC 7
 openssl-tls13-aes128gcm() {  # TLS_AES_128_GCM_SHA256
   begin openssl-tls13-aes128gcm
   osuite13 TLS_AES_128_GCM_SHA256
+  finish
+}
+
+# --- other servers: lighttpd built on wolfSSL and on mbed TLS, Botan's own server --------------------------------
+# (apt-get install -y lighttpd lighttpd-mod-wolfssl lighttpd-mod-mbedtls botan); the client is s_client, whose key
+# log decrypts the sessions
+
+lighttpd_conf() {  # lighttpd_conf wolfssl|mbedtls: a static HTTPS server on $PORT with the server certificate
+  mkdir -p "$WORK/www"
+  printf 'hello from lighttpd over %s\n' "$1" > "$WORK/www/index.html"
+  cat > "$WORK/lighttpd-$1.conf" <<EOF
+server.modules = ("mod_$1")
+server.document-root = "$WORK/www"
+server.port = $PORT
+server.errorlog = "$WORK/lighttpd.err"
+server.pid-file = "$WORK/lighttpd.pid"
+ssl.engine = "enable"
+ssl.pemfile = "$HERE/server.crt.pem"
+ssl.privkey = "$HERE/server.key.pem"
+EOF
+}
+
+lighttpd-capture() {  # lighttpd-capture NAME TLS-LIBRARY S_CLIENT-OPTIONS...
+  local name=$1 lib=$2
+  shift 2
+  lighttpd_conf "$lib"
+  begin "$name"
+  server lighttpd -D -f "$WORK/lighttpd-$lib.conf"
+  printf 'GET /index.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | ocli $S4 "$@" -ign_eof
+  finish
+}
+wolfssl-tls13() { lighttpd-capture wolfssl-tls13 wolfssl -tls1_3; }
+wolfssl-tls12() { lighttpd-capture wolfssl-tls12 wolfssl -tls1_2; }
+mbedtls-tls12() { lighttpd-capture mbedtls-tls12 mbedtls -tls1_2; }
+# (lighttpd offers neither library's static RSA suites: these sessions need the key log)
+
+botan-tls12() {  # Botan 2's TLS server (its own TLS stack, TLS 1.2 at most): it echoes what it is sent
+  begin botan-tls12
+  server botan tls_server "$HERE/server.crt.pem" "$HERE/server.key.pem" --port=$PORT
+  say 0.3 $'hello botan\n' 1 | ocli $S4 -tls1_2
   finish
 }
 
