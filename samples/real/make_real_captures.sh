@@ -247,32 +247,21 @@ ocsp_setup() {  # ocsp_setup [V|R]: a throwaway CA, a server certificate it sign
     -cert "$d/server.crt" -ndays 3650 -respout "$d/resp.der" >/dev/null 2>&1
 }
 
-openssl-tls12-ocsp() {  # OCSP stapling: the client asks (status_request), the server sends CertificateStatus
-  ocsp_setup
-  begin openssl-tls12-ocsp
+ocsp-capture() {  # ocsp-capture NAME V|R S_CLIENT-OPTIONS...: s_server staples the CA's OCSP response, s_client -status
+  local name=$1 state=$2
+  shift 2
+  ocsp_setup "$state"
+  begin "$name"
   server openssl s_server -accept $PORT -cert "$WORK/ocsp/server.crt" -cert_chain "$WORK/ocsp/ca.crt" \
     -key "$WORK/ocsp/server.key" -www -status_file "$WORK/ocsp/resp.der"
-  ocli $S4 -tls1_2 -status -ign_eof < "$WORK/get.txt"
+  ocli $S4 "$@" -status -ign_eof < "$WORK/get.txt"
   finish
 }
-
-openssl-tls13-ocsp() {  # TLS 1.3 OCSP stapling: the response rides in the Certificate message's first entry
-  ocsp_setup
-  begin openssl-tls13-ocsp
-  server openssl s_server -accept $PORT -cert "$WORK/ocsp/server.crt" -cert_chain "$WORK/ocsp/ca.crt" \
-    -key "$WORK/ocsp/server.key" -www -status_file "$WORK/ocsp/resp.der"
-  ocli $S4 -tls1_3 -status -ign_eof < "$WORK/get.txt"
-  finish
-}
-
-openssl-tls13-ocsp-revoked() {  # the stapled response says the server's certificate is revoked; s_client goes on
-  ocsp_setup R
-  begin openssl-tls13-ocsp-revoked
-  server openssl s_server -accept $PORT -cert "$WORK/ocsp/server.crt" -cert_chain "$WORK/ocsp/ca.crt" \
-    -key "$WORK/ocsp/server.key" -www -status_file "$WORK/ocsp/resp.der"
-  ocli $S4 -tls1_3 -status -ign_eof < "$WORK/get.txt"
-  finish
-}
+# TLS 1.2: a CertificateStatus message after the Certificate; TLS 1.3: the response rides in the Certificate
+# message's first entry (status_request); revoked: s_client goes on regardless
+openssl-tls12-ocsp() { ocsp-capture openssl-tls12-ocsp V -tls1_2; }
+openssl-tls13-ocsp() { ocsp-capture openssl-tls13-ocsp V -tls1_3; }
+openssl-tls13-ocsp-revoked() { ocsp-capture openssl-tls13-ocsp-revoked R -tls1_3; }
 
 openssl-tls12-mtls() {
   begin openssl-tls12-mtls
