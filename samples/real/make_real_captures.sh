@@ -56,7 +56,7 @@ SCENARIOS=(
   gnutls-tls12-3des gnutls-tls10-dhe-3des gnutls-tls12-rc4 gnutls-tls11-rc4-md5 gnutls-tls12-null
   gnutls-tls12-camellia gnutls-tls12-dhe-ccm gnutls-tls12-ccm8 gnutls-tls13-ccm gnutls-tls13-ccm8
   gnutls-tls13-chacha20
-  wolfssl-tls13 wolfssl-tls12 mbedtls-tls12 botan-tls12
+  wolfssl-tls13 wolfssl-tls12 mbedtls-tls12 botan-tls12 erlang-client-tls13 erlang-client-tls12 erlang-server-tls13
 )
 
 if [ "${1:-}" = --list ]; then printf '%s\n' "${SCENARIOS[@]}"; exit 0; fi
@@ -512,6 +512,18 @@ botan-tls12() {  # Botan 2's TLS server (its own TLS stack, TLS 1.2 at most): it
   begin botan-tls12
   server botan tls_server "$HERE/server.crt.pem" "$HERE/server.key.pem" --port=$PORT
   say 0.3 $'hello botan\n' 1 | ocli $S4 -tls1_2
+  finish
+}
+
+# Erlang/OTP's ssl application (its own TLS implementation; apt-get install -y erlang-base erlang-ssl), through
+# erlang_tls_peer.escript: as a client against s_server, and as a server for s_client; its key log either way
+ERL_PEER=(escript "$HERE/erlang_tls_peer.escript")
+erlang-client-tls13() { begin erlang-client-tls13; server "${OSRV[@]}" -www; client "${ERL_PEER[@]}" client $S4 $PORT tlsv1.3 "$WORK/$NAME.keys"; finish; }
+erlang-client-tls12() { begin erlang-client-tls12; server "${OSRV[@]}" -www; client "${ERL_PEER[@]}" client $S4 $PORT tlsv1.2 "$WORK/$NAME.keys"; finish; }
+erlang-server-tls13() {
+  begin erlang-server-tls13
+  server "${ERL_PEER[@]}" server $PORT "$HERE/server.crt.pem" "$HERE/server.key.pem" "$WORK/$NAME.keys"
+  client openssl s_client -connect $S4:$PORT -servername localhost -tls1_3 -ign_eof < "$WORK/get.txt"
   finish
 }
 
