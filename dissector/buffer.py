@@ -57,6 +57,14 @@ class Buffer:
         p = self._need(n)
         return bytes(self.data[p:p + n])
 
+    def pull_varint(self) -> int:
+        """A QUIC variable-length integer (RFC 9000 16): 1, 2, 4 or 8 bytes, the length in the first two bits."""
+        first = self.pull_u8()
+        v = first & 0x3F
+        for byte in self.pull_bytes((1 << (first >> 6)) - 1):
+            v = (v << 8) | byte
+        return v
+
     def pull_rest(self) -> bytes:
         return self.pull_bytes(self.end - self.pos)
 

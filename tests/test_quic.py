@@ -239,6 +239,35 @@ def test_datagrams_delivered_out_of_order_read_the_same(name, tmp_path):
         assert not b.get("anomalies")
 
 
+@needs_tshark
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[TSHARK_WRONG] if n == "quic-aioquic-retry" else [])
+                                  for n in NAMES])
+def test_transport_parameters_match_tshark(name):
+    # each side's QUIC transport parameters (ClientHello, EncryptedExtensions): numbers and connection IDs
+    ours_ = []
+    for s in analyze([QUIC / f"{name}.pcap"], keylogs=[str(QUIC / f"{name}.keys")]):
+        for m in s["messages"]:
+            for e in m.get("extensions", []):
+                if e["name"] == "quic_transport_parameters" and not m.get("retransmission"):
+                    p = e["parameters"]
+                    ours_.append((str(p.get("initial_max_data", "")), str(p.get("max_idle_timeout", "")),
+                                  p.get("initial_source_connection_id", "")))
+    out = subprocess.run(["tshark", "-r", str(QUIC / f"{name}.pcap"), "-o", f"tls.keylog_file:{QUIC / f'{name}.keys'}",
+                          "-T", "fields", "-e", "tls.quic.parameter.initial_max_data",
+                          "-e", "tls.quic.parameter.max_idle_timeout", "-e", "tls.quic.parameter.initial_source_connection_id"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    theirs_ = [tuple(v.replace("<MISSING>", "") for v in line.split("\t")) for line in out.splitlines() if line.strip()]
+    assert ours_ and ours_ == theirs_
+
+
+def test_transport_parameters_of_a_browser():
+    [s] = analyze([QUIC / "chromium-h3.pcap"], keylogs=[str(QUIC / "chromium-h3.keys")])
+    hello = next(m for m in s["messages"] if m["type"] == "ClientHello")
+    [tp] = [e for e in hello["extensions"] if e["name"] == "quic_transport_parameters"]
+    assert tp["grease"] == 1 and tp["parameters"]["max_datagram_frame_size"] == 65536  # (RFC 9221: WebTransport)
+    assert tp["parameters"]["initial_source_connection_id"] == ""  # Chromium's zero-length connection ID
+
+
 def test_chromium_http3():
     s = ours("chromium-h3", True)
     assert (s["transport"], s["version"], s["sni"], s["alpn"]) == ("quic", "TLS 1.3", "www.example.test", "h3")

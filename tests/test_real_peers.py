@@ -501,7 +501,44 @@ def test_raw_public_key_instead_of_a_certificate(name):
                                 "key_type": "RSA", "key_size": 2048, "weak_key": False}]
     cert = next(m for m in s["messages"] if m["type"] == "Certificate" and m["from"] == "server")
     assert cert["certificate_type"] == "RawPublicKey" and s["decryption"]["status"] == "decrypted"
+    # negotiated: the ClientHello's server_certificate_type lists it, the server's answer names it (TLS 1.2 in its
+    # ServerHello, TLS 1.3 in its EncryptedExtensions)
+    hello = next(m for m in s["messages"] if m["type"] == "ClientHello")
+    assert "RawPublicKey" in {e["name"]: e for e in hello["extensions"]}["server_certificate_type"]["types"]
+    answer = next(m for m in s["messages"] if m["type"] in ("ServerHello", "EncryptedExtensions")
+                  and any(e["name"] == "server_certificate_type" for e in m.get("extensions", [])))
+    assert {e["name"]: e for e in answer["extensions"]}["server_certificate_type"]["type"] == "RawPublicKey"
     assert not [f for f in s["findings"] if "certificate" in f["id"]]
+
+
+@pytest.mark.parametrize("name", ["openssl-tls12-mtls", "gnutls-tls13-mtls"])
+def test_certificate_request_names_the_cas_it_accepts(name):
+    # TLS 1.2: the CertificateRequest's distinguished names; TLS 1.3: its certificate_authorities extension. Both
+    # servers were given the client's self-signed certificate as their CA file
+    from cryptography import x509
+
+    subject = x509.load_pem_x509_certificate((REAL / "client.crt.pem").read_bytes()).subject.rfc4514_string()
+    [s] = ours(name, "keylog")
+    request = next(m for m in s["messages"] if m["type"] == "CertificateRequest")
+    ext = {e["name"]: e for e in request.get("extensions", [])}
+    names = request.get("certificate_authorities") or ext["certificate_authorities"]["authorities"]
+    assert names == [subject] == ["CN=dissector test client"]
+
+
+def test_distinguished_names_read_as_cryptography_writes_them():
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    from dissector.tls.handshake import distinguished_name
+
+    rdn = x509.RelativeDistinguishedName
+    name = x509.Name([rdn([x509.NameAttribute(NameOID.COUNTRY_NAME, "FR")]),
+                      rdn([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Société, \"Générale\" + Co")]),
+                      rdn([x509.NameAttribute(NameOID.COMMON_NAME, "a"),  # two attributes in one RDN
+                           x509.NameAttribute(NameOID.EMAIL_ADDRESS, "x@example.com")]),
+                      rdn([x509.NameAttribute(NameOID.DOMAIN_COMPONENT, "example")])])
+    assert distinguished_name(name.public_bytes()) == name.rfc4514_string()
+    assert distinguished_name(b"\x30\x05\x31\x03\x30\x01") == "3005310330 01".replace(" ", "")  # not a Name: hex
 
 
 def test_null_cipher_record_shorter_than_its_mac_is_called_malformed():

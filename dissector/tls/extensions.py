@@ -227,12 +227,73 @@ def _empty(b: Buffer, ctx: str) -> Fields:
     return {}
 
 
+CERTIFICATE_TYPES = {0: "X509", 1: "OpenPGP", 2: "RawPublicKey"}  # RFC 7250
+
+
+def _certificate_type(b: Buffer, ctx: str) -> Fields:
+    """client_/server_certificate_type (RFC 7250): the types a ClientHello accepts, the one the server chose."""
+    if ctx == "client_hello":
+        return {"types": [name_of(CERTIFICATE_TYPES, t) for t in b.pull_list(1, b.pull_u8)]}
+    return {"type": name_of(CERTIFICATE_TYPES, b.pull_u8())}
+
+
+def _signed_certificate_timestamp(b: Buffer, ctx: str) -> Fields:
+    """RFC 6962: empty in a ClientHello (a request); else the list of SCTs, counted."""
+    if b.eof():
+        return {}
+    return {"scts": len(b.pull_list(2, lambda: b.pull_opaque(2)))}
+
+
+def _certificate_authorities(b: Buffer, ctx: str) -> Fields:
+    """RFC 8446 4.2.4: the distinguished names of the CAs whose certificates the sender accepts."""
+    from dissector.tls.handshake import distinguished_name
+
+    return {"authorities": [distinguished_name(dn) for dn in b.pull_list(2, lambda: b.pull_opaque(2))]}
+
+
+# RFC 9000 18.2 (and 9221, 9287, 9368): QUIC transport parameters, by id; those that are not integers
+QUIC_TRANSPORT_PARAMETERS = {
+    0x00: "original_destination_connection_id", 0x01: "max_idle_timeout", 0x02: "stateless_reset_token",
+    0x03: "max_udp_payload_size", 0x04: "initial_max_data", 0x05: "initial_max_stream_data_bidi_local",
+    0x06: "initial_max_stream_data_bidi_remote", 0x07: "initial_max_stream_data_uni",
+    0x08: "initial_max_streams_bidi", 0x09: "initial_max_streams_uni", 0x0A: "ack_delay_exponent",
+    0x0B: "max_ack_delay", 0x0C: "disable_active_migration", 0x0D: "preferred_address",
+    0x0E: "active_connection_id_limit", 0x0F: "initial_source_connection_id", 0x10: "retry_source_connection_id",
+    0x11: "version_information", 0x20: "max_datagram_frame_size", 0x2AB2: "grease_quic_bit",
+}
+_QUIC_OPAQUE_PARAMETERS = frozenset((0x00, 0x02, 0x0D, 0x0F, 0x10, 0x11))
+
+
+def _quic_transport_parameters(b: Buffer, ctx: str) -> Fields:
+    """QUIC transport parameters (RFC 9000 18): integers as numbers, connection IDs and the rest as hex;
+    reserved (GREASE) ids 31 * N + 27 are counted, other unknown ones kept by their id."""
+    params: dict[str, Any] = {}
+    grease = 0
+    while not b.eof():
+        pid = b.pull_varint()
+        value = b.pull_bytes(b.pull_varint())
+        if pid % 31 == 27:
+            grease += 1
+            continue
+        name = QUIC_TRANSPORT_PARAMETERS.get(pid, f"0x{pid:x}")
+        if pid in QUIC_TRANSPORT_PARAMETERS and pid not in _QUIC_OPAQUE_PARAMETERS:
+            params[name] = Buffer(value).pull_varint() if value else True  # (an empty one is a flag)
+        else:
+            params[name] = value.hex()
+    out: Fields = {"parameters": params}
+    if grease:
+        out["grease"] = grease
+    return out
+
+
 PARSERS: dict[int, Callable[[Buffer, str], Fields]] = {
     0: _server_name, 1: _max_fragment_length, 5: _status_request, 10: _groups, 11: _point_formats,
     13: _sig_algs, 14: _use_srtp, 16: _alpn, 21: _padding, 22: _empty, 23: _empty, 27: _compress_certificate,
     28: _record_size_limit, 35: _session_ticket, 40: _key_share, 41: _pre_shared_key, 42: _early_data,
     43: _supported_versions, 44: _cookie, 45: _psk_modes, 49: _empty, 50: _sig_algs, 51: _key_share, 54: _connection_id,
     34: _delegated_credential, 17513: _application_settings, 17613: _application_settings,
+    18: _signed_certificate_timestamp, 19: _certificate_type, 20: _certificate_type, 47: _certificate_authorities,
+    57: _quic_transport_parameters, 0xFFA5: _quic_transport_parameters,
     0xCA34: _trust_anchors, 0xFE0D: _encrypted_client_hello, 0xFF01: _renegotiation_info,
 }
 

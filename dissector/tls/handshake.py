@@ -474,8 +474,65 @@ def parse_certificate_request(body: bytes, ctx: Context) -> Fields:
     f: Fields = {"certificate_types": types}
     if ctx.version is not None and ctx.version >= 0x0303:
         f["signature_algorithms"] = [name_of(SIGNATURE_SCHEMES, a) for a in b.pull_list(2, b.pull_u16)]
-    f["distinguished_names"] = len(b.pull_list(2, lambda: b.pull_opaque(2)))
+    names = b.pull_list(2, lambda: b.pull_opaque(2))
+    f["distinguished_names"] = len(names)
+    f["certificate_authorities"] = [distinguished_name(dn) for dn in names]
     return f
+
+
+_DN_STRINGS = {0x0C: "utf-8", 0x13: "ascii", 0x16: "ascii", 0x14: "latin-1", 0x1E: "utf-16-be", 0x1C: "utf-32-be",
+               0x12: "ascii", 0x1A: "ascii"}  # UTF8, Printable, IA5, Teletex, BMP, Universal, Numeric, Visible
+
+
+def distinguished_name(der: bytes) -> str:
+    """An X.501 Name in DER (a CertificateRequest's certificate_authorities) as RFC 4514 text, through
+    cryptography's Name (which has no DER reader of its own); the hex when it is not a Name."""
+    from cryptography import x509
+
+    try:
+        rdns = []
+        tag, pos, end = _der(der, 0)
+        if tag != 0x30 or end != len(der):
+            raise ValueError
+        while pos < end:
+            tag, p, set_end = _der(der, pos)
+            attributes = []
+            while p < set_end:
+                _, q, seq_end = _der(der, p)
+                tag_oid, q, oid_end = _der(der, q)
+                vtag, v, v_end = _der(der, oid_end)
+                if tag_oid != 0x06 or vtag not in _DN_STRINGS:
+                    raise ValueError
+                value = bytes(der[v:v_end]).decode(_DN_STRINGS[vtag])
+                attributes.append(x509.NameAttribute(x509.ObjectIdentifier(_oid(der[q:oid_end])), value))
+                p = seq_end
+            rdns.append(x509.RelativeDistinguishedName(attributes))
+            pos = set_end
+        return x509.Name(rdns).rfc4514_string()
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return bytes(der).hex()
+
+
+def _der(b: bytes, pos: int) -> tuple[int, int, int]:
+    """A DER element at b[pos]: (tag, where its content starts, where it ends); ValueError past the end."""
+    tag, n = b[pos], b[pos + 1]
+    pos += 2
+    if n & 0x80:
+        k = n & 0x7F
+        n, pos = int.from_bytes(b[pos:pos + k], "big"), pos + k
+    if pos + n > len(b):
+        raise ValueError("DER element past its end")
+    return tag, pos, pos + n
+
+
+def _oid(b: bytes) -> str:
+    first, arcs, v = b[0], [], 0
+    for byte in b[1:]:
+        v = (v << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            arcs.append(v)
+            v = 0
+    return ".".join(str(x) for x in (min(first // 40, 2), first - 40 * min(first // 40, 2), *arcs))
 
 
 def parse_certificate_verify(body: bytes, ctx: Context) -> Fields:
