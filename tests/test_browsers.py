@@ -350,7 +350,7 @@ def test_the_inner_random_search_has_a_budget(tmp_path):
     from dissector.keys import build_keystore
 
     store = build_keystore([str(_renamed_keylog("chromium-h2", tmp_path))], [], [])
-    store.ech_trials_left = 0
+    store.search_trials_left = 0
     got = analyze([REAL / "chromium-h2.pcap"], keys=store)
     assert {s["decryption"]["status"] for s in got} == {"no-key"}
 

@@ -41,6 +41,12 @@ APP_ONLY_DECRYPTED = ("application data only{}: the key log has no handshake tra
 ECH_INNER = ("the key log names this session by another client random ({}...), found by trying its entries: "
              "the server accepted Encrypted Client Hello, and that is the random of the inner ClientHello, which "
              "stays encrypted; the Finished messages are not checked (their transcript holds it)")
+NO_SERVER_HELLO = ("the ServerHello is not in the capture: the cipher suite ({}) was found by trying the ClientHello's "
+                   "TLS 1.3 suites on the client's first encrypted record; the Finished messages are not checked (their "
+                   "transcript holds the server's messages)")
+NO_HELLO = ("the ClientHello is not in the capture: its client random ({}...) was found by trying the key log's entries "
+            "on the first encrypted record; the Finished messages are not checked (their transcript starts with the "
+            "ClientHello)")
 MAX_EARLY_HELD = 1 << 20  # bytes of 0-RTT data held until the handshake says whether the server took it
 MAX_APP_ONLY_TRIALS = 16  # more encrypted records than a TLS 1.3 handshake has: the secret does not fit
 
@@ -105,10 +111,13 @@ class TLSConnection:
         self.offered_ech = False  # the ClientHello carries encrypted_client_hello (real or GREASE)
         self.app_only_detail = ""  # the status detail once application data decrypts without handshake keys
         # TLS 1.3 secrets are looked up by this random: the ClientHello's, or, when the server accepted Encrypted
-        # Client Hello, the encrypted inner ClientHello's, found by trying the key log's entries (ech_search)
+        # Client Hello, the encrypted inner ClientHello's, found by trying the key log's entries (key_search); so
+        # is the random of a session whose ClientHello is not in the capture (hello_missing)
         self.key_random = b""
-        self.ech_search = False
+        self.key_search = False
         self.ech_inner = False
+        self.hello_missing = False
+        self.suite_tried = False  # (the search of _search_suite is made once)
         # the inner ClientHello opened with an ECH key (see _open_ech), until the ServerHello says whether the
         # server took it; then what the session says about ECH (SessionInfo.ech)
         self.ech: ech.InnerHelloState | None = None
@@ -208,7 +217,12 @@ class TLSConnection:
         if encrypted:
             self.saw_encrypted = True
             if side.protection is None and side.next13 is None:
-                if not (self.ech_search and direction == SERVER and self._ech_inner_keys(ctype, version, body, ts)):
+                if not (self.key_search and tls13 and direction == SERVER
+                        and self._search_key_random(ctype, version, body, ts)) \
+                        and not (direction == CLIENT and self.suite is None and not self.suite_tried
+                                 and self._search_suite(ctype, version, body, ts)) \
+                        and not (self.key_search and not tls13 and self._search_master(direction, ctype, version, body,
+                                                                                      ts)):
                     self._undecrypted(direction, side, ctype, len(body), ts)
                     return
             plain = self._decrypt(direction, side, ctype, version, body, ts)
@@ -420,7 +434,7 @@ class TLSConnection:
             self.resumed = False
             self._pending_ticket = b""
         self.client_random = self.key_random = bytes(h.random)
-        self.ech_search = self.ech_inner = False
+        self.key_search = self.ech_inner = False
         self.ech = self.ech_info = None
         if len(self.keys.seen_randoms) < self.keys.max_cached:
             self.keys.seen_randoms.add(self.client_random)
@@ -555,7 +569,7 @@ class TLSConnection:
             # (after ECH the transcript holds the inner ClientHello, which is encrypted: it cannot be checked; with
             # only the application secrets, the handshake messages stayed encrypted: the transcript misses them)
             if (side.secret is not None and not (direction == CLIENT and self.early_skipped) and not self.ech_inner
-                    and not self.app_only_detail):
+                    and not self.hello_missing and not self.app_only_detail):
                 th = schedule13.transcript_hash(self.hash13, b"".join(self.transcript))
                 expected = schedule13.finished_verify_data(self.hash13, side.secret, th, self.ctx.draft, self.dtls)
             self._hashed(raw)
@@ -566,7 +580,7 @@ class TLSConnection:
                 self.handshake_messages = len(self.transcript)
                 self._tls13_switch(CLIENT, "CLIENT_TRAFFIC_SECRET_0", ts)
         else:
-            if self.master is not None and self.version is not None and self.suite is not None:
+            if self.master is not None and self.version is not None and self.suite is not None and not self.hello_missing:
                 try:
                     expected = prf.finished_verify_data(self.version, self.suite.prf_hash, self.master,
                                                         direction == CLIENT, b"".join(self.transcript))
@@ -645,6 +659,10 @@ class TLSConnection:
     def _derive_tls12_keys(self, ts: float) -> None:
         suite, version = self.suite, self.version
         if suite is None or version is None:
+            return
+        if not self.client_random:  # no ClientHello: no key derives without its random; a key log may still name it
+            self.key_search = len(self.keys.keylog) > 0 and suite.mode != "null"
+            self._set_status(NO_KEY, self._no_key_reason())
             return
         master, why = self._find_master()
         if master is None:
@@ -883,7 +901,9 @@ class TLSConnection:
         if self._tls13_app_only_keys(suite, s_secret, c_secret):
             self._set_status(NO_KEY, APP_ONLY)
         elif s_secret is None and c_secret is None:
-            self.ech_search = self.offered_ech and len(keylog) > 0 and not self.ech_inner
+            # the key log may still name the session: by the encrypted inner ClientHello's random (ECH), or by the
+            # random of a ClientHello the capture does not hold
+            self.key_search = (self.offered_ech or not self.client_random) and len(keylog) > 0 and not self.ech_inner
             self._set_status(NO_KEY, self._no_key_reason())
 
     def _tls13_app_only_keys(self, suite: Suite, s_secret: bytes | None, c_secret: bytes | None) -> bool:
@@ -901,11 +921,76 @@ class TLSConnection:
             self.app_only_detail = APP_ONLY_DECRYPTED.format("" if len(sides) == 2 else f" from the {sides[0]}")
         return bool(sides)
 
-    def _ech_inner_keys(self, ctype: int, version: int, body: bytes, ts: float) -> bool:
-        """The server accepted ECH: the key log names this session by the inner ClientHello's random, which
-        is encrypted on the wire. Find it by trying the entries of other randoms on the server's first
-        encrypted record (its AEAD tag only fits the right key), then take both sides' handshake keys."""
-        self.ech_search = False
+    def _search_master(self, direction: str, ctype: int, version: int, body: bytes, ts: float) -> bool:
+        """TLS <= 1.2 without the ClientHello: its random, which every key derives from, is missing. Try the key
+        log's CLIENT_RANDOM entries (of randoms not seen) on the first encrypted record: the keys they give with the
+        ServerHello's random open it only for the right one (its MAC or AEAD tag)."""
+        self.key_search = False
+        suite, v, keys = self.suite, self.version, self.keys
+        if suite is None or v is None or not can_decrypt(suite) or not self.server_random:
+            return False
+        for random, master in keys.keylog.entries("CLIENT_RANDOM"):
+            if random in keys.seen_randoms:
+                continue
+            if keys.search_trials_left <= 0:
+                return False
+            keys.search_trials_left -= 1
+            try:
+                km = prf.split_key_block(suite, prf.key_block(v, suite.prf_hash, master, random, self.server_random,
+                                                              prf.key_block_length(v, suite)))
+                if direction == CLIENT:
+                    prot = make_protection(v, suite, km.client_key, km.client_iv, km.client_mac_key,
+                                           encrypt_then_mac=self.etm)
+                else:
+                    prot = make_protection(v, suite, km.server_key, km.server_iv, km.server_mac_key,
+                                           encrypt_then_mac=self.etm)
+                prot.decrypt(0, ctype, version, body)
+            except (DecryptError, ValueError):
+                continue
+            self.client_random = self.key_random = random
+            self.hello_missing = True
+            self._derive_tls12_keys(ts)
+            for side in self.sides.values():  # the sides already past their ChangeCipherSpec take their keys now
+                if side.encrypted and side.protection is None:
+                    side.protection, side.pending, side.seq = side.pending, None, 0
+            self._set_status(DECRYPTED, NO_HELLO.format(random.hex()[:16]))
+            return True
+        return False
+
+    def _search_suite(self, ctype: int, version: int, body: bytes, ts: float) -> bool:
+        """No ServerHello in the capture (only the client's side was captured, say), so the suite is unknown: try
+        the ClientHello's TLS 1.3 suites with its client handshake secret on the client's first encrypted record,
+        and go on as if the server had chosen the one that opens it."""
+        self.suite_tried = True
+        secret = self.keys.keylog.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET", self.client_random)
+        if secret is None or ctype != 23 or not self.transcript:
+            return False
+        try:
+            hello = hs.client_hello_essentials(self.transcript[0][4:], self.dtls)
+        except MalformedInput:
+            return False
+        for sid in hello.suite_ids():
+            suite = SUITES.get(sid)
+            if suite is None or not 0x1301 <= sid <= 0x1305 or schedule13.hash_len(suite.prf_hash) != len(secret):
+                continue
+            try:
+                self._protection13(suite, secret).decrypt(0, ctype, version, body)
+            except DecryptError:
+                continue
+            self.version, self.suite, self.hello_missing = 0x0304, suite, True
+            self.ctx.version, self.ctx.tls13, self.ctx.kx = 0x0304, True, suite.kx
+            self._tls13_handshake_keys(ts)
+            self._session_info(ts)
+            self._set_status(DECRYPTED, NO_SERVER_HELLO.format(suite.name))
+            return True
+        return False
+
+    def _search_key_random(self, ctype: int, version: int, body: bytes, ts: float) -> bool:
+        """The key log names this session by a random the capture does not show: the inner ClientHello's when the
+        server accepted ECH (it is encrypted on the wire), or that of a ClientHello missing from the capture. Find
+        it by trying the entries of other randoms on the server's first encrypted record (its AEAD tag only fits
+        the right key), then take both sides' handshake keys."""
+        self.key_search = False
         suite = self.suite
         if suite is None:
             return False
@@ -915,14 +1000,20 @@ class TLSConnection:
         for random, secret in keys.keylog.entries("SERVER_HANDSHAKE_TRAFFIC_SECRET"):
             if random in seen or len(secret) != size:
                 continue
-            if keys.ech_trials_left <= 0:  # the run's budget for this search is spent
+            if keys.search_trials_left <= 0:  # the run's budget for these searches is spent
                 return False
-            keys.ech_trials_left -= 1
+            keys.search_trials_left -= 1
             try:
                 self._protection13(suite, secret).decrypt(0, ctype, version, body)
             except DecryptError:
                 continue
-            self.key_random, self.ech_inner = random, True
+            self.key_random = random
+            if not self.client_random:
+                self.hello_missing = True
+                self._tls13_handshake_keys(ts)
+                self._set_status(DECRYPTED, NO_HELLO.format(random.hex()[:16]))
+                return True
+            self.ech_inner = True
             self.ech_info = {"status": "accepted", "inner_random": random.hex(),
                              "detail": "the key log names the session by this random, not the outer one's"}
             self._session_info(ts)

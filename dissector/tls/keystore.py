@@ -32,7 +32,7 @@ class KeyStore:
     # ClientHello randoms seen in this run (not candidates for another session's hidden ECH inner random), and
     # how many more key log entries that search may try in all (about 10 us each)
     seen_randoms: set[bytes] = field(default_factory=set)
-    ech_trials_left: int = 100_000
+    search_trials_left: int = 100_000  # key log entries tried for sessions whose random is hidden or missing
 
     def empty(self) -> bool:
         return not (len(self.keylog) or self.rsa_keys or self.psks or self.ech_keys or self.by_session_id
