@@ -74,6 +74,10 @@ def test_only_the_client_side_captured(tmp_path, name):
         assert "ServerHello is not in the capture" in s["decryption"]["detail"]
         assert (s["version"], s["cipher_suite"]) == (whole["version"], whole["cipher_suite"])
         assert s["app_data"]["client"] == whole["app_data"]["client"]
+        # the HTTP plugin says why its request has no answer
+        [s] = analyze([_rewrite(tmp_path, name, lambda client, p: client)], plugins=True, **_keys(name))
+        [why] = [a["detail"] for a in s["anomalies"] if a["name"] == "http_response_error"]
+        assert "no bytes from the server" in why
     else:  # TLS <= 1.2 keys derive from the ServerHello's random too: nothing can be done, and it is said
         assert s["decryption"] == {"status": "no-key",
                                    "detail": "no ServerHello in the capture: the negotiated cipher suite is unknown"}

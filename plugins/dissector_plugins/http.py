@@ -615,6 +615,7 @@ class _H1Flow:
         self.client_dead = False
         self.server_dead = False
         self.upgraded: str | None = None
+        self.server_bytes = 0  # of the server's stream, all told
 
     # -- client -> server --------------------------------------------------------------------------------
     def feed_client(self, data: bytes, ts: float) -> list[Event]:
@@ -701,6 +702,7 @@ class _H1Flow:
 
     # -- server -> client --------------------------------------------------------------------------------
     def feed_server(self, data: bytes, ts: float) -> list[Event]:
+        self.server_bytes += len(data)
         if self.server_dead or self.upgraded:
             return []
         if self.resp_conn is None:
@@ -787,8 +789,10 @@ class _H1Flow:
 
     def _response_error(self, ex: Exchange, exc: h11.RemoteProtocolError, ts: float, out: list[Event]) -> None:
         self.server_dead = True
-        out.append(Anomaly(ts, self.flow, "http", "http_response_error",
-                           f"response to request {ex.stream}: {_protocol_error(exc, 'server')}", SERVER))
+        why = _protocol_error(exc, "server") if self.server_bytes else \
+            "the capture holds no bytes from the server on this connection (one direction only, or cut before the answer)"
+        out.append(Anomaly(ts, self.flow, "http", "http_response_error", f"response to request {ex.stream}: {why}",
+                           SERVER))
         if ex.status is not None and not ex.resp_emitted:
             self.pending.popleft()
             out.append(ex.response_event(self.flow, ts))
