@@ -7,6 +7,8 @@ must give the same session documents, times apart (versions, suites, messages an
 anomalies, decryption, decrypted bytes, what the plugins read, how TLS was reached from another protocol) as
 the capture as it was recorded.
 
+IPv4 packets are also sent as fragments (8 to 512 bytes, in order or last first), which IP reassembly must undo.
+
 What is left alone, because it changes what the capture means: the SYN (it carries the initial sequence number,
 and TCP Fast Open data), datagrams (their order is their content's order), and the first segments of a flow
 whose SYN is not in the capture (its stream starts at the first byte seen).
@@ -140,6 +142,27 @@ def impaired(frames: list[tuple[float, bytes]], seed: int, linktype: int = 1) ->
     return out
 
 
+def fragmented(frames: list[tuple[float, bytes]], seed: int) -> list[tuple[float, bytes]]:
+    """Ethernet frames with every other IPv4 packet over 300 bytes sent as fragments of 8 to 512 bytes, half of
+    them last fragment first (a tunnel's small MTU on the way; for an overlay, its outer packets)."""
+    from scapy.all import IP, Ether, fragment, raw
+
+    rnd = random.Random(seed)
+    out = []
+    for ts, frame in frames:
+        pkt = Ether(frame)
+        if IP in pkt and len(pkt) > 300 and rnd.random() < 0.5 and not pkt[IP].flags.MF and pkt[IP].frag == 0:
+            ip = pkt[IP]
+            ip.flags = 0  # (clear Don't Fragment)
+            pieces = fragment(ip, fragsize=rnd.choice([8, 64, 256, 512]))
+            if rnd.random() < 0.5:
+                pieces.reverse()
+            out.extend((ts, raw(Ether(src=pkt.src, dst=pkt.dst, type=0x0800) / piece)) for piece in pieces)
+        else:
+            out.append((ts, frame))
+    return out
+
+
 @functools.cache
 def _frames(path) -> tuple[list[tuple[float, bytes]], set[int]]:
     with open_capture(str(path)) as cap:
@@ -173,6 +196,19 @@ def test_corpus_capture_resegmented_reordered_and_retransmitted_reads_the_same(t
     _check(tmp_path, path, keys)
 
 
+@pytest.mark.parametrize("path,keys", _real_cases()[::4] + _corpus_cases())
+def test_ip_fragments_in_any_order_read_the_same(tmp_path, path, keys):
+    frames, linktypes = _frames(path)
+    if linktypes != {1}:
+        pytest.skip(f"link types {sorted(linktypes)}: the fragmenting handles Ethernet")
+    out = tmp_path / "fragmented.pcap"
+    with open(out, "wb") as f:
+        w = PcapWriter(f)
+        for ts, frame in fragmented(frames, 3):
+            w.write(ts, frame)
+    assert _digest(analyze([out], plugins=True, **keys)) == _digest(analyze([path], plugins=True, **keys))
+
+
 def test_the_rewriting_does_what_it_says():
     # the checks above must not pass because nothing was changed
     frames, _ = _frames(REAL / "firefox-h2.pcap")
@@ -183,3 +219,5 @@ def test_the_rewriting_does_what_it_says():
     assert min(len(decode_frame(1, memoryview(f)).payload) or 99 for _, f in out) <= 3
     kept = [f for _, f in frames if f in after]
     assert kept != list(dict.fromkeys(f for _, f in out if f in before))  # reordered
+    pieces = fragmented(frames, 3)
+    assert len(pieces) > len(frames) + 20 and min(len(f) for _, f in pieces) < 60  # 8-byte fragments
