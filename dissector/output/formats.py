@@ -140,7 +140,9 @@ def request_line(r: dict) -> str:
     target = str(r.get("target") or "")
     if len(target) > 70:
         target = target[:67] + "..."
-    parts = [str(r.get("method") or "?"), f"{r.get('host') or ''}{target}", "->", str(r.get("status") or "no response")]
+    # the host before an origin-form target ("/path"); an absolute URL, CONNECT's host:port or "*" stands alone
+    where = f"{r.get('host') or ''}{target}" if target.startswith("/") else target
+    parts = [str(r.get("method") or "?"), where, "->", str(r.get("status") or "no response")]
     auth = r.get("auth")
     if isinstance(auth, dict) and auth.get("scheme"):
         parts.append(f"[{auth['scheme']}{' ' + auth['user'] if auth.get('user') else ''}]")
