@@ -31,6 +31,7 @@ from dissector.tls.dtls import DTLSConnection, starts_association, whole_records
 from dissector.tls.keystore import KeyStore
 from dissector.tls.quic import QUICConnection, client_initial, quic_version
 from dissector.tls.records import looks_like_tls, plausible_header
+from dissector.tunnel import TunnelWatch, tunnel_flow
 from dissector.upgrades import (
     REFINABLE,
     WATCH_LIMIT,
@@ -72,7 +73,7 @@ class FlowState:
 
     __slots__ = ("flow", "dirs", "tls", "probe", "ignored", "last_ts", "fin", "rst", "syn_seen", "client_addr",
                  "established", "keys", "foreign", "cleartext", "starttls", "upgrade", "snapped", "held",
-                 "client_said")
+                 "client_said", "tunnel", "inner")
 
     def __init__(self, flow: Flow, client_addr: tuple) -> None:
         self.flow = flow
@@ -94,6 +95,8 @@ class FlowState:
         self.snapped = False  # the capture cut a packet of this connection short (its snapshot length)
         self.held: list | None = None  # a watched mail or FTP connection's cleartext so far: (time, direction, bytes)
         self.client_said = b""  # the client's bytes since the upgrade was named, while a later write may refine it
+        self.tunnel: TunnelWatch | None = None  # a decrypted TLS session watched for a CONNECT tunnel (tunnel.py)
+        self.inner: TLSConnection | None = None  # the TLS session inside that tunnel
 
 
 class DatagramFlowState:
@@ -102,6 +105,7 @@ class DatagramFlowState:
     __slots__ = ("flow", "dirs", "tls", "ignored", "last_ts", "keys", "foreign", "client_addr", "encrypted")
     starttls = 0  # (what _end asks of a TCP flow)
     held = None
+    inner = None
 
     def __init__(self, flow: Flow, client_addr: tuple) -> None:
         self.flow = flow
@@ -295,7 +299,13 @@ class Pipeline:
                         self._detect(state, direction, chunk, ts, out)
                     continue
                 tls.out = out
-                tls.data(direction, chunk, ts)
+                # (until its CONNECT request is whole, only the client's bytes can tell a tunnel)
+                if state.tunnel is None or (direction != CLIENT and not state.tunnel.target):
+                    tls.data(direction, chunk, ts)
+                else:
+                    mark = len(out)
+                    tls.data(direction, chunk, ts)
+                    self._tunnel(state, out, mark, ts)
             except Exception as exc:  # noqa: BLE001 - a bug on one flow must not stop the capture
                 self._internal_error(state, exc, direction, ts, out)
                 return
@@ -410,8 +420,38 @@ class Pipeline:
         tls = state.tls = TLSConnection(state.flow, self.keys, out, self.max_handshake)
         tls.snapped = state.snapped
         self.stats.tls_flows += 1
+        if not self.keys.empty():  # (what it decrypts may be a CONNECT tunnel to another TLS server)
+            state.tunnel = TunnelWatch()
         out.append(SessionStart(ts, state.flow, False, upgrade))
         return tls
+
+    def _tunnel(self, state: FlowState, out: list, mark: int, ts: float) -> None:
+        """The outer session's new application data: watched for a CONNECT exchange; once its tunnel is open, handed
+        to the TLS session inside it (events of its own flow, after the outer session's)."""
+        flow, watch = state.flow, state.tunnel
+        for i in range(mark, len(out)):
+            ev = out[i]
+            if type(ev) is not AppData or ev.flow is not flow:
+                continue
+            if ev.data is None or watch is None:
+                state.tunnel = None  # not decrypted: nothing to watch
+                return
+            parts = watch.feed(ev.direction, ev.data)
+            if parts is None:
+                state.tunnel = None
+                return
+            for direction, data in parts:
+                inner = state.inner
+                if inner is None:
+                    if not looks_like_tls(data):  # a tunnel, but not to a TLS server
+                        state.tunnel = None
+                        return
+                    inner = state.inner = TLSConnection(tunnel_flow(flow, ts), self.keys, out, self.max_handshake)
+                    self.stats.tls_flows += 1
+                    out.append(SessionStart(ts, inner.flow, False, f"HTTP CONNECT {watch.target} inside TLS session "
+                                                                    f"{flow.id} (an HTTPS proxy)"))
+                inner.out = out
+                inner.data(direction, data, ts)
 
     def _held_cleartext(self, state: FlowState, out: list) -> None:
         """A mail or FTP connection that did not start TLS: from here on a cleartext session, its held bytes first."""
@@ -565,6 +605,10 @@ class Pipeline:
         elif state.starttls and not state.foreign:  # watched to its end, and no TLS came
             self.stats.non_tls_flows += 1
         out.append(FlowEnd(ts, state.flow, reason))
+        if state.inner is not None:  # the session inside its CONNECT tunnel ends with it
+            state.inner.out = out
+            state.inner.close(ts)
+            out.append(FlowEnd(ts, state.inner.flow, reason))
         closed = self.closed
         for k in state.keys:
             if self.flows.get(k) is state:

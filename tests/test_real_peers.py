@@ -20,6 +20,7 @@ import pytest
 from dissector.tls.connection import TLSConnection
 from dissector.tls.constants import HANDSHAKE_TYPES, version_name
 from dissector.tls.suites import DECRYPTABLE_CIPHERS, SUITES_BY_NAME, suite_name
+from dissector.tunnel import TUNNEL_ID_BASE
 from tests.conftest import SAMPLES, analyze, needs_tshark
 
 REAL = SAMPLES / "real"
@@ -144,8 +145,12 @@ def ours(name: str, mode: str) -> tuple:
 
 
 def our_sessions(name: str, mode: str) -> dict[str, dict]:
+    """Our sessions by client endpoint; a session inside another's CONNECT tunnel is left out (tshark 4.0 shows the
+    tunnel's bytes as HTTP continuation data: test_tls_inside_an_https_proxy_tunnel checks them)."""
     sessions = {}
     for s in ours(name, mode):
+        if s["id"] >= TUNNEL_ID_BASE:
+            continue
         assert s["client"] not in sessions, f"two sessions for client {s['client']}"
         sessions[s["client"]] = s
     return sessions
@@ -539,6 +544,28 @@ def test_distinguished_names_read_as_cryptography_writes_them():
                       rdn([x509.NameAttribute(NameOID.DOMAIN_COMPONENT, "example")])])
     assert distinguished_name(name.public_bytes()) == name.rfc4514_string()
     assert distinguished_name(b"\x30\x05\x31\x03\x30\x01") == "3005310330 01".replace(" ", "")  # not a Name: hex
+
+
+def test_tls_inside_an_https_proxy_tunnel():
+    # curl -> squid over TLS (https_port) -> CONNECT www.example.test:443 -> nginx: the outer session is the proxy's,
+    # the inner one nginx's, both in curl's key log; the inner session is read from the outer one's plaintext
+    outer, inner = ours("https-proxy-connect", "keylog")
+    assert (outer["id"], inner["id"]) == (0, TUNNEL_ID_BASE)
+    assert inner["upgrade"] == "HTTP CONNECT www.example.test:443 inside TLS session 0 (an HTTPS proxy)"
+    for s in (outer, inner):
+        assert s["decryption"] == {"status": "decrypted", "detail": ""}  # (both Finished messages verified)
+    assert (inner["sni"], inner["alpn"], inner["version"]) == ("www.example.test", "http/1.1", "TLS 1.3")
+    assert inner["certificates"]["server"]["sni_match"] and outer["sni"] is None
+    # the inner session's records are the tunnel's bytes: what follows the CONNECT exchange in the outer plaintext
+    both = {s["id"]: s for s in analyze([REAL / "https-proxy-connect.pcap"],
+                                        keylogs=[str(REAL / "https-proxy-connect.keys")], plugins=True)}
+    assert [(r["method"], r["target"], r["status"]) for r in both[0]["http"]["requests"]] == \
+        [("CONNECT", "www.example.test:443", 200)]
+    assert [(r["method"], r["target"], r["status"]) for r in both[TUNNEL_ID_BASE]["http"]["requests"]] == \
+        [("GET", "/", 200)]
+    if shutil.which("tshark"):  # tshark reads the outer session only, to the same bytes
+        [st] = theirs("https-proxy-connect", "keylog").values()
+        assert (st["client"], st["version"]) == (outer["client"], outer["version"])
 
 
 def test_null_cipher_record_shorter_than_its_mac_is_called_malformed():

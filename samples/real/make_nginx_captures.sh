@@ -8,7 +8,7 @@
 #   sudo ./make_nginx_captures.sh           # (re)make all of them (the files listed below)
 #   sudo ./make_nginx_captures.sh h1        # or only some: h1, h2, chromium, firefox, chromium-brotli,
 #                                           # firefox-zstd, firefox-zlib, go-server, go-client, proxy,
-#                                           # haproxy-v1, haproxy-v2, java
+#                                           # https-proxy, haproxy-v1, haproxy-v2, java
 #
 # Needs root (network namespaces, tcpdump) and: iproute2 (ip, ss), tcpdump, nginx, curl, openssl;
 # ethtool if present (offloads off); chromium, firefox-esr and certutil for the browser captures, and
@@ -51,6 +51,9 @@
 #   proxy-connect (.pcap/.keys): curl through tinyproxy (in the server's namespace, port 3128) to nginx:
 #                       HTTP CONNECT, the proxy's 200, then TLS 1.3 inside the tunnel; captured on the
 #                       client-to-proxy leg
+#   https-proxy-connect (.pcap/.keys): curl through squid's https_port (an HTTPS proxy, port 3129) to nginx: TLS
+#                       to the proxy, CONNECT inside it, then TLS to nginx inside that tunnel; curl's key log holds
+#                       both sessions (needs squid-openssl)
 #   java-client-tls12-rsa (.pcap/.keys/.key.pem): JavaTlsClient.java (the JDK's SunJSSE, HttpsURLConnection)
 #                       against nginx, TLS 1.2 with the RSA key exchange suite TLS_RSA_WITH_AES_128_GCM_SHA256:
 #                       nginx's private key decrypts it. Java writes no key log: the .keys file is what
@@ -61,8 +64,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 NS_C=dsn-cli NS_S=dsn-srv
 S4=10.99.1.1 C4=10.99.1.2
 HOST=www.example.test
-CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib go-server go-client proxy haproxy-v1 haproxy-v2
-          java)
+CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib go-server go-client proxy https-proxy haproxy-v1
+          haproxy-v2 java)
 
 if [ "$(id -u)" != 0 ]; then echo "make_nginx_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
 for tool in ip ss tcpdump nginx curl openssl; do
@@ -70,7 +73,7 @@ for tool in ip ss tcpdump nginx curl openssl; do
 done
 if [ $# -gt 0 ]; then
   for n in "$@"; do
-    case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib|go-server|go-client|proxy|haproxy-v1|haproxy-v2|java) ;;
+    case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib|go-server|go-client|proxy|https-proxy|haproxy-v1|haproxy-v2|java) ;;
       *) echo "unknown capture: $n (see the top of this script)" >&2; exit 2;; esac
   done
   CAPTURES=("$@")
@@ -279,7 +282,7 @@ begin() {  # begin NAME: start tcpdump on the server's interface
   local name=$1
   echo "== $name" >&2
   rm -f "$WORK/$name".* "$WORK/cookies.txt"
-  start_tcpdump $NS_S vsrv "$WORK/$name.pcap" "tcp port 443 or tcp port 8443 or tcp port 9443 or tcp port 3128 or tcp port 4443"
+  start_tcpdump $NS_S vsrv "$WORK/$name.pcap" "tcp port 443 or tcp port 8443 or tcp port 9443 or tcp port 3128 or tcp port 3129 or tcp port 4443"
 }
 
 finish() {  # finish NAME: stop tcpdump, keep the capture and its key log
@@ -390,6 +393,29 @@ proxy_capture() {  # curl -> tinyproxy (HTTP CONNECT) -> nginx; the capture hold
   stop "$PROXY_PID"; PROXY_PID=""
 }
 
+https_proxy_capture() {  # curl -> squid over TLS (an HTTPS proxy: https_port) -> CONNECT -> nginx: TLS inside TLS;
+                         # the capture holds the client-to-proxy leg, curl's key log has both sessions
+  local name=https-proxy-connect
+  mkdir -p "$WORK/squid"
+  printf '%s\n' "https_port $S4:3129 tls-cert=$WORK/nginx-server.crt.pem tls-key=$HERE/nginx-server.key.pem" \
+    "http_access allow all" "acl SSL_ports port 443" "cache deny all" "pid_filename $WORK/squid/squid.pid" \
+    "cache_log $WORK/squid/cache.log" "access_log $WORK/squid/access.log" "coredump_dir $WORK/squid" \
+    "cache_effective_user proxy" "hosts_file $WORK/squid/hosts" > "$WORK/squid.conf"
+  printf '%s %s\n' "$S4" "$HOST" > "$WORK/squid/hosts"
+  chmod 777 "$WORK/squid"; chmod 755 "$WORK"  # (squid drops root for the proxy user)
+  rm -f /dev/shm/squid-*  # (shared memory a squid that died left behind)
+  ip netns exec $NS_S squid -N -f "$WORK/squid.conf" >"$WORK/squid/stdout.log" 2>&1 &
+  PROXY_PID=$!
+  wait_for_port $NS_S 3129 || { echo "squid did not start" >&2; cat "$WORK/squid/cache.log" >&2; return 1; }
+  begin "$name"
+  (cd "$WORK" && SSLKEYLOGFILE="$WORK/$name.keys" timeout 30 ip netns exec $NS_C curl -sS -o /dev/null \
+      -w '%{http_version} %{http_code} %{url_effective} via %{http_connect}\n' --proxy "https://$S4:3129" \
+      --proxy-cacert "$WORK/nginx-server.crt.pem" --proxy-insecure \
+      --cacert "$WORK/nginx-server.crt.pem" --http1.1 "https://$HOST/") | sed 's/^/   /' >&2
+  finish "$name"
+  stop "$PROXY_PID"; PROXY_PID=""
+}
+
 haproxy_capture() {  # haproxy_capture v1|v2: curl -> HAProxy (TCP mode, in the client's namespace) -> nginx with
                      # a PROXY protocol header; the capture holds the load-balancer-to-nginx leg
   local v=$1 name=haproxy-proxy-$1 send=send-proxy
@@ -439,6 +465,7 @@ for w in "${CAPTURES[@]}"; do
     chromium|firefox) browser "$w" "$w-h2" https://browser.example.test/;;
     go-server|go-client) go_capture "${w#go-}";;
     proxy) proxy_capture;;
+    https-proxy) https_proxy_capture;;
     haproxy-v1|haproxy-v2) haproxy_capture "${w#haproxy-}";;
     java) java_capture;;
     *) tlslite "${w#*-}"
