@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from dissector.commands.listing import add_listing_arguments, analyse, finish, iso_ms, write_rows
+from dissector.output.formats import request_url
 
 COLUMNS = ["time", "session", "client", "method", "url", "status", "auth", "oauth2", "cookies"]
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     sessions, result = analyse(args)
     rows = request_rows(sessions)
     write_rows(args, "requests", rows, COLUMNS, lambda r: [
-        iso_ms(r["time"]), r["session"], r["client"], r["method"], f"{r['host'] or ''}{r['target']}",
+        iso_ms(r["time"]), r["session"], r["client"], r["method"], request_url(r["host"], r["target"] or ""),
         r["status"] if r["status"] is not None else "-", r["auth"] or "", r["oauth2"] or "", r["cookies"]])
     if args.format == "table":
         decrypted = result.decryption.get("decrypted", 0)

@@ -135,14 +135,18 @@ def _detail_lines(lines: list[str], key: str, value: Any, indent: int) -> None:
 
 
 
+def request_url(host: str | None, target: str) -> str:
+    """Where a request goes: the host before an origin-form target ("/path"); an absolute URL, CONNECT's host:port
+    or "*" stands alone."""
+    return f"{host or ''}{target}" if target.startswith("/") else target
+
+
 def request_line(r: dict) -> str:
     """One HTTP request as a line: method, host+target, status, and what it carried (auth, OAuth2, cookies)."""
     target = str(r.get("target") or "")
     if len(target) > 70:
         target = target[:67] + "..."
-    # the host before an origin-form target ("/path"); an absolute URL, CONNECT's host:port or "*" stands alone
-    where = f"{r.get('host') or ''}{target}" if target.startswith("/") else target
-    parts = [str(r.get("method") or "?"), where, "->", str(r.get("status") or "no response")]
+    parts = [str(r.get("method") or "?"), request_url(r.get("host"), target), "->", str(r.get("status") or "no response")]
     auth = r.get("auth")
     if isinstance(auth, dict) and auth.get("scheme"):
         parts.append(f"[{auth['scheme']}{' ' + auth['user'] if auth.get('user') else ''}]")
