@@ -433,7 +433,7 @@ class Pipeline:
             ev = out[i]
             if type(ev) is not AppData or ev.flow is not flow:
                 continue
-            if ev.data is None or watch is None:
+            if ev.data is None:
                 state.tunnel = None  # not decrypted: nothing to watch
                 return
             parts = watch.feed(ev.direction, ev.data)
