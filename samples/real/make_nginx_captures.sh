@@ -385,9 +385,16 @@ proxy_capture() {  # curl -> tinyproxy (HTTP CONNECT) -> nginx; the capture hold
   ip netns exec $NS_S tinyproxy -d -c "$WORK/tinyproxy.conf" >"$WORK/tinyproxy.log" 2>&1 &
   PROXY_PID=$!
   wait_for_port $NS_S 3128 || { echo "tinyproxy did not start" >&2; cat "$WORK/tinyproxy.log" >&2; return 1; }
+  curl_via_proxy "$name" --proxy "http://$S4:3128"
+}
+
+curl_via_proxy() {  # curl_via_proxy NAME CURL-PROXY-OPTIONS...: capture curl fetching https://$HOST/ through the
+                    # proxy (PROXY_PID) with its key log, then stop the proxy
+  local name=$1
+  shift
   begin "$name"
   (cd "$WORK" && SSLKEYLOGFILE="$WORK/$name.keys" timeout 30 ip netns exec $NS_C curl -sS -o /dev/null \
-      -w '%{http_version} %{http_code} %{url_effective} via %{http_connect}\n' --proxy "http://$S4:3128" \
+      -w '%{http_version} %{http_code} %{url_effective} via %{http_connect}\n' "$@" \
       --cacert "$WORK/nginx-server.crt.pem" --http1.1 "https://$HOST/") | sed 's/^/   /' >&2
   finish "$name"
   stop "$PROXY_PID"; PROXY_PID=""
@@ -407,13 +414,7 @@ https_proxy_capture() {  # curl -> squid over TLS (an HTTPS proxy: https_port) -
   ip netns exec $NS_S squid -N -f "$WORK/squid.conf" >"$WORK/squid/stdout.log" 2>&1 &
   PROXY_PID=$!
   wait_for_port $NS_S 3129 || { echo "squid did not start" >&2; cat "$WORK/squid/cache.log" >&2; return 1; }
-  begin "$name"
-  (cd "$WORK" && SSLKEYLOGFILE="$WORK/$name.keys" timeout 30 ip netns exec $NS_C curl -sS -o /dev/null \
-      -w '%{http_version} %{http_code} %{url_effective} via %{http_connect}\n' --proxy "https://$S4:3129" \
-      --proxy-cacert "$WORK/nginx-server.crt.pem" --proxy-insecure \
-      --cacert "$WORK/nginx-server.crt.pem" --http1.1 "https://$HOST/") | sed 's/^/   /' >&2
-  finish "$name"
-  stop "$PROXY_PID"; PROXY_PID=""
+  curl_via_proxy "$name" --proxy "https://$S4:3129" --proxy-cacert "$WORK/nginx-server.crt.pem" --proxy-insecure
 }
 
 haproxy_capture() {  # haproxy_capture v1|v2: curl -> HAProxy (TCP mode, in the client's namespace) -> nginx with
