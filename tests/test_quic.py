@@ -128,6 +128,11 @@ def test_zero_rtt_data_is_read_with_the_early_secret(tmp_path):
     assert second["app_data"]["client"] == {"bytes": len(line), "sha256": hashlib.sha256(line).hexdigest()}
     assert second["app_data"]["server"]["sha256"] == hashlib.sha256(b"echo: " + line).hexdigest()
     assert {s["decryption"]["status"] for s in (first, second)} == {"decrypted"}
+    # the server's EncryptedExtensions carry early_data: it took the one 0-RTT packet (its STREAM bytes: the line)
+    assert "early_data" not in first
+    assert {k: second["early_data"][k] for k in ("status", "records", "bytes")} == \
+        {"status": "accepted", "records": 1, "bytes": len(line)}
+    assert "early_data_accepted" in [f["id"] for f in second["findings"]]
     hello = next(m for m in second["messages"] if m["type"] == "ClientHello")
     assert "early_data" in [e["name"] for e in hello["extensions"]]
     # without CLIENT_EARLY_TRAFFIC_SECRET the line stays in its 0-RTT packets; the rest still decrypts
@@ -136,6 +141,7 @@ def test_zero_rtt_data_is_read_with_the_early_secret(tmp_path):
                             if not line.startswith("CLIENT_EARLY_TRAFFIC_SECRET")))
     second = _zero_rtt(keys)[second["id"]]
     assert "client" not in second["app_data"] or second["app_data"]["client"]["bytes"] == 0
+    assert (second["early_data"]["status"], second["early_data"]["records"]) == ("accepted", 1)  # (unopened: 0 bytes)
     assert second["app_data"]["server"]["sha256"] == hashlib.sha256(b"echo: " + line).hexdigest()
 
 

@@ -374,7 +374,8 @@ class TableWriter(Writer):
             head.append(f"  application data: client {ad['client']['bytes']} bytes, server {ad['server']['bytes']} bytes")
         if doc.get("early_data"):
             ed = doc["early_data"]
-            head.append(f"  0-RTT early data: {ed['status']}, {ed['records']} record(s), {ed['bytes']} bytes"
+            unit = "packet(s)" if doc.get("transport") == "quic" else "record(s)"
+            head.append(f"  0-RTT early data: {ed['status']}, {ed['records']} {unit}, {ed['bytes']} bytes"
                         + (" (not in the application data: the server discarded it)" if ed["status"] == "rejected"
                            else "") + (f"; {ed['detail']}" if ed.get("detail") else ""))
         head += session_assessment_lines(doc)

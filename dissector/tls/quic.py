@@ -34,7 +34,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
-from dissector.events import CLIENT, SERVER, AppData, Flow, TLSMessage
+from dissector.events import CLIENT, SERVER, AppData, EarlyData, Flow, TLSMessage
 from dissector.tls import schedule13
 from dissector.tls.connection import FAILED, TLSConnection
 from dissector.tls.keystore import KeyStore
@@ -167,7 +167,7 @@ class _Space:
 
 
 class QUICConnection(TLSConnection):
-    tracks_early_data = False  # (its 0-RTT packets are read by _open_early)
+    tracks_early_data = False  # (its 0-RTT packets are read by _open_early, and counted there)
     def __init__(self, flow: Flow, keys: KeyStore, out: list, max_handshake: int = 1 << 16) -> None:
         super().__init__(flow, keys, out, max_handshake)
         self.quic_version = 0
@@ -176,6 +176,7 @@ class QUICConnection(TLSConnection):
         self.spaces = {d: {"initial": _Space(), "handshake": _Space(), "app": _Space()} for d in (CLIENT, SERVER)}
         self.early = _Space()  # the client's 0-RTT packets: their keys and largest packet number
         self.early_suites: list[Suite] = []  # the TLS 1.3 suites the ClientHello offers (0-RTT uses one of them)
+        self.early_counts = [0, 0]  # 0-RTT packets and their STREAM bytes, until the server's answer (early_data)
         self.streams: dict[tuple[str, int], list] = {}  # (direction, stream id) -> [next offset, {offset: data}]
         self.ended = ""  # "CONNECTION_CLOSE" once a side closed the connection (as DTLSConnection.ended)
         self.held: list[tuple[str, bool, bytes, float]] = []  # (direction, long header, packet, time): see _hold
@@ -257,9 +258,27 @@ class QUICConnection(TLSConnection):
                 continue
             st.keys, st.largest = keys, max(st.largest, pn)
             self.sides[direction].decrypted_records += 1
+            mark = len(self.out)
             self._frames(direction, "app", plain, ts)
+            self._early_packet(sum(ev.length for ev in self.out[mark:] if type(ev) is AppData), ts)
             return
+        self._early_packet(0, ts)
         self._opaque(direction, "app", end - pn_at, ts)
+
+    def _early_packet(self, stream_bytes: int, ts: float) -> None:
+        """A 0-RTT packet counted for the session's early_data (its STREAM bytes, when it opened): until the
+        server's answer tells what became of them, then as an event of its own."""
+        if self.early_data == "pending":
+            self.early_counts[0] += 1
+            self.early_counts[1] += stream_bytes
+        elif self.early_data:
+            self.out.append(EarlyData(ts, self.flow, CLIENT, self.early_data, "", 1, stream_bytes))
+
+    def _early_decided(self, status: str, detail: str, ts: float) -> None:
+        # (the 0-RTT packets' STREAM data went to the client's streams as it came: a client whose 0-RTT was rejected
+        # sends the same bytes again in 1-RTT, at the same offsets)
+        self.early_data = status
+        self.out.append(EarlyData(ts, self.flow, CLIENT, status, detail, *self.early_counts))
 
     def _on_client_hello(self, direction: str, side: Any, h: Any, raw: bytes, ts: float) -> None:
         super()._on_client_hello(direction, side, h, raw, ts)
@@ -268,6 +287,7 @@ class QUICConnection(TLSConnection):
         side.early, side.protection, side.secret = False, None, None
         if self.offered_early_data:
             self.early_suites = [SUITES[s] for s in h.suite_ids() if 0x1301 <= s <= 0x1305 and s in SUITES]
+            self.early_data = "pending"
 
     def _short_packet(self, direction: str, b, pos: int, ts: float) -> int:
         other = SERVER if direction == CLIENT else CLIENT
