@@ -374,10 +374,12 @@ class TableWriter(Writer):
             head.append(f"  application data: client {ad['client']['bytes']} bytes, server {ad['server']['bytes']} bytes")
         if doc.get("early_data"):
             ed = doc["early_data"]
-            unit = "packet(s)" if doc.get("transport") == "quic" else "record(s)"
-            head.append(f"  0-RTT early data: {ed['status']}, {ed['records']} {unit}, {ed['bytes']} bytes"
-                        + (" (not in the application data: the server discarded it)" if ed["status"] == "rejected"
-                           else "") + (f"; {ed['detail']}" if ed.get("detail") else ""))
+            quic = doc.get("transport") == "quic"
+            dropped = " (the server discarded them; the client sent the same bytes again in 1-RTT)" if quic else \
+                " (not in the application data: the server discarded it)"
+            head.append(f"  0-RTT early data: {ed['status']}, {ed['records']} {'packet(s)' if quic else 'record(s)'}, "
+                        f"{ed['bytes']} bytes" + (dropped if ed["status"] == "rejected" else "")
+                        + (f"; {ed['detail']}" if ed.get("detail") else ""))
         head += session_assessment_lines(doc)
         t0 = _first_time(doc)
         items = [(m["time"], 1, i, m) for i, m in enumerate(doc["messages"])]

@@ -17,7 +17,7 @@ PY=${QUIC_PYTHON:-python3}
 NS=quic-cap
 PORT=4433
 CAPTURES=(quic-aioquic quic-aioquic-aes128 quic-aioquic-chacha20 quic-aioquic-retry quic-aioquic-v2 quic-aioquic-keyupdate
-          quic-aioquic-0rtt
+          quic-aioquic-0rtt quic-aioquic-0rtt-rejected
           chromium-h3 firefox-h3)
 [ $# -gt 0 ] && CAPTURES=("$@")
 [ "$(id -u)" = 0 ] || { echo "make_quic_captures.sh: needs root" >&2; exit 1; }
@@ -77,6 +77,7 @@ for name in "${CAPTURES[@]}"; do
     quic-aioquic-v2) client_opts=(--v2);;
     quic-aioquic-keyupdate) client_opts=(--key-update);;
     quic-aioquic-0rtt) server_opts=(--tickets) client_opts=(--0rtt);;
+    quic-aioquic-0rtt-rejected) server_opts=(--tickets --forget-tickets) client_opts=(--0rtt);;
     chromium-h3|firefox-h3) ;;
     *) echo "unknown capture: $name (one of: ${CAPTURES[*]})" >&2; exit 2;;
   esac

@@ -2,9 +2,10 @@
 """A QUIC server and client (aioquic) for make_quic_captures.sh: the client opens one bidirectional stream, sends a
 line and reads the server's echo of it; the client writes its TLS secrets (SSLKEYLOGFILE format) to a key log.
 
-    quic_peer.py server PORT CERT KEY [--retry] [--tickets]
+    quic_peer.py server PORT CERT KEY [--retry] [--tickets] [--forget-tickets]
                                                   (--retry: a Retry packet first, RFC 9000 8.1.2; --tickets: session
-                                                  tickets that allow 0-RTT, kept in memory)
+                                                  tickets that allow 0-RTT, kept in memory; --forget-tickets: issue
+                                                  them but never find them again, so resumption and 0-RTT fail)
     quic_peer.py h3server ADDRESS PORT CERT KEY   (HTTP/3: every request gets a short text/plain answer)
     quic_peer.py client PORT KEYLOG [--cipher AES_128_GCM_SHA256|AES_256_GCM_SHA384|CHACHA20_POLY1305_SHA256] [--v2]
                         [--key-update]   (--key-update: update the 1-RTT keys (RFC 9001 6) before sending the line)
@@ -62,13 +63,13 @@ async def run_h3_server(address: str, port: int, cert: str, key: str) -> None:
     await asyncio.Future()
 
 
-async def run_server(port: int, cert: str, key: str, retry: bool, tickets: bool) -> None:
+async def run_server(port: int, cert: str, key: str, retry: bool, tickets: bool, forget: bool = False) -> None:
     cfg = QuicConfiguration(is_client=False, alpn_protocols=ALPN,
                             supported_versions=[QuicProtocolVersion.VERSION_1, QuicProtocolVersion.VERSION_2])
     cfg.load_cert_chain(cert, key)
     store: dict = {}
     ticket_options = {"session_ticket_handler": lambda t: store.__setitem__(t.ticket, t),
-                      "session_ticket_fetcher": store.pop} if tickets else {}
+                      "session_ticket_fetcher": (lambda t: None) if forget else store.pop} if tickets else {}
     await serve("127.0.0.1", port, configuration=cfg, create_protocol=Echo, retry=retry, **ticket_options)
     print("listening", flush=True)
     await asyncio.Future()
@@ -119,7 +120,8 @@ def main() -> None:
         return
     port = int(sys.argv[2])
     if role == "server":
-        asyncio.run(run_server(port, sys.argv[3], sys.argv[4], "--retry" in sys.argv, "--tickets" in sys.argv))
+        asyncio.run(run_server(port, sys.argv[3], sys.argv[4], "--retry" in sys.argv, "--tickets" in sys.argv,
+                               "--forget-tickets" in sys.argv))
     elif "--0rtt" in sys.argv:
         asyncio.run(run_client_0rtt(port, sys.argv[3]))
     else:
