@@ -216,10 +216,10 @@ def session_findings(doc: dict, notes: HandshakeNotes | None = None) -> list[dic
         if certs.get("client") and certs["client"].get("chain"):
             _certificates(certs["client"], "client_", out)
     early = doc.get("early_data")
-    if early and early.get("status") == "accepted":
-        out.add("low", "early_data_accepted", f"the server took {early.get('bytes')} bytes of 0-RTT data: whoever "
-                                              "recorded them can send them again, so they must not change anything "
-                                              "(RFC 8446 8)")
+    if early and early.get("status") == "accepted" and early.get("records"):  # (an offer with no data: nothing)
+        size = f"{early['bytes']} bytes of " if early.get("bytes") else ""
+        out.add("low", "early_data_accepted", f"the server took {size}0-RTT data: whoever recorded it can send it "
+                                              "again, so it must not change anything (RFC 8446 8)")
     dec = doc.get("decryption") or {}
     if dec.get("status") == "failed":
         out.add("low", "decryption_failed", f"decryption failed: {dec.get('detail') or 'no reason given'}")
