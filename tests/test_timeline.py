@@ -16,7 +16,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, analyze, needs_corpus
+from conftest import CORPUS, SAMPLES, analyze, needs_corpus
 
 from dissector.cli import main
 from dissector.output import timeline as tlm
@@ -324,6 +324,17 @@ def test_corpus_tls13_rfc8446_durations():
     assert resumed["durations"]["tls_handshake"]["ms"] == pytest.approx(3.474, abs=0.001)
     assert resumed["durations"]["first_app_data"]["ms"] == pytest.approx(0.295, abs=0.001)  # 0-RTT early data
     assert [e["type"] for e in full["events"] if e["layer"] == "tls"] == [m["type"] for m in docs[0]["messages"]]
+
+
+def test_first_application_data_says_what_became_of_0rtt():
+    real = SAMPLES / "real"
+    for name, note in (("openssl-tls13-0rtt", "the server took it"), ("openssl-tls13-0rtt-rejected", "was rejected")):
+        docs = analyze([real / f"{name}.pcap"], keylogs=[str(real / f"{name}.keys")])
+        full, resumed = tlm.timelines(docs)
+        assert "note" not in full["durations"]["first_app_data"]
+        assert note in resumed["durations"]["first_app_data"]["note"]
+    # rejected: the first application data is the request sent again after the handshake, not the 0-RTT record
+    assert resumed["durations"]["first_app_data"]["ms"] > resumed["durations"]["tls_handshake"]["ms"]
 
 
 @needs_corpus

@@ -293,7 +293,11 @@ def _first_app(doc: dict, msgs: list[dict], hs: dict, app: dict, opaque13: bool)
         return _missing("TLS 1.3 not decrypted (" + _status(doc) + "): encrypted handshake records cannot be told "
                         "apart from application data")
     t, side = min(firsts)
-    return _duration(msgs[hs["ch"]]["time"], t, "ClientHello", f"first application data record ({side})")
+    early = doc.get("early_data") or {}
+    note = {"accepted": "0-RTT: the client's first data went before the handshake was done, and the server took it",
+            "rejected": (f"the client's 0-RTT data ({early.get('bytes')} bytes) was rejected by the server: this is "
+                         "what came after")}.get(early.get("status", ""))
+    return _duration(msgs[hs["ch"]]["time"], t, "ClientHello", f"first application data record ({side})", note)
 
 
 def _session(tcp: list[dict], start: float, end: float, reason: str, closed: bool) -> dict[str, Any]:
