@@ -1,0 +1,219 @@
+"""`--format explain`: each session told in sentences, in the order a textbook walks through a handshake: the
+connection, what the client offered, what the server chose, how it proved who it is, the keys, the data, the end.
+
+Everything said comes from the session document (the JSON contract) and its timeline (`timeline.py`): nothing is
+inferred that the capture does not show, and what it cannot show is said as such ("the capture starts after...").
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from dissector.output import timeline as tlm
+from dissector.output.formats import TableWriter, Writer, ocsp_text, request_line
+
+GREASE_FREE = 6  # names listed before "and N more"
+
+
+class ExplainWriter(Writer):
+    details = True
+    messages = True
+
+    def session(self, doc: dict) -> None:
+        self.out.write(explain_session(doc) + "\n\n")
+
+    def end(self, summary: dict) -> None:
+        TableWriter.end(self, summary)  # type: ignore[arg-type] - the same one-line summary
+
+
+def explain_session(doc: dict) -> str:
+    """The session as a short text: a heading, then one paragraph per stage."""
+    transport = {"udp": " (DTLS over UDP)", "quic": " (QUIC)"}.get(doc.get("transport") or "", "")
+    head = f"Session {doc['id']}: {doc['client']} -> {doc['server']}{transport}"
+    msgs = doc.get("messages") or []
+    durations = tlm.timelines([doc])[0]["durations"]
+    parts = [_connection(doc, durations), _client_hello(doc, msgs), _server_hello(doc, msgs),
+             _identity(doc, msgs), _keys(doc, durations), _data(doc, durations), _end(doc)]
+    findings = doc.get("findings") or []
+    if findings:
+        parts.append("Worth knowing: " + "; ".join(f"{f['detail']} [{f['severity']}]" for f in findings[:6]) + ".")
+    return head + "\n" + "\n".join("  " + p for p in parts if p)
+
+
+def _names(items: list, n: int = GREASE_FREE) -> str:
+    shown = ", ".join(str(x) for x in items[:n])
+    return shown + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+def _ext(m: dict, name: str) -> dict | None:
+    return next((e for e in m.get("extensions") or [] if e.get("name") == name), None)
+
+
+def _ms(d: dict) -> str | None:
+    return tlm.fmt_ms(d["ms"]) if d.get("ms") is not None else None
+
+
+def _connection(doc: dict, durations: dict) -> str:
+    transport = doc.get("transport")
+    if transport in ("udp", "quic"):
+        text = "Over UDP there is no connection to open: the ClientHello is in the first datagram."
+    elif _ms(durations["tcp_connect"]):
+        text = f"The TCP connection opened in {_ms(durations['tcp_connect'])} (SYN, SYN-ACK, ACK)."
+    else:
+        text = "The capture starts after the TCP connection opened."
+    if doc.get("upgrade"):
+        text += f" TLS began after {doc['upgrade']}."
+    return text
+
+
+def _client_hello(doc: dict, msgs: list[dict]) -> str:
+    ch = next((m for m in msgs if m["type"] == "ClientHello"), None)
+    if ch is None:
+        return "The ClientHello is not in the capture, so what the client offered is unknown."
+    sv = _ext(ch, "supported_versions")
+    versions = sv.get("versions") if sv else [ch.get("version")]
+    suites = [s for s in ch.get("cipher_suites") or [] if "GREASE" not in str(s) and "SCSV" not in str(s)]
+    text = f"The client offered {_names(versions or ['?'])} with {len(suites)} cipher suite(s) ({_names(suites, 3)})"
+    ks = _ext(ch, "key_share")
+    if ks and ks.get("shares"):
+        groups = [s.get("group") for s in ks["shares"] if "GREASE" not in str(s.get("group"))]
+        text += f", key shares for {_names(groups)}"
+    if ch.get("sni") or doc.get("sni"):
+        text += f", for the server name {ch.get('sni') or doc.get('sni')}"
+    alpn = _ext(ch, "application_layer_protocol_negotiation")
+    if alpn and alpn.get("protocols"):
+        text += f", application protocols {_names(alpn['protocols'])}"
+    extras = []
+    if _ext(ch, "pre_shared_key"):
+        extras.append("a ticket to resume an earlier session")
+    elif ch.get("session_id") and not sv:
+        extras.append("a session ID to resume")
+    if _ext(ch, "early_data"):
+        extras.append("0-RTT early data")
+    if _ext(ch, "encrypted_client_hello"):
+        extras.append("an Encrypted Client Hello")
+    if extras:
+        text += "; it also brought " + " and ".join(extras)
+    return text + "."
+
+
+def _server_hello(doc: dict, msgs: list[dict]) -> str:
+    sh = next((m for m in msgs if m["type"] == "ServerHello"), None)
+    if sh is None:
+        return "No ServerHello is in the capture, so the server's choices are unknown."
+    text = ""
+    if any(m["type"] == "HelloRetryRequest" for m in msgs):
+        text = "The server first asked for another key share (HelloRetryRequest), then "
+    else:
+        text = "The server "
+    text += f"chose {doc.get('version') or '?'} and {doc.get('cipher_suite') or '?'}"
+    ks = _ext(sh, "key_share")
+    ske = next((m for m in msgs if m["type"] == "ServerKeyExchange"), {})
+    if ks and ks.get("share"):
+        text += f", with an ephemeral {ks['share'].get('group')} key exchange"
+    elif ske.get("named_curve") or ske.get("dh_prime_bits"):
+        group = ske.get("named_curve") or f"{ske['dh_prime_bits']}-bit finite-field"
+        text += f", with an ephemeral {group} key exchange"
+    elif any(m["type"] == "ClientKeyExchange" and m.get("encrypted_pre_master_length") for m in msgs):
+        text += "; the client sent the pre-master secret encrypted to the server's RSA key (so whoever has that " \
+                "key can decrypt the session)"
+    if doc.get("alpn"):
+        text += f", and {doc['alpn']} as the application protocol"
+    text += "."
+    if doc.get("resumed"):
+        text += " It resumed an earlier session, so no certificate was needed."
+    ech = doc.get("ech")
+    if ech:
+        text += f" Encrypted Client Hello: {ech.get('status')}" + (
+            f" (the real server name was {ech['inner_sni']})" if ech.get("inner_sni") else "") + "."
+    return text
+
+
+def _identity(doc: dict, msgs: list[dict]) -> str:
+    server = (doc.get("certificates") or {}).get("server")
+    if not server or not server.get("chain"):
+        note = (doc.get("certificates") or {}).get("note")
+        return f"No server certificate was seen ({note})." if note and not doc.get("resumed") else ""
+    leaf = server["chain"][0]
+    if server.get("raw_public_key"):
+        return f"The server proved its identity with a raw public key ({leaf.get('key_type')}), not a certificate."
+    text = (f"The server presented a certificate for {leaf.get('subject')} ({leaf.get('key_type')} "
+            f"{leaf.get('key_size')}), issued by {leaf.get('issuer')}")
+    if leaf.get("self_signed"):
+        text += " (self-signed)"
+    if server.get("sni_match") is False:
+        text += ", which does not match the server name asked for"
+    if leaf.get("validity") and leaf["validity"] != "valid":
+        text += f", {leaf['validity']} at the time of the capture"
+    text += "."
+    if server.get("ocsp"):
+        text += f" It stapled a revocation answer: {ocsp_text(server['ocsp'])}."
+    if any(m["type"] == "CertificateVerify" and m["from"] == "server" for m in msgs) or \
+            any(m["type"] == "ServerKeyExchange" for m in msgs):
+        text += " It signed the handshake with the certificate's key."
+    if any(m["type"] == "Certificate" and m["from"] == "client" for m in msgs):
+        client = (doc.get("certificates") or {}).get("client") or {}
+        subject = (client.get("chain") or [{}])[0].get("subject")
+        text += f" The client authenticated too ({subject})." if subject else " The server asked for a client " \
+                                                                             "certificate; the client sent none."
+    return text
+
+
+def _keys(doc: dict, durations: dict) -> str:
+    dec = doc.get("decryption") or {}
+    hs = _ms(durations["tls_handshake"])
+    text = f"The handshake took {hs}. " if hs else ""
+    status = dec.get("status")
+    if status == "decrypted":
+        unchecked = [a for a in doc.get("anomalies") or [] if a.get("name") == "finished_unverifiable"]
+        text += "The session was decrypted with the keys given" + (
+            f" ({dec['detail']})." if dec.get("detail") else
+            f"; its records authenticated, but {unchecked[0]['detail']}." if unchecked else
+            "; its records authenticated and both Finished messages matched the handshake, so the keys are the "
+            "right ones.")
+    elif status == "not-encrypted":
+        text += f"Nothing was encrypted ({dec.get('detail') or 'no encrypted records'})."
+    else:
+        text += f"It was not decrypted: {dec.get('detail') or status}."
+    early = doc.get("early_data")
+    if early:
+        text += (f" The client's 0-RTT data ({early.get('bytes')} bytes) was {early.get('status')}: "
+                 f"{early.get('detail')}.")
+    return text
+
+
+def _data(doc: dict, durations: dict) -> str:
+    ad = doc.get("app_data")
+    parts = []
+    if ad:
+        parts.append(f"The client sent {ad['client']['bytes']} bytes of application data and the server "
+                     f"{ad['server']['bytes']}")
+    elif doc.get("app_records"):
+        n = sum(r.get("records", 0) for r in doc["app_records"].values())
+        parts.append(f"{n} application data record(s) went by, encrypted")
+    first = _ms(durations["first_app_data"])
+    if first and parts:
+        parts[-1] += f"; the first came {first} after the ClientHello"
+    http: dict[str, Any] = doc.get("http") or {}
+    requests = http.get("requests") or []
+    if requests:
+        shown = "; ".join(request_line(r) for r in requests[:3])
+        parts.append(f"{http.get('protocol', 'HTTP')}: {shown}" + (f" and {len(requests) - 3} more"
+                                                                   if len(requests) > 3 else ""))
+    return (". ".join(parts) + ".") if parts else ""
+
+
+def _end(doc: dict) -> str:
+    msgs = doc.get("messages") or []
+    closes = [m["from"] for m in msgs if m["type"] == "Alert" and m.get("description") == "close_notify"]
+    fatal = [m for m in msgs if m["type"] == "Alert" and m.get("level") == "fatal"]
+    end = doc.get("end") or {}
+    if fatal:
+        a = fatal[0]
+        return f"The {a['from']} ended it with a fatal alert: {a.get('description')}."
+    if closes:
+        who = " and ".join(dict.fromkeys(closes))
+        text = f"The {who} closed the session properly (close_notify)"
+    else:
+        text = "No close_notify was seen"
+    reason = end.get("reason")
+    return text + (f", then the connection ended ({reason})." if reason and reason != "close_notify" else ".")
