@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from dissector.output import timeline as tlm
-from dissector.output.formats import TableWriter, Writer, ocsp_text, request_line
+from dissector.output.formats import Writer, ocsp_text, request_line, summary_line
 
-GREASE_FREE = 6  # names listed before "and N more"
+LISTED = 6  # names listed before "and N more"
 
 
 class ExplainWriter(Writer):
@@ -22,7 +22,7 @@ class ExplainWriter(Writer):
         self.out.write(explain_session(doc) + "\n\n")
 
     def end(self, summary: dict) -> None:
-        TableWriter.end(self, summary)  # type: ignore[arg-type] - the same one-line summary
+        self.out.write(summary_line(summary) + "\n")
 
 
 def explain_session(doc: dict) -> str:
@@ -39,7 +39,7 @@ def explain_session(doc: dict) -> str:
     return head + "\n" + "\n".join("  " + p for p in parts if p)
 
 
-def _names(items: list, n: int = GREASE_FREE) -> str:
+def _names(items: list, n: int = LISTED) -> str:
     shown = ", ".join(str(x) for x in items[:n])
     return shown + (f" and {len(items) - n} more" if len(items) > n else "")
 

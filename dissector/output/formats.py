@@ -429,23 +429,28 @@ class TableWriter(Writer):
         self.out.write("\n")
 
     def end(self, summary: dict) -> None:
-        clear = summary.get("cleartext_sessions") or 0
-        parts = [f"{summary['sessions'] - clear} TLS session(s)" + (f", {clear} cleartext session(s)" if clear else ""),
-                 f"{summary['packets']} packets"]
-        by = summary.get("decryption", {})
-        if by:
-            parts.append(", ".join(f"{n} {k}" for k, n in sorted(by.items())))
-        if summary.get("non_tls_flows"):
-            parts.append(f"{summary['non_tls_flows']} non-TLS TCP flow(s) ignored")
-        if summary.get("quic_packets"):
-            parts.append(f"{summary['quic_packets']} QUIC (HTTP/3) packet(s) not analysed: their connections' "
-                         "Initial packets are not in the capture")
-        if summary.get("snapped_packets"):
-            parts.append(f"{summary['snapped_packets']} packet(s) cut short by the capture's snapshot length")
-        if summary.get("findings") is not None:
-            parts.append("findings: " + (", ".join(f"{n} {sev}" for sev, n in summary["findings"].items() if n)
-                                         or "none"))
-        self.out.write("Summary: " + "; ".join(parts) + "\n")
+        self.out.write(summary_line(summary) + "\n")
+
+
+def summary_line(summary: dict) -> str:
+    """The run in one line: sessions, packets, decryption, what was skipped, findings."""
+    clear = summary.get("cleartext_sessions") or 0
+    parts = [f"{summary['sessions'] - clear} TLS session(s)" + (f", {clear} cleartext session(s)" if clear else ""),
+             f"{summary['packets']} packets"]
+    by = summary.get("decryption", {})
+    if by:
+        parts.append(", ".join(f"{n} {k}" for k, n in sorted(by.items())))
+    if summary.get("non_tls_flows"):
+        parts.append(f"{summary['non_tls_flows']} non-TLS TCP flow(s) ignored")
+    if summary.get("quic_packets"):
+        parts.append(f"{summary['quic_packets']} QUIC (HTTP/3) packet(s) not analysed: their connections' "
+                     "Initial packets are not in the capture")
+    if summary.get("snapped_packets"):
+        parts.append(f"{summary['snapped_packets']} packet(s) cut short by the capture's snapshot length")
+    if summary.get("findings") is not None:
+        parts.append("findings: " + (", ".join(f"{n} {sev}" for sev, n in summary["findings"].items() if n)
+                                     or "none"))
+    return "Summary: " + "; ".join(parts)
 
 
 def session_assessment_lines(doc: dict) -> list[str]:
