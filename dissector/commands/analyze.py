@@ -9,8 +9,11 @@ from dissector.commands.plugins import add_plugin_options, plugins_from_args
 from dissector.errors import CaptureError
 from dissector.keys import build_keystore
 from dissector.net.decode import SUPPORTED_LINKTYPES
+from dissector.output.explain import ExplainWriter
 from dissector.output.formats import FORMATS
 from dissector.tls import certcheck
+
+WRITERS = {**FORMATS, "explain": ExplainWriter}  # (explain builds on the writers of formats.py)
 
 EXIT_OK, EXIT_TRUNCATED = 0, 4
 
@@ -28,7 +31,7 @@ def add_parser(sub) -> None:
                                    "decrypt what the key material allows.")
     p.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng file (gzip ok), - for stdin")
     add_key_options(p)
-    p.add_argument("--format", "-f", choices=sorted(FORMATS), default="table", help="output format (default table)")
+    p.add_argument("--format", "-f", choices=sorted(WRITERS), default="table", help="output format (default table)")
     p.add_argument("--ca", metavar="FILE", help="CA bundle (PEM): verify server and client certificate chains "
                                                 "against it at the time of the capture")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
     writer = None
     try:
-        writer = FORMATS[args.format](out, verbose=args.verbose)
+        writer = WRITERS[args.format](out, verbose=args.verbose)
         progress = None
         if not args.quiet and sys.stderr.isatty():
             progress = print_progress_factory()

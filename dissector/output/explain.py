@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from dissector.output import timeline as tlm
 from dissector.output.formats import Writer, ocsp_text, request_line, summary_line
 
 LISTED = 6  # names listed before "and N more"
@@ -27,6 +26,8 @@ class ExplainWriter(Writer):
 
 def explain_session(doc: dict) -> str:
     """The session as a short text: a heading, then one paragraph per stage."""
+    from dissector.output import timeline as tlm  # (its durations; imported only when explaining)
+
     transport = {"udp": " (DTLS over UDP)", "quic": " (QUIC)"}.get(doc.get("transport") or "", "")
     head = f"Session {doc['id']}: {doc['client']} -> {doc['server']}{transport}"
     msgs = doc.get("messages") or []
@@ -49,7 +50,9 @@ def _ext(m: dict, name: str) -> dict | None:
 
 
 def _ms(d: dict) -> str | None:
-    return tlm.fmt_ms(d["ms"]) if d.get("ms") is not None else None
+    from dissector.output.timeline import fmt_ms
+
+    return fmt_ms(d["ms"]) if d.get("ms") is not None else None
 
 
 def _connection(doc: dict, durations: dict) -> str:

@@ -588,8 +588,3 @@ def _jsonable(obj: Any, depth: int = 0) -> Any:
 
 
 FORMATS: dict[str, type[Writer]] = {"table": TableWriter, "json": JSONWriter, "jsonl": JSONLWriter, "csv": CSVWriter}
-
-
-from dissector.output.explain import ExplainWriter  # noqa: E402 - it builds on the writers above
-
-FORMATS["explain"] = ExplainWriter
