@@ -62,3 +62,10 @@ def test_what_the_capture_cannot_show_is_said_as_such():
 def test_what_a_session_did_is_told(name, sentence):
     args = keylog(name) + (["--key", str(REAL / f"{name}.ech.pem")] if name == "go-ech" else [])
     assert sentence in explain(*args)
+
+
+def test_the_module_imports_first_and_alone():
+    # (no import cycle with formats.py, whichever is imported first)
+    code = "import dissector.output.explain as e; import dissector.output.formats as f; print(e.ExplainWriter.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "ExplainWriter", out.stderr
