@@ -63,6 +63,10 @@ def test_only_the_server_side_captured(tmp_path, name):
     whole = _whole(name)
     assert s["decryption"]["status"] == "decrypted", s["decryption"]
     assert s["app_data"]["server"] == whole["app_data"]["server"] and s["app_data"]["client"]["bytes"] == 0
+    if name == "openssl-tls13":  # the HTTP plugin says why its response has no request
+        [s] = analyze([_rewrite(tmp_path, name, lambda client, p: not client)], plugins=True, **_keys(name))
+        [why] = [a["detail"] for a in s["anomalies"] if a["name"] == "http_response_without_request"]
+        assert "no bytes from the client" in why
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -615,10 +615,11 @@ class _H1Flow:
         self.client_dead = False
         self.server_dead = False
         self.upgraded: str | None = None
-        self.server_bytes = 0  # of the server's stream, all told
+        self.server_bytes = self.client_bytes = 0  # of each stream, all told
 
     # -- client -> server --------------------------------------------------------------------------------
     def feed_client(self, data: bytes, ts: float) -> list[Event]:
+        self.client_bytes += len(data)
         if self.client_dead or self.upgraded:
             return []
         conn = self.req_conn
@@ -726,7 +727,9 @@ class _H1Flow:
             out.append(ex.response_event(self.flow, ts))
         if self.resp_buf.strip() and not self.upgraded:
             out.append(Anomaly(ts, self.flow, "http", "http_response_without_request",
-                               f"{len(self.resp_buf)} server bytes could not be paired with a request", SERVER))
+                               f"{len(self.resp_buf)} server bytes could not be paired with a request"
+                               + ("" if self.client_bytes else " (the capture holds no bytes from the client on this "
+                                  "connection: one direction only, or cut after the request)"), SERVER))
             self.resp_buf.clear()
         return out
 
