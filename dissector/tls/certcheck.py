@@ -420,9 +420,10 @@ def validity_text(info: dict) -> str:
 
 
 def _stapled_ocsp(server_msg: tuple, certificate_status: bytes | None) -> bytes | None:
-    if certificate_status is not None:  # CertificateStatus: status_type ocsp (1), opaque response<1..2^24-1>
-        b = certificate_status
-        return bytes(b[4:4 + int.from_bytes(b[1:4], "big")]) if len(b) >= 4 and b[0] == 1 else None
+    if certificate_status is not None:
+        from dissector.tls.handshake import ocsp_response
+
+        return ocsp_response(bytes(certificate_status))
     body, ctx, compressed = server_msg
     if compressed or ctx is None or not ctx.tls13:
         return None

@@ -85,7 +85,7 @@ class TLSConnection:
                 16: "_on_client_key_exchange", 20: "_on_finished", 24: "_on_key_update",
                 25: "_on_compressed_certificate"}
     dtls = False  # DTLSConnection (dtls.py) reads datagrams of DTLS records
-    tracks_early_data = True  # 0-RTT records held until the server's answer (not QUIC's or DTLS's: own packets)
+    tracks_early_data = True  # the session says what became of 0-RTT data (DTLS 1.3's is not followed)
 
     def __init__(self, flow: Flow, keys: KeyStore, out: list, max_handshake: int = MAX_HANDSHAKE_MESSAGE) -> None:
         self.flow = flow
@@ -566,10 +566,8 @@ class TLSConnection:
             # key is the current application traffic secret, and no key changes
             post = direction == CLIENT and self.client_done
             self.post_auths += post
-            # (after ECH the transcript holds the inner ClientHello, which is encrypted: it cannot be checked; with
-            # only the application secrets, the handshake messages stayed encrypted: the transcript misses them)
-            if (side.secret is not None and not (direction == CLIENT and self.early_skipped) and not self.ech_inner
-                    and not self.hello_missing and not self.app_only_detail):
+            if (side.secret is not None and not (direction == CLIENT and self.early_skipped)
+                    and self._transcript_readable()):
                 th = schedule13.transcript_hash(self.hash13, b"".join(self.transcript))
                 expected = schedule13.finished_verify_data(self.hash13, side.secret, th, self.ctx.draft, self.dtls)
             self._hashed(raw)
@@ -580,7 +578,8 @@ class TLSConnection:
                 self.handshake_messages = len(self.transcript)
                 self._tls13_switch(CLIENT, "CLIENT_TRAFFIC_SECRET_0", ts)
         else:
-            if self.master is not None and self.version is not None and self.suite is not None and not self.hello_missing:
+            if self.master is not None and self.version is not None and self.suite is not None \
+                    and self._transcript_readable():
                 try:
                     expected = prf.finished_verify_data(self.version, self.suite.prf_hash, self.master,
                                                         direction == CLIENT, b"".join(self.transcript))
@@ -676,16 +675,7 @@ class TLSConnection:
             self._set_status(NO_KEY, f"cipher suite {suite.name} ({suite.cipher}) is not supported for decryption")
             return
         try:
-            block = prf.key_block(version, suite.prf_hash, master, self.client_random, self.server_random,
-                                  prf.key_block_length(version, suite))
-            km = prf.split_key_block(suite, block)
-            if suite.export:
-                km = prf.export_key_material(version, km, self.client_random, self.server_random,
-                                             suite.key_len, suite.iv_len if suite.mode == "cbc" else 0)
-            cprot = make_protection(version, suite, km.client_key, km.client_iv, km.client_mac_key,
-                                    encrypt_then_mac=self.etm)
-            sprot = make_protection(version, suite, km.server_key, km.server_iv, km.server_mac_key,
-                                    encrypt_then_mac=self.etm)
+            cprot, sprot = self._tls12_protections(master, self.client_random)
         except ValueError as exc:
             self._set_status(NO_KEY, f"cannot decrypt {suite.name}: {exc}")
             return
@@ -694,6 +684,27 @@ class TLSConnection:
         self.sides[SERVER].pending = sprot
         self.keys.remember(self.client_random, master, session_id=self.session_id,
                            ticket=self._pending_ticket)
+
+    def _transcript_readable(self) -> bool:
+        """Does the capture show every message the Finished messages cover? Not after ECH (the transcript holds the
+        inner ClientHello, which is encrypted), with only the application secrets (the handshake messages stayed
+        encrypted), or when a hello is not in the capture."""
+        return not (self.ech_inner or self.app_only_detail or self.hello_missing)
+
+    def _tls12_protections(self, master: bytes, client_random: bytes) -> tuple[Any, Any]:
+        """The client's and the server's record protection from a master secret (ValueError if unusable)."""
+        suite, version = self.suite, self.version
+        assert suite is not None and version is not None
+        block = prf.key_block(version, suite.prf_hash, master, client_random, self.server_random,
+                              prf.key_block_length(version, suite))
+        km = prf.split_key_block(suite, block)
+        if suite.export:
+            km = prf.export_key_material(version, km, client_random, self.server_random,
+                                         suite.key_len, suite.iv_len if suite.mode == "cbc" else 0)
+        return (make_protection(version, suite, km.client_key, km.client_iv, km.client_mac_key,
+                                encrypt_then_mac=self.etm),
+                make_protection(version, suite, km.server_key, km.server_iv, km.server_mac_key,
+                                encrypt_then_mac=self.etm))
 
     def _read_null_cipher_in_clear(self, suite: Suite, why: str) -> None:
         """A NULL-encryption suite without key material: the records are not encrypted, so they are read
@@ -926,8 +937,8 @@ class TLSConnection:
         log's CLIENT_RANDOM entries (of randoms not seen) on the first encrypted record: the keys they give with the
         ServerHello's random open it only for the right one (its MAC or AEAD tag)."""
         self.key_search = False
-        suite, v, keys = self.suite, self.version, self.keys
-        if suite is None or v is None or not can_decrypt(suite) or not self.server_random:
+        suite, keys = self.suite, self.keys
+        if suite is None or self.version is None or not can_decrypt(suite) or not self.server_random:
             return False
         for random, master in keys.keylog.entries("CLIENT_RANDOM"):
             if random in keys.seen_randoms:
@@ -936,15 +947,8 @@ class TLSConnection:
                 return False
             keys.search_trials_left -= 1
             try:
-                km = prf.split_key_block(suite, prf.key_block(v, suite.prf_hash, master, random, self.server_random,
-                                                              prf.key_block_length(v, suite)))
-                if direction == CLIENT:
-                    prot = make_protection(v, suite, km.client_key, km.client_iv, km.client_mac_key,
-                                           encrypt_then_mac=self.etm)
-                else:
-                    prot = make_protection(v, suite, km.server_key, km.server_iv, km.server_mac_key,
-                                           encrypt_then_mac=self.etm)
-                prot.decrypt(0, ctype, version, body)
+                cprot, sprot = self._tls12_protections(master, random)
+                (cprot if direction == CLIENT else sprot).decrypt(0, ctype, version, body)
             except (DecryptError, ValueError):
                 continue
             self.client_random = self.key_random = random

@@ -187,30 +187,39 @@ def parse_certificate(body: bytes, ctx: Context) -> Fields:
     for i, raw in enumerate(entry_exts):
         if raw:
             entry = f["certificates"][i] = dict(f["certificates"][i])  # (describe_certificate's dicts are shared)
-            entry.update(_certificate_entry_extensions(raw))
-            if i == 0 and "_ocsp" in entry:
-                f["_ocsp"] = entry.pop("_ocsp")
-            entry.pop("_ocsp", None)
+            stapled = _certificate_entry_extensions(raw, entry)
+            if i == 0:
+                f["_ocsp"] = stapled
     return f
 
 
-def _certificate_entry_extensions(raw: bytes) -> Fields:
-    """A TLS 1.3 CertificateEntry's extensions: a stapled OCSP response (status_request), SCTs (RFC 6962)."""
-    out: Fields = {}
+def _certificate_entry_extensions(raw: bytes, entry: Fields) -> bytes | None:
+    """A TLS 1.3 CertificateEntry's extensions, into `entry`: a stapled OCSP response (status_request), SCTs
+    (RFC 6962). Returns the OCSP response, if any."""
     b = Buffer(raw)
     names = []
+    stapled = None
     while not b.eof():
         etype = b.pull_u16()
         data = b.pull_opaque(2)
         names.append(name_of(EXTENSIONS, etype))
-        if etype == 5 and len(data) >= 4 and data[0] == 1:  # CertificateStatus: ocsp, opaque response<1..2^24-1>
-            resp = bytes(data[4:4 + int.from_bytes(data[1:4], "big")])
-            out["ocsp"] = describe_ocsp_response(resp)
-            out["_ocsp"] = resp
+        if etype == 5:
+            stapled = ocsp_response(data)
+            if stapled is not None:
+                entry["ocsp"] = describe_ocsp_response(stapled)
         elif etype == 18 and len(data) >= 2:  # SignedCertificateTimestampList: opaque sct_list<1..2^16-1>
-            out["scts"] = _count_opaque16(data[2:])
-    out["extensions"] = names
-    return out
+            entry["scts"] = _count_opaque16(data[2:])
+    entry["extensions"] = names
+    return stapled
+
+
+def ocsp_response(status: bytes) -> bytes | None:
+    """The OCSP response of a CertificateStatus structure (RFC 6066 8: status_type ocsp (1), then
+    opaque response<1..2^24-1>), the body of a TLS 1.2 message or of a TLS 1.3 entry's extension; None else."""
+    if len(status) < 4 or status[0] != 1:
+        return None
+    n = int.from_bytes(status[1:4], "big")
+    return bytes(status[4:4 + n]) if len(status) >= 4 + n else None
 
 
 def _count_opaque16(data: bytes) -> int:
@@ -572,8 +581,9 @@ def parse_certificate_status(body: bytes, ctx: Context) -> Fields:
     kind = b.pull_u8()
     resp = b.pull_opaque(3)
     f: Fields = {"status_type": "ocsp" if kind == 1 else kind, "response_length": len(resp)}
-    if kind == 1:
-        f["ocsp"] = describe_ocsp_response(bytes(resp))
+    stapled = ocsp_response(body)
+    if stapled is not None:
+        f["ocsp"] = describe_ocsp_response(stapled)
     return f
 
 

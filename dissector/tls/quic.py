@@ -54,11 +54,6 @@ MAX_STREAM_BUFFER = 1 << 20  # out-of-order stream bytes kept per direction
 MAX_HELD = 32  # packets per connection waiting for the hello their keys depend on
 
 
-def _is_0rtt(packet: bytes) -> bool:
-    version = int.from_bytes(packet[1:5], "big")
-    return (_TYPES.get(version) or _TYPES_V1)[(packet[0] >> 4) & 0x03] == "0rtt"
-
-
 def quic_version(payload) -> int | None:
     """The version of a long-header QUIC packet at the start of `payload` (known versions only), else None."""
     if len(payload) < 7 or payload[0] & 0xC0 != 0xC0:
@@ -167,7 +162,7 @@ class _Space:
 
 
 class QUICConnection(TLSConnection):
-    tracks_early_data = False  # (its 0-RTT packets are read by _open_early, and counted there)
+    # (its 0-RTT packets are read by _open_early and counted there, for the session's early_data)
     def __init__(self, flow: Flow, keys: KeyStore, out: list, max_handshake: int = 1 << 16) -> None:
         super().__init__(flow, keys, out, max_handshake)
         self.quic_version = 0
@@ -287,7 +282,6 @@ class QUICConnection(TLSConnection):
         side.early, side.protection, side.secret = False, None, None
         if self.offered_early_data:
             self.early_suites = [SUITES[s] for s in h.suite_ids() if 0x1301 <= s <= 0x1305 and s in SUITES]
-            self.early_data = "pending"
 
     def _short_packet(self, direction: str, b, pos: int, ts: float) -> int:
         other = SERVER if direction == CLIENT else CLIENT
@@ -351,13 +345,10 @@ class QUICConnection(TLSConnection):
         return True
 
     def _replay(self) -> None:
-        """Read the held packets whose hello has come (all of them when `holding` is off)."""
+        """Read the held packets again: those whose hello has come are read, the others wait on (all are read, as
+        encrypted if need be, when `holding` is off)."""
         waiting, self.held = self.held, []
         for direction, long_header, packet, ts in waiting:
-            ready = self.saw_client_hello if long_header and _is_0rtt(packet) else self.suite is not None
-            if not ready and self.holding:
-                self.held.append((direction, long_header, packet, ts))
-                continue
             if long_header:
                 self._long_packet(direction, packet, 0, ts)
             else:
