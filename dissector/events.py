@@ -86,6 +86,18 @@ class TCPGap(Event):
 
 
 @dataclass(slots=True, eq=False)
+class QUICEvent(Event):
+    """A QUIC packet of the transport's own that changes the handshake's course: "Retry" (the server wants the
+    client to prove its address with a token) or "Version Negotiation" (the server does not speak the client's
+    version). `ignored`: the client must discard it (RFC 9000 6.2, 17.2.5.2), and it changed nothing."""
+
+    direction: str
+    packet: str
+    detail: str = ""
+    ignored: bool = False
+
+
+@dataclass(slots=True, eq=False)
 class SessionStart(Event):
     """TLS was detected on a flow (or, with `cleartext`, plain HTTP that plugins will read). `upgrade` says
     how TLS began when not at the connection's start: "STARTTLS (SMTP)", "HTTP CONNECT host:443"..."""

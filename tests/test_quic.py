@@ -14,7 +14,7 @@ import pytest
 
 from dissector.tls.constants import HANDSHAKE_TYPES, name_of
 from dissector.tls.protection import expand_record_number
-from dissector.tls.quic import client_initial
+from dissector.tls.quic import V1, V2, client_initial, retry_tag_verifies
 from tests.conftest import SAMPLES, analyze, needs_tshark, reversed_runs
 
 QUIC = SAMPLES / "real" / "quic"
@@ -23,7 +23,9 @@ SUITES = {"quic-aioquic": "TLS_AES_256_GCM_SHA384", "quic-aioquic-aes128": "TLS_
           "quic-aioquic-chacha20": "TLS_CHACHA20_POLY1305_SHA256", "quic-aioquic-retry": "TLS_AES_256_GCM_SHA384",
           "quic-aioquic-v2": "TLS_AES_256_GCM_SHA384", "chromium-h3": "TLS_AES_256_GCM_SHA384",
           "firefox-h3": "TLS_AES_256_GCM_SHA384", "quic-aioquic-keyupdate": "TLS_AES_256_GCM_SHA384",
-          "quic-aioquic-0rtt": "TLS_AES_256_GCM_SHA384", "quic-aioquic-0rtt-rejected": "TLS_AES_256_GCM_SHA384"}
+          "quic-aioquic-0rtt": "TLS_AES_256_GCM_SHA384", "quic-aioquic-0rtt-rejected": "TLS_AES_256_GCM_SHA384",
+          "quic-aioquic-v2-retry": "TLS_AES_256_GCM_SHA384", "quic-aioquic-version-negotiation": "TLS_AES_256_GCM_SHA384"}
+RESTARTED = ("quic-aioquic-retry", "quic-aioquic-v2-retry", "quic-aioquic-version-negotiation")  # two ClientHellos
 ZERO_RTT = QUIC / "quic-aioquic-0rtt.pcap"  # two connections: its own tests below
 ZERO_RTT_REJECTED = QUIC / "quic-aioquic-0rtt-rejected.pcap"  # the same, the server forgets its tickets
 SINGLE = [n for n in NAMES if n not in (ZERO_RTT.stem, ZERO_RTT_REJECTED.stem)]  # one connection each
@@ -86,22 +88,23 @@ def test_both_finished_messages_verify(name, monkeypatch):  # (of each connectio
 def test_without_keys_the_hellos_are_read_and_the_rest_is_encrypted(name):
     s = ours(name, False)
     types = [m["type"] for m in s["messages"]]
-    hellos = 2 if name.endswith("retry") else 1  # (after a Retry the client sends its ClientHello again)
+    hellos = 2 if name in RESTARTED else 1  # (after a Retry or a Version Negotiation the client sends it again)
     assert types[:hellos + 1] == ["ClientHello"] * hellos + ["ServerHello"]
     assert set(types[hellos + 1:]) == {"EncryptedHandshakeMessage"}
     assert s["decryption"]["status"] == "no-key" and "key log" in s["decryption"]["detail"]
 
 
-# tshark 4.0 is wrong on the Retry capture: after the Retry the client sends a new ClientHello (a new random,
+# tshark 4.0 is wrong on the Retry and Version Negotiation captures: after the Retry (or Version Negotiation) the client sends a new ClientHello (a new random,
 # the one its key log names), which tshark takes for a retransmission of the first ("reused stream offset"); it
 # then looks the secrets up by the first random and decrypts nothing. Shown by the two randoms, the Finished that
 # verify and the lines the peers sent (the tests above); strict, so a tshark that gets it right fails here.
-TSHARK_WRONG = pytest.mark.xfail(strict=True, reason="tshark 4.0 drops the ClientHello sent again after a Retry")
+TSHARK_WRONG = pytest.mark.xfail(strict=True, reason="tshark 4.0 drops the ClientHello sent again after a Retry "
+                                                       "or a Version Negotiation")
 
 
 def _cases():
     return [pytest.param(n, k, id=f"{n}-{'keylog' if k else 'none'}",
-                         marks=[TSHARK_WRONG] if n.endswith("retry") else []) for n in SINGLE for k in (True, False)]
+                         marks=[TSHARK_WRONG] if n in RESTARTED else []) for n in SINGLE for k in (True, False)]
 
 
 @needs_tshark
@@ -188,11 +191,107 @@ def test_zero_rtt_rejected_by_the_server_and_sent_again():
     assert [m["type"] for m in second["messages"]].count("Certificate") == 1  # (a full handshake)
 
 
-def test_after_a_retry_the_new_client_hello_is_the_one_the_key_log_names():
-    s = ours("quic-aioquic-retry", True)
+@pytest.mark.parametrize("name", RESTARTED)
+def test_after_a_retry_the_new_client_hello_is_the_one_the_key_log_names(name):
+    s = ours(name, True)
     randoms = [m["random"] for m in s["messages"] if m["type"] == "ClientHello"]
     assert len(randoms) == 2 and randoms[0] != randoms[1]
-    assert (QUIC / "quic-aioquic-retry.keys").read_text().count(randoms[1]) == 4
+    assert (QUIC / f"{name}.keys").read_text().count(randoms[1]) == 4
+
+
+def test_retry_and_version_negotiation_are_steps_of_the_session():
+    for name in SINGLE:
+        steps = [(q["from"], q["packet"], q.get("ignored", False)) for q in ours(name, False).get("quic", [])]
+        if name.endswith("retry"):
+            assert steps == [("server", "Retry", False)]
+            assert ours(name, False)["quic"][0]["detail"].endswith("integrity tag verified")
+        elif name == "quic-aioquic-version-negotiation":
+            assert steps == [("server", "Version Negotiation", False)]
+            assert ours(name, False)["quic"][0]["detail"] == "the server speaks QUIC v1"
+            assert [m["type"] for m in ours(name, True)["messages"]].count("ClientHello") == 2
+        else:
+            assert steps == [], name
+
+
+def test_explain_and_timeline_show_the_retry():
+    from dissector.output.explain import explain_session
+    from dissector.output.timeline import session_timeline
+
+    doc = ours("quic-aioquic-retry", True)
+    assert "The server answered with a Retry" in explain_session(doc)
+    rows = [(e["layer"], e["type"], e["from"]) for e in session_timeline(doc)["events"]]
+    assert rows[:3] == [("tls", "ClientHello", "client"), ("quic", "Retry", "server"), ("tls", "ClientHello", "client")]
+
+
+def test_retry_integrity_tags_of_rfc_9001_and_9369():
+    # RFC 9001 A.4 (v1) and RFC 9369 A.4 (v2): the Retry answering the Initial of client connection ID 8394c8f03e515708
+    odcid = bytes.fromhex("8394c8f03e515708")
+    v1 = bytes.fromhex("ff000000010008f067a5502a4262b5746f6b656e04a265ba2eff4d829058fb3f0f2496ba")
+    v2 = bytes.fromhex("cf6b3343cf0008f067a5502a4262b5746f6b656ec8646ce8bfe33952d955543665dcc7b6")
+    assert retry_tag_verifies(V1, odcid, v1) and retry_tag_verifies(V2, odcid, v2)
+    assert retry_tag_verifies(V1, odcid, v1[:-1] + b"\0") is False and retry_tag_verifies(V2, odcid[1:], v2) is False
+    assert retry_tag_verifies(V1, bytes(8), v2) is False and retry_tag_verifies(0xFF00001D, odcid, v1) is None
+
+
+def _rewrite(name: str, path, change) -> None:
+    """The capture's frames, changed by `change(frames)` (a list of (time, frame) it edits in place), to `path`."""
+    from dissector.capture.reader import open_capture
+    from dissector.capture.writer import PcapWriter
+
+    with open_capture(str(QUIC / f"{name}.pcap")) as cap:
+        rows = [(ts, lt, bytes(f)) for ts, lt, f in cap]
+    frames = [(ts, f) for ts, _, f in rows]
+    change(frames)
+    with open(path, "wb") as out:
+        w = PcapWriter(out, rows[0][1])
+        for ts, f in frames:
+            w.write(ts, f)
+
+
+@pytest.mark.parametrize("name", ["quic-aioquic-retry", "quic-aioquic-v2-retry"])
+@pytest.mark.parametrize("after", [2, 3, 4, 6])
+def test_a_retry_the_client_must_discard_changes_nothing(name, after, tmp_path):
+    # the Retry again (a duplicate on the way, or a server that sends two): after the first one, after the client's
+    # new Initial, after the server's Initial. The client accepts one Retry per connection attempt (RFC 9000 17.2.5.2)
+    frames = []
+    _rewrite(name, tmp_path / "d.pcap", lambda fs: (frames.extend(fs), fs.insert(after, (fs[after - 1][0], fs[1][1]))))
+    keys = [str(QUIC / f"{name}.keys")]
+    [want], [got] = analyze([QUIC / f"{name}.pcap"], keylogs=keys), analyze([tmp_path / "d.pcap"], keylogs=keys)
+    assert want["quic"][0]["detail"].endswith("integrity tag verified")
+    assert got["quic"][0] == want["quic"][0] and got["quic"][1]["ignored"] and len(got["quic"]) == 2
+    assert got["quic"][1]["detail"].startswith("a second Retry")
+    for field in ("messages", "decryption", "app_data"):
+        assert got[field] == want[field]
+
+
+def test_a_forged_retry_or_version_negotiation_is_ignored(tmp_path):
+    # a Retry whose integrity tag does not verify (RFC 9001 5.8); a Version Negotiation listing the version the
+    # client used (RFC 9000 6.2): the client discards both, and so does the analysis
+    def forge(fs):  # the Retry's last byte changed; a Version Negotiation for v1 inserted before it
+        ts, retry = fs[1]
+        fs[1] = (ts, retry[:-1] + bytes([retry[-1] ^ 1]))
+        header = retry[:42]  # Ethernet, IPv4, UDP of the server's datagram; UDP length and checksum fixed below
+        vn = bytes([0x80]) + bytes(4) + retry[47:48 + retry[47]] + b"\x00" + (1).to_bytes(4, "big")
+        ip = bytearray(header[14:34])
+        ip[2:4] = (20 + 8 + len(vn)).to_bytes(2, "big")
+        ip[10:12] = b"\0\0"
+        ip[10:12] = _ip_checksum(bytes(ip)).to_bytes(2, "big")
+        udp = header[34:38] + (8 + len(vn)).to_bytes(2, "big") + b"\0\0"
+        fs.insert(1, (ts, header[:14] + bytes(ip) + udp + vn))
+
+    _rewrite("quic-aioquic-retry", tmp_path / "f.pcap", forge)
+    [s] = analyze([tmp_path / "f.pcap"], keylogs=[str(QUIC / "quic-aioquic-retry.keys")])
+    assert [(q["packet"], q.get("ignored")) for q in s["quic"]] == [("Version Negotiation", True), ("Retry", True)]
+    assert "lists the client's own version" in s["quic"][0]["detail"]
+    assert "integrity tag does not verify" in s["quic"][1]["detail"]
+    assert not [a for a in s.get("anomalies") or [] if a["name"] == "internal_error"]
+
+
+def _ip_checksum(header: bytes) -> int:
+    total = sum(int.from_bytes(header[i:i + 2], "big") for i in range(0, len(header), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
 
 
 def test_a_connection_starts_only_at_a_client_initial_that_opens():
@@ -268,7 +367,7 @@ def test_datagrams_delivered_out_of_order_read_the_same(name, tmp_path):
 
 
 @needs_tshark
-@pytest.mark.parametrize("name", [pytest.param(n, marks=[TSHARK_WRONG] if n == "quic-aioquic-retry" else [])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[TSHARK_WRONG] if n in RESTARTED else [])
                                   for n in NAMES])
 def test_transport_parameters_match_tshark(name):
     # each side's QUIC transport parameters (ClientHello, EncryptedExtensions): numbers and connection IDs
@@ -364,3 +463,13 @@ def test_key_update_switches_both_directions_to_the_next_generation():
             conns.update((id(st.tls), st.tls) for st in pipe.flows.values() if isinstance(st.tls, QUICConnection))
     [conn] = conns.values()
     assert [conn.spaces[d]["app"].key_updates for d in ("client", "server")] == [1, 1]
+
+
+def test_version_negotiation_is_taken_for_quic_and_rtp_is_not():
+    from dissector.net.decode import QUIC_DATAGRAM, UDP_DATAGRAM, _datagram_kind
+
+    udp = bytes.fromhex("115c13880000ffff")  # ports 4444 -> 5000: neither is QUIC's
+    vn = bytes([0x80 | 0x2A]) + bytes(4) + b"\x04abcd\x04efgh" + (1).to_bytes(4, "big")  # (fixed bit clear)
+    rtp = bytes([0x80, 0x00]) + bytes.fromhex("1234 0000a0c8 deadbeef") + bytes(160)  # RTP v2, PCMU
+    assert _datagram_kind(memoryview(udp + vn)) == UDP_DATAGRAM | QUIC_DATAGRAM
+    assert _datagram_kind(memoryview(udp + rtp)) == 0

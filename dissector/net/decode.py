@@ -78,7 +78,7 @@ _QUIC_VERSIONS = frozenset((0x00000001, 0x6B3343CF, 0xFF00001D))  # v1, v2, draf
 _DTLS_TYPES = frozenset((20, 21, 22, 23, 24, 25))
 # the first UDP payload bytes _datagram_kind looks further at: QUIC (fixed bit), DTLS 1.3's unified header, DTLS
 # content types (a table, so that the fast path turns most UDP, DNS and RTP, away with one lookup)
-_DATAGRAM_FIRST = bytes(1 if b & 0x40 or b & 0xE0 == 0x20 or b in _DTLS_TYPES else 0 for b in range(256))
+_DATAGRAM_FIRST = bytes(1 if b & 0xC0 or b & 0xE0 == 0x20 or b in _DTLS_TYPES else 0 for b in range(256))
 
 
 class Segment(NamedTuple):
@@ -253,7 +253,8 @@ def _decapsulate(proto: int, body: memoryview) -> tuple[int, memoryview] | None:
 def _datagram_kind(udp: memoryview) -> int:
     """What a UDP datagram (`udp`: its header and payload) may carry for the pipeline, by its first payload bytes:
     UDP_DATAGRAM | QUIC_DATAGRAM for QUIC (a short header 01..., on any port: the pipeline keeps it only for a QUIC
-    flow it knows; a long header 11... of a known version; anything with the fixed bit to or from port 443),
+    flow it knows; a long header 11... of a known version; a Version Negotiation, 1... with version 0; anything with
+    the fixed bit to or from port 443),
     UDP_DATAGRAM for DTLS (a record header with a DTLS version, or RFC 9147's unified header 001CSLEE), else 0."""
     n = len(udp)
     if n < 11 or not _DATAGRAM_FIRST[udp[8]]:
@@ -264,6 +265,8 @@ def _datagram_kind(udp: memoryview) -> int:
                 or _U16.unpack_from(udp, 2)[0] == QUIC_PORT or _U16.unpack_from(udp, 0)[0] == QUIC_PORT):
             return UDP_DATAGRAM | QUIC_DATAGRAM
         return 0
+    if first & 0x80:  # QUIC's Version Negotiation (version 0; its fixed bit may be clear), else nothing of ours
+        return UDP_DATAGRAM | QUIC_DATAGRAM if n >= 13 and not _U32_BE.unpack_from(udp, 9)[0] else 0
     if first & 0xE0 == 0x20 or (n >= 21 and first in _DTLS_TYPES and (
             (udp[9] == 0xFE and udp[10] >= 0xFC) or (udp[9] == 1 and udp[10] == 0))):
         return UDP_DATAGRAM

@@ -59,6 +59,7 @@ def _connection(doc: dict, durations: dict) -> str:
     transport = doc.get("transport")
     if transport in ("udp", "quic"):
         text = "Over UDP there is no connection to open: the ClientHello is in the first datagram."
+        text += "".join(" " + _quic_step(e) for e in doc.get("quic") or [])
     elif _ms(durations["tcp_connect"]):
         text = f"The TCP connection opened in {_ms(durations['tcp_connect'])} (SYN, SYN-ACK, ACK)."
     else:
@@ -66,6 +67,17 @@ def _connection(doc: dict, durations: dict) -> str:
     if doc.get("upgrade"):
         text += f" TLS began after {doc['upgrade']}."
     return text
+
+
+def _quic_step(e: dict) -> str:
+    if e.get("ignored"):
+        return f"A {e['packet']} packet came and was ignored, as the client must ({e.get('detail')})."
+    if e["packet"] == "Retry":
+        return ("The server answered with a Retry: before it spends anything on the connection, the client must "
+                "show it can receive at its address, so it sent its ClientHello again with the server's token "
+                f"({e.get('detail')}).")
+    return (f"The server does not speak the client's QUIC version (Version Negotiation: {e.get('detail')}), so the "
+            "client started again with one it does.")
 
 
 def _client_hello(doc: dict, msgs: list[dict]) -> str:

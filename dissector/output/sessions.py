@@ -22,6 +22,7 @@ from dissector.events import (
     EarlyData,
     Event,
     FlowEnd,
+    QUICEvent,
     SessionInfo,
     SessionStart,
     TCPEvent,
@@ -187,6 +188,13 @@ class SessionCollector:
                 d["ech"] = ev.ech
         elif t is EarlyData:
             _early_data(s, ev)
+        elif t is QUICEvent:  # Retry, Version Negotiation: QUIC's own steps of the handshake, as "tcp" lists TCP's
+            item = {"time": ev.ts, "from": ev.direction, "packet": ev.packet, "detail": ev.detail}
+            if ev.ignored:
+                item["ignored"] = True
+            lst = s.doc.setdefault("quic", [])
+            if len(lst) < MAX_TCP_EVENTS:
+                lst.append(item)
         elif t is Decryption:
             s.doc["decryption"] = {"status": ev.status, "detail": ev.detail}
             if ev.key_random:

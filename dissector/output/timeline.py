@@ -144,6 +144,11 @@ def session_timeline(doc: dict) -> dict[str, Any]:
             ev["missing"] = e.get("missing")
         rank = 3 if kind in ("FIN", "RST") else 0 if ev["phase"] == "tcp-connect" else 1
         rows.append((e["time"], rank, n, ev))
+    for n, e in enumerate(doc.get("quic") or []):  # QUIC's own steps: Retry, Version Negotiation
+        label = e["packet"] + (" (ignored)" if e.get("ignored") else "")
+        rows.append((e["time"], 1, -1 - n, {"time": e["time"], "from": e.get("from"), "layer": "quic",
+                                           "type": e["packet"], "label": label, "phase": "hello", "encrypted": False,
+                                           "detail": e.get("detail", "")}))
     handshake_no = 1
     for i, m in enumerate(msgs):
         t = m.get("type", "?")
@@ -742,7 +747,7 @@ def _row(e: dict, y: float) -> str:
                                                                    and layer == "tls" else ""))
     mid = (X_C + X_S) / 2
     out: list[str] = []
-    if layer == "tcp":
+    if layer in ("tcp", "quic"):  # the transport's own steps: thin arrows
         if e["type"] == "GAP":
             x = X_C if side == "client" else X_S
             out.append(f'<g class="tcp-gap" data-type="GAP" data-from="{esc(side)}"><title>{esc(tip)}</title>'
@@ -751,7 +756,7 @@ def _row(e: dict, y: float) -> str:
                                "start" if side == "client" else "end") + "</g>")
             return "".join(out)
         c = ALERT_COLOUR if e["type"] == "RST" else colour
-        out.append(f'<g class="tcp-arrow" data-type="{esc(e["type"])}" data-from="{esc(side)}"><title>{esc(tip)}'
+        out.append(f'<g class="{layer}-arrow" data-type="{esc(e["type"])}" data-from="{esc(side)}"><title>{esc(tip)}'
                    f'</title>')
         out.append(_arrow_line(x1, x2, y, c, 1.4, False, 7))
         out.append(_text(mid, y - 5, esc(e["label"]), 11.5, c, "middle", "bold", family=MONO))

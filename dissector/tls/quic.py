@@ -24,8 +24,10 @@ Packets that arrive before what their keys come from (a Handshake or 1-RTT packe
 the ServerHello, a 0-RTT packet before the ClientHello: datagrams reordered on the way) wait, as an endpoint
 buffers them (RFC 9001 5.7), and are read once the hello is (MAX_HELD of them; the rest, and any still waiting when
 the connection ends, count as encrypted).
-Not read: Version Negotiation and Retry (noted, the handshake is then followed again from the client's next
-Initial), connection IDs that change mid-connection.
+Retry and Version Negotiation packets become QUICEvents and start the handshake again from the client's next Initial,
+unless the client must discard them (a second Retry, one whose integrity tag does not verify, one after the server's
+Initial; a Version Negotiation that lists the client's version). Not followed: connection IDs that change
+mid-connection.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
-from dissector.events import CLIENT, SERVER, AppData, EarlyData, Flow, TLSMessage
+from dissector.events import CLIENT, SERVER, AppData, EarlyData, Flow, QUICEvent, TLSMessage
 from dissector.tls import schedule13
 from dissector.tls.connection import FAILED, TLSConnection
 from dissector.tls.keystore import KeyStore
@@ -99,6 +101,25 @@ def open_packet(keys: _PacketKeys, b, start: int, pn_at: int, end: int, largest:
     header = bytes([first]) + bytes(b[start + 1:pn_at]) + truncated.to_bytes(pn_len, "big")
     nonce = (int.from_bytes(keys.iv, "big") ^ pn).to_bytes(12, "big")
     return first, pn, keys.aead.decrypt(nonce, bytes(b[pn_at + pn_len:end]), header)
+
+
+# the Retry Integrity Tag's AES-128-GCM key and nonce, by version (RFC 9001 5.8, RFC 9369 3.3.3)
+_RETRY_INTEGRITY = {V1: (bytes.fromhex("be0c690b9f66575a1d766b54e368c84e"), bytes.fromhex("461599d35d632bf2239825bb")),
+                    V2: (bytes.fromhex("8fb4b01b56ac48e260fbcbcead7ccc92"), bytes.fromhex("d86969bc2d7c6d9990efb04a"))}
+
+
+def retry_tag_verifies(version: int, original_dcid: bytes, packet: bytes) -> bool | None:
+    """Does a Retry packet's integrity tag (its last 16 bytes) verify, for the Destination Connection ID of the
+    client's first Initial? None for a version whose tag key is not known (draft versions)."""
+    key_nonce = _RETRY_INTEGRITY.get(version)
+    if key_nonce is None or len(packet) < 16:
+        return None
+    pseudo = bytes([len(original_dcid)]) + original_dcid + packet[:-16]
+    try:
+        AESGCM(key_nonce[0]).decrypt(key_nonce[1], packet[-16:], pseudo)
+    except InvalidTag:
+        return False
+    return True
 
 
 def varint(b, pos: int) -> tuple[int, int]:
@@ -176,10 +197,14 @@ class QUICConnection(TLSConnection):
         self.ended = ""  # "CONNECTION_CLOSE" once a side closed the connection (as DTLSConnection.ended)
         self.held: list[tuple[str, bool, bytes, float]] = []  # (direction, long header, packet, time): see _hold
         self.holding = True  # False while the held packets are read for the last time
+        self.retried = False  # a Retry was accepted: the client ignores any other (RFC 9000 17.2.5.2)
 
     # ------------------------------------------------------------------ packets
     def datagram(self, direction: str, payload, ts: float) -> None:
         pos, n = 0, len(payload)
+        if payload[0] & 0x80 and n >= 7 and not any(payload[1:5]):  # (its fixed bit may be clear: RFC 9000 17.2.1)
+            self._version_negotiation(direction, payload, 0, ts)
+            return
         while pos < n:
             b0 = payload[pos]
             if not b0 & 0x40:  # the fixed bit is clear: padding after the packets, or not QUIC
@@ -196,8 +221,6 @@ class QUICConnection(TLSConnection):
     def _long_packet(self, direction: str, b, pos: int, ts: float) -> int:
         b0 = b[pos]
         version = int.from_bytes(b[pos + 1:pos + 5], "big")
-        if version == 0:  # Version Negotiation: the server lists what it speaks; nothing to read
-            return len(b)
         if version not in VERSIONS:
             self._anomaly(ts, "quic", "unknown_version", f"QUIC version 0x{version:08x}", direction)
             return len(b)
@@ -208,12 +231,8 @@ class QUICConnection(TLSConnection):
         scid = bytes(b[p + 1:p + 1 + b[p]])
         p += 1 + b[p]
         kind = (_TYPES.get(version) or _TYPES_V1)[(b0 >> 4) & 0x03]
-        if kind == "retry":  # the client starts again, from a new ClientHello and the Connection ID the server gave
-            self.initial_dcid = b""
-            for d in (CLIENT, SERVER):
-                self.spaces[d]["initial"] = _Space()
-                self.sides[d].hs_buf.clear()
-            self.handshakes = 0  # (the next ClientHello is the first of the handshake, as after a HelloVerifyRequest)
+        if kind == "retry":
+            self._retry(direction, b, pos, version, scid, ts)
             return len(b)
         if kind == "initial":
             token_len, p = varint(b, p)
@@ -232,6 +251,64 @@ class QUICConnection(TLSConnection):
             return end
         self._open(direction, kind, b, pos, p, end, ts, long_header=True)
         return end
+
+    def _retry(self, direction: str, b, pos: int, version: int, scid: bytes, ts: float) -> None:
+        """A Retry: the server wants the client to prove its address. The client starts again, from a new ClientHello
+        and the Connection ID the server gave, unless it must discard the packet (RFC 9000 17.2.5.2: one Retry per
+        connection attempt, none after the server's Initial; RFC 9001 5.8: the integrity tag must verify)."""
+        token = len(b) - (pos + 7 + b[pos + 5] + len(scid)) - 16
+        verified = retry_tag_verifies(version, self.initial_dcid, bytes(b[pos:])) if self.initial_dcid else None
+        if direction != SERVER:
+            why = "sent by the client"
+        elif self.retried:
+            why = "a second Retry: a client accepts one per connection attempt (RFC 9000 17.2.5.2)"
+        elif self.spaces[SERVER]["initial"].largest >= 0:
+            why = "it came after the server's Initial, so the client discards it (RFC 9000 17.2.5.2)"
+        elif verified is False:
+            why = "its integrity tag does not verify (RFC 9001 5.8): corrupted or forged, the client discards it"
+        elif token <= 0 or scid == self.initial_dcid:
+            why = "malformed (no token, or the server kept the client's connection ID): the client discards it"
+        else:
+            self.retried = True
+            self._transport_event(direction, "Retry", ts, f"a token of {token} bytes; the client starts again with the "
+                                  f"connection ID {scid.hex()}" + ("; integrity tag verified" if verified else ""))
+            self._restart()
+            return
+        self._transport_event(direction, "Retry", ts, why, ignored=True)
+
+    def _version_negotiation(self, direction: str, b, pos: int, ts: float) -> None:
+        """A Version Negotiation packet: the server does not speak the client's version and lists those it does; the
+        client starts again with one of them (RFC 9000 6), unless it must discard the packet (6.2)."""
+        p = pos + 5
+        p += 1 + b[p]
+        p += 1 + b[p]
+        listed = [int.from_bytes(b[i:i + 4], "big") for i in range(p, len(b) - 3, 4)]
+        names = ", ".join(VERSIONS.get(v, f"0x{v:08x}") for v in listed if v & 0x0F0F0F0F != 0x0A0A0A0A) or "none"
+        if direction != SERVER:
+            why = "sent by the client"
+        elif self.spaces[SERVER]["initial"].largest >= 0:
+            why = "it came after the server's Initial, so the client discards it (RFC 9000 6.2)"
+        elif self.quic_version in listed:
+            why = "it lists the client's own version, so the client discards it (RFC 9000 6.2)"
+        else:
+            self._transport_event(direction, "Version Negotiation", ts, f"the server speaks {names}")
+            self.quic_version = 0  # (the client's next Initial says which version it chose)
+            self._restart()
+            return
+        self._transport_event(direction, "Version Negotiation", ts, f"the server speaks {names}; ignored: {why}", True)
+
+    def _restart(self) -> None:
+        """The client starts the connection again (after a Retry or a Version Negotiation): new Initial keys from its
+        next Initial's Destination Connection ID, and a new ClientHello, the first of the handshake (as after a DTLS
+        HelloVerifyRequest)."""
+        self.initial_dcid = b""
+        for d in (CLIENT, SERVER):
+            self.spaces[d]["initial"] = _Space()
+            self.sides[d].hs_buf.clear()
+        self.handshakes = 0
+
+    def _transport_event(self, direction: str, packet: str, ts: float, detail: str, ignored: bool = False) -> None:
+        self.out.append(QUICEvent(ts, self.flow, direction, packet, detail, ignored))
 
     def _open_early(self, direction: str, b, start: int, pn_at: int, end: int, ts: float) -> None:
         """A 0-RTT packet: CLIENT_EARLY_TRAFFIC_SECRET's keys, for the suite that opens it (the ticket's session's)."""

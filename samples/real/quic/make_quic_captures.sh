@@ -17,7 +17,7 @@ PY=${QUIC_PYTHON:-python3}
 NS=quic-cap
 PORT=4433
 CAPTURES=(quic-aioquic quic-aioquic-aes128 quic-aioquic-chacha20 quic-aioquic-retry quic-aioquic-v2 quic-aioquic-keyupdate
-          quic-aioquic-0rtt quic-aioquic-0rtt-rejected
+          quic-aioquic-0rtt quic-aioquic-0rtt-rejected quic-aioquic-v2-retry quic-aioquic-version-negotiation
           chromium-h3 firefox-h3)
 [ $# -gt 0 ] && CAPTURES=("$@")
 [ "$(id -u)" = 0 ] || { echo "make_quic_captures.sh: needs root" >&2; exit 1; }
@@ -75,6 +75,8 @@ for name in "${CAPTURES[@]}"; do
     quic-aioquic-chacha20) client_opts=(--cipher CHACHA20_POLY1305_SHA256);;
     quic-aioquic-retry) server_opts=(--retry);;
     quic-aioquic-v2) client_opts=(--v2);;
+    quic-aioquic-v2-retry) server_opts=(--retry) client_opts=(--v2);;
+    quic-aioquic-version-negotiation) server_opts=(--v1-only) client_opts=(--v2 --v1-too);;
     quic-aioquic-keyupdate) client_opts=(--key-update);;
     quic-aioquic-0rtt) server_opts=(--tickets) client_opts=(--0rtt);;
     quic-aioquic-0rtt-rejected) server_opts=(--tickets --forget-tickets) client_opts=(--0rtt);;

@@ -2,12 +2,14 @@
 """A QUIC server and client (aioquic) for make_quic_captures.sh: the client opens one bidirectional stream, sends a
 line and reads the server's echo of it; the client writes its TLS secrets (SSLKEYLOGFILE format) to a key log.
 
-    quic_peer.py server PORT CERT KEY [--retry] [--tickets] [--forget-tickets]
-                                                  (--retry: a Retry packet first, RFC 9000 8.1.2; --tickets: session
+    quic_peer.py server PORT CERT KEY [--retry] [--tickets] [--forget-tickets] [--v1-only]
+                                                  (--retry: a Retry packet first, RFC 9000 8.1.2; --v1-only: QUIC v2
+                                                  is answered with Version Negotiation; --tickets: session
                                                   tickets that allow 0-RTT, kept in memory; --forget-tickets: issue
                                                   them but never find them again, so resumption and 0-RTT fail)
     quic_peer.py h3server ADDRESS PORT CERT KEY   (HTTP/3: every request gets a short text/plain answer)
-    quic_peer.py client PORT KEYLOG [--cipher AES_128_GCM_SHA256|AES_256_GCM_SHA384|CHACHA20_POLY1305_SHA256] [--v2]
+    quic_peer.py client PORT KEYLOG [--cipher AES_128_GCM_SHA256|AES_256_GCM_SHA384|CHACHA20_POLY1305_SHA256]
+                        [--v2 [--v1-too]]  (--v2: QUIC v2 only; --v1-too: v2 first, v1 after a Version Negotiation)
                         [--key-update]   (--key-update: update the 1-RTT keys (RFC 9001 6) before sending the line)
                         [--0rtt]         (--0rtt: a first connection takes a session ticket, a second one resumes
                                           with it and sends its line as 0-RTT data, before the handshake is done)
@@ -63,9 +65,10 @@ async def run_h3_server(address: str, port: int, cert: str, key: str) -> None:
     await asyncio.Future()
 
 
-async def run_server(port: int, cert: str, key: str, retry: bool, tickets: bool, forget: bool = False) -> None:
-    cfg = QuicConfiguration(is_client=False, alpn_protocols=ALPN,
-                            supported_versions=[QuicProtocolVersion.VERSION_1, QuicProtocolVersion.VERSION_2])
+async def run_server(port: int, cert: str, key: str, retry: bool, tickets: bool, forget: bool = False,
+                     v1_only: bool = False) -> None:
+    versions = [QuicProtocolVersion.VERSION_1] + ([] if v1_only else [QuicProtocolVersion.VERSION_2])
+    cfg = QuicConfiguration(is_client=False, alpn_protocols=ALPN, supported_versions=versions)
     cfg.load_cert_chain(cert, key)
     store: dict = {}
     ticket_options = {"session_ticket_handler": lambda t: store.__setitem__(t.ticket, t),
@@ -93,14 +96,15 @@ async def run_client_0rtt(port: int, keylog: str) -> None:
                 await asyncio.sleep(0.2)  # the NewSessionTicket comes after the handshake
 
 
-async def run_client(port: int, keylog: str, cipher: str | None, v2: bool, key_update: bool = False) -> None:
+async def run_client(port: int, keylog: str, cipher: str | None, v2: bool, key_update: bool = False,
+                     v1_too: bool = False) -> None:
     cfg = QuicConfiguration(is_client=True, alpn_protocols=ALPN, server_name="localhost")
     cfg.verify_mode = ssl.CERT_NONE
     if cipher:
         cfg.cipher_suites = [CipherSuite[cipher]]
     if v2:
         cfg.original_version = QuicProtocolVersion.VERSION_2
-        cfg.supported_versions = [QuicProtocolVersion.VERSION_2]
+        cfg.supported_versions = [QuicProtocolVersion.VERSION_2] + ([QuicProtocolVersion.VERSION_1] if v1_too else [])
     with open(keylog, "a") as log:
         cfg.secrets_log_file = log
         async with connect("127.0.0.1", port, configuration=cfg) as proto:
@@ -121,12 +125,13 @@ def main() -> None:
     port = int(sys.argv[2])
     if role == "server":
         asyncio.run(run_server(port, sys.argv[3], sys.argv[4], "--retry" in sys.argv, "--tickets" in sys.argv,
-                               "--forget-tickets" in sys.argv))
+                               "--forget-tickets" in sys.argv, "--v1-only" in sys.argv))
     elif "--0rtt" in sys.argv:
         asyncio.run(run_client_0rtt(port, sys.argv[3]))
     else:
         cipher = sys.argv[sys.argv.index("--cipher") + 1] if "--cipher" in sys.argv else None
-        asyncio.run(run_client(port, sys.argv[3], cipher, "--v2" in sys.argv, "--key-update" in sys.argv))
+        asyncio.run(run_client(port, sys.argv[3], cipher, "--v2" in sys.argv, "--key-update" in sys.argv,
+                               "--v1-too" in sys.argv))
 
 
 if __name__ == "__main__":
