@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import CORPUS, SAMPLES, analyze, needs_corpus, needs_tshark
 
 
@@ -67,3 +69,43 @@ def test_tshark_decrypts_with_the_written_key_log(tmp_path):
     ours = analyze([cap], keylogs=[str(out)])[0]["app_data"]
     body = [line.strip() for line in follow.splitlines() if line.strip() and all(c in "0123456789abcdef" for c in line.strip())]
     assert sum(len(b) // 2 for b in body) == ours["client"]["bytes"] + ours["server"]["bytes"]
+
+
+QUIC = SAMPLES / "real" / "quic"
+
+
+def _tshark_quic_stream(name: str, stream: int) -> dict[str, bytes]:
+    """tshark's `follow,quic,raw` of one stream of the capture's first connection: bytes per direction."""
+    out = subprocess.run(["tshark", "-r", str(QUIC / f"{name}.pcap"), "-o", f"tls.keylog_file:{QUIC / f'{name}.keys'}",
+                          "-qz", f"follow,quic,raw,0,{stream}"], capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    body = out.split("=" * 67)[1].splitlines()
+    data = {"client": b"", "server": b""}
+    for line in body:
+        if line.strip() and not line.startswith(("Follow:", "Filter:", "Node ")):
+            data["server" if line.startswith("\t") else "client"] += bytes.fromhex(line.strip())
+    return data
+
+
+@needs_tshark
+@pytest.mark.parametrize("name", ["chromium-h3", "firefox-h3"])
+def test_export_and_follow_give_each_quic_stream_as_tshark_follows_it(name, tmp_path):
+    keys = ["--keylog", str(QUIC / f"{name}.keys")]
+    proc = run("export", str(QUIC / f"{name}.pcap"), *keys, "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr.decode()
+    [s] = json.loads((tmp_path / "out" / "index.json").read_text())["sessions"]
+    assert len(s["streams"]) >= 4  # HTTP/3: control and QPACK streams each way, and the requests
+    for sid, files in s["streams"].items():
+        theirs = _tshark_quic_stream(name, int(sid))
+        for side in ("client", "server"):
+            mine = (tmp_path / "out" / files[side]).read_bytes() if side in files else b""
+            assert mine == theirs[side], (sid, side)
+        raw = run("follow", str(QUIC / f"{name}.pcap"), *keys, "-s", "0", "--stream", sid, "--format", "raw").stdout
+        assert sorted(raw) == sorted(theirs["client"] + theirs["server"])  # (both directions, in wire order)
+    for side in ("client", "server"):  # a direction's file: all its streams, its app_data
+        assert hashlib.sha256((tmp_path / "out" / s["files"][side]).read_bytes()).hexdigest() == \
+            s["app_data"][side]["sha256"]
+    text = run("follow", str(QUIC / f"{name}.pcap"), *keys, "-s", "0").stdout.decode()
+    assert "client stream 0 (" in text and "server stream 0 (" in text
+    missing = run("follow", str(QUIC / f"{name}.pcap"), *keys, "-s", "0", "--stream", "999")
+    assert missing.returncode == 3 and b"no decrypted stream 999" in missing.stderr

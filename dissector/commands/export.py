@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -18,8 +17,9 @@ from dissector.keys import build_keystore
 
 def add_parser(sub) -> None:
     p = sub.add_parser("export", help="write each session's decrypted application data to files",
-                       description="Write each TLS session's decrypted application data, one file per direction, "
-                                   "plus index.json describing every session (also the ones not decrypted, and why).")
+                       description="Write each TLS session's decrypted application data, one file per direction "
+                                   "(for QUIC also one per stream and direction), plus index.json describing every "
+                                   "session (also the ones not decrypted, and why).")
     p.add_argument("captures", nargs="+", metavar="CAPTURE")
     add_key_options(p)
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to write to (created if needed)")
@@ -32,35 +32,49 @@ def _safe(endpoint: str) -> str:
 
 
 class Exporter:
-    """Streams plaintext to files as records are decrypted: nothing is held in memory."""
+    """Streams plaintext to files as records are decrypted: nothing is held in memory.
+
+    A direction's file holds its bytes in the order they were decrypted (their SHA-256 is the session's
+    `app_data`); a QUIC session's streams also get a file each per direction, since its direction files
+    interleave them."""
 
     def __init__(self, directory: str) -> None:
         self.dir = directory
-        self.files: dict[tuple[int, int, str], tuple[IO[bytes], str, object]] = {}
+        # (capture, flow id, direction, QUIC stream or None) -> (open file, its name)
+        self.files: dict[tuple[int, int, str, int | None], tuple[IO[bytes], str]] = {}
         self.capture_index = 0
         self.index: list[dict] = []
 
     def event(self, ev: Event) -> None:
         if type(ev) is not AppData or ev.data is None or ev.flow is None:
             return
-        key = (self.capture_index, ev.flow.id, ev.direction)
+        self._write((self.capture_index, ev.flow.id, ev.direction, None), ev)
+        if ev.stream is not None:
+            self._write((self.capture_index, ev.flow.id, ev.direction, ev.stream), ev)
+
+    def _write(self, key: tuple[int, int, str, int | None], ev: AppData) -> None:
         entry = self.files.get(key)
         if entry is None:
             f = ev.flow
-            name = f"{self.capture_index:02d}-{f.id:05d}-{_safe(f.client)}-{_safe(f.server)}-{ev.direction}.bin"
-            entry = self.files[key] = (open(os.path.join(self.dir, name), "wb"), name, hashlib.sha256())
+            stream = f"-stream{key[3]}" if key[3] is not None else ""
+            name = f"{self.capture_index:02d}-{f.id:05d}-{_safe(f.client)}-{_safe(f.server)}-{ev.direction}{stream}.bin"
+            entry = self.files[key] = (open(os.path.join(self.dir, name), "wb"), name)
         entry[0].write(ev.data)
-        entry[2].update(ev.data)
 
     def session(self, doc: dict) -> None:
         item = {k: doc.get(k) for k in ("capture", "id", "client", "server", "version", "cipher_suite", "sni", "alpn",
                                          "decryption", "app_data")}
         item["files"] = {}
-        for side in ("client", "server"):
-            entry = self.files.pop((doc.get("capture_index", 0), doc["id"], side), None)
-            if entry is not None:
-                entry[0].close()
-                item["files"][side] = entry[1]
+        capture, sid = doc.get("capture_index", 0), doc["id"]
+        for key in [k for k in self.files if k[0] == capture and k[1] == sid]:
+            f, name = self.files.pop(key)
+            f.close()
+            if key[3] is None:
+                item["files"][key[2]] = name
+            else:  # {"streams": {"0": {"client": name, "server": name}, ...}}
+                item.setdefault("streams", {}).setdefault(str(key[3]), {})[key[2]] = name
+        if "streams" in item:
+            item["streams"] = dict(sorted(item["streams"].items(), key=lambda kv: int(kv[0])))
         self.index.append(item)
 
     def close(self) -> None:

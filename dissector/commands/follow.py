@@ -18,6 +18,8 @@ def add_parser(sub) -> None:
     p.add_argument("capture", metavar="CAPTURE")
     add_key_options(p)
     p.add_argument("--session", "-s", type=int, required=True, metavar="N", help="session id (see analyze)")
+    p.add_argument("--stream", type=int, metavar="ID",
+                   help="QUIC: only this stream (each chunk is marked with its stream otherwise)")
     p.add_argument("--format", choices=["ascii", "hex", "raw"], default="ascii",
                    help="ascii (non-printable bytes as '.'), hex (a hex dump) or raw (the bytes only, to a file)")
     p.set_defaults(run=run)
@@ -39,7 +41,8 @@ def printable(data: bytes) -> str:
 
 def run(args: argparse.Namespace) -> int:
     keys = build_keystore(args.keylog, args.key, args.psk)
-    state = {"found": False, "offsets": {"client": 0, "server": 0}, "status": None, "undecrypted": 0}
+    state = {"found": False, "status": None, "undecrypted": 0, "streams": set()}
+    offsets: dict[tuple[str, int | None], int] = {}  # (direction, QUIC stream) -> bytes shown so far
     raw_out = sys.stdout.buffer
 
     def on_event(ev: Event) -> None:
@@ -50,15 +53,20 @@ def run(args: argparse.Namespace) -> int:
             if ev.data is None:
                 state["undecrypted"] += 1
                 return
+            if ev.stream is not None:
+                state["streams"].add(ev.stream)
+            if args.stream is not None and ev.stream != args.stream:
+                return
             if args.format == "raw":
                 raw_out.write(ev.data)
                 return
             arrow = f"{ev.flow.client} -> {ev.flow.server}" if ev.direction == "client" else \
                 f"{ev.flow.server} -> {ev.flow.client}"
-            off = state["offsets"][ev.direction]
-            print(f"=== {ev.ts:.6f} {ev.direction} ({arrow}) {len(ev.data)} bytes")
+            off = offsets.get((ev.direction, ev.stream), 0)
+            stream = f" stream {ev.stream}" if ev.stream is not None else ""
+            print(f"=== {ev.ts:.6f} {ev.direction}{stream} ({arrow}) {len(ev.data)} bytes")
             print(hexdump(ev.data, off) if args.format == "hex" else printable(ev.data))
-            state["offsets"][ev.direction] = off + len(ev.data)
+            offsets[(ev.direction, ev.stream)] = off + len(ev.data)
         elif type(ev) is TLSMessage and ev.type == "Alert" and args.format != "raw":
             print(f"=== {ev.ts:.6f} {ev.direction} alert {ev.info.get('level')} {ev.info.get('description')}")
 
@@ -69,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
     run_captures([args.capture], keys, on_event=on_event, on_session=on_session, details=False)
     if not state["found"]:
         raise DissectorError(f"no session {args.session} in {args.capture} (dissector analyze lists them)")
+    if args.stream is not None and args.stream not in state["streams"]:
+        known = ", ".join(str(n) for n in sorted(state["streams"])) or "none (not a decrypted QUIC session)"
+        raise DissectorError(f"session {args.session} has no decrypted stream {args.stream}; its streams: {known}")
     status = state["status"]
     if status and status["status"] != "decrypted":
         print(f"dissector: session {args.session} was not decrypted: {status['status']}"
