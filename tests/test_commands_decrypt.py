@@ -109,3 +109,25 @@ def test_export_and_follow_give_each_quic_stream_as_tshark_follows_it(name, tmp_
     assert "client stream 0 (" in text and "server stream 0 (" in text
     missing = run("follow", str(QUIC / f"{name}.pcap"), *keys, "-s", "0", "--stream", "999")
     assert missing.returncode == 3 and b"no decrypted stream 999" in missing.stderr
+
+
+def test_an_rsa_key_decrypts_a_session_with_a_client_certificate_and_the_extended_master_secret(tmp_path):
+    # RFC 7627's session hash covers the handshake up to the ClientKeyExchange; the client's CertificateVerify
+    # follows it and must stay out (it was once hashed in, and such sessions "failed")
+    from dissector.capture.reader import open_capture
+    from dissector.capture.writer import PcapWriter
+
+    proc = run("generate", "-o", str(tmp_path), "tls12-rsa-mtls")
+    assert proc.returncode == 0, proc.stderr.decode()
+    with open_capture(str(tmp_path / "tls12-rsa-mtls.pcapng")) as cap, open(tmp_path / "plain.pcap", "wb") as out:
+        w = PcapWriter(out)  # (classic pcap: the key log embedded in the pcapng stays behind)
+        for ts, _, frame in cap:
+            w.write(ts, bytes(frame))
+    [s] = analyze([tmp_path / "plain.pcap"], key_specs=[str(tmp_path / "tls12-rsa-mtls.key.pem")])
+    [exp] = json.loads((tmp_path / "tls12-rsa-mtls.expected.json").read_text())["sessions"]
+    types = [m["type"] for m in s["messages"]]
+    assert types[5:8] == ["Certificate", "ClientKeyExchange", "CertificateVerify"]
+    assert s["cipher_suite"] == "TLS_RSA_WITH_AES_128_GCM_SHA256"
+    assert any(e["name"] == "extended_master_secret" for e in s["messages"][0]["extensions"])
+    assert s["decryption"] == {"status": "decrypted", "detail": ""} and s["app_data"] == exp["app_data"]
+    assert types.count("Finished") == 2

@@ -287,6 +287,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              _resume(PairOptions(**_T12, ciphers="ECDHE-RSA-AES128-GCM-SHA256"), "tls12-resume-ticket")),
     Scenario("tls12-mtls", "TLS 1.2 with a client certificate (ECDSA P-256): CertificateRequest, Certificate, CertificateVerify",
              _single(PairOptions(**_T12, ciphers="ECDHE-RSA-AES128-GCM-SHA256", client_cert=True), "tls12-mtls")),
+    Scenario("tls12-rsa-mtls", "TLS 1.2, RSA key exchange with a client certificate and the extended master secret "
+                               "(its session hash stops at the ClientKeyExchange, before the CertificateVerify): the "
+                               "server key alone decrypts it",
+             _single(PairOptions(**_T12, ciphers="AES128-GCM-SHA256", client_cert=True), "tls12-rsa-mtls")),
     Scenario("tls13-aes128-gcm", "TLS 1.3, TLS_AES_128_GCM_SHA256 (suite chosen through the libssl bridge)",
              _single(PairOptions(tls13_ciphersuites="TLS_AES_128_GCM_SHA256"), "tls13-aes128-gcm")),
     Scenario("tls13-aes256-gcm", "TLS 1.3 with OpenSSL's defaults: TLS_AES_256_GCM_SHA384, X25519",

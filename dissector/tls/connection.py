@@ -127,6 +127,7 @@ class TLSConnection:
         self.handshake_messages = 0  # TLS 1.3: transcript entries up to the client's Finished (post-handshake auth)
         self.post_auths = 0  # TLS 1.3 post-handshake authentications (client Finished after the handshake)
         self.ems = False
+        self.ems_upto: int | None = None  # transcript entries the extended master secret covers
         self.etm = False
         self.resumed = False
         self.sni: str | None = None
@@ -544,6 +545,7 @@ class TLSConnection:
 
     def _on_client_key_exchange(self, direction: str, side: Direction, _: object, raw: bytes, ts: float) -> None:
         self._hashed(raw)
+        self.ems_upto = len(self.transcript)  # (a client's CertificateVerify comes after: not in the session hash)
         info = hs.parse_client_key_exchange(raw[4:], self.ctx)
         self.encrypted_pms = info.get("_encrypted_pre_master")
         self.psk_identity = info.get("psk_identity")
@@ -754,8 +756,8 @@ class TLSConnection:
         if pms is None:
             return None, self._no_key_reason()
         session_hash = None
-        if self.ems:
-            session_hash = prf.session_hash(version, suite.prf_hash, b"".join(self.transcript))
+        if self.ems:  # RFC 7627 4: the handshake messages up to and including the ClientKeyExchange
+            session_hash = prf.session_hash(version, suite.prf_hash, b"".join(self.transcript[:self.ems_upto]))
         return prf.master_secret(version, suite.prf_hash, pms, cr, self.server_random, session_hash), ""
 
     def _rsa_premaster(self) -> tuple[bytes | None, str]:
