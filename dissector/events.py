@@ -24,8 +24,8 @@ class Flow:
     server_ip: str
     server_port: int
     start_ts: float
-    ip_version: int = 4
-    transport: str = "tcp"  # or "udp" (DTLS)
+    ip_version: int = 4  # 0: the endpoints are not IP addresses (EAP over EAPOL: MAC addresses, port 0)
+    transport: str = "tcp"  # or "udp" (DTLS), "quic", "eapol" or "radius" (TLS inside EAP)
 
     @property
     def client(self) -> str:
@@ -37,6 +37,8 @@ class Flow:
 
 
 def _endpoint(ip: str, port: int, ip_version: int) -> str:
+    if not port:  # not an IP endpoint: an 802.1X supplicant, by its MAC address
+        return ip
     return f"[{ip}]:{port}" if ip_version == 6 else f"{ip}:{port}"
 
 
@@ -95,6 +97,20 @@ class QUICEvent(Event):
     packet: str
     detail: str = ""
     ignored: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class EAPInfo(Event):
+    """What an EAP conversation that carried TLS (EAP-TLS, PEAP, EAP-TTLS...) says besides TLS, at its end: the
+    carrier ("EAPOL", "RADIUS"), the method, the identity the supplicant gave, the outcome ("Success", "Failure",
+    "" when the capture ends first), the RADIUS authenticator (NAS) that relayed it, the methods a Nak asked for."""
+
+    carrier: str
+    method: str
+    identity: str | None = None
+    outcome: str = ""
+    authenticator: str = ""
+    offered: list[str] | None = None
 
 
 @dataclass(slots=True, eq=False)

@@ -15,6 +15,7 @@ from dissector.errors import MalformedInput
 from dissector.events import CLIENT, SERVER, Anomaly, AppData, Event, Flow, FlowEnd, SessionStart, TCPEvent, TCPGap
 from dissector.net.decode import (
     ACK,
+    EAP_FRAME,
     FIN,
     QUIC_DATAGRAM,
     RST,
@@ -28,6 +29,7 @@ from dissector.net.decode import (
 from dissector.net.tcp import TCPDirection
 from dissector.tls.connection import TLSConnection
 from dissector.tls.dtls import DTLSConnection, starts_association, whole_records
+from dissector.tls.eap import EAPConnection, EAPRouter, mac_text
 from dissector.tls.keystore import KeyStore
 from dissector.tls.quic import QUICConnection, client_initial, quic_version
 from dissector.tls.records import looks_like_tls, plausible_header
@@ -100,7 +102,8 @@ class FlowState:
 
 
 class DatagramFlowState:
-    """Everything kept per UDP flow that carries DTLS: the DTLS state (datagrams need no reassembly)."""
+    """Everything kept per UDP flow that carries DTLS or QUIC, or per EAP conversation: the connection's state
+    (datagrams need no reassembly)."""
 
     __slots__ = ("flow", "dirs", "tls", "ignored", "last_ts", "keys", "foreign", "client_addr", "encrypted")
     starttls = 0  # (what _end asks of a TCP flow)
@@ -111,7 +114,7 @@ class DatagramFlowState:
         self.flow = flow
         self.client_addr = client_addr
         self.dirs: dict = {}  # no TCP directions to flush at the end
-        self.tls: DTLSConnection | QUICConnection | None = None
+        self.tls: DTLSConnection | QUICConnection | EAPConnection | None = None
         self.ignored = False
         self.last_ts = flow.start_ts
         self.keys: tuple = ()
@@ -136,6 +139,7 @@ class Pipeline:
         self.closed: dict[tuple, int] = {}  # recently ended 4-tuples: their late ACKs start no new flow
         self.max_closed = 20_000
         self.defrag = Defragmenter()
+        self.eap_router = EAPRouter()  # which EAP conversation an EAPOL frame or a RADIUS packet belongs to
         self.stats = Stats()
         self.next_id = 0
         self.last_sweep = 0.0
@@ -165,6 +169,8 @@ class Pipeline:
             key = (src, sport, dst, dport, 17)
             if flags & QUIC_DATAGRAM:
                 self._quic(ts, version, key, payload, out)
+            elif flags & EAP_FRAME:
+                self._eap(ts, version, src, sport, dst, dport, payload, out)
             else:
                 self._datagram(ts, version, key, payload, out)
             if flags & SNAPPED:
@@ -480,13 +486,14 @@ class Pipeline:
             state.encrypted = True
         self._feed_datagram(state, ts, key, payload, out)
 
-    def _feed_datagram(self, state: DatagramFlowState, ts: float, key: tuple, payload, out: list) -> None:
-        """Hand a datagram to its flow's DTLS or QUIC connection; end the flow when the connection says it is over
-        (close_notify both ways, a fatal alert, CONNECTION_CLOSE: UDP has no FIN)."""
+    def _feed_datagram(self, state: DatagramFlowState, ts: float, key: tuple, payload, out: list,
+                       direction: str = "") -> None:
+        """Hand a datagram to its flow's DTLS, QUIC or EAP connection; end the flow when the connection says it is
+        over (close_notify both ways, a fatal alert, CONNECTION_CLOSE, EAP-Success: UDP has no FIN)."""
         tls = state.tls
         if tls is None or state.ignored:
             return  # another shard's flow
-        direction = CLIENT if (key[0], key[1]) == state.client_addr else SERVER
+        direction = direction or (CLIENT if (key[0], key[1]) == state.client_addr else SERVER)
         tls.out = out
         try:
             tls.datagram(direction, payload, ts)
@@ -517,6 +524,59 @@ class Pipeline:
             state = self._new_datagram_flow(ts, version, key, payload, out, quic=True)
         state.last_ts = ts
         self._feed_datagram(state, ts, key, payload, out)
+
+    # ------------------------------------------------------------------ TLS inside EAP (802.1X)
+    def _eap(self, ts: float, version: int, src: bytes, sport: int, dst: bytes, dport: int, payload,
+             out: list) -> None:
+        """An EAPOL frame (version 0) or a RADIUS packet: its EAP packet to the EAP conversation it belongs to."""
+        router = self.eap_router
+        routed = router.eapol(src, dst, payload) if version == 0 else router.radius(src, sport, dst, dport, payload)
+        if routed is None:
+            return
+        key, from_client, eap, client = routed
+        state = self.flows.get(key)
+        if state is None:
+            if not eap:
+                return  # an EAPOL-Start or -Logoff outside a conversation
+            state = self._new_eap_flow(ts, version, key, out)
+        state.last_ts = ts
+        if version == 0 and client and state.flow.client_ip != client:  # (EAPOL: first heard from the supplicant)
+            state.flow.client_ip = client
+        tls = state.tls
+        started = tls is not None and tls.started
+        self._feed_datagram(state, ts, key, eap, out, CLIENT if from_client else SERVER)
+        if tls is not None and tls.started and not started:
+            self.stats.tls_flows += 1
+        if version == 0 and from_client and not eap and payload[1] == 2 and self.flows.get(key) is state:
+            self._end(state, ts, "EAPOL-Logoff", out)
+
+    def _new_eap_flow(self, ts: float, version: int, key: tuple, out: list) -> DatagramFlowState:
+        """An EAP conversation: between a supplicant's and an authenticator's MAC addresses (EAPOL), or of one
+        supplicant (its Calling-Station-Id) relayed by an authenticator to a RADIUS server."""
+        if key[0] == "eapol":  # (the supplicant's address is filled in by _eap once a frame names it)
+            flow = Flow(self.next_id, "", 0, mac_text(key[1]), 0, ts, 0, "eapol")
+            carrier, nas = "EAPOL", ""
+        else:
+            _, nas_ip, nas_port, server_ip, server_port, station = key
+            fam = socket.AF_INET6 if version == 6 else socket.AF_INET
+            ip = socket.inet_ntop(fam, nas_ip)
+            nas = f"[{ip}]:{nas_port}" if version == 6 else f"{ip}:{nas_port}"
+            # the client: the supplicant, as the authenticator names it, else the authenticator
+            flow = Flow(self.next_id, station or ip, 0 if station else nas_port, socket.inet_ntop(fam, server_ip),
+                        server_port, ts, version, "radius")
+            carrier = "RADIUS"
+        self.next_id += 1
+        self.stats.flows += 1
+        state = DatagramFlowState(flow, ())
+        if len(self.flows) >= 2 * self.max_flows:
+            self._evict_oldest(ts, out)
+        state.keys = (key,)
+        self.flows[key] = state
+        if self.shard is not None and self.shard[0] != 0:  # (one shard reads every EAP conversation)
+            state.foreign = True
+            return state
+        state.tls = EAPConnection(flow, self.keys, out, self.max_handshake, carrier, nas)
+        return state
 
     def _new_datagram_flow(self, ts: float, version: int, key: tuple, payload, out: list,
                            quic: bool = False) -> DatagramFlowState:

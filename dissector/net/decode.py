@@ -42,6 +42,9 @@ ETH_IPV6 = 0x86DD
 ETH_VLAN = {0x8100, 0x88A8, 0x9100}
 ETH_MPLS = {0x8847, 0x8848}
 ETH_PPPOE_SESSION = 0x8864
+ETH_EAPOL = 0x888E  # 802.1X: EAP between a supplicant and an authenticator
+RADIUS_PORTS = frozenset((1812, 1645))  # RADIUS authentication (the EAP server's side)
+RADIUS_CODES = frozenset((1, 2, 3, 11))  # Access-Request, -Accept, -Reject, -Challenge
 IPPROTO_TCP = 6
 IPPROTO_UDP = 17
 IPPROTO_IPIP = 4
@@ -73,12 +76,16 @@ QUIC_DATAGRAM = 0x200  # with UDP_DATAGRAM: the payload starts like a QUIC packe
 # a TCP segment whose packet the capture cut short (its snapshot length): the payload is only the start of it,
 # and flags >> SNAPPED_SHIFT is how many bytes of the packet are missing
 SNAPPED = 0x400
+# with UDP_DATAGRAM: EAP that may carry TLS (EAP-TLS, PEAP...): an EAPOL frame (version 0, the MAC addresses for
+# src and dst, ports 0, the payload the EAPOL header and body) or a RADIUS packet (a UDP datagram like the others)
+EAP_FRAME = 0x800
 SNAPPED_SHIFT = 16
 _QUIC_VERSIONS = frozenset((0x00000001, 0x6B3343CF, 0xFF00001D))  # v1, v2, draft-29
 _DTLS_TYPES = frozenset((20, 21, 22, 23, 24, 25))
 # the first UDP payload bytes _datagram_kind looks further at: QUIC (fixed bit), DTLS 1.3's unified header, DTLS
 # content types (a table, so that the fast path turns most UDP, DNS and RTP, away with one lookup)
-_DATAGRAM_FIRST = bytes(1 if b & 0xC0 or b & 0xE0 == 0x20 or b in _DTLS_TYPES else 0 for b in range(256))
+_DATAGRAM_FIRST = bytes(1 if b & 0xC0 or b & 0xE0 == 0x20 or b in _DTLS_TYPES or b in RADIUS_CODES else 0
+                        for b in range(256))
 
 
 class Segment(NamedTuple):
@@ -184,6 +191,19 @@ class Defragmenter:
         return bytes(out)
 
 
+def _eapol(linktype: int, frame: memoryview) -> tuple | None:
+    """An Ethernet frame (802.1Q tags allowed) of type EAPOL, as decode_tcp gives it: version 0, the source and
+    destination MAC addresses, flags UDP_DATAGRAM | EAP_FRAME and the EAPOL header and body; else None."""
+    if linktype != LINKTYPE_ETHERNET or len(frame) < 18:
+        return None
+    etype, off = _U16.unpack_from(frame, 12)[0], 14
+    while etype in ETH_VLAN and len(frame) >= off + 8:
+        etype, off = _U16.unpack_from(frame, off + 2)[0], off + 4
+    if etype != ETH_EAPOL:
+        return None
+    return 0, bytes(frame[6:12]), bytes(frame[0:6]), 0, 0, 0, 0, UDP_DATAGRAM | EAP_FRAME, frame[off:]
+
+
 def decode_frame(linktype: int, frame, defrag: Defragmenter | None = None) -> Segment | None:
     """Decode one frame down to TCP: a Segment, or None for non-IP, non-TCP or incomplete fragments (a UDP
     datagram that starts with a DTLS record is a Segment too, with `flags` UDP_DATAGRAM)."""
@@ -255,7 +275,8 @@ def _datagram_kind(udp: memoryview) -> int:
     UDP_DATAGRAM | QUIC_DATAGRAM for QUIC (a short header 01..., on any port: the pipeline keeps it only for a QUIC
     flow it knows; a long header 11... of a known version; a Version Negotiation, 1... with version 0; anything with
     the fixed bit to or from port 443),
-    UDP_DATAGRAM for DTLS (a record header with a DTLS version, or RFC 9147's unified header 001CSLEE), else 0."""
+    UDP_DATAGRAM for DTLS (a record header with a DTLS version, or RFC 9147's unified header 001CSLEE),
+    UDP_DATAGRAM | EAP_FRAME for RADIUS (to or from its ports: the pipeline reads the EAP it carries), else 0."""
     n = len(udp)
     if n < 11 or not _DATAGRAM_FIRST[udp[8]]:
         return 0
@@ -270,6 +291,9 @@ def _datagram_kind(udp: memoryview) -> int:
     if first & 0xE0 == 0x20 or (n >= 21 and first in _DTLS_TYPES and (
             (udp[9] == 0xFE and udp[10] >= 0xFC) or (udp[9] == 1 and udp[10] == 0))):
         return UDP_DATAGRAM
+    if first in RADIUS_CODES and n >= 28 and (_U16.unpack_from(udp, 0)[0] in RADIUS_PORTS
+                                               or _U16.unpack_from(udp, 2)[0] in RADIUS_PORTS):
+        return UDP_DATAGRAM | EAP_FRAME
     return 0
 
 
@@ -326,7 +350,7 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth:
                 return 4, src, dst, sport, dport, seq, ack, flags, mv[tcp + hlen:end]
     where = ip_offset(linktype, mv)
     if where is None:
-        return None
+        return _eapol(linktype, mv)
     off, version = where
     if version == 4:
         if n < off + 20:

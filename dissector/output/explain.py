@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dissector.output.formats import Writer, ocsp_text, request_line, summary_line
+from dissector.output.formats import TRANSPORT_NAMES, Writer, eap_line, ocsp_text, request_line, summary_line
 
 LISTED = 6  # names listed before "and N more"
 
@@ -28,7 +28,7 @@ def explain_session(doc: dict) -> str:
     """The session as a short text: a heading, then one paragraph per stage."""
     from dissector.output import timeline as tlm  # (its durations; imported only when explaining)
 
-    transport = {"udp": " (DTLS over UDP)", "quic": " (QUIC)"}.get(doc.get("transport") or "", "")
+    transport = TRANSPORT_NAMES.get(doc.get("transport") or "", "")
     head = f"Session {doc['id']}: {doc['client']} -> {doc['server']}{transport}"
     msgs = doc.get("messages") or []
     durations = tlm.timelines([doc])[0]["durations"]
@@ -57,7 +57,12 @@ def _ms(d: dict) -> str | None:
 
 def _connection(doc: dict, durations: dict) -> str:
     transport = doc.get("transport")
-    if transport in ("udp", "quic"):
+    if transport in ("eapol", "radius"):
+        eap = doc.get("eap") or {}
+        text = (f"There is no TCP connection: the TLS handshake travels inside {eap.get('method') or 'EAP'} packets, "
+                f"carried by {'802.1X EAPOL frames between the supplicant and the authenticator' if transport == 'eapol' else 'RADIUS between the authenticator and the RADIUS server'}. "
+                f"{eap_line(eap)}.")
+    elif transport in ("udp", "quic"):
         text = "Over UDP there is no connection to open: the ClientHello is in the first datagram."
         text += "".join(" " + _quic_step(e) for e in doc.get("quic") or [])
     elif _ms(durations["tcp_connect"]):

@@ -15,6 +15,9 @@ import orjson
 
 from dissector.events import AppData, Decryption, Event, FlowEnd, SessionInfo, SessionStart, TCPEvent, TLSMessage
 
+# how a session not over TCP is named after its endpoints
+TRANSPORT_NAMES = {"udp": " (DTLS over UDP)", "quic": " (QUIC)", "eapol": " (TLS inside EAP over 802.1X EAPOL)",
+                   "radius": " (TLS inside EAP over RADIUS)"}
 DETAIL_KEYS = ("sni", "alpn", "cipher_suite", "selected_version", "level", "description", "request_update")
 
 
@@ -357,7 +360,7 @@ class TableWriter(Writer):
         dec = doc["decryption"]
         head = [
             f"Session {doc['id']}: {doc['client']} -> {doc['server']}"
-            + {"udp": " (DTLS over UDP)", "quic": " (QUIC)"}.get(doc.get("transport") or "", ""),
+            + TRANSPORT_NAMES.get(doc.get("transport") or "", ""),
             f"  version {doc['version'] or '?'}   suite {doc['cipher_suite'] or '?'}"
             + (f"   SNI {doc['sni']}" if doc.get("sni") else "") + (f"   ALPN {doc['alpn']}" if doc.get("alpn") else "")
             + ("   resumed" if doc.get("resumed") else ""),
@@ -369,6 +372,8 @@ class TableWriter(Writer):
             head[1:3] = ["  cleartext: no TLS on this connection, everything below travelled unencrypted"]
         if doc.get("upgrade"):
             head.insert(1, f"  TLS began after {doc['upgrade']} on this connection")
+        if doc.get("eap"):
+            head.insert(1, "  " + eap_line(doc["eap"]))
         if doc.get("app_data"):
             ad = doc["app_data"]
             head.append(f"  application data: client {ad['client']['bytes']} bytes, server {ad['server']['bytes']} bytes")
@@ -509,6 +514,14 @@ def _certificate_text(certs: dict) -> str:
     if client and client.get("chain"):
         parts.append(f"client certificate {client['chain'][0].get('subject', '?')}")
     return ", ".join(parts)
+
+
+def eap_line(eap: dict) -> str:
+    """The EAP conversation a TLS session travelled in, in one line."""
+    via = f" via the authenticator {eap['authenticator']}" if eap.get("authenticator") else ""
+    who = f" for identity {eap['identity']!r}" if eap.get("identity") is not None else ""
+    outcome = {"Success": "EAP-Success", "Failure": "EAP-Failure"}.get(eap.get("outcome") or "", "no outcome in the capture")
+    return f"{eap.get('method') or 'EAP'} over {eap.get('carrier')}{via}{who}: {outcome}"
 
 
 def ech_line(info: dict) -> str:

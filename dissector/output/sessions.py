@@ -19,6 +19,7 @@ from dissector.events import (
     Anomaly,
     AppData,
     Decryption,
+    EAPInfo,
     EarlyData,
     Event,
     FlowEnd,
@@ -188,6 +189,13 @@ class SessionCollector:
                 d["ech"] = ev.ech
         elif t is EarlyData:
             _early_data(s, ev)
+        elif t is EAPInfo:
+            eap = {"carrier": ev.carrier, "method": ev.method, "identity": ev.identity, "outcome": ev.outcome or None}
+            if ev.authenticator:
+                eap["authenticator"] = ev.authenticator
+            if ev.offered:
+                eap["offered"] = ev.offered
+            s.doc["eap"] = eap
         elif t is QUICEvent:  # Retry, Version Negotiation: QUIC's own steps of the handshake, as "tcp" lists TCP's
             item = {"time": ev.ts, "from": ev.direction, "packet": ev.packet, "detail": ev.detail}
             if ev.ignored:

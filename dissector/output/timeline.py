@@ -215,12 +215,13 @@ def session_timeline(doc: dict) -> dict[str, Any]:
         if "last" in ev:
             ev["last_ms"] = round((ev["last"] - start) * 1000.0, 3)
 
-    udp = doc.get("transport") in ("udp", "quic")  # no TCP connection to open or close
+    udp = doc.get("transport") in NO_TCP  # no TCP connection to open or close
     durations = {
         "tcp_connect": _missing(NO_TCP[doc["transport"]]) if udp else _tcp_connect(tcp),
         "tls_handshake": _tls_handshake(doc, msgs, hs, tls13),
         "first_app_data": _first_app(doc, msgs, hs, app, opaque13),
-        "session": _udp_session(start, end, end_reason) if udp else _session(tcp, start, end, end_reason, closed),
+        "session": _udp_session(start, end, end_reason, "EAPOL" if doc["transport"] == "eapol" else "UDP") if udp
+        else _session(tcp, start, end, end_reason, closed),
     }
     kind, kind_reason = _handshake_kind(doc, msgs, hs)
     sh = msgs[hs["sh"]] if hs["sh"] is not None else None
@@ -320,12 +321,15 @@ def _session(tcp: list[dict], start: float, end: float, reason: str, closed: boo
 
 NO_TCP = {"udp": "DTLS over UDP: there is no connection to open (the ClientHello is the first packet)",
           "quic": "QUIC over UDP: the connection opens with the TLS handshake itself (the ClientHello is in the first "
-                  "packet)"}
+                  "packet)",
+          "eapol": "TLS inside EAP over 802.1X EAPOL: there is no TCP connection (EAP carries the handshake)",
+          "radius": "TLS inside EAP over RADIUS: there is no TCP connection (RADIUS carries the EAP packets)"}
 
 
-def _udp_session(start: float, end: float, reason: str) -> dict[str, Any]:
-    # a UDP flow has no TCP packets to open or close it: it is seen from its first datagram to its last
-    return _duration(start, end, "first datagram", "last datagram", f"over UDP; the session ended at {reason}")
+def _udp_session(start: float, end: float, reason: str, carrier: str = "UDP") -> dict[str, Any]:
+    # a UDP flow (or an EAP conversation) has no TCP packets to open or close it: it is seen from its first
+    # datagram to its last
+    return _duration(start, end, "first datagram", "last datagram", f"over {carrier}; the session ended at {reason}")
 
 
 def _handshake_kind(doc: dict, msgs: list[dict], hs: dict) -> tuple[str | None, str]:

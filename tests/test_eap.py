@@ -1,0 +1,182 @@
+"""TLS inside EAP (802.1X): real captures of hostapd and wpa_supplicant / eapol_test (samples/real/eap,
+make_eap_captures.sh), over EAPOL frames and over RADIUS. Every handshake message is labelled as tshark labels it,
+the TLS 1.2 sessions decrypt with the EAP server's RSA key (both Finished verified), and what PEAP and EAP-TTLS carry
+inside the tunnel is the application data."""
+from __future__ import annotations
+
+import functools
+import subprocess
+
+import pytest
+
+from dissector.tls.constants import ALERT_DESCRIPTIONS, HANDSHAKE_TYPES, name_of
+from tests.conftest import SAMPLES, analyze, needs_tshark
+
+EAP = SAMPLES / "real" / "eap"
+KEY = str(EAP / "eap-server.key.pem")
+NAMES = sorted(p.stem for p in EAP.glob("*.pcap"))
+# capture -> (method, TLS version, outcome, identity)
+EXPECTED = {
+    "eapol-eap-tls12-rsa": ("EAP-TLS", "TLS 1.2", "Success", "eap-client"),
+    "eapol-eap-tls13": ("EAP-TLS", "TLS 1.3", "Success", "eap-client"),
+    "eapol-peap-mschapv2": ("PEAP", "TLS 1.2", "Success", "alice"),
+    "eapol-eap-tls-unknown-ca": ("EAP-TLS", "TLS 1.2", "Failure", "eap-client"),
+    "radius-eap-tls12-rsa": ("EAP-TLS", "TLS 1.2", "Success", "eap-client"),
+    "radius-eap-tls13": ("EAP-TLS", "TLS 1.3", "Success", "eap-client"),
+    "radius-peap-mschapv2": ("PEAP", "TLS 1.2", "Success", "alice"),
+    "radius-ttls-pap": ("EAP-TTLS", "TLS 1.2", "Success", "bob"),
+}
+
+
+@functools.cache
+def ours(name: str, keyed: bool = True) -> dict:
+    [s] = analyze([EAP / f"{name}.pcap"], key_specs=[KEY] if keyed else [])
+    return s
+
+
+def test_the_captures_are_present():
+    assert NAMES == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_conversation_is_one_session_with_its_eap_facts(name):
+    method, version, outcome, identity = EXPECTED[name]
+    s = ours(name)
+    carrier = "EAPOL" if name.startswith("eapol") else "RADIUS"
+    assert s["transport"] == carrier.lower() and s["version"] == version
+    assert {k: s["eap"][k] for k in ("carrier", "method", "outcome", "identity")} == {
+        "carrier": carrier, "method": method, "outcome": outcome, "identity": identity}
+    assert s["end"]["reason"] == f"EAP-{outcome}" and not s.get("anomalies")
+    if carrier == "EAPOL":  # the supplicant's and the authenticator's MAC addresses
+        assert (s["client"], s["server"]) == ("02:00:00:8e:00:02", "02:00:00:8e:00:01")
+    else:  # the supplicant as the authenticator names it (Calling-Station-Id); the RADIUS server
+        assert s["client"] == "02-00-00-00-00-01" and s["server"] == "127.0.0.1:1812"
+        assert s["eap"]["authenticator"].startswith("127.0.0.1:")
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if EXPECTED[n][1] == "TLS 1.2" and EXPECTED[n][2] == "Success"])
+def test_tls12_sessions_decrypt_with_the_eap_servers_rsa_key(name):
+    s = ours(name)
+    assert s["decryption"] == {"status": "decrypted", "detail": ""}
+    assert s["cipher_suite"] == "TLS_RSA_WITH_AES_128_CBC_SHA"
+    assert [(m["from"], m["type"]) for m in s["messages"] if m["type"] == "Finished"] == [
+        ("client", "Finished"), ("server", "Finished")]
+    without = ours(name, keyed=False)
+    assert without["decryption"]["status"] == "no-key" and "RSA" in without["decryption"]["detail"]
+
+
+def test_what_the_tunnels_carry_is_the_application_data(tmp_path):
+    # EAP-TTLS/PAP: the User-Name and User-Password AVPs (RFC 5281 11.2); PEAP: the inner identity and EAP-MSCHAPv2
+    proc = subprocess.run(["python", "-m", "dissector", "follow", str(EAP / "radius-ttls-pap.pcap"), "--key", KEY,
+                           "-s", "0", "--format", "raw"], capture_output=True, timeout=60, cwd=SAMPLES.parent)
+    assert b"\x00\x00\x00\x01\x40\x00\x00\x0bbob\x00" in proc.stdout and b"test-password-2" in proc.stdout
+    peap = subprocess.run(["python", "-m", "dissector", "follow", str(EAP / "eapol-peap-mschapv2.pcap"), "--key", KEY,
+                           "-s", "0", "--format", "raw"], capture_output=True, timeout=60, cwd=SAMPLES.parent).stdout
+    assert b"\x01alice" in peap and b"\x1a\x02" in peap  # Identity alice, an MSCHAPv2 Response
+
+
+def test_a_supplicant_that_does_not_trust_the_server_says_so():
+    s = ours("eapol-eap-tls-unknown-ca")
+    alerts = [(m["from"], m["level"], m["description"]) for m in s["messages"] if m["type"] == "Alert"]
+    assert alerts == [("client", "fatal", "unknown_ca")]
+    assert s["certificates"]["server"]["chain"][0]["subject"].startswith("CN=eap-server.example.test")
+
+
+def _tshark_messages(name: str) -> list[tuple[str, str]]:
+    """tshark's plaintext handshake messages, ChangeCipherSpecs and alerts, with their direction: EAP Requests
+    (RADIUS Access-Challenges) come from the server, Responses (Access-Requests) from the client."""
+    out = subprocess.run(["tshark", "-r", str(EAP / f"{name}.pcap"), "-T", "fields", "-e", "eap.code",
+                          "-e", "tls.record.content_type", "-e", "tls.handshake.type", "-e", "tls.alert_message.desc",
+                          "-E", "occurrence=a", "-E", "aggregator=,"], capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    messages = []
+    for line in out.splitlines():
+        code, ctypes, types, alerts = (line.split("\t") + ["", "", "", ""])[:4]
+        side = "client" if code.split(",")[0] == "2" else "server"
+        types_left = [int(t) for t in types.split(",") if t]
+        alerts_left = [a for a in alerts.split(",") if a]
+        for ctype in (int(c) for c in ctypes.split(",") if c):
+            if ctype == 22:  # (these captures have their plaintext handshake messages before any CCS of a frame)
+                messages += [(side, name_of(HANDSHAKE_TYPES, t)) for t in types_left]
+                types_left = []
+            elif ctype == 20:
+                messages.append((side, "ChangeCipherSpec"))
+            elif ctype == 21 and alerts_left:
+                messages.append((side, f"Alert/{name_of(ALERT_DESCRIPTIONS, int(alerts_left.pop(0)))}"))
+    return messages
+
+
+@needs_tshark
+@pytest.mark.parametrize("name", NAMES)
+def test_plaintext_messages_match_tshark(name):
+    mine = []
+    for m in ours(name, keyed=False)["messages"]:
+        if m.get("encrypted"):
+            continue
+        mine.append((m["from"], m["type"] if m["type"] != "Alert" else f"Alert/{m['description']}"))
+    theirs = _tshark_messages(name)
+    assert mine == theirs
+    assert any(t == "ServerHello" for _, t in mine)
+
+
+def _frames(name: str) -> list[tuple[float, bytes]]:
+    from dissector.capture.reader import open_capture
+
+    with open_capture(str(EAP / f"{name}.pcap")) as cap:
+        return [(ts, bytes(f)) for ts, _, f in cap]
+
+
+def _write(path, frames, linktype: int = 1) -> None:
+    from dissector.capture.writer import PcapWriter
+
+    with open(path, "wb") as out:
+        w = PcapWriter(out, linktype)
+        for ts, f in frames:
+            w.write(ts, f)
+
+
+def _essentials(s: dict) -> tuple:
+    return (s["client"], s["server"], s["eap"], [(m["from"], m["type"]) for m in s["messages"]], s["decryption"],
+            s.get("app_data"))
+
+
+def test_conversations_interleaved_and_retransmitted_read_the_same(tmp_path):
+    # two RADIUS conversations through two authenticator ports, their packets interleaved, each sent twice (a
+    # RADIUS retransmission, and the EAP packet in it a retransmission too); and an EAPOL conversation sent twice
+    names = ["radius-eap-tls12-rsa", "radius-ttls-pap", "eapol-peap-mschapv2"]
+    alone = {n: _essentials(ours(n)) for n in names}
+    mixed = []
+    for i, name in enumerate(names):
+        frames = _frames(name)
+        t0 = frames[0][0]
+        mixed += [(1000.0 + (ts - t0) + i * 0.0001, f) for ts, f in frames for _ in range(2)]
+    mixed.sort(key=lambda x: x[0])
+    _write(tmp_path / "mixed.pcap", mixed)
+    got = sorted((_essentials(s) for s in analyze([tmp_path / "mixed.pcap"], key_specs=[KEY])), key=str)
+    assert got == sorted(alone.values(), key=str)
+
+
+def test_a_supplicant_that_sends_to_the_group_address_is_paired_with_its_authenticator(tmp_path):
+    # both ends of an 802.1X link may address the PAE group address 01:80:c2:00:00:03: the conversation is the
+    # authenticator's, and the supplicant's frames join the authenticator it talks to
+    group = bytes.fromhex("0180c2000003")
+    frames = [(ts, group + f[6:]) for ts, f in _frames("eapol-eap-tls12-rsa")]
+    _write(tmp_path / "group.pcap", frames)
+    [s] = analyze([tmp_path / "group.pcap"], key_specs=[KEY])
+    assert _essentials(s) == _essentials(ours("eapol-eap-tls12-rsa"))
+
+
+def test_damaged_eap_never_hits_an_internal_error(tmp_path):
+    import random
+
+    rng = random.Random(7)
+    for name in NAMES:
+        for _ in range(4):
+            frames = [(ts, bytearray(f)) for ts, f in _frames(name)]
+            for _ in range(rng.randint(1, 6)):
+                _, f = rng.choice(frames)
+                i = rng.randrange(14, len(f))
+                f[i] = rng.randrange(256)
+            _write(tmp_path / "d.pcap", [(ts, bytes(f)) for ts, f in frames])
+            for s in analyze([tmp_path / "d.pcap"], key_specs=[KEY], plugins=True):
+                assert not [a for a in s.get("anomalies") or [] if a["name"] in ("internal_error", "plugin_error")]
