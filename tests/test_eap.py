@@ -180,3 +180,82 @@ def test_damaged_eap_never_hits_an_internal_error(tmp_path):
             _write(tmp_path / "d.pcap", [(ts, bytes(f)) for ts, f in frames])
             for s in analyze([tmp_path / "d.pcap"], key_specs=[KEY], plugins=True):
                 assert not [a for a in s.get("anomalies") or [] if a["name"] in ("internal_error", "plugin_error")]
+
+
+def _md4(data: bytes) -> bytes:
+    """RFC 1320 MD4 (hashlib's OpenSSL 3 has none): the NT hash under MS-CHAPv2."""
+    import struct
+
+    def rotl(x, n):
+        return ((x << n) | (x >> (32 - n))) & 0xFFFFFFFF
+
+    msg = data + b"\x80" + b"\0" * ((55 - len(data)) % 64) + struct.pack("<Q", len(data) * 8)
+    h = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476]
+    for off in range(0, len(msg), 64):
+        x = struct.unpack("<16I", msg[off:off + 64])
+        a, b, c, d = h
+        for i in range(16):  # round 1
+            k, s = i, (3, 7, 11, 19)[i % 4]
+            a, b, c, d = d, rotl((a + ((b & c) | (~b & d)) + x[k]) & 0xFFFFFFFF, s), b, c
+        for i in range(16):  # round 2
+            k, s = (i % 4) * 4 + i // 4, (3, 5, 9, 13)[i % 4]
+            a, b, c, d = d, rotl((a + ((b & c) | (b & d) | (c & d)) + x[k] + 0x5A827999) & 0xFFFFFFFF, s), b, c
+        for i in range(16):  # round 3
+            k, s = (0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15)[i], (3, 9, 11, 15)[i % 4]
+            a, b, c, d = d, rotl((a + (b ^ c ^ d) + x[k] + 0x6ED9EBA1) & 0xFFFFFFFF, s), b, c
+        h = [(v + w) & 0xFFFFFFFF for v, w in zip(h, (a, b, c, d))]
+    return struct.pack("<4I", *h)
+
+
+def _nt_response(password: str, challenge_hash: bytes) -> bytes:
+    """RFC 2759 8.5 ChallengeResponse: the challenge hash DES-encrypted under three 7-byte parts of the NT hash."""
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+    z = _md4(password.encode("utf-16-le")) + bytes(5)
+    out = b""
+    for i in range(3):
+        k = int.from_bytes(z[i * 7:i * 7 + 7], "big")
+        key = bytes(((k >> (49 - 7 * j)) & 0x7F) << 1 for j in range(8))  # 7 bits per byte, parity bit left 0
+        enc = Cipher(TripleDES(key * 3), modes.ECB()).encryptor()  # (one key three times: single DES)
+        out += enc.update(challenge_hash) + enc.finalize()
+    return out
+
+
+def test_md4_of_rfc_1320():
+    assert _md4(b"").hex() == "31d6cfe0d16ae931b73c59d7e0c089c0"
+    assert _md4(b"message digest").hex() == "d9130a8164549fe818874806e1c7014b"
+
+
+@pytest.mark.parametrize("name,password", [("eapol-peap-mschapv2", "test-password-1"),
+                                           ("radius-peap-mschapv2", "test-password-1")])
+def test_the_mschapv2_hash_of_a_peap_tunnel_is_the_users_password_s(name, password):
+    [s] = analyze([EAP / f"{name}.pcap"], key_specs=[KEY], plugins=True, show_secrets=True)
+    inner = s["eap_tunnel"]
+    assert (inner["tunnel"], inner["identity"], inner["auth"], inner["user"], inner["result"]) == (
+        "PEAP", "alice", "MSCHAPv2", "alice", "ok")
+    user, _, _, _, nt_response, challenge_hash = inner["secret"].split(":")
+    assert user == "alice" and len(bytes.fromhex(challenge_hash)) == 8
+    assert _nt_response(password, bytes.fromhex(challenge_hash)).hex() == nt_response  # john/hashcat would find it
+    assert _nt_response("wrong-password", bytes.fromhex(challenge_hash)).hex() != nt_response
+
+
+def test_the_pap_password_of_a_ttls_tunnel_is_redacted_unless_asked():
+    [s] = analyze([EAP / "radius-ttls-pap.pcap"], key_specs=[KEY], plugins=True)
+    assert s["eap_tunnel"] == {"tunnel": "EAP-TTLS", "identity": "bob", "auth": "PAP", "user": "bob",
+                               "secret": "<redacted 15 chars>"}
+    [shown] = analyze([EAP / "radius-ttls-pap.pcap"], key_specs=[KEY], plugins=True, show_secrets=True)
+    assert shown["eap_tunnel"]["secret"] == "test-password-2"
+    [eap_tls] = analyze([EAP / "radius-eap-tls12-rsa.pcap"], key_specs=[KEY], plugins=True)
+    assert "eap_tunnel" not in eap_tls  # (EAP-TLS has no inner authentication)
+
+
+def test_credentials_lists_what_the_tunnels_carried():
+    proc = subprocess.run(["python", "-m", "dissector", "credentials", *[str(EAP / f"{n}.pcap") for n in NAMES],
+                           "--key", KEY, "--format", "json"], capture_output=True, text=True, timeout=120)
+    import json
+
+    rows = [(r["protocol"], r["kind"], r["user"], r["result"]) for r in json.loads(proc.stdout)["credentials"]]
+    assert sorted(rows) == [("EAP-TTLS", "PAP", "bob", "ok"), ("PEAP", "MSCHAPv2", "alice", "ok"),
+                            ("PEAP", "MSCHAPv2", "alice", "ok")]
+    assert "test-password" not in proc.stdout

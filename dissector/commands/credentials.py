@@ -1,7 +1,8 @@
 """`dissector credentials CAPTURE...`: every credential the plugins found, one row each, across protocols.
 
 What Wireshark's Tools > Credentials lists, from the session documents: HTTP Authorization headers (Basic,
-Bearer, Digest and other schemes) and login forms, SMTP/IMAP/POP3 logins, FTP logins. Each row says whether it
+Bearer, Digest and other schemes) and login forms, SMTP/IMAP/POP3 logins, FTP logins, and the authentication
+inside PEAP and EAP-TTLS tunnels (a PAP password, an MS-CHAPv2 hash to crack offline). Each row says whether it
 travelled inside TLS or in the clear, and how the server answered. Secrets are redacted unless --show-secrets.
 """
 from __future__ import annotations
@@ -57,6 +58,11 @@ def _found(doc: dict) -> Iterator[tuple]:
     for x in (doc.get("ftp") or {}).get("logins", []):
         kind = "USER/PASS" if x.get("password") is not None else "USER"
         yield x.get("time"), "FTP", kind, x.get("user"), x.get("password"), x.get("result")
+    inner = doc.get("eap_tunnel")
+    if inner and inner.get("auth"):  # PEAP, EAP-TTLS: the authentication inside the tunnel; else the EAP outcome
+        outcome = {"Success": "ok", "Failure": "failed"}.get((doc.get("eap") or {}).get("outcome") or "")
+        yield (doc.get("end") or {}).get("time"), inner.get("tunnel"), inner["auth"], inner.get("user"), \
+            inner.get("secret"), inner.get("result") or outcome
 
 
 def run(args: argparse.Namespace) -> int:
