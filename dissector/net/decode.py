@@ -28,12 +28,15 @@ LINKTYPE_LINUX_SLL = 113
 LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
 LINKTYPE_LINUX_SLL2 = 276
+LINKTYPE_IEEE802_11 = 105  # 802.11 frames (a monitor-mode capture without radio headers)
+LINKTYPE_IEEE802_11_RADIOTAP = 127  # 802.11 frames behind a radiotap header (what monitor mode gives on Linux)
 
 SUPPORTED_LINKTYPES = {
     LINKTYPE_NULL: "BSD loopback", LINKTYPE_ETHERNET: "Ethernet", LINKTYPE_RAW_12: "raw IP",
     LINKTYPE_RAW_14: "raw IP", LINKTYPE_RAW: "raw IP", LINKTYPE_LOOP: "OpenBSD loopback",
     LINKTYPE_LINUX_SLL: "Linux cooked (SLL)", LINKTYPE_IPV4: "raw IPv4", LINKTYPE_IPV6: "raw IPv6",
-    LINKTYPE_LINUX_SLL2: "Linux cooked (SLL2)",
+    LINKTYPE_LINUX_SLL2: "Linux cooked (SLL2)", LINKTYPE_IEEE802_11: "IEEE 802.11",
+    LINKTYPE_IEEE802_11_RADIOTAP: "IEEE 802.11 with radiotap",
 }
 
 _RAW_LINKTYPES = frozenset((LINKTYPE_RAW, LINKTYPE_RAW_12, LINKTYPE_RAW_14, LINKTYPE_IPV4))
@@ -128,6 +131,11 @@ def ip_offset(linktype: int, frame: memoryview) -> tuple[int, int] | None:
             return None
         version = frame[0] >> 4
         return (0, version) if version in (4, 6) else None
+    elif linktype == LINKTYPE_IEEE802_11 or linktype == LINKTYPE_IEEE802_11_RADIOTAP:
+        wlan = _wlan(linktype, frame)
+        if wlan is None:
+            return None
+        etype, off = wlan[0], wlan[1]
     elif linktype in (LINKTYPE_NULL, LINKTYPE_LOOP):
         if n < 4:
             return None
@@ -192,16 +200,57 @@ class Defragmenter:
 
 
 def _eapol(linktype: int, frame: memoryview) -> tuple | None:
-    """An Ethernet frame (802.1Q tags allowed) of type EAPOL, as decode_tcp gives it: version 0, the source and
-    destination MAC addresses, flags UDP_DATAGRAM | EAP_FRAME and the EAPOL header and body; else None."""
-    if linktype != LINKTYPE_ETHERNET or len(frame) < 18:
+    """An Ethernet (802.1Q tags allowed) or 802.11 frame of type EAPOL, as decode_tcp gives it: version 0, the
+    source and destination MAC addresses, flags UDP_DATAGRAM | EAP_FRAME and the EAPOL header and body; else None."""
+    if linktype == LINKTYPE_ETHERNET and len(frame) >= 18:
+        etype, off = _U16.unpack_from(frame, 12)[0], 14
+        while etype in ETH_VLAN and len(frame) >= off + 8:
+            etype, off = _U16.unpack_from(frame, off + 2)[0], off + 4
+        src, dst = bytes(frame[6:12]), bytes(frame[0:6])
+    elif linktype == LINKTYPE_IEEE802_11 or linktype == LINKTYPE_IEEE802_11_RADIOTAP:
+        wlan = _wlan(linktype, frame)
+        if wlan is None:
+            return None
+        etype, off, src, dst = wlan
+    else:
         return None
-    etype, off = _U16.unpack_from(frame, 12)[0], 14
-    while etype in ETH_VLAN and len(frame) >= off + 8:
-        etype, off = _U16.unpack_from(frame, off + 2)[0], off + 4
     if etype != ETH_EAPOL:
         return None
-    return 0, bytes(frame[6:12]), bytes(frame[0:6]), 0, 0, 0, 0, UDP_DATAGRAM | EAP_FRAME, frame[off:]
+    return 0, src, dst, 0, 0, 0, 0, UDP_DATAGRAM | EAP_FRAME, frame[off:]
+
+
+_LLC_SNAP = b"\xaa\xaa\x03\x00\x00\x00"  # 802.2 LLC + SNAP with an EtherType after it (RFC 1042)
+
+
+def _wlan(linktype: int, frame: memoryview) -> tuple[int, int, bytes, bytes] | None:
+    """An unprotected 802.11 data frame (behind its radiotap header, if any) that carries an EtherType in LLC/SNAP:
+    (EtherType, where its payload starts, source and destination MAC addresses); None for management, control,
+    null and protected frames (a WPA network's traffic is encrypted; only its 802.1X/EAPOL exchange is not)."""
+    off = 0
+    if linktype == LINKTYPE_IEEE802_11_RADIOTAP:
+        if len(frame) < 8 or frame[0] != 0:
+            return None
+        off = frame[2] | frame[3] << 8  # (radiotap's header length is little-endian)
+    n = len(frame)
+    if n < off + 24:
+        return None
+    fc0, fc1 = frame[off], frame[off + 1]
+    if fc0 & 0x0C != 0x08 or fc0 & 0x40 or fc1 & 0x40:  # not data; null function (no body); protected
+        return None
+    a1, a2, a3 = bytes(frame[off + 4:off + 10]), bytes(frame[off + 10:off + 16]), bytes(frame[off + 16:off + 22])
+    to_ds, from_ds = fc1 & 0x01, fc1 & 0x02
+    body = off + 24
+    if to_ds and from_ds:  # a wireless distribution system: four addresses
+        dst, src = a3, bytes(frame[body:body + 6])
+        body += 6
+    else:
+        dst = a3 if to_ds else a1
+        src = a3 if from_ds else a2
+    if fc0 & 0x80:  # QoS data: QoS Control, and an HT Control field when the Order bit is set
+        body += 6 if fc1 & 0x80 else 2
+    if n < body + 8 or frame[body:body + 6] != _LLC_SNAP:
+        return None
+    return _U16.unpack_from(frame, body + 6)[0], body + 8, src, dst
 
 
 def decode_frame(linktype: int, frame, defrag: Defragmenter | None = None) -> Segment | None:
