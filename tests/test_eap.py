@@ -1,5 +1,6 @@
 """TLS inside EAP (802.1X): real captures of hostapd and wpa_supplicant / eapol_test (samples/real/eap,
-make_eap_captures.sh), over EAPOL frames and over RADIUS. Every handshake message is labelled as tshark labels it,
+make_eap_captures.sh) and of FreeRADIUS with eapol_test (make_freeradius_captures.sh), over EAPOL frames and over
+RADIUS. Every handshake message is labelled as tshark labels it,
 the TLS 1.2 sessions decrypt with the EAP server's RSA key (both Finished verified), and what PEAP and EAP-TTLS carry
 inside the tunnel is the application data."""
 from __future__ import annotations
@@ -25,7 +26,13 @@ EXPECTED = {
     "radius-eap-tls13": ("EAP-TLS", "TLS 1.3", "Success", "eap-client"),
     "radius-peap-mschapv2": ("PEAP", "TLS 1.2", "Success", "alice"),
     "radius-ttls-pap": ("EAP-TTLS", "TLS 1.2", "Success", "bob"),
+    "freeradius-eap-tls12-rsa": ("EAP-TLS", "TLS 1.2", "Success", "eap-client"),
+    "freeradius-eap-tls13": ("EAP-TLS", "TLS 1.3", "Success", "eap-client"),
+    "freeradius-peap-mschapv2": ("PEAP", "TLS 1.2", "Success", "carol"),
+    "freeradius-ttls-pap": ("EAP-TTLS", "TLS 1.2", "Success", "dave"),
 }
+RESUME = "freeradius-eap-tls12-resume"  # two authentications: the second resumes the first's TLS session
+SINGLE = sorted(EXPECTED)
 
 
 @functools.cache
@@ -35,10 +42,10 @@ def ours(name: str, keyed: bool = True) -> dict:
 
 
 def test_the_captures_are_present():
-    assert NAMES == sorted(EXPECTED)
+    assert NAMES == sorted([*EXPECTED, RESUME])
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", SINGLE)
 def test_each_conversation_is_one_session_with_its_eap_facts(name):
     method, version, outcome, identity = EXPECTED[name]
     s = ours(name)
@@ -54,7 +61,7 @@ def test_each_conversation_is_one_session_with_its_eap_facts(name):
         assert s["eap"]["authenticator"].startswith("127.0.0.1:")
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if EXPECTED[n][1] == "TLS 1.2" and EXPECTED[n][2] == "Success"])
+@pytest.mark.parametrize("name", [n for n in SINGLE if EXPECTED[n][1] == "TLS 1.2" and EXPECTED[n][2] == "Success"])
 def test_tls12_sessions_decrypt_with_the_eap_servers_rsa_key(name):
     s = ours(name)
     assert s["decryption"] == {"status": "decrypted", "detail": ""}
@@ -73,6 +80,33 @@ def test_what_the_tunnels_carry_is_the_application_data(tmp_path):
     peap = subprocess.run(["python", "-m", "dissector", "follow", str(EAP / "eapol-peap-mschapv2.pcap"), "--key", KEY,
                            "-s", "0", "--format", "raw"], capture_output=True, timeout=60, cwd=SAMPLES.parent).stdout
     assert b"\x01alice" in peap and b"\x1a\x02" in peap  # Identity alice, an MSCHAPv2 Response
+
+
+def test_a_resumed_eap_tls_session_decrypts_with_the_master_secret_of_the_first():
+    # FreeRADIUS's TLS session cache: the second authentication resumes by session ID, with no Certificate; the
+    # RSA key only unlocks the first, whose master secret the second reuses
+    first, second = analyze([EAP / f"{RESUME}.pcap"], key_specs=[KEY])
+    assert (first["resumed"], second["resumed"]) == (False, True)
+    assert [(m["from"], m["type"]) for m in second["messages"]] == [
+        ("client", "ClientHello"), ("server", "ServerHello"), ("server", "ChangeCipherSpec"), ("server", "Finished"),
+        ("client", "ChangeCipherSpec"), ("client", "Finished")]
+    assert second["messages"][0]["session_id"] == first["messages"][1]["session_id"] != ""
+    assert first["decryption"] == second["decryption"] == {"status": "decrypted", "detail": ""}
+    assert first["eap"]["outcome"] == second["eap"]["outcome"] == "Success"
+    alone = analyze([EAP / f"{RESUME}.pcap"], key_specs=[])
+    assert [s["decryption"]["status"] for s in alone] == ["no-key", "no-key"]
+
+
+def test_tls13_eap_tls_decrypts_with_freeradius_key_log():
+    [s] = analyze([EAP / "freeradius-eap-tls13.pcap"], keylogs=[str(EAP / "freeradius-eap-tls13.keys")])
+    assert s["decryption"] == {"status": "decrypted", "detail": ""}
+    types = [(m["from"], m["type"]) for m in s["messages"] if m["type"] != "ChangeCipherSpec"]
+    assert types == [("client", "ClientHello"), ("server", "ServerHello"), ("server", "EncryptedExtensions"),
+                     ("server", "CertificateRequest"), ("server", "Certificate"), ("server", "CertificateVerify"),
+                     ("server", "Finished"), ("client", "Certificate"), ("client", "CertificateVerify"),
+                     ("client", "Finished")]
+    # RFC 9190 2.5: the server's one-byte 0x00 application data says the handshake is over
+    assert s["app_data"]["server"]["bytes"] == 1 and s["app_data"]["client"]["bytes"] == 0
 
 
 def test_a_supplicant_that_does_not_trust_the_server_says_so():
@@ -106,14 +140,20 @@ def _tshark_messages(name: str) -> list[tuple[str, str]]:
     return messages
 
 
+# tshark 4.0 keeps one TLS session per UDP conversation: the second authentication's ClientHello and the rest of
+# its handshake are shown as encrypted (test_a_resumed_eap_tls_session... checks them)
+TSHARK_ONE_SESSION = pytest.mark.xfail(strict=True, reason="tshark 4.0 reads a second TLS handshake on the same "
+                                                           "RADIUS conversation as encrypted records of the first")
+
+
 @needs_tshark
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [*SINGLE, pytest.param(RESUME, marks=TSHARK_ONE_SESSION)])
 def test_plaintext_messages_match_tshark(name):
     mine = []
-    for m in ours(name, keyed=False)["messages"]:
-        if m.get("encrypted"):
-            continue
-        mine.append((m["from"], m["type"] if m["type"] != "Alert" else f"Alert/{m['description']}"))
+    for s in analyze([EAP / f"{name}.pcap"]):
+        for m in s["messages"]:
+            if not m.get("encrypted"):
+                mine.append((m["from"], m["type"] if m["type"] != "Alert" else f"Alert/{m['description']}"))
     theirs = _tshark_messages(name)
     assert mine == theirs
     assert any(t == "ServerHello" for _, t in mine)
@@ -227,15 +267,16 @@ def test_md4_of_rfc_1320():
     assert _md4(b"message digest").hex() == "d9130a8164549fe818874806e1c7014b"
 
 
-@pytest.mark.parametrize("name,password", [("eapol-peap-mschapv2", "test-password-1"),
-                                           ("radius-peap-mschapv2", "test-password-1")])
-def test_the_mschapv2_hash_of_a_peap_tunnel_is_the_users_password_s(name, password):
+@pytest.mark.parametrize("name,user,password", [("eapol-peap-mschapv2", "alice", "test-password-1"),
+                                                ("radius-peap-mschapv2", "alice", "test-password-1"),
+                                                ("freeradius-peap-mschapv2", "carol", "test-password-3")])
+def test_the_mschapv2_hash_of_a_peap_tunnel_is_the_users_password_s(name, user, password):
     [s] = analyze([EAP / f"{name}.pcap"], key_specs=[KEY], plugins=True, show_secrets=True)
     inner = s["eap_tunnel"]
     assert (inner["tunnel"], inner["identity"], inner["auth"], inner["user"], inner["result"]) == (
-        "PEAP", "alice", "MSCHAPv2", "alice", "ok")
-    user, _, _, _, nt_response, challenge_hash = inner["secret"].split(":")
-    assert user == "alice" and len(bytes.fromhex(challenge_hash)) == 8
+        "PEAP", user, "MSCHAPv2", user, "ok")
+    name_, _, _, _, nt_response, challenge_hash = inner["secret"].split(":")
+    assert name_ == user and len(bytes.fromhex(challenge_hash)) == 8
     assert _nt_response(password, bytes.fromhex(challenge_hash)).hex() == nt_response  # john/hashcat would find it
     assert _nt_response("wrong-password", bytes.fromhex(challenge_hash)).hex() != nt_response
 
@@ -256,6 +297,7 @@ def test_credentials_lists_what_the_tunnels_carried():
     import json
 
     rows = [(r["protocol"], r["kind"], r["user"], r["result"]) for r in json.loads(proc.stdout)["credentials"]]
-    assert sorted(rows) == [("EAP-TTLS", "PAP", "bob", "ok"), ("PEAP", "MSCHAPv2", "alice", "ok"),
-                            ("PEAP", "MSCHAPv2", "alice", "ok")]
+    assert sorted(rows) == [("EAP-TTLS", "PAP", "bob", "ok"), ("EAP-TTLS", "PAP", "dave", "ok"),
+                            ("PEAP", "MSCHAPv2", "alice", "ok"), ("PEAP", "MSCHAPv2", "alice", "ok"),
+                            ("PEAP", "MSCHAPv2", "carol", "ok")]
     assert "test-password" not in proc.stdout

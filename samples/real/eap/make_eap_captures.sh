@@ -65,6 +65,10 @@ if [ -n "${EAP_LOGS:-}" ]; then mkdir -p "$EAP_LOGS"; DEBUG=(-dd); fi
 NAMESPACES=($NS_A $NS_S $NS_R)
 # shellcheck source=../netns-lib.sh
 . "$REAL/netns-lib.sh"  # stop, remove_namespaces, two_namespaces, links_up, start_tcpdump, wait_for_port, trap_teardown
+# shellcheck source=eap-lib.sh
+. "$HERE/eap-lib.sh"  # supplicant_conf, wait_log, keep
+user_of() { case $1 in peap) echo alice;; ttls) echo bob;; esac; }  # the inner identities of the users file
+password_of() { case $1 in peap) echo test-password-1;; ttls) echo test-password-2;; esac; }
 
 trap_teardown SUPP_PID  # on exit: stop wpa_supplicant, hostapd (SERVER_PID), tcpdump; remove namespaces and $WORK
 
@@ -138,49 +142,12 @@ hostapd_conf() {
   printf '127.0.0.1/32\t%s\n' "$RADIUS_SECRET" >"$WORK/radius_clients"
 }
 
-# supplicant_conf FILE METHOD TLS CA [EXTRA...]: a wpa_supplicant / eapol_test configuration with one network;
-# METHOD is tls, peap or ttls; TLS is 12 (AES128-SHA, TLS 1.3 disabled) or 13 (TLS 1.3 enabled); CA is the PEM
-# file the supplicant trusts for the server certificate; EXTRA are more lines of the network block
-supplicant_conf() {
-  local file=$1 method=$2 tls=$3 ca=$4 phase1
-  shift 4
-  if [ "$tls" = 12 ]; then phase1="tls_disable_tlsv1_3=1"; else phase1="tls_disable_tlsv1_3=0"; fi
-  {
-    printf '%s\n' ap_scan=0 eapol_version=2 'network={' '	key_mgmt=IEEE8021X' "	ca_cert=\"$HERE/$ca\""
-    case $method in
-      tls)  printf '%s\n' '	eap=TLS' '	identity="eap-client"' "	client_cert=\"$HERE/eap-client.crt.pem\"" \
-              "	private_key=\"$HERE/eap-client.key.pem\"";;
-      peap) printf '%s\n' '	eap=PEAP' '	identity="alice"' '	password="test-password-1"' '	phase2="auth=MSCHAPV2"'
-            phase1="peapver=0 $phase1";;
-      ttls) printf '%s\n' '	eap=TTLS' '	identity="bob"' '	password="test-password-2"' '	phase2="auth=PAP"';;
-    esac
-    printf '%s\n' "	phase1=\"$phase1\""
-    [ "$tls" = 12 ] && printf '%s\n' '	openssl_ciphers="AES128-SHA"'
-    [ $# -gt 0 ] && printf '	%s\n' "$@"
-    printf '%s\n' '}'
-  } >"$file"
-}
 
 # --- one capture ------------------------------------------------------------------------------------------------
 
 NAME=""
 
-wait_log() {  # wait_log FILE REGEX SECONDS: until a line of FILE matches REGEX
-  local i
-  for i in $(seq $(($3 * 20))); do
-    grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "timeout waiting for '$2' in $1" >&2; return 1
-}
 
-keep() {  # keep: stop tcpdump and copy $WORK/$NAME.pcap next to this script
-  sleep 0.5  # frames the outcome still triggers
-  stop "$TCPDUMP_PID" INT; TCPDUMP_PID=""
-  install -m 644 "$WORK/$NAME.pcap" "$HERE/$NAME.pcap"
-  [ -z "${EAP_LOGS:-}" ] || cp "$WORK/$NAME".*.log "$EAP_LOGS/"
-  echo "   $(grep -o '[0-9]* packets captured' "$WORK/tcpdump.log"), $(stat -c %s "$HERE/$NAME.pcap") bytes" >&2
-}
 
 # eapol NAME METHOD TLS CA OUTCOME: wired 802.1X between wpa_supplicant (in $NS_S) and hostapd (in $NS_A) on a fresh
 # veth pair; tcpdump on the supplicant's interface from before either starts; OUTCOME is SUCCESS or FAILURE
@@ -192,7 +159,7 @@ eapol() {
   for ns in $NS_A $NS_S; do ip netns exec $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1; done
   links_up "$NS_A $IF_A" "$NS_S $IF_S"
   hostapd_conf "$WORK/hostapd.conf" "$tls" wired
-  supplicant_conf "$WORK/supplicant.conf" "$method" "$tls" "$ca"
+  supplicant_conf "$WORK/supplicant.conf" "$method" "$tls" "$ca" "$(user_of "$method")" "$(password_of "$method")"
   start_tcpdump $NS_S $IF_S "$WORK/$NAME.pcap" "ether proto 0x888e"
   ip netns exec $NS_A hostapd "${DEBUG[@]}" -t "$WORK/hostapd.conf" >"$WORK/$NAME.hostapd.log" 2>&1 &
   SERVER_PID=$!
@@ -220,7 +187,8 @@ radius() {
   ip netns add $NS_R
   ip -n $NS_R link set lo up
   hostapd_conf "$WORK/hostapd.conf" "$tls" radius "$frag"
-  supplicant_conf "$WORK/eapol_test.conf" "$method" "$tls" eap-ca.crt.pem ${frag:+"fragment_size=$frag"}
+  supplicant_conf "$WORK/eapol_test.conf" "$method" "$tls" eap-ca.crt.pem "$(user_of "$method")" \
+    "$(password_of "$method")" ${frag:+"fragment_size=$frag"}
   start_tcpdump $NS_R lo "$WORK/$NAME.pcap" "udp port $RADIUS_PORT"
   ip netns exec $NS_R hostapd "${DEBUG[@]}" -t "$WORK/hostapd.conf" >"$WORK/$NAME.hostapd.log" 2>&1 &
   SERVER_PID=$!
