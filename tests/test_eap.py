@@ -301,3 +301,15 @@ def test_credentials_lists_what_the_tunnels_carried():
                             ("PEAP", "MSCHAPv2", "alice", "ok"), ("PEAP", "MSCHAPv2", "alice", "ok"),
                             ("PEAP", "MSCHAPv2", "carol", "ok")]
     assert "test-password" not in proc.stdout
+
+
+def test_explain_tells_the_eap_conversation():
+    from dissector.output.explain import explain_session
+
+    text = explain_session(ours("radius-ttls-pap"))
+    assert "inside EAP-TTLS packets, carried by RADIUS" in text and "for identity 'bob': EAP-Success" in text
+    assert text.rstrip().endswith("The EAP conversation ended with EAP-Success.") or \
+        "The EAP conversation ended with EAP-Success." in text
+    failed = explain_session(ours("eapol-eap-tls-unknown-ca"))
+    assert "The client ended it with a fatal alert: unknown_ca. The EAP server answered EAP-Failure." in failed
+    assert "802.1X EAPOL frames" in failed

@@ -229,7 +229,12 @@ def _end(doc: dict) -> str:
     end = doc.get("end") or {}
     if fatal:
         a = fatal[0]
-        return f"The {a['from']} ended it with a fatal alert: {a.get('description')}."
+        text = f"The {a['from']} ended it with a fatal alert: {a.get('description')}."
+        return text + (f" The EAP server answered {end['reason']}." if doc.get("eap") and end.get("reason") else "")
+    if doc.get("eap") and not closes:  # (EAP methods end the TLS session with EAP-Success or -Failure, not an alert)
+        outcome = (doc["eap"] or {}).get("outcome")
+        return f"The EAP conversation ended with EAP-{outcome}." if outcome else \
+            f"The capture ends before the EAP conversation does ({end.get('reason') or 'no outcome'})."
     if closes:
         who = " and ".join(dict.fromkeys(closes))
         text = f"The {who} closed the session properly (close_notify)"
