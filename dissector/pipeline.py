@@ -75,7 +75,7 @@ class FlowState:
 
     __slots__ = ("flow", "dirs", "tls", "probe", "ignored", "last_ts", "fin", "rst", "syn_seen", "client_addr",
                  "established", "keys", "foreign", "cleartext", "starttls", "upgrade", "snapped", "held",
-                 "client_said", "tunnel", "inner")
+                 "client_said", "tunnel", "inner", "pickup")
 
     def __init__(self, flow: Flow, client_addr: tuple) -> None:
         self.flow = flow
@@ -98,6 +98,7 @@ class FlowState:
         self.held: list | None = None  # a watched mail or FTP connection's cleartext so far: (time, direction, bytes)
         self.client_said = b""  # the client's bytes since the upgrade was named, while a later write may refine it
         self.tunnel: TunnelWatch | None = None  # a decrypted TLS session watched for a CONNECT tunnel (tunnel.py)
+        self.pickup = False  # a direction holds its first segments (TCPDirection.held: picked up mid-stream)
         self.inner: TLSConnection | None = None  # the TLS session inside that tunnel
 
 
@@ -270,7 +271,14 @@ class Pipeline:
                 return
             if flags & SYN:  # TCP Fast Open: data in the SYN starts one past it (the SYN takes a sequence number)
                 seq = (seq + 1) & 0xFFFFFFFF
-            chunks = mine.feed(seq, payload)
+            if state.pickup:  # picked up mid-stream: a side's first segments are held until the other speaks
+                other = SERVER if direction == CLIENT else CLIENT
+                for held_ts, held in state.dirs[other].release():
+                    self._deliver(state, other, held, held_ts, out)
+                state.pickup = mine.held is not None
+            chunks = mine.feed(seq, payload, ts)
+            if not chunks and mine.held is not None:
+                state.pickup = True
             if flags & SNAPPED:  # the rest of this segment is not in the capture: a gap right after it
                 chunks += mine.cut(seq + len(payload), flags >> SNAPPED_SHIFT)
             if chunks:
@@ -652,6 +660,9 @@ class Pipeline:
         if state.foreign:
             out = []  # discarded: another shard reports this flow
         for d, tcp_dir in state.dirs.items():  # client first (none for a UDP flow)
+            if tcp_dir.held:  # segments held at a mid-stream pickup, at their own times
+                for held_ts, held in tcp_dir.release():
+                    self._deliver(state, d, held, held_ts, out)
             rest = tcp_dir.flush()
             if rest and not state.ignored:
                 self._deliver(state, d, rest, ts, out)

@@ -91,3 +91,40 @@ def test_any_segmentation_and_order_gives_the_same_stream(payload, cuts, rnd, is
     d.syn(isn)
     data, gaps = collect(d, segs)
     assert data == payload and gaps == 0
+
+
+def _joined(chunks: list) -> bytes:
+    assert all(type(c) is bytes for c in chunks), chunks  # (no gap)
+    return b"".join(chunks)
+
+
+def test_a_mid_stream_pickup_waits_for_a_segment_that_was_overtaken():
+    # no SYN: the first segment seen (B) came before the one it follows (A, cut in pieces on the way)
+    d = TCPDirection()
+    assert d.feed(1100, b"B" * 100, 2.0) == []
+    assert d.feed(1000, b"A" * 40, 2.1) == [] and d.feed(1040, b"a" * 60, 2.2) == []
+    released = d.release()  # the other side spoke: each segment's bytes with the time it was sent
+    assert [(ts, _joined(chunks)) for ts, chunks in released] == [(2.1, b"A" * 40), (2.2, b"a" * 60), (2.0, b"B" * 100)]
+    assert d.next_seq == 1200
+    assert d.feed(1200, b"C", 3.0) == [b"C"]  # then on as usual
+
+
+def test_a_mid_stream_pickup_drops_an_old_retransmission_and_bounds_what_it_holds():
+    d = TCPDirection()
+    d.feed(500_000, b"new", 1.0)
+    d.feed(100, b"old retransmission", 1.1)  # far behind the first segment seen: not the stream's start
+    assert [(ts, _joined(c)) for ts, c in d.release()] == [(1.1, b""), (1.0, b"new")] and d.retransmitted == 1
+    bulk = TCPDirection()  # one way, the other side only acknowledging: released once the bound is reached
+    out, seq = [], 7
+    for _ in range(20):
+        out += bulk.feed(seq, b"x" * 1000, 0.0)
+        seq += 1000
+    assert len(_joined(out)) == 20_000 and bulk.held is None
+    assert TCPDirection().flush() == [] and _joined(_pickup_then_flush()) == b"onetwo"
+
+
+def _pickup_then_flush() -> list:
+    d = TCPDirection()
+    d.feed(10, b"two", 0.0)
+    d.feed(7, b"one", 0.0)
+    return d.flush()  # the flow ends: what was held is the stream

@@ -10,8 +10,8 @@ the capture as it was recorded.
 IPv4 packets are also sent as fragments (8 to 512 bytes, in order or last first), which IP reassembly must undo.
 
 What is left alone, because it changes what the capture means: the SYN (it carries the initial sequence number,
-and TCP Fast Open data), datagrams (their order is their content's order), and the first segments of a flow
-whose SYN is not in the capture (its stream starts at the first byte seen).
+and TCP Fast Open data) and datagrams (their order is their content's order). The segments of a flow whose SYN is
+not in the capture move too: its first segment may arrive after its successor.
 """
 from __future__ import annotations
 
@@ -108,15 +108,8 @@ def _pieces(n: int, rnd: random.Random) -> list[tuple[int, int]]:
 def impaired(frames: list[tuple[float, bytes]], seed: int, linktype: int = 1) -> list[tuple[float, bytes]]:
     rnd = random.Random(seed)
     segs = [decode_frame(linktype, memoryview(frame)) for _, frame in frames]
-    movable, synced = [], set()  # TCP data segments of flows whose SYN was seen
-    for seg in segs:
-        if seg is None or seg.flags & UDP_DATAGRAM:
-            movable.append(False)
-            continue
-        flow = frozenset(((seg.src, seg.sport), (seg.dst, seg.dport)))
-        if seg.flags & SYN:
-            synced.add(flow)
-        movable.append(bool(len(seg.payload)) and not seg.flags & SYN and flow in synced)
+    movable = [seg is not None and not seg.flags & UDP_DATAGRAM and bool(len(seg.payload)) and not seg.flags & SYN
+               for seg in segs]  # TCP data segments (those of flows picked up mid-stream too)
     frames = list(frames)
     i = 0
     while i < len(frames) - 1:  # swap neighbours of one direction

@@ -4,11 +4,18 @@ The fast path is the common case: a segment that starts exactly where the stream
 nothing is buffered goes straight through. Out-of-order segments wait in a small dict keyed by
 sequence number, bounded by `max_buffered` bytes; when the bound is hit, or the peer acknowledges
 bytes the capture never showed, the hole is given up as a gap (an int in the output).
+
+A direction picked up mid-stream (no SYN) starts at its first byte; but its first segment may have overtaken the
+ones before it. So its first segments are held (at most HOLD_BYTES, HOLD_SEGMENTS) until the other side speaks, or
+the flow ends, or the bound is reached (`release`): the stream then starts at the earliest of them, and they go
+through reassembly in sequence order.
 """
 from __future__ import annotations
 
 MOD = 1 << 32
 HALF = 1 << 31
+HOLD_BYTES = 16384  # held at a mid-stream pickup, per direction (a reordering window, not a stream)
+HOLD_SEGMENTS = 256
 
 
 def seq_delta(a: int, b: int) -> int:
@@ -21,7 +28,7 @@ class TCPDirection:
     """One direction of a connection. `feed` returns a list of bytes (in order) and ints (gap sizes)."""
 
     __slots__ = ("next_seq", "pending", "pending_bytes", "max_buffered", "fin_seq", "bytes_in_order",
-                 "retransmitted", "out_of_order", "gap_bytes", "hole_acked", "syn_seq")
+                 "retransmitted", "out_of_order", "gap_bytes", "hole_acked", "syn_seq", "held")
 
     def __init__(self, max_buffered: int = 4 << 20) -> None:
         self.next_seq: int | None = None
@@ -35,6 +42,7 @@ class TCPDirection:
         self.gap_bytes = 0
         self.hole_acked = 0  # ACKs seen for bytes beyond the first hole (the capture missed them)
         self.syn_seq: int | None = None
+        self.held: list[tuple[int, bytes, float]] | None = None  # picked up mid-stream: the first segments, times
 
     def syn(self, seq: int) -> None:
         """The SYN's sequence number: data starts one past it. A retransmitted SYN (the same number) changes nothing:
@@ -45,13 +53,24 @@ class TCPDirection:
         self.next_seq = (seq + 1) & 0xFFFFFFFF
         self.pending.clear()
         self.pending_bytes = 0
+        self.held = None
 
-    def feed(self, seq: int, payload) -> list:
-        """Accept a segment's payload at `seq`; return what became contiguous."""
+    def feed(self, seq: int, payload, ts: float = 0.0) -> list:
+        """Accept a segment's payload at `seq` (sent at `ts`); return what became contiguous."""
         n = len(payload)
         expected = self.next_seq
-        if expected is None:  # picked up mid-stream: the first segment we see starts the stream
-            expected = self.next_seq = seq
+        if expected is None:  # picked up mid-stream
+            if n:
+                held = self.held
+                if held is None:
+                    held = self.held = []
+                held.append((seq, bytes(payload), ts))
+                if len(held) < HOLD_SEGMENTS and sum(len(h[1]) for h in held) < HOLD_BYTES:
+                    return []
+            if self.held:
+                return [c for _, chunks in self.release() for c in chunks]
+            self.next_seq = seq  # (a segment without data: the next byte this side sends)
+            return []
         d = (seq - expected) & 0xFFFFFFFF
         if d == 0 and not self.pending:
             if n == 0:
@@ -151,9 +170,23 @@ class TCPDirection:
                 return self._skip_to_pending()
         return []
 
+    def release(self) -> list[tuple[float, list]]:
+        """The segments held at a mid-stream pickup start the stream (the other side spoke, the flow ends, or the
+        bound is reached): what each makes contiguous, with the time it was sent."""
+        held = self.held
+        if not held:
+            return []
+        self.held = None
+        first = held[0][0]
+        held.sort(key=lambda h: seq_delta(h[0], first))
+        # the stream starts at the earliest held segment, unless it lies far behind the first one seen (an old
+        # retransmission: reassembly then drops it)
+        self.next_seq = next(seq for seq, _, _ in held if seq_delta(first, seq) <= 2 * HOLD_BYTES)
+        return [(ts, self.feed(seq, data)) for seq, data, ts in held]
+
     def flush(self) -> list:
         """End of stream: hand out everything still buffered, with the gaps between."""
-        out: list = []
+        out: list = [c for _, chunks in self.release() for c in chunks] if self.held else []
         while self.pending:
             out.extend(self._skip_to_pending())
         return out
