@@ -100,17 +100,13 @@ class QUICEvent(Event):
 
 
 @dataclass(slots=True, eq=False)
-class EAPInfo(Event):
-    """What an EAP conversation that carried TLS (EAP-TLS, PEAP, EAP-TTLS...) says besides TLS, at its end: the
-    carrier ("EAPOL", "RADIUS"), the method, the identity the supplicant gave, the outcome ("Success", "Failure",
-    "" when the capture ends first), the RADIUS authenticator (NAS) that relayed it, the methods a Nak asked for."""
+class TransportInfo(Event):
+    """What the protocol that carried a TLS session says besides TLS, at its end: `doc[section] = info`. "eap": the
+    EAP conversation (carrier, method, identity, authenticator, outcome); "openvpn": the OpenVPN session (how its
+    control channel is protected, data packets, renegotiations)."""
 
-    carrier: str
-    method: str
-    identity: str | None = None
-    outcome: str = ""
-    authenticator: str = ""
-    offered: list[str] | None = None
+    section: str
+    info: dict[str, Any]
 
 
 @dataclass(slots=True, eq=False)

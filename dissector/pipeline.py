@@ -31,6 +31,7 @@ from dissector.tls.connection import TLSConnection
 from dissector.tls.dtls import DTLSConnection, starts_association, whole_records
 from dissector.tls.eap import EAPConnection, EAPRouter, mac_text
 from dissector.tls.keystore import KeyStore
+from dissector.tls.openvpn import OpenVPNConnection, client_reset_layout, framed_client_reset_layout
 from dissector.tls.quic import QUICConnection, client_initial, quic_version
 from dissector.tls.records import looks_like_tls, plausible_header
 from dissector.tunnel import TunnelWatch, tunnel_flow
@@ -115,7 +116,7 @@ class DatagramFlowState:
         self.flow = flow
         self.client_addr = client_addr
         self.dirs: dict = {}  # no TCP directions to flush at the end
-        self.tls: DTLSConnection | QUICConnection | EAPConnection | None = None
+        self.tls: DTLSConnection | QUICConnection | EAPConnection | OpenVPNConnection | None = None
         self.ignored = False
         self.last_ts = flow.start_ts
         self.keys: tuple = ()
@@ -351,6 +352,13 @@ class Pipeline:
             if pending_other:
                 tls.data(other, pending_other, ts)
             return direction
+        if not verdict and direction == CLIENT and (openvpn := framed_client_reset_layout(buf)) is not None:
+            tls = state.tls = OpenVPNConnection(state.flow, self.keys, out, self.max_handshake, openvpn, "TCP")
+            self.stats.tls_flows += 1
+            state.probe = {}
+            out.append(SessionStart(ts, state.flow))
+            tls.data(direction, buf, ts)
+            return direction
         if len(buf) < PROBE_LIMIT and not verdict and may_name_later(buf):  # a known protocol's first write, in pieces
             probe[direction] = buf
             return direction
@@ -479,8 +487,16 @@ class Pipeline:
 
     # ------------------------------------------------------------------ DTLS over UDP
     def _datagram(self, ts: float, version: int, key: tuple, payload, out: list) -> None:
-        """One UDP datagram that starts with a DTLS record header."""
+        """One UDP datagram that starts with a DTLS record header (or an OpenVPN packet: they share first bytes)."""
         state = self.flows.get(key)
+        if state is not None and state.flow.transport == "openvpn":
+            state.last_ts = ts
+            self._feed_datagram(state, ts, key, payload, out)
+            return
+        if state is None and (openvpn := client_reset_layout(payload)) is not None:
+            state = self._new_datagram_flow(ts, version, key, payload, out, openvpn=openvpn)
+            self._feed_datagram(state, ts, key, payload, out)
+            return
         if state is not None and state.encrypted and starts_association(payload):  # RFC 6347 4.2.8
             self._end(state, ts, "a new DTLS association on the same addresses", out)
             state = None
@@ -587,12 +603,13 @@ class Pipeline:
         return state
 
     def _new_datagram_flow(self, ts: float, version: int, key: tuple, payload, out: list,
-                           quic: bool = False) -> DatagramFlowState:
+                           quic: bool = False, openvpn: tuple[str, int] | None = None) -> DatagramFlowState:
         src, sport, dst, dport, _ = key
         # the ClientHello's sender is the client; with a HelloVerifyRequest or ServerHello the other side is;
-        # met mid-association, the lower port serves. QUIC: the sender of the client Initial
+        # met mid-association, the lower port serves. QUIC: the sender of the client Initial; OpenVPN: of the
+        # client's hard reset
         hello = not quic and payload[0] == 22 and not payload[3] and not payload[4] and len(payload) > 13
-        if quic:
+        if quic or openvpn:
             client_is_src = True
         elif hello and payload[13] == 1:
             client_is_src = True
@@ -603,7 +620,7 @@ class Pipeline:
         csrc, cport, ssrc, sport_ = (src, sport, dst, dport) if client_is_src else (dst, dport, src, sport)
         fam = socket.AF_INET6 if version == 6 else socket.AF_INET
         flow = Flow(self.next_id, socket.inet_ntop(fam, csrc), cport, socket.inet_ntop(fam, ssrc), sport_, ts, version,
-                    "quic" if quic else "udp")
+                    "quic" if quic else "openvpn" if openvpn else "udp")
         self.next_id += 1
         self.stats.flows += 1
         state = DatagramFlowState(flow, (csrc, cport))
@@ -614,7 +631,10 @@ class Pipeline:
         if self.shard is not None and _shard_of(key[:4], self.shard[1], self.shard_by_hosts) != self.shard[0]:
             state.foreign = True
             return state
-        state.tls = (QUICConnection if quic else DTLSConnection)(flow, self.keys, out, self.max_handshake)
+        if openvpn:
+            state.tls = OpenVPNConnection(flow, self.keys, out, self.max_handshake, openvpn)
+        else:
+            state.tls = (QUICConnection if quic else DTLSConnection)(flow, self.keys, out, self.max_handshake)
         self.stats.tls_flows += 1
         out.append(SessionStart(ts, flow))
         return state

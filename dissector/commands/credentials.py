@@ -1,8 +1,9 @@
 """`dissector credentials CAPTURE...`: every credential the plugins found, one row each, across protocols.
 
 What Wireshark's Tools > Credentials lists, from the session documents: HTTP Authorization headers (Basic,
-Bearer, Digest and other schemes) and login forms, SMTP/IMAP/POP3 logins, FTP logins, and the authentication
-inside PEAP and EAP-TTLS tunnels (a PAP password, an MS-CHAPv2 hash to crack offline). Each row says whether it
+Bearer, Digest and other schemes) and login forms, SMTP/IMAP/POP3 logins, FTP logins, the authentication
+inside PEAP and EAP-TTLS tunnels (a PAP password, an MS-CHAPv2 hash to crack offline), and OpenVPN's
+auth-user-pass login inside its control channel. Each row says whether it
 travelled inside TLS or in the clear, and how the server answered. Secrets are redacted unless --show-secrets.
 """
 from __future__ import annotations
@@ -58,6 +59,10 @@ def _found(doc: dict) -> Iterator[tuple]:
     for x in (doc.get("ftp") or {}).get("logins", []):
         kind = "USER/PASS" if x.get("password") is not None else "USER"
         yield x.get("time"), "FTP", kind, x.get("user"), x.get("password"), x.get("result")
+    ovpn = doc.get("openvpn_control")
+    if ovpn and (ovpn.get("user") or ovpn.get("password")):  # OpenVPN's auth-user-pass, inside its TLS session
+        yield (doc.get("end") or {}).get("time"), "OpenVPN", "auth-user-pass", ovpn.get("user"), ovpn.get("password"), \
+            ovpn.get("result")
     inner = doc.get("eap_tunnel")
     if inner and inner.get("auth"):  # PEAP, EAP-TTLS: the authentication inside the tunnel; else the EAP outcome
         outcome = {"Success": "ok", "Failure": "failed"}.get((doc.get("eap") or {}).get("outcome") or "")

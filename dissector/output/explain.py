@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from dissector.output.formats import TRANSPORT_NAMES, Writer, eap_line, ocsp_text, request_line, summary_line
+from dissector.output.formats import (
+    TRANSPORT_NAMES,
+    Writer,
+    eap_line,
+    ocsp_text,
+    openvpn_line,
+    request_line,
+    summary_line,
+)
 
 LISTED = 6  # names listed before "and N more"
 
@@ -62,6 +70,9 @@ def _connection(doc: dict, durations: dict) -> str:
         text = (f"There is no TCP connection: the TLS handshake travels inside {eap.get('method') or 'EAP'} packets, "
                 f"carried by {'802.1X EAPOL frames between the supplicant and the authenticator' if transport == 'eapol' else 'RADIUS between the authenticator and the RADIUS server'}. "
                 f"{eap_line(eap)}.")
+    elif transport == "openvpn":
+        text = ("Over UDP there is no connection to open: the OpenVPN client's hard reset starts the session, and the "
+                "TLS handshake runs inside OpenVPN's control channel.")
     elif transport in ("udp", "quic"):
         text = "Over UDP there is no connection to open: the ClientHello is in the first datagram."
         text += "".join(" " + _quic_step(e) for e in doc.get("quic") or [])
@@ -71,6 +82,8 @@ def _connection(doc: dict, durations: dict) -> str:
         text = "The capture starts after the TCP connection opened."
     if doc.get("upgrade"):
         text += f" TLS began after {doc['upgrade']}."
+    if doc.get("openvpn"):
+        text += f" {openvpn_line(doc['openvpn'])}."
     return text
 
 

@@ -17,7 +17,7 @@ from dissector.events import AppData, Decryption, Event, FlowEnd, SessionInfo, S
 
 # how a session not over TCP is named after its endpoints
 TRANSPORT_NAMES = {"udp": " (DTLS over UDP)", "quic": " (QUIC)", "eapol": " (TLS inside EAP over 802.1X EAPOL)",
-                   "radius": " (TLS inside EAP over RADIUS)"}
+                   "radius": " (TLS inside EAP over RADIUS)", "openvpn": " (TLS inside OpenVPN over UDP)"}
 DETAIL_KEYS = ("sni", "alpn", "cipher_suite", "selected_version", "level", "description", "request_update")
 
 
@@ -374,6 +374,8 @@ class TableWriter(Writer):
             head.insert(1, f"  TLS began after {doc['upgrade']} on this connection")
         if doc.get("eap"):
             head.insert(1, "  " + eap_line(doc["eap"]))
+        if doc.get("openvpn"):
+            head.insert(1, "  " + openvpn_line(doc["openvpn"]))
         if doc.get("app_data"):
             ad = doc["app_data"]
             head.append(f"  application data: client {ad['client']['bytes']} bytes, server {ad['server']['bytes']} bytes")
@@ -522,6 +524,14 @@ def eap_line(eap: dict) -> str:
     who = f" for identity {eap['identity']!r}" if eap.get("identity") is not None else ""
     outcome = {"Success": "EAP-Success", "Failure": "EAP-Failure"}.get(eap.get("outcome") or "", "no outcome in the capture")
     return f"{eap.get('method') or 'EAP'} over {eap.get('carrier')}{via}{who}: {outcome}"
+
+
+def openvpn_line(info: dict) -> str:
+    """The OpenVPN session a TLS session was the control channel of, in one line."""
+    data = info.get("data_packets") or {}
+    text = (f"OpenVPN over {info.get('transport')}: the TLS session is its control channel (static-key protection: "
+            f"{info.get('control_channel')}); {data.get('client', 0)} + {data.get('server', 0)} data packets")
+    return text + (f", {info['renegotiations']} renegotiation(s)" if info.get("renegotiations") else "")
 
 
 def ech_line(info: dict) -> str:

@@ -19,7 +19,6 @@ from dissector.events import (
     Anomaly,
     AppData,
     Decryption,
-    EAPInfo,
     EarlyData,
     Event,
     FlowEnd,
@@ -29,6 +28,7 @@ from dissector.events import (
     TCPEvent,
     TCPGap,
     TLSMessage,
+    TransportInfo,
 )
 from dissector.findings import HandshakeNotes, enrich
 from dissector.plugins import PluginFields
@@ -189,13 +189,8 @@ class SessionCollector:
                 d["ech"] = ev.ech
         elif t is EarlyData:
             _early_data(s, ev)
-        elif t is EAPInfo:
-            eap = {"carrier": ev.carrier, "method": ev.method, "identity": ev.identity, "outcome": ev.outcome or None}
-            if ev.authenticator:
-                eap["authenticator"] = ev.authenticator
-            if ev.offered:
-                eap["offered"] = ev.offered
-            s.doc["eap"] = eap
+        elif t is TransportInfo:  # EAP, OpenVPN: what the carrier of the TLS session says besides TLS
+            s.doc[ev.section] = ev.info
         elif t is QUICEvent:  # Retry, Version Negotiation: QUIC's own steps of the handshake, as "tcp" lists TCP's
             item = {"time": ev.ts, "from": ev.direction, "packet": ev.packet, "detail": ev.detail}
             if ev.ignored:

@@ -323,7 +323,8 @@ NO_TCP = {"udp": "DTLS over UDP: there is no connection to open (the ClientHello
           "quic": "QUIC over UDP: the connection opens with the TLS handshake itself (the ClientHello is in the first "
                   "packet)",
           "eapol": "TLS inside EAP over 802.1X EAPOL: there is no TCP connection (EAP carries the handshake)",
-          "radius": "TLS inside EAP over RADIUS: there is no TCP connection (RADIUS carries the EAP packets)"}
+          "radius": "TLS inside EAP over RADIUS: there is no TCP connection (RADIUS carries the EAP packets)",
+          "openvpn": "TLS inside OpenVPN over UDP: there is no connection to open (the client's hard reset starts it)"}
 
 
 def _udp_session(start: float, end: float, reason: str, carrier: str = "UDP") -> dict[str, Any]:

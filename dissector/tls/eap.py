@@ -11,11 +11,12 @@ Calling-Station-Id, and a server's answer is matched to the request it answers b
 the TLS state machine as a byte stream per direction (EAP fragments, the L/M flags, need no reassembly of their own:
 the record layer reassembles records across them), so every handshake message is labelled and, with the server's
 RSA key or a key log, decrypted (PEAP and TTLS carry their inner authentication as application data). EAP
-retransmissions (the same packet again) are skipped; EAP-Success or EAP-Failure ends the conversation.
+retransmissions (the same packet again) are skipped; EAP-Success or EAP-Failure ends the conversation, and the
+session's `eap` section (a TransportInfo event) says what EAP said besides TLS.
 """
 from __future__ import annotations
 
-from dissector.events import EAPInfo, Flow, SessionStart
+from dissector.events import Flow, SessionStart, TransportInfo
 from dissector.tls.connection import TLSConnection
 from dissector.tls.keystore import KeyStore
 
@@ -168,5 +169,10 @@ class EAPConnection(TLSConnection):
     def close(self, ts: float) -> None:
         if self.started:  # (a conversation of another method is no TLS session: nothing to say of it)
             super().close(ts)
-            self.out.append(EAPInfo(ts, self.flow, self.carrier, self.method, self.identity, self.outcome,
-                                    self.authenticator, self.offered))
+            info = {"carrier": self.carrier, "method": self.method, "identity": self.identity,
+                    "outcome": self.outcome or None}
+            if self.authenticator:
+                info["authenticator"] = self.authenticator
+            if self.offered:
+                info["offered"] = self.offered
+            self.out.append(TransportInfo(ts, self.flow, "eap", info))
