@@ -63,6 +63,24 @@ class StreamParser(Protocol):
     def close(self, ts: float) -> list[Event]: ...
 
 
+class BufferedStream:
+    """A StreamParser that keeps its direction's bytes (at most `limit`) for the plugin to read when the session
+    ends: for exchanges small enough to read whole (an inner authentication, a VPN's control messages)."""
+
+    def __init__(self, buf: bytearray, limit: int = 1 << 16) -> None:
+        self.buf = buf  # (the plugin keeps it, per flow and direction)
+        self.limit = limit
+
+    def feed(self, data: bytes, ts: float) -> list[Event]:
+        room = self.limit - len(self.buf)
+        if room > 0:
+            self.buf += data[:room]
+        return []
+
+    def close(self, ts: float) -> list[Event]:
+        return []
+
+
 @runtime_checkable
 class Plugin(Protocol):
     name: str

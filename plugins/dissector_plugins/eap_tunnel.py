@@ -3,7 +3,7 @@
 EAP-TTLS (RFC 5281) sends Diameter AVPs: User-Name, and the inner authentication: PAP (User-Password, the password
 itself), CHAP, or MS-CHAP-V2 (Microsoft's vendor AVPs, RFC 2548). PEAP version 0 sends EAP packets with their header
 cut off (a type byte first: Identity, EAP-MSCHAPv2), except its result TLVs. Both directions are buffered (small:
-an inner authentication is a few hundred bytes; at most MAX_BUFFER) and read at the session's end.
+an inner authentication is a few hundred bytes; at most 64 KB) and read at the session's end.
 
 MS-CHAPv2 (RFC 2759) never sends the password, but the server's challenge, the peer's challenge and the NT response
 let anyone who captured them try passwords offline: they are given as a `user::::nt_response:challenge_hash` line
@@ -14,24 +14,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from dissector.events import CLIENT, Event, Flow
+from dissector.events import CLIENT, Flow
+from dissector.plugins import BufferedStream
 from dissector.redact import Secret
 
-MAX_BUFFER = 1 << 16
 _MS_VENDOR = 311  # Microsoft's Diameter/RADIUS vendor id
-
-
-class _Stream:
-    def __init__(self, buf: bytearray) -> None:
-        self.buf = buf
-
-    def feed(self, data: bytes, ts: float) -> list[Event]:
-        if len(self.buf) < MAX_BUFFER:
-            self.buf += data[:MAX_BUFFER - len(self.buf)]
-        return []
-
-    def close(self, ts: float) -> list[Event]:
-        return []
 
 
 class EAPTunnelPlugin:
@@ -46,9 +33,9 @@ class EAPTunnelPlugin:
     def match(self, info: Any) -> float:
         return 0.9 if info.flow.transport in ("eapol", "radius") else -1.0
 
-    def new_stream(self, flow: Flow, direction: str) -> _Stream:
+    def new_stream(self, flow: Flow, direction: str) -> BufferedStream:
         buffers = self._sessions.setdefault(flow, {"client": bytearray(), "server": bytearray()})
-        return _Stream(buffers[direction])
+        return BufferedStream(buffers[direction])
 
     def on_session_end(self, flow: Flow) -> dict[str, Any] | None:
         buffers = self._sessions.pop(flow, None)

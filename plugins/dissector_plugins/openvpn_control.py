@@ -12,24 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dissector.events import CLIENT, Event, Flow
+from dissector.events import CLIENT, Flow
+from dissector.plugins import BufferedStream
 from dissector.redact import Secret
 
-MAX_BUFFER = 1 << 16
 _KEY_SOURCE = {CLIENT: 112, "server": 64}
-
-
-class _Stream:
-    def __init__(self, buf: bytearray) -> None:
-        self.buf = buf
-
-    def feed(self, data: bytes, ts: float) -> list[Event]:
-        if len(self.buf) < MAX_BUFFER:
-            self.buf += data[:MAX_BUFFER - len(self.buf)]
-        return []
-
-    def close(self, ts: float) -> list[Event]:
-        return []
 
 
 class OpenVPNControlPlugin:
@@ -44,9 +31,9 @@ class OpenVPNControlPlugin:
     def match(self, info: Any) -> float:
         return 0.9 if bytes(info.data[:5]) == b"\0\0\0\0\x02" else -1.0
 
-    def new_stream(self, flow: Flow, direction: str) -> _Stream:
+    def new_stream(self, flow: Flow, direction: str) -> BufferedStream:
         buffers = self._sessions.setdefault(flow, {"client": bytearray(), "server": bytearray()})
-        return _Stream(buffers[direction])
+        return BufferedStream(buffers[direction])
 
     def on_session_end(self, flow: Flow) -> dict[str, Any] | None:
         buffers = self._sessions.pop(flow, None)

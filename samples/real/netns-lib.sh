@@ -35,6 +35,15 @@ keep_capture() {  # keep_capture NAME: copy $WORK/NAME.pcap and NAME.keys next t
   echo "   $(grep -o '[0-9]* packets captured' "$WORK/tcpdump.log"), $(stat -c %s "$HERE/$name.pcap") bytes" >&2
 }
 
+wait_log() {  # wait_log FILE REGEX SECONDS: until a line of FILE matches REGEX
+  local i
+  for i in $(seq $(($3 * 20))); do
+    grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "timeout waiting for '$2' in $1" >&2; return 1
+}
+
 wait_for_port() {  # wait_for_port NAMESPACE PORT [udp]: until something listens on TCP PORT there (or has UDP
                    # PORT bound), 5 s at most
   local i opts=-Hltn

@@ -25,15 +25,6 @@ supplicant_conf() {
   } >"$file"
 }
 
-wait_log() {  # wait_log FILE REGEX SECONDS: until a line of FILE matches REGEX
-  local i
-  for i in $(seq $(($3 * 20))); do
-    grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "timeout waiting for '$2' in $1" >&2; return 1
-}
-
 keep() {  # keep: stop tcpdump and copy $WORK/$NAME.pcap next to the scripts
   sleep 0.5  # frames the outcome still triggers
   stop "$TCPDUMP_PID" INT; TCPDUMP_PID=""

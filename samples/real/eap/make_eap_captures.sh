@@ -66,7 +66,7 @@ NAMESPACES=($NS_A $NS_S $NS_R)
 # shellcheck source=../netns-lib.sh
 . "$REAL/netns-lib.sh"  # stop, remove_namespaces, two_namespaces, links_up, start_tcpdump, wait_for_port, trap_teardown
 # shellcheck source=eap-lib.sh
-. "$HERE/eap-lib.sh"  # supplicant_conf, wait_log, keep
+. "$HERE/eap-lib.sh"  # supplicant_conf, keep (wait_log: netns-lib.sh)
 user_of() { case $1 in peap) echo alice;; ttls) echo bob;; esac; }  # the inner identities of the users file
 password_of() { case $1 in peap) echo test-password-1;; ttls) echo test-password-2;; esac; }
 

@@ -72,7 +72,7 @@ NAMESPACES=($NS_R)
 # shellcheck source=../netns-lib.sh
 . "$REAL/netns-lib.sh"  # stop, remove_namespaces, start_tcpdump, wait_for_port, trap_teardown
 # shellcheck source=eap-lib.sh
-. "$HERE/eap-lib.sh"  # supplicant_conf, wait_log, keep
+. "$HERE/eap-lib.sh"  # supplicant_conf, keep (wait_log: netns-lib.sh)
 user_of() { case $1 in peap) echo carol;; ttls) echo dave;; esac; }  # the inner identities of the users file
 password_of() { case $1 in peap) echo test-password-3;; ttls) echo test-password-4;; esac; }
 

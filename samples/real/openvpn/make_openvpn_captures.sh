@@ -66,7 +66,7 @@ if [ -n "${OPENVPN_LOGS:-}" ]; then mkdir -p "$OPENVPN_LOGS"; VERB=4; fi
 
 NAMESPACES=($NS_C $NS_S)
 # shellcheck source=../netns-lib.sh
-. "$REAL/netns-lib.sh"  # stop, remove_namespaces, two_namespaces, links_up, start_tcpdump, start_server, trap_teardown
+. "$REAL/netns-lib.sh"  # stop, remove_namespaces, two_namespaces, links_up, start_tcpdump, start_server, wait_log, trap_teardown
 
 trap_teardown CLIENT_PID  # on exit: stop the client, the server (SERVER_PID), tcpdump; remove namespaces and $WORK
 
@@ -166,15 +166,6 @@ EOF
 # --- one capture ------------------------------------------------------------------------------------------------
 
 NAME=""
-
-wait_log() {  # wait_log FILE REGEX SECONDS: until a line of FILE matches REGEX
-  local i
-  for i in $(seq $(($3 * 20))); do
-    grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "timeout waiting for '$2' in $1" >&2; return 1
-}
 
 fail() {  # fail MESSAGE: show the peers' logs and give up
   echo "$NAME: $1" >&2
