@@ -191,3 +191,29 @@ def test_sharded_output_with_dtls_equals_single_process():
         one = run(*caps, *keys, "-f", fmt, "-j", "1")
         assert run(*caps, *keys, "-f", fmt, "-j", "2") == one
         assert one.count(b'"transport":"udp"') >= 3
+
+
+def test_sharded_output_with_eap_and_openvpn_equals_single_process(tmp_path):
+    # EAP conversations (one worker reads them all) and OpenVPN flows among TCP ones: ids and output agree. The
+    # captures go in one file, so that the flows of the several kinds share one flow table
+    from dissector.capture.reader import open_capture
+    from dissector.capture.writer import PcapWriter
+
+    real = SAMPLES / "real"
+    names = ["eap/freeradius-eap-tls12-resume.pcap", "openvpn/openvpn-udp-rsa.pcap", "eap/eapol-peap-mschapv2.pcap",
+             "openvpn/openvpn-tcp-rsa.pcap", "openssl-tls12-rsa.pcap"]
+    frames = []
+    for n in names:
+        with open_capture(str(real / n)) as cap:
+            rows = [(ts, bytes(f)) for ts, _, f in cap]
+        frames += [(1000.0 + ts - rows[0][0], f) for ts, f in rows]
+    with open(tmp_path / "mixed.pcap", "wb") as out:
+        w = PcapWriter(out)
+        for ts, f in sorted(frames, key=lambda x: x[0]):
+            w.write(ts, f)
+    keys = ["--key", str(real / "eap/eap-server.key.pem"), "--key", str(real / "openvpn/ovpn-server.key.pem"),
+            "--keylog", str(real / "openssl-tls12-rsa.keys")]
+    for fmt in ("jsonl", "json"):
+        one = run(str(tmp_path / "mixed.pcap"), *keys, "-f", fmt, "-j", "1")
+        assert run(str(tmp_path / "mixed.pcap"), *keys, "-f", fmt, "-j", "2") == one
+        assert one.count(b'"status":"decrypted"') >= 6
