@@ -31,7 +31,14 @@ from dissector.tls.connection import TLSConnection
 from dissector.tls.dtls import DTLSConnection, starts_association, whole_records
 from dissector.tls.eap import EAPConnection, EAPRouter, mac_text
 from dissector.tls.keystore import KeyStore
-from dissector.tls.openvpn import OpenVPNConnection, client_reset_layout, framed_client_reset_layout
+from dissector.tls.openvpn import (
+    OpenVPNConnection,
+    TLSCrypt,
+    client_reset_layout,
+    dynamic_tls_crypt,
+    framed_client_reset_layout,
+    renegotiation,
+)
 from dissector.tls.quic import QUICConnection, client_initial, quic_version
 from dissector.tls.records import looks_like_tls, plausible_header
 from dissector.tunnel import TunnelWatch, tunnel_flow
@@ -107,7 +114,8 @@ class DatagramFlowState:
     """Everything kept per UDP flow that carries DTLS or QUIC, or per EAP conversation: the connection's state
     (datagrams need no reassembly)."""
 
-    __slots__ = ("flow", "dirs", "tls", "ignored", "last_ts", "keys", "foreign", "client_addr", "encrypted")
+    __slots__ = ("flow", "dirs", "tls", "ignored", "last_ts", "keys", "foreign", "client_addr", "encrypted", "openvpn",
+                 "key_ids")
     starttls = 0  # (what _end asks of a TCP flow)
     held = None
     inner = None
@@ -122,6 +130,8 @@ class DatagramFlowState:
         self.keys: tuple = ()
         self.foreign = False
         self.encrypted = False  # a record of epoch 1 or later went by: a new epoch-0 ClientHello is a new association
+        self.openvpn: tuple[str, int] | None = None  # OpenVPN: how its control channel is protected (openvpn.py)
+        self.key_ids = (0, -1)  # OpenVPN: the key id of the TLS session followed, and the one before it
 
 
 class Pipeline:
@@ -490,6 +500,19 @@ class Pipeline:
         """One UDP datagram that starts with a DTLS record header (or an OpenVPN packet: they share first bytes)."""
         state = self.flows.get(key)
         if state is not None and state.flow.transport == "openvpn":
+            current, previous = state.key_ids
+            kid = renegotiation(payload, current, previous)
+            if kid is not None:  # a new TLS session on the OpenVPN session: a session of its own
+                layout, client_addr = state.openvpn, state.client_addr
+                tls = state.tls  # (the dynamic tls-crypt key: exported from the first session, then handed on)
+                wrap = None if tls is None else tls.tls_crypt_key or tls.dynamic_tls_crypt_key()
+                if layout[0] != "tls-auth" and dynamic_tls_crypt(payload):  # (decided from the packet: in every shard)
+                    layout = ("tls-crypt", 32)
+                self._end(state, ts, f"OpenVPN renegotiation (key id {kid})", out)
+                state = self._new_datagram_flow(ts, version, key, payload, out, openvpn=layout,
+                                                client_is_src=(key[0], key[1]) == client_addr, key_ids=(kid, current))
+                if state.tls is not None and layout[0] == "tls-crypt" and wrap is not None:
+                    state.tls.tls_crypt = TLSCrypt(wrap)
             state.last_ts = ts
             self._feed_datagram(state, ts, key, payload, out)
             return
@@ -571,7 +594,10 @@ class Pipeline:
         self._feed_datagram(state, ts, key, eap, out, CLIENT if from_client else SERVER)
         if tls is not None and tls.started and not started:
             self.stats.tls_flows += 1
-        if version == 0 and from_client and not eap and payload[1] == 2 and self.flows.get(key) is state:
+        # the end, decided from the packet so that every shard ends the conversation (and numbers the next alike)
+        if eap and eap[0] in (3, 4) and len(eap) >= 4:
+            self._end(state, ts, "EAP-Success" if eap[0] == 3 else "EAP-Failure", out)
+        elif version == 0 and from_client and not eap and payload[1] == 2:
             self._end(state, ts, "EAPOL-Logoff", out)
 
     def _new_eap_flow(self, ts: float, version: int, key: tuple, out: list) -> DatagramFlowState:
@@ -603,13 +629,16 @@ class Pipeline:
         return state
 
     def _new_datagram_flow(self, ts: float, version: int, key: tuple, payload, out: list,
-                           quic: bool = False, openvpn: tuple[str, int] | None = None) -> DatagramFlowState:
+                           quic: bool = False, openvpn: tuple[str, int] | None = None,
+                           client_is_src: bool | None = None, key_ids: tuple[int, int] = (0, -1)) -> DatagramFlowState:
         src, sport, dst, dport, _ = key
         # the ClientHello's sender is the client; with a HelloVerifyRequest or ServerHello the other side is;
         # met mid-association, the lower port serves. QUIC: the sender of the client Initial; OpenVPN: of the
         # client's hard reset
         hello = not quic and payload[0] == 22 and not payload[3] and not payload[4] and len(payload) > 13
-        if quic or openvpn:
+        if client_is_src is not None:
+            pass  # (known already: an OpenVPN renegotiation's new session)
+        elif quic or openvpn:
             client_is_src = True
         elif hello and payload[13] == 1:
             client_is_src = True
@@ -624,6 +653,7 @@ class Pipeline:
         self.next_id += 1
         self.stats.flows += 1
         state = DatagramFlowState(flow, (csrc, cport))
+        state.openvpn, state.key_ids = openvpn, key_ids
         if len(self.flows) >= 2 * self.max_flows:
             self._evict_oldest(ts, out)
         state.keys = (key, (dst, dport, src, sport, 17))
@@ -632,7 +662,7 @@ class Pipeline:
             state.foreign = True
             return state
         if openvpn:
-            state.tls = OpenVPNConnection(flow, self.keys, out, self.max_handshake, openvpn)
+            state.tls = OpenVPNConnection(flow, self.keys, out, self.max_handshake, openvpn, key_id=key_ids[0])
         else:
             state.tls = (QUICConnection if quic else DTLSConnection)(flow, self.keys, out, self.max_handshake)
         self.stats.tls_flows += 1

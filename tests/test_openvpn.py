@@ -26,6 +26,8 @@ EXPECTED = {
     "openvpn-tcp-rsa": ("TCP", 1194, "none", "TLS 1.2", RSA),
     "openvpn-udp-port443-tls13": ("UDP", 443, "none", "TLS 1.3", "TLS_AES_256_GCM_SHA384"),
 }
+RENEG = "openvpn-udp-reneg"  # the first TLS session and two renegotiations (reneg-sec 4)
+SINGLE = sorted(EXPECTED)
 
 
 @functools.cache
@@ -35,10 +37,10 @@ def ours(name: str, keyed: bool = True, plugins: bool = False) -> dict:
 
 
 def test_the_captures_are_present():
-    assert NAMES == sorted(EXPECTED)
+    assert NAMES == sorted([*EXPECTED, RENEG])
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", SINGLE)
 def test_each_openvpn_session_is_one_tls_session(name):
     carrier, port, protection, version, suite = EXPECTED[name]
     s = ours(name)
@@ -57,6 +59,26 @@ def test_each_openvpn_session_is_one_tls_session(name):
     else:
         assert s["decryption"]["status"] == "no-key" and [m["type"] for m in s["messages"]][:2] == [
             "ClientHello", "ServerHello"]
+
+
+def test_each_renegotiation_is_a_session_opened_with_the_dynamic_tls_crypt_key():
+    # OpenVPN 2.6 wraps renegotiations' control channels with a key exported from the first TLS session (dynamic
+    # tls-crypt): with the server's RSA key the first session decrypts, then the key opens the next ones (their tags
+    # verify), and each of their handshakes decrypts with the RSA key again
+    sessions = analyze([OVPN / f"{RENEG}.pcap"], key_specs=[KEY])
+    assert [s["openvpn"]["key_id"] for s in sessions] == [0, 1, 2]
+    assert [s["openvpn"]["control_channel"] for s in sessions] == ["none"] + [
+        "dynamic tls-crypt (a key exported from the first TLS session)"] * 2
+    assert [s["end"]["reason"] for s in sessions] == ["OpenVPN renegotiation (key id 1)",
+                                                      "OpenVPN renegotiation (key id 2)", "end of capture"]
+    for s in sessions:
+        assert s["decryption"] == {"status": "decrypted", "detail": ""} and not s.get("anomalies")
+        assert [m["from"] for m in s["messages"] if m["type"] == "Finished"] == ["client", "server"]
+        assert s["client"] == sessions[0]["client"] and s["server"] == "10.99.6.1:1194"
+    assert len({s["messages"][0]["random"] for s in sessions}) == 3  # three handshakes
+    without = analyze([OVPN / f"{RENEG}.pcap"])
+    assert [s["decryption"]["status"] for s in without] == ["no-key"] * 3
+    assert "dynamic tls-crypt" in without[1]["decryption"]["detail"] and without[1]["messages"] == []
 
 
 def test_the_control_channel_gives_the_options_and_the_login():
@@ -79,7 +101,7 @@ def test_credentials_lists_the_openvpn_login():
     assert "OpenVPN,auth-user-pass,erin,<redacted 15 chars>,ok" in proc.stdout and "test-password-5" not in proc.stdout
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [*SINGLE, RENEG])
 def test_control_packets_out_of_order_and_again_read_the_same(name, tmp_path):
     # UDP: each run of datagrams one side sent back to back delivered last first, and every control packet twice
     # (OpenVPN's reliability layer puts them back in packet-id order and drops the copies)
@@ -87,7 +109,7 @@ def test_control_packets_out_of_order_and_again_read_the_same(name, tmp_path):
     from dissector.capture.writer import PcapWriter
     from tests.conftest import reversed_runs
 
-    if EXPECTED[name][0] == "TCP":
+    if name in EXPECTED and EXPECTED[name][0] == "TCP":
         pytest.skip("over TCP, reordering is TCP's (test_resegment)")
     with open_capture(str(OVPN / f"{name}.pcap")) as cap:
         frames = [(ts, bytes(f)) for ts, _, f in cap]
@@ -96,11 +118,13 @@ def test_control_packets_out_of_order_and_again_read_the_same(name, tmp_path):
         w = PcapWriter(out)
         for ts, f in shuffled:
             w.write(ts, f)
-    [got] = analyze([tmp_path / "r.pcap"], key_specs=[KEY])
-    want = ours(name)
-    assert [(m["from"], m["type"]) for m in got["messages"]] == [(m["from"], m["type"]) for m in want["messages"]]
-    assert got["decryption"] == want["decryption"] and got.get("app_data") == want.get("app_data")
-    assert got["openvpn"]["control_channel"] == want["openvpn"]["control_channel"]
+    got_all = analyze([tmp_path / "r.pcap"], key_specs=[KEY])
+    want_all = analyze([OVPN / f"{name}.pcap"], key_specs=[KEY])
+    assert len(got_all) == len(want_all)
+    for got, want in zip(got_all, want_all):
+        assert [(m["from"], m["type"]) for m in got["messages"]] == [(m["from"], m["type"]) for m in want["messages"]]
+        assert got["decryption"] == want["decryption"] and got.get("app_data") == want.get("app_data")
+        assert got["openvpn"]["control_channel"] == want["openvpn"]["control_channel"]
 
 
 TSHARK_OPTIONS = {  # how tshark 4.0 is told what the capture is

@@ -200,7 +200,7 @@ def test_sharded_output_with_eap_and_openvpn_equals_single_process(tmp_path):
     from dissector.capture.writer import PcapWriter
 
     real = SAMPLES / "real"
-    names = ["eap/freeradius-eap-tls12-resume.pcap", "openvpn/openvpn-udp-rsa.pcap", "eap/eapol-peap-mschapv2.pcap",
+    names = ["eap/freeradius-eap-tls12-resume.pcap", "openvpn/openvpn-udp-reneg.pcap", "eap/eapol-peap-mschapv2.pcap",
              "openvpn/openvpn-tcp-rsa.pcap", "openssl-tls12-rsa.pcap"]
     frames = []
     for n in names:

@@ -87,7 +87,9 @@ _QUIC_VERSIONS = frozenset((0x00000001, 0x6B3343CF, 0xFF00001D))  # v1, v2, draf
 _DTLS_TYPES = frozenset((20, 21, 22, 23, 24, 25))
 # the first UDP payload bytes _datagram_kind looks further at: QUIC (fixed bit), DTLS 1.3's unified header, DTLS
 # content types (a table, so that the fast path turns most UDP, DNS and RTP, away with one lookup)
-_DATAGRAM_FIRST = bytes(1 if b & 0xC0 or b & 0xE0 == 0x20 or b in _DTLS_TYPES or b in RADIUS_CODES else 0
+_OPENVPN_SOFT_RESETS = range(0x18, 0x20)  # P_CONTROL_SOFT_RESET_V1 with key ids 0-7: an OpenVPN renegotiation
+_DATAGRAM_FIRST = bytes(1 if b & 0xC0 or b & 0xE0 == 0x20 or b in _DTLS_TYPES or b in RADIUS_CODES
+                        or b in _OPENVPN_SOFT_RESETS else 0
                         for b in range(256))
 
 
@@ -339,6 +341,8 @@ def _datagram_kind(udp: memoryview) -> int:
         return UDP_DATAGRAM | QUIC_DATAGRAM if n >= 13 and not _U32_BE.unpack_from(udp, 9)[0] else 0
     if first & 0xE0 == 0x20 or (n >= 21 and first in _DTLS_TYPES and (
             (udp[9] == 0xFE and udp[10] >= 0xFC) or (udp[9] == 1 and udp[10] == 0))):
+        return UDP_DATAGRAM
+    if first in _OPENVPN_SOFT_RESETS and n >= 8 + 14:  # (kept by the pipeline only for a known OpenVPN flow)
         return UDP_DATAGRAM
     if first in RADIUS_CODES and n >= 28 and (_U16.unpack_from(udp, 0)[0] in RADIUS_PORTS
                                                or _U16.unpack_from(udp, 2)[0] in RADIUS_PORTS):

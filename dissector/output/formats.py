@@ -529,9 +529,10 @@ def eap_line(eap: dict) -> str:
 def openvpn_line(info: dict) -> str:
     """The OpenVPN session a TLS session was the control channel of, in one line."""
     data = info.get("data_packets") or {}
-    text = (f"OpenVPN over {info.get('transport')}: the TLS session is its control channel (static-key protection: "
-            f"{info.get('control_channel')}); {data.get('client', 0)} + {data.get('server', 0)} data packets")
-    return text + (f", {info['renegotiations']} renegotiation(s)" if info.get("renegotiations") else "")
+    key = f" under key id {info['key_id']} (a renegotiation)" if info.get("key_id") else ""
+    return (f"OpenVPN over {info.get('transport')}: the TLS session is its control channel{key} (static-key "
+            f"protection: {info.get('control_channel')}); {data.get('client', 0)} + {data.get('server', 0)} data "
+            "packets meanwhile")
 
 
 def ech_line(info: dict) -> str:

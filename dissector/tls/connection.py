@@ -1044,6 +1044,24 @@ class TLSConnection:
         """Add a handshake message (4-byte header and body) to the transcript that Finished covers."""
         self.transcript.append(raw)
 
+    def export_keying_material(self, label: str, length: int) -> bytes | None:
+        """The session's keying material exporter, without a context value (RFC 5705 for TLS 1.0-1.2, from the
+        master secret; RFC 8446 7.5 for TLS 1.3, from the key log's EXPORTER_SECRET); None when the secret is
+        unknown. What protocols on top of TLS derive their own keys with (OpenVPN, EAP-TLS 1.3...)."""
+        version, suite = self.version, self.suite
+        if version is None or suite is None:
+            return None
+        if not self.ctx.tls13:
+            if self.master is None or version < 0x0301:
+                return None
+            return prf.prf(version, suite.prf_hash, self.master, label, self.client_random + self.server_random, length)
+        secret = self.keys.keylog.get("EXPORTER_SECRET", self.key_random or self.client_random)
+        if secret is None:
+            return None
+        h = suite.prf_hash
+        derived = schedule13.derive_secret(h, secret, label, prf.digest(h, b""))
+        return schedule13.hkdf_expand_label(h, derived, "exporter", prf.digest(h, b""), length)
+
     # ------------------------------------------------------------------ status and anomalies
     def _set_status(self, status: str, detail: str) -> None:
         if self.status == FAILED and status != FAILED:

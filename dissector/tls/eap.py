@@ -125,9 +125,8 @@ class EAPConnection(TLSConnection):
             self._anomaly(ts, "eap", "bad_eap_length", f"EAP length {length}, {len(eap)} bytes carried", direction)
             return
         eap = eap[:length]
-        if code in (_EAP_SUCCESS, _EAP_FAILURE):
+        if code in (_EAP_SUCCESS, _EAP_FAILURE):  # (the pipeline ends the conversation)
             self.outcome = "Success" if code == _EAP_SUCCESS else "Failure"
-            self.ended = f"EAP-{self.outcome}"
             return
         if code not in (_EAP_REQUEST, _EAP_RESPONSE) or length < 5:
             return

@@ -10,11 +10,19 @@ tells apart by where its zeros fall:
 - tls-auth: an HMAC (its size depends on `auth`: 16 to 64 bytes), a replay packet id and a time after the session id;
   the TLS inside is readable (the HMAC is skipped, not checked);
 - tls-crypt: a packet id and time, a 32-byte tag, then everything encrypted with the static key: the TLS inside
-  cannot be read, and the session says so.
-Key id 0 is the first TLS session; a renegotiation (a new key id, every hour by default) is counted, not followed.
+  cannot be read without it, and the session says so.
+OpenVPN 2.6 also wraps its renegotiations' control channels this way ("dynamic tls-crypt"), with a key exported from
+the first TLS session (DYNAMIC_TLS_CRYPT_LABEL) and kept: when that session was decrypted, the later ones are opened
+with it (`TLSCrypt`: AES-256-CTR, and an HMAC-SHA256 tag that must verify).
+Key id 0 is the first TLS session. A renegotiation (every hour by default) starts another, under the next key id, with
+a P_CONTROL_SOFT_RESET_V1: the pipeline ends the session and starts a new one for that key id (`renegotiation`).
 Over TCP each packet is preceded by its length (two bytes): `data` splits the stream into packets.
 """
 from __future__ import annotations
+
+import hmac
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from dissector.events import CLIENT, SERVER, Flow, TransportInfo
 from dissector.tls.connection import NO_KEY, TLSConnection
@@ -25,6 +33,7 @@ from dissector.tls.keystore import KeyStore
 _DATA = (P_DATA_V1, P_DATA_V2)
 _HMAC_SIZES = (20, 32, 16, 28, 48, 64)  # tls-auth's HMAC by `auth`: SHA1 (the default), SHA256, MD5, SHA224...
 MAX_WAITING = 64  # control packets held for a packet id that has not come
+DYNAMIC_TLS_CRYPT_LABEL = "EXPORTER-OpenVPN-dynamic-tls-crypt"  # OpenVPN 2.6: 256 bytes, a key2 (two keys)
 _PLAUSIBLE_TIME = (946684800, 4102444800)  # a packet's time field: 2000 to 2100
 
 
@@ -53,6 +62,17 @@ def framed_client_reset_layout(stream) -> tuple[str, int] | None:
     return client_reset_layout(stream[2:2 + n]) if len(stream) >= 2 + n else None
 
 
+def renegotiation(payload, key_id: int, previous: int) -> int | None:
+    """The key id of a new TLS session that this packet of an OpenVPN flow starts (a P_CONTROL_SOFT_RESET_V1, or the
+    first P_CONTROL_V1 of a key id other than the current and the one before it), else None."""
+    if not len(payload):
+        return None
+    op, kid = payload[0] >> 3, payload[0] & 7
+    if op in (P_CONTROL_SOFT_RESET_V1, P_CONTROL_V1) and kid != key_id and kid != previous:
+        return kid
+    return None
+
+
 def _plausible_replay(b, p: int) -> bool:
     """A replay packet id (small, not 0) and a Unix time at b[p:p+8]."""
     pid, when = int.from_bytes(b[p:p + 4], "big"), int.from_bytes(b[p + 4:p + 8], "big")
@@ -72,14 +92,46 @@ def _reset_body(b, p: int) -> bool:
     return pos == len(b)
 
 
+class TLSCrypt:
+    """tls-crypt's wrapping (a key2: two keys of a 64-byte cipher part and a 64-byte HMAC part, one per direction):
+    tag = HMAC-SHA256(header + plaintext), ciphertext = AES-256-CTR under the tag's first 16 bytes."""
+
+    def __init__(self, key2: bytes) -> None:
+        self.key2 = key2
+        self.keys = [(key2[i:i + 32], key2[i + 64:i + 96]) for i in (0, 128)]
+        self.of: dict[str, tuple[bytes, bytes]] = {}  # direction -> the key that opened its packets
+
+    def open(self, direction: str, packet: bytes) -> bytes | None:
+        """The plaintext after a packet's header (opcode, session id, packet id, time) and tag; None when the tag
+        does not verify."""
+        header, tag, body = packet[:17], packet[17:49], packet[49:]
+        known = self.of.get(direction)
+        for key in ([known] if known else self.keys):
+            decryptor = Cipher(algorithms.AES(key[0]), modes.CTR(tag[:16])).decryptor()
+            plain = decryptor.update(body) + decryptor.finalize()
+            if hmac.compare_digest(hmac.digest(key[1], header + plain, "sha256"), tag):
+                self.of[direction] = key
+                return plain
+        return None
+
+
+def dynamic_tls_crypt(payload) -> bool:
+    """Is this control packet of an OpenVPN flow without a static key wrapped like tls-crypt (a packet id and a
+    time after the session id): a renegotiation under OpenVPN 2.6's dynamic tls-crypt?"""
+    return len(payload) >= 9 + 8 + 32 and _plausible_replay(payload, 9)
+
+
 class OpenVPNConnection(TLSConnection):
     """The TLS session of one OpenVPN session's control channel; `datagram(direction, packet, ts)` takes its packets."""
 
     def __init__(self, flow: Flow, keys: KeyStore, out: list, max_handshake: int, layout: tuple[str, int],
-                 carrier: str = "UDP") -> None:
+                 carrier: str = "UDP", key_id: int = 0, tls_crypt: TLSCrypt | None = None) -> None:
         super().__init__(flow, keys, out, max_handshake)
         self.layout, self.hmac_size = layout
+        self.tls_crypt = tls_crypt  # the key that opens a tls-crypt control channel, when it is known
+        self.dynamic = layout[0] == "tls-crypt" and key_id > 0  # (a renegotiation's dynamic tls-crypt)
         self.carrier = carrier
+        self.key_id = key_id  # the key id whose TLS session this is: 0, or a renegotiation's
         self.next_pid = {CLIENT: 0, SERVER: 0}  # the next message packet id to hand on, per direction
         self.waiting: dict[str, dict[int, bytes]] = {CLIENT: {}, SERVER: {}}
         self.data_packets = {CLIENT: 0, SERVER: 0}
@@ -118,12 +170,21 @@ class OpenVPNConnection(TLSConnection):
             self.data_packets[direction] += 1
             return
         self.control_packets[direction] += 1
-        if key_id:
+        if key_id != self.key_id:
             self.key_ids.add(key_id)
             return
-        if self.layout == "tls-crypt" or op in (P_CONTROL_SOFT_RESET_V1, P_ACK_V1):
+        if op == P_ACK_V1:
             return
         p = 9 + (self.hmac_size + 8 if self.layout == "tls-auth" else 0)
+        if self.layout == "tls-crypt":
+            if self.tls_crypt is None:
+                return
+            plain = self.tls_crypt.open(direction, bytes(b))
+            if plain is None:
+                self._anomaly(ts, "openvpn", "tls_crypt_tag_mismatch", f"a {direction} control packet does not open "
+                                                                       "with the tls-crypt key", direction)
+                return
+            b, p = plain, 0
         if len(b) < p + 1:
             self._anomaly(ts, "openvpn", "truncated_packet", f"a control packet of {len(b)} bytes", direction)
             return
@@ -134,7 +195,7 @@ class OpenVPNConnection(TLSConnection):
             return
         pid = int.from_bytes(b[p:p + 4], "big")
         if op in (P_CONTROL_HARD_RESET_CLIENT_V2, P_CONTROL_HARD_RESET_SERVER_V2, P_CONTROL_HARD_RESET_CLIENT_V1,
-                  P_CONTROL_HARD_RESET_SERVER_V1):
+                  P_CONTROL_HARD_RESET_SERVER_V1, P_CONTROL_SOFT_RESET_V1):
             self._reliable(direction, pid, b"", ts)  # (a reset takes the first packet id and carries no TLS)
         elif op == P_CONTROL_V1:
             self._reliable(direction, pid, bytes(b[p + 4:]), ts)
@@ -163,13 +224,28 @@ class OpenVPNConnection(TLSConnection):
                     TLSConnection.data(self, direction, data, ts)
         self.next_pid[direction] = nxt
 
+    @property
+    def tls_crypt_key(self) -> bytes | None:
+        return self.tls_crypt.key2 if self.tls_crypt is not None else None
+
+    def dynamic_tls_crypt_key(self) -> bytes | None:
+        """The key that wraps the renegotiations' control channels (OpenVPN 2.6's dynamic tls-crypt), exported from
+        this first TLS session; None when its secrets are not known, or a static key (not known here) is mixed in."""
+        if self.layout != "plain":
+            return None  # (a tls-auth or tls-crypt static key is XORed in: it is not known here)
+        return self.export_keying_material(DYNAMIC_TLS_CRYPT_LABEL, 256)
+
     def close(self, ts: float) -> None:
-        if self.layout == "tls-crypt":
-            self._set_status(NO_KEY, "the control channel is encrypted with tls-crypt's static key: the TLS handshake "
-                                     "inside it cannot be read")
+        if self.layout == "tls-crypt" and self.tls_crypt is None:
+            self._set_status(NO_KEY, "the control channel of this renegotiation is wrapped with a key exported from the "
+                                     "first TLS session (OpenVPN's dynamic tls-crypt), which was not decrypted"
+                             if self.dynamic else "the control channel is encrypted with tls-crypt's static key: the "
+                                                  "TLS handshake inside it cannot be read")
         super().close(ts)
         protection = {"plain": "none", "tls-auth": f"tls-auth (a {self.hmac_size}-byte HMAC)",
-                      "tls-crypt": "tls-crypt (encrypted with a static key)"}[self.layout]
+                      "tls-crypt": "dynamic tls-crypt (a key exported from the first TLS session)" if self.dynamic
+                      else "tls-crypt (encrypted with a static key)"}[self.layout]
         self.out.append(TransportInfo(ts, self.flow, "openvpn", {
-            "transport": self.carrier, "control_channel": protection, "control_packets": dict(self.control_packets),
-            "data_packets": dict(self.data_packets), "renegotiations": len(self.key_ids)}))
+            "transport": self.carrier, "control_channel": protection, "key_id": self.key_id,
+            "control_packets": dict(self.control_packets), "data_packets": dict(self.data_packets),
+            "other_key_ids": sorted(self.key_ids)}))

@@ -21,7 +21,8 @@
 # directory ($WORK, removed on exit). tcpdump captures on ovsrv (the server's side), filter "PROTO port PORT".
 # A capture: tcpdump starts, the server starts, the client starts; once the client logs "Initialization Sequence
 # Completed", two pings to 10.8.0.1 go through the tunnel; then the client is stopped (SIGTERM; UDP clients send
-# explicit-exit-notify), then the server, then tcpdump.
+# explicit-exit-notify), then the server, then tcpdump. openvpn-udp-reneg instead keeps the tunnel up about 10 s
+# (reneg-sec 4 on both peers, a ping every second) so that it holds two renegotiations (key ids 1 and 2).
 #
 # Test PKI (test-only keys, committed next to this script, made here with openssl only if one of them is missing,
 # so that the captures stay consistent): ovpn-ca.crt.pem (the CA; its key is not kept), ovpn-server.{crt,key}.pem
@@ -43,7 +44,7 @@ PKI=(ovpn-ca.crt.pem ovpn-server.crt.pem ovpn-server.key.pem ovpn-client.crt.pem
 
 CAPTURES=(
   openvpn-udp-rsa openvpn-udp-tlsauth-sha1 openvpn-udp-tlsauth-sha256 openvpn-udp-tlscrypt
-  openvpn-tcp-rsa openvpn-udp-port443-tls13
+  openvpn-tcp-rsa openvpn-udp-port443-tls13 openvpn-udp-reneg
 )
 
 if [ "${1:-}" = --list ]; then printf '%s\n' "${CAPTURES[@]}"; exit 0; fi
@@ -118,13 +119,16 @@ authorityKeyIdentifier=keyid"
 
 # --- configuration files ----------------------------------------------------------------------------------------
 
-# write_configs PROTO PORT TLS WRAP AUTH USERPASS: $WORK/server.conf and $WORK/client.conf.
+# write_configs PROTO PORT TLS WRAP AUTH USERPASS [RENEG]: $WORK/server.conf and $WORK/client.conf.
 #   PROTO udp or tcp; PORT the server's port; TLS rsa12 (TLS 1.2 only, AES128-SHA only: RSA key exchange) or
 #   default (OpenVPN's and OpenSSL's defaults: TLS 1.3); WRAP none, tls-auth or tls-crypt; AUTH the --auth digest
 #   (HMAC of tls-auth; "-" for OpenVPN's default, SHA1); USERPASS yes (the client also sends auth-user-pass, the
-#   server checks it with an auth-user-pass-verify script) or no
+#   server checks it with an auth-user-pass-verify script) or no; RENEG (default -: OpenVPN's 3600) the seconds
+#   of reneg-sec on both peers (server too without jitter: its default minimum, 90 % of max, is 4 - 4/10 = 4 here),
+#   then hand-window and tran-window are set below it (the defaults, 60 and 3600, would not stop a renegotiation
+#   either: they only bound how long a handshake may take and how long the old key stays usable)
 write_configs() {
-  local proto=$1 port=$2 tls=$3 wrap=$4 auth=$5 userpass=$6 side
+  local proto=$1 port=$2 tls=$3 wrap=$4 auth=$5 userpass=$6 reneg=${7:--} side
   for side in server client; do
     {
       printf '%s\n' "# $NAME: $side" "dev-type tun" "dev tun0" "verb $VERB" disable-dco \
@@ -140,6 +144,7 @@ write_configs() {
       fi
       if [ "$tls" = rsa12 ]; then printf '%s\n' "tls-version-max 1.2" "tls-cipher AES128-SHA"; fi
       [ "$auth" = - ] || printf '%s\n' "auth $auth"
+      [ "$reneg" = - ] || printf '%s\n' "reneg-sec $reneg" "hand-window $((reneg - 1))" "tran-window $((reneg - 1))"
       case $wrap in
         tls-auth)  printf '%s\n' "tls-auth $WORK/keys/ovpn-ta.key" "key-direction $([ $side = server ] && echo 0 || echo 1)";;
         tls-crypt) printf '%s\n' "tls-crypt $WORK/keys/ovpn-tc.key";;
@@ -173,9 +178,11 @@ fail() {  # fail MESSAGE: show the peers' logs and give up
   return 1
 }
 
-# capture NAME PROTO PORT TLS WRAP AUTH USERPASS: one connection (see write_configs for the arguments)
+# capture NAME PROTO PORT TLS WRAP AUTH USERPASS [RENEG]: one connection (see write_configs for the arguments).
+#   Without RENEG: two pings 0.2 s apart. With RENEG (seconds): a ping every second for 10 s, then until the client
+#   has logged three TLS handshakes (the first and two renegotiations), 10 s at most
 capture() {
-  local proto=$2 port=$3 ns
+  local proto=$2 port=$3 reneg=${8:--} ns i
   NAME=$1
   echo "== $NAME" >&2
   two_namespaces $NS_S $IF_S $MAC_S $NS_C $IF_C $MAC_C
@@ -185,7 +192,7 @@ capture() {
   ip -n $NS_S addr add $S4/24 dev $IF_S
   ip -n $NS_C addr add $C4/24 dev $IF_C
   links_up "$NS_S $IF_S" "$NS_C $IF_C"
-  write_configs "$proto" "$port" "$4" "$5" "$6" "$7"
+  write_configs "$proto" "$port" "$4" "$5" "$6" "$7" "$reneg"
   start_tcpdump $NS_S $IF_S "$WORK/$NAME.pcap" "$proto port $port"
   start_server $NS_S "$port" "$proto" openvpn --cd "$WORK" --config "$WORK/server.conf" || fail "server did not start"
   (cd "$WORK" && exec ip netns exec $NS_C openvpn --cd "$WORK" --config "$WORK/client.conf" \
@@ -195,8 +202,19 @@ capture() {
     || fail "no tunnel"
   grep -q "Initialization Sequence Completed" "$WORK/$NAME.client.log" || fail "no tunnel"
   grep -oE "((Outgoing|Incoming) )?(Control|Data) Channel: .*" "$WORK/$NAME.client.log" | sed 's/^/   /' >&2
-  ip netns exec $NS_C ping -n -c 2 -i 0.2 -W 2 $TUN_SERVER >"$WORK/$NAME.ping.log" 2>&1 \
-    || { cat "$WORK/$NAME.ping.log" >&2; fail "no ping reply through the tunnel"; }
+  if [ "$reneg" = - ]; then
+    ip netns exec $NS_C ping -n -c 2 -i 0.2 -W 2 $TUN_SERVER >"$WORK/$NAME.ping.log" 2>&1 \
+      || { cat "$WORK/$NAME.ping.log" >&2; fail "no ping reply through the tunnel"; }
+  else
+    ip netns exec $NS_C ping -n -c 10 -i 1 -W 2 $TUN_SERVER >"$WORK/$NAME.ping.log" 2>&1 \
+      || { cat "$WORK/$NAME.ping.log" >&2; fail "ping through the tunnel lost replies"; }
+    for i in $(seq 200); do
+      [ "$(grep -c "Control Channel: " "$WORK/$NAME.client.log")" -ge 3 ] && break
+      sleep 0.05
+    done
+    grep "Control Channel: " "$WORK/$NAME.client.log" | sed -n '2,$s/^.*\(Control Channel: .*\)/   renegotiated: \1/p' >&2
+    [ "$(grep -c "Control Channel: " "$WORK/$NAME.client.log")" -ge 3 ] || fail "fewer than two renegotiations"
+  fi
   echo "   $(grep -o '[0-9]* packets transmitted.*received' "$WORK/$NAME.ping.log")" >&2
   sleep 0.3
   stop "$CLIENT_PID"; CLIENT_PID=""  # SIGTERM: a UDP client sends its exit notification first
@@ -217,12 +235,13 @@ make_pki
 for name in "${CAPTURES[@]}"; do
   rm -f "$WORK/$name".*
   case $name in
-    #                                          proto port TLS     wrap      auth   user/password
+    #                                          proto port TLS     wrap      auth   user/password reneg-sec
     openvpn-udp-rsa)             capture "$name" udp 1194 rsa12   none      -      yes;;
     openvpn-udp-tlsauth-sha1)    capture "$name" udp 1194 default tls-auth  SHA1   no;;
     openvpn-udp-tlsauth-sha256)  capture "$name" udp 1194 rsa12   tls-auth  SHA256 no;;
     openvpn-udp-tlscrypt)        capture "$name" udp 1194 default tls-crypt -      no;;
     openvpn-tcp-rsa)             capture "$name" tcp 1194 rsa12   none      -      no;;
     openvpn-udp-port443-tls13)   capture "$name" udp 443  default none      -      no;;
+    openvpn-udp-reneg)           capture "$name" udp 1194 rsa12   none      -      no     4;;  # reneg-sec 4
   esac
 done
