@@ -22,7 +22,8 @@
 # A capture: tcpdump starts, the server starts, the client starts; once the client logs "Initialization Sequence
 # Completed", two pings to 10.8.0.1 go through the tunnel; then the client is stopped (SIGTERM; UDP clients send
 # explicit-exit-notify), then the server, then tcpdump. openvpn-udp-reneg instead keeps the tunnel up about 10 s
-# (reneg-sec 4 on both peers, a ping every second) so that it holds two renegotiations (key ids 1 and 2).
+# (reneg-sec 4 on both peers, a ping every second) so that it holds two renegotiations (key ids 1 and 2); their
+# control packets are wrapped in dynamic tls-crypt (OpenVPN 2.6 peers always agree on dyn-tls-crypt).
 #
 # Test PKI (test-only keys, committed next to this script, made here with openssl only if one of them is missing,
 # so that the captures stay consistent): ovpn-ca.crt.pem (the CA; its key is not kept), ovpn-server.{crt,key}.pem
@@ -179,8 +180,9 @@ fail() {  # fail MESSAGE: show the peers' logs and give up
 }
 
 # capture NAME PROTO PORT TLS WRAP AUTH USERPASS [RENEG]: one connection (see write_configs for the arguments).
-#   Without RENEG: two pings 0.2 s apart. With RENEG (seconds): a ping every second for 10 s, then until the client
-#   has logged three TLS handshakes (the first and two renegotiations), 10 s at most
+#   Without RENEG: two pings 0.2 s apart. With RENEG (seconds): a ping every second, 10 of them (9 s: with reneg-sec
+#   4 the renegotiations start 3-4 s and 7-8 s in, the next one would be 11-12 s in), then until the client has
+#   logged three TLS handshakes (the first and two renegotiations), 10 s at most
 capture() {
   local proto=$2 port=$3 reneg=${8:--} ns i
   NAME=$1
@@ -212,7 +214,8 @@ capture() {
       [ "$(grep -c "Control Channel: " "$WORK/$NAME.client.log")" -ge 3 ] && break
       sleep 0.05
     done
-    grep "Control Channel: " "$WORK/$NAME.client.log" | sed -n '2,$s/^.*\(Control Channel: .*\)/   renegotiated: \1/p' >&2
+    grep "Control Channel: " "$WORK/$NAME.client.log" \
+      | sed -n '2,$s/^.*\(Control Channel: .*\)/   renegotiated: \1/p' >&2
     [ "$(grep -c "Control Channel: " "$WORK/$NAME.client.log")" -ge 3 ] || fail "fewer than two renegotiations"
   fi
   echo "   $(grep -o '[0-9]* packets transmitted.*received' "$WORK/$NAME.ping.log")" >&2
