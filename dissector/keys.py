@@ -1,6 +1,7 @@
 """Turning command-line key options into a KeyStore (the only place key files are read)."""
 from __future__ import annotations
 
+import re
 import socket
 
 from dissector.errors import KeyMaterialError
@@ -23,6 +24,10 @@ def build_keystore(keylogs: list[str] | None = None, key_specs: list[str] | None
         ech_keys = _ech_keys(ks.path)
         if ech_keys:
             store.ech_keys += ech_keys
+            continue
+        openvpn_key = _openvpn_static_key(ks.path)
+        if openvpn_key is not None:
+            store.openvpn_keys.append(openvpn_key)
             continue
         key = rsa_kx.load_private_key(ks.path, ks.password)
         server = None
@@ -51,6 +56,29 @@ def _ech_keys(path: str) -> list:
     from dissector.tls import ech
 
     return ech.load_ech_keys(path, data) if ech.is_ech_pem(data) else []
+
+
+_OPENVPN_KEY = re.compile(r"-----BEGIN OpenVPN Static key V1-----(.*?)-----END OpenVPN Static key V1-----", re.S)
+
+
+def _openvpn_static_key(path: str) -> bytes | None:
+    """The 256 bytes of an OpenVPN static key file (`openvpn --genkey secret`: tls-auth, tls-crypt), or None for any
+    other file."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read(1 << 16).decode("ascii", "replace")
+    except OSError:
+        return None  # (the RSA loader says why)
+    m = _OPENVPN_KEY.search(text)
+    if m is None:
+        return None
+    try:
+        key = bytes.fromhex("".join(m.group(1).split()))
+    except ValueError:
+        raise KeyMaterialError(f"{path}: an OpenVPN static key that is not hex") from None
+    if len(key) != 256:
+        raise KeyMaterialError(f"{path}: an OpenVPN static key of {len(key)} bytes, not 256")
+    return key
 
 
 def _normalise_ip(host: str) -> str:

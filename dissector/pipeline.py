@@ -504,14 +504,13 @@ class Pipeline:
             kid = renegotiation(payload, current, previous)
             if kid is not None:  # a new TLS session on the OpenVPN session: a session of its own
                 layout, client_addr = state.openvpn, state.client_addr
-                tls = state.tls  # (the dynamic tls-crypt key: exported from the first session, then handed on)
-                wrap = None if tls is None else tls.tls_crypt_key or tls.dynamic_tls_crypt_key()
-                if layout[0] != "tls-auth" and dynamic_tls_crypt(payload):  # (decided from the packet: in every shard)
+                wrap = state.tls.renegotiation_keys() if state.tls is not None else []
+                if dynamic_tls_crypt(payload):  # (decided from the packet: in every shard)
                     layout = ("tls-crypt", 32)
                 self._end(state, ts, f"OpenVPN renegotiation (key id {kid})", out)
                 state = self._new_datagram_flow(ts, version, key, payload, out, openvpn=layout,
                                                 client_is_src=(key[0], key[1]) == client_addr, key_ids=(kid, current))
-                if state.tls is not None and layout[0] == "tls-crypt" and wrap is not None:
+                if state.tls is not None and layout[0] == "tls-crypt" and wrap:
                     state.tls.tls_crypt = TLSCrypt(wrap)
             state.last_ts = ts
             self._feed_datagram(state, ts, key, payload, out)

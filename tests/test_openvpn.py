@@ -175,3 +175,22 @@ TSHARK_NO_REASSEMBLY = pytest.mark.xfail(strict=True, reason="tshark 4.0 does no
                                   for n in sorted(TSHARK_OPTIONS)])
 def test_plaintext_handshake_messages_match_tshark(name):
     assert _mine(name) == _tshark_messages(name)
+
+
+def test_a_static_tls_crypt_key_given_opens_the_control_channel(tmp_path):
+    cap = OVPN / "openvpn-udp-tlscrypt.pcap"
+    [s] = analyze([cap], key_specs=[str(OVPN / "ovpn-tc.key"), KEY])
+    hello, plain_hello = s["messages"][0], ours("openvpn-udp-port443-tls13")["messages"][0]
+    assert [m["type"] for m in s["messages"]][:2] == ["ClientHello", "ServerHello"] and not s.get("anomalies")
+    assert hello["cipher_suites"] == plain_hello["cipher_suites"]  # (the same OpenVPN client, unwrapped)
+    assert s["version"] == "TLS 1.3" and "key log" in s["decryption"]["detail"]
+    [wrong] = analyze([cap], key_specs=[str(OVPN / "ovpn-ta.key")])  # another static key: its tags do not verify
+    assert wrong["messages"] == [] and wrong["decryption"]["detail"].startswith("no key given opens")
+    assert {a["name"] for a in wrong["anomalies"]} == {"tls_crypt_tag_mismatch"}
+    bad = tmp_path / "bad.key"
+    bad.write_text("-----BEGIN OpenVPN Static key V1-----\n00ff\n-----END OpenVPN Static key V1-----\n")
+    from dissector.errors import KeyMaterialError
+    from dissector.keys import build_keystore
+
+    with pytest.raises(KeyMaterialError, match="OpenVPN static key of 2 bytes"):
+        build_keystore(key_specs=[str(bad)])

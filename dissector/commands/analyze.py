@@ -21,7 +21,8 @@ EXIT_OK, EXIT_TRUNCATED = 0, 4
 def add_key_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keylog", action="append", metavar="FILE", help="NSS key log (SSLKEYLOGFILE); repeatable")
     p.add_argument("--key", action="append", metavar="[IP:PORT=]FILE[:PASSWORD]",
-                   help="server RSA private key (PEM, DER, PKCS#8, PKCS#12); repeatable")
+                   help="server RSA private key (PEM, DER, PKCS#8, PKCS#12), a server's ECH key (ECHConfig PEM) or "
+                        "an OpenVPN static key (tls-crypt, tls-auth); repeatable")
     p.add_argument("--psk", action="append", metavar="HEX", help="TLS 1.2 pre-shared key in hex; repeatable")
 
 

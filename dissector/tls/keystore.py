@@ -25,6 +25,7 @@ class KeyStore:
     rsa_keys: list[RSAKey] = field(default_factory=list)
     psks: list[bytes] = field(default_factory=list)
     ech_keys: list[Any] = field(default_factory=list)  # ech.ECHKey: servers' ECH keys (ECHConfig PEM files)
+    openvpn_keys: list[bytes] = field(default_factory=list)  # OpenVPN static keys (tls-crypt, tls-auth): 256 bytes
     by_session_id: dict[bytes, bytes] = field(default_factory=dict)  # TLS <= 1.2 session ID -> master secret
     by_ticket: dict[bytes, bytes] = field(default_factory=dict)  # TLS <= 1.2 session ticket -> master secret
     learned: dict[bytes, bytes] = field(default_factory=dict)  # client random -> master secret we derived
@@ -35,7 +36,8 @@ class KeyStore:
     search_trials_left: int = 100_000  # key log entries tried for sessions whose random is hidden or missing
 
     def empty(self) -> bool:
-        return not (len(self.keylog) or self.rsa_keys or self.psks or self.ech_keys or self.by_session_id
+        return not (len(self.keylog) or self.rsa_keys or self.psks or self.ech_keys or self.openvpn_keys
+                    or self.by_session_id
                     or self.by_ticket)
 
     def remember(self, client_random: bytes, master: bytes, session_id: bytes = b"", ticket: bytes = b"") -> None:

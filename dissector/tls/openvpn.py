@@ -10,7 +10,7 @@ tells apart by where its zeros fall:
 - tls-auth: an HMAC (its size depends on `auth`: 16 to 64 bytes), a replay packet id and a time after the session id;
   the TLS inside is readable (the HMAC is skipped, not checked);
 - tls-crypt: a packet id and time, a 32-byte tag, then everything encrypted with the static key: the TLS inside
-  cannot be read without it, and the session says so.
+  is read when the key file is given (--key ta.key; the tags say which key opens it), else the session says why not.
 OpenVPN 2.6 also wraps its renegotiations' control channels this way ("dynamic tls-crypt"), with a key exported from
 the first TLS session (DYNAMIC_TLS_CRYPT_LABEL) and kept: when that session was decrypted, the later ones are opened
 with it (`TLSCrypt`: AES-256-CTR, and an HMAC-SHA256 tag that must verify).
@@ -93,13 +93,14 @@ def _reset_body(b, p: int) -> bool:
 
 
 class TLSCrypt:
-    """tls-crypt's wrapping (a key2: two keys of a 64-byte cipher part and a 64-byte HMAC part, one per direction):
-    tag = HMAC-SHA256(header + plaintext), ciphertext = AES-256-CTR under the tag's first 16 bytes."""
+    """tls-crypt's wrapping, under one of some candidate keys (each a key2: two keys of a 64-byte cipher part and a
+    64-byte HMAC part, one per direction): tag = HMAC-SHA256(header + plaintext), ciphertext = AES-256-CTR under the
+    tag's first 16 bytes. The candidate whose tag verifies is kept (`key2`)."""
 
-    def __init__(self, key2: bytes) -> None:
-        self.key2 = key2
-        self.keys = [(key2[i:i + 32], key2[i + 64:i + 96]) for i in (0, 128)]
-        self.of: dict[str, tuple[bytes, bytes]] = {}  # direction -> the key that opened its packets
+    def __init__(self, candidates: list[bytes]) -> None:
+        self.keys = [(key2[i:i + 32], key2[i + 64:i + 96], key2) for key2 in candidates for i in (0, 128)]
+        self.of: dict[str, tuple[bytes, bytes, bytes]] = {}  # direction -> the key that opened its packets
+        self.key2: bytes | None = None
 
     def open(self, direction: str, packet: bytes) -> bytes | None:
         """The plaintext after a packet's header (opcode, session id, packet id, time) and tag; None when the tag
@@ -110,7 +111,7 @@ class TLSCrypt:
             decryptor = Cipher(algorithms.AES(key[0]), modes.CTR(tag[:16])).decryptor()
             plain = decryptor.update(body) + decryptor.finalize()
             if hmac.compare_digest(hmac.digest(key[1], header + plain, "sha256"), tag):
-                self.of[direction] = key
+                self.of[direction], self.key2 = key, key[2]
                 return plain
         return None
 
@@ -130,6 +131,7 @@ class OpenVPNConnection(TLSConnection):
         self.layout, self.hmac_size = layout
         self.tls_crypt = tls_crypt  # the key that opens a tls-crypt control channel, when it is known
         self.dynamic = layout[0] == "tls-crypt" and key_id > 0  # (a renegotiation's dynamic tls-crypt)
+        self.unopened: set[str] = set()  # directions with a control packet the tls-crypt key did not open
         self.carrier = carrier
         self.key_id = key_id  # the key id whose TLS session this is: 0, or a renegotiation's
         self.next_pid = {CLIENT: 0, SERVER: 0}  # the next message packet id to hand on, per direction
@@ -177,12 +179,16 @@ class OpenVPNConnection(TLSConnection):
             return
         p = 9 + (self.hmac_size + 8 if self.layout == "tls-auth" else 0)
         if self.layout == "tls-crypt":
+            if self.tls_crypt is None and self.keys.openvpn_keys and not self.dynamic:
+                self.tls_crypt = TLSCrypt(self.keys.openvpn_keys)  # (the static keys given: the one that opens)
             if self.tls_crypt is None:
                 return
             plain = self.tls_crypt.open(direction, bytes(b))
             if plain is None:
-                self._anomaly(ts, "openvpn", "tls_crypt_tag_mismatch", f"a {direction} control packet does not open "
-                                                                       "with the tls-crypt key", direction)
+                if direction not in self.unopened:  # (said once per direction)
+                    self.unopened.add(direction)
+                    self._anomaly(ts, "openvpn", "tls_crypt_tag_mismatch", f"a {direction} control packet does not "
+                                                                           "open with the tls-crypt key", direction)
                 return
             b, p = plain, 0
         if len(b) < p + 1:
@@ -224,23 +230,28 @@ class OpenVPNConnection(TLSConnection):
                     TLSConnection.data(self, direction, data, ts)
         self.next_pid[direction] = nxt
 
-    @property
-    def tls_crypt_key(self) -> bytes | None:
-        return self.tls_crypt.key2 if self.tls_crypt is not None else None
-
-    def dynamic_tls_crypt_key(self) -> bytes | None:
-        """The key that wraps the renegotiations' control channels (OpenVPN 2.6's dynamic tls-crypt), exported from
-        this first TLS session; None when its secrets are not known, or a static key (not known here) is mixed in."""
-        if self.layout != "plain":
-            return None  # (a tls-auth or tls-crypt static key is XORed in: it is not known here)
-        return self.export_keying_material(DYNAMIC_TLS_CRYPT_LABEL, 256)
+    def renegotiation_keys(self) -> list[bytes]:
+        """The candidate keys that wrap the renegotiations' control channels (OpenVPN 2.6's dynamic tls-crypt): the
+        one a renegotiation already opened with; else the key this first TLS session exports, XORed with the static
+        tls-auth or tls-crypt key when there is one (each given key is a candidate). [] when unknown."""
+        if self.dynamic:
+            return [self.tls_crypt.key2] if self.tls_crypt is not None and self.tls_crypt.key2 else []
+        exported = self.export_keying_material(DYNAMIC_TLS_CRYPT_LABEL, 256)
+        if exported is None:
+            return []
+        if self.layout == "plain":
+            return [exported]
+        statics = [self.tls_crypt.key2] if self.tls_crypt is not None and self.tls_crypt.key2 else self.keys.openvpn_keys
+        return [bytes(a ^ b for a, b in zip(exported, key)) for key in statics]
 
     def close(self, ts: float) -> None:
         if self.layout == "tls-crypt" and self.tls_crypt is None:
             self._set_status(NO_KEY, "the control channel of this renegotiation is wrapped with a key exported from the "
                                      "first TLS session (OpenVPN's dynamic tls-crypt), which was not decrypted"
-                             if self.dynamic else "the control channel is encrypted with tls-crypt's static key: the "
-                                                  "TLS handshake inside it cannot be read")
+                             if self.dynamic else "the control channel is encrypted with tls-crypt's static key: give "
+                                                  "the key file (--key ta.key) to read the TLS handshake inside it")
+        elif self.layout == "tls-crypt" and self.tls_crypt.key2 is None:
+            self._set_status(NO_KEY, "no key given opens the tls-crypt control channel (its tags do not verify)")
         super().close(ts)
         protection = {"plain": "none", "tls-auth": f"tls-auth (a {self.hmac_size}-byte HMAC)",
                       "tls-crypt": "dynamic tls-crypt (a key exported from the first TLS session)" if self.dynamic
