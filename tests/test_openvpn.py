@@ -27,6 +27,7 @@ EXPECTED = {
     "openvpn-udp-port443-tls13": ("UDP", 443, "none", "TLS 1.3", "TLS_AES_256_GCM_SHA384"),
 }
 RENEG = "openvpn-udp-reneg"  # the first TLS session and two renegotiations (reneg-sec 4)
+TLSCRYPT_RENEG = "openvpn-udp-tlscrypt-reneg"  # the same under a static tls-crypt key
 SINGLE = sorted(EXPECTED)
 
 
@@ -37,7 +38,7 @@ def ours(name: str, keyed: bool = True, plugins: bool = False) -> dict:
 
 
 def test_the_captures_are_present():
-    assert NAMES == sorted([*EXPECTED, RENEG])
+    assert NAMES == sorted([*EXPECTED, RENEG, TLSCRYPT_RENEG])
 
 
 @pytest.mark.parametrize("name", SINGLE)
@@ -61,13 +62,16 @@ def test_each_openvpn_session_is_one_tls_session(name):
             "ClientHello", "ServerHello"]
 
 
-def test_each_renegotiation_is_a_session_opened_with_the_dynamic_tls_crypt_key():
+@pytest.mark.parametrize("name,static", [(RENEG, None), (TLSCRYPT_RENEG, "ovpn-tc.key")])
+def test_each_renegotiation_is_a_session_opened_with_the_dynamic_tls_crypt_key(name, static):
     # OpenVPN 2.6 wraps renegotiations' control channels with a key exported from the first TLS session (dynamic
-    # tls-crypt): with the server's RSA key the first session decrypts, then the key opens the next ones (their tags
-    # verify), and each of their handshakes decrypts with the RSA key again
-    sessions = analyze([OVPN / f"{RENEG}.pcap"], key_specs=[KEY])
+    # tls-crypt; XORed with the static tls-crypt key when there is one): with the server's RSA key the first session
+    # decrypts, then the key opens the next ones (their tags verify), and each handshake decrypts with the RSA key
+    statics = [str(OVPN / static)] if static else []
+    sessions = analyze([OVPN / f"{name}.pcap"], key_specs=[*statics, KEY])
     assert [s["openvpn"]["key_id"] for s in sessions] == [0, 1, 2]
-    assert [s["openvpn"]["control_channel"] for s in sessions] == ["none"] + [
+    first = "tls-crypt (encrypted with a static key)" if static else "none"
+    assert [s["openvpn"]["control_channel"] for s in sessions] == [first] + [
         "dynamic tls-crypt (a key exported from the first TLS session)"] * 2
     assert [s["end"]["reason"] for s in sessions] == ["OpenVPN renegotiation (key id 1)",
                                                       "OpenVPN renegotiation (key id 2)", "end of capture"]
@@ -76,7 +80,7 @@ def test_each_renegotiation_is_a_session_opened_with_the_dynamic_tls_crypt_key()
         assert [m["from"] for m in s["messages"] if m["type"] == "Finished"] == ["client", "server"]
         assert s["client"] == sessions[0]["client"] and s["server"] == "10.99.6.1:1194"
     assert len({s["messages"][0]["random"] for s in sessions}) == 3  # three handshakes
-    without = analyze([OVPN / f"{RENEG}.pcap"])
+    without = analyze([OVPN / f"{name}.pcap"], key_specs=statics)
     assert [s["decryption"]["status"] for s in without] == ["no-key"] * 3
     assert "dynamic tls-crypt" in without[1]["decryption"]["detail"] and without[1]["messages"] == []
 
@@ -101,7 +105,7 @@ def test_credentials_lists_the_openvpn_login():
     assert "OpenVPN,auth-user-pass,erin,<redacted 15 chars>,ok" in proc.stdout and "test-password-5" not in proc.stdout
 
 
-@pytest.mark.parametrize("name", [*SINGLE, RENEG])
+@pytest.mark.parametrize("name", [*SINGLE, RENEG, TLSCRYPT_RENEG])
 def test_control_packets_out_of_order_and_again_read_the_same(name, tmp_path):
     # UDP: each run of datagrams one side sent back to back delivered last first, and every control packet twice
     # (OpenVPN's reliability layer puts them back in packet-id order and drops the copies)
@@ -118,8 +122,9 @@ def test_control_packets_out_of_order_and_again_read_the_same(name, tmp_path):
         w = PcapWriter(out)
         for ts, f in shuffled:
             w.write(ts, f)
-    got_all = analyze([tmp_path / "r.pcap"], key_specs=[KEY])
-    want_all = analyze([OVPN / f"{name}.pcap"], key_specs=[KEY])
+    keys = [KEY, str(OVPN / "ovpn-tc.key")]
+    got_all = analyze([tmp_path / "r.pcap"], key_specs=keys)
+    want_all = analyze([OVPN / f"{name}.pcap"], key_specs=keys)
     assert len(got_all) == len(want_all)
     for got, want in zip(got_all, want_all):
         assert [(m["from"], m["type"]) for m in got["messages"]] == [(m["from"], m["type"]) for m in want["messages"]]

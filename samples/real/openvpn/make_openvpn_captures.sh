@@ -21,9 +21,10 @@
 # directory ($WORK, removed on exit). tcpdump captures on ovsrv (the server's side), filter "PROTO port PORT".
 # A capture: tcpdump starts, the server starts, the client starts; once the client logs "Initialization Sequence
 # Completed", two pings to 10.8.0.1 go through the tunnel; then the client is stopped (SIGTERM; UDP clients send
-# explicit-exit-notify), then the server, then tcpdump. openvpn-udp-reneg instead keeps the tunnel up about 10 s
-# (reneg-sec 4 on both peers, a ping every second) so that it holds two renegotiations (key ids 1 and 2); their
-# control packets are wrapped in dynamic tls-crypt (OpenVPN 2.6 peers always agree on dyn-tls-crypt).
+# explicit-exit-notify), then the server, then tcpdump. openvpn-udp-reneg and openvpn-udp-tlscrypt-reneg instead
+# keep the tunnel up about 10 s (reneg-sec 4 on both peers, a ping every second) so that they hold two
+# renegotiations (key ids 1 and 2); their control packets are wrapped in dynamic tls-crypt (OpenVPN 2.6 peers
+# always agree on dyn-tls-crypt; in openvpn-udp-tlscrypt-reneg key id 0 is wrapped with the static ovpn-tc.key).
 #
 # Test PKI (test-only keys, committed next to this script, made here with openssl only if one of them is missing,
 # so that the captures stay consistent): ovpn-ca.crt.pem (the CA; its key is not kept), ovpn-server.{crt,key}.pem
@@ -45,7 +46,7 @@ PKI=(ovpn-ca.crt.pem ovpn-server.crt.pem ovpn-server.key.pem ovpn-client.crt.pem
 
 CAPTURES=(
   openvpn-udp-rsa openvpn-udp-tlsauth-sha1 openvpn-udp-tlsauth-sha256 openvpn-udp-tlscrypt
-  openvpn-tcp-rsa openvpn-udp-port443-tls13 openvpn-udp-reneg
+  openvpn-tcp-rsa openvpn-udp-port443-tls13 openvpn-udp-reneg openvpn-udp-tlscrypt-reneg
 )
 
 if [ "${1:-}" = --list ]; then printf '%s\n' "${CAPTURES[@]}"; exit 0; fi
@@ -246,5 +247,6 @@ for name in "${CAPTURES[@]}"; do
     openvpn-tcp-rsa)             capture "$name" tcp 1194 rsa12   none      -      no;;
     openvpn-udp-port443-tls13)   capture "$name" udp 443  default none      -      no;;
     openvpn-udp-reneg)           capture "$name" udp 1194 rsa12   none      -      no     4;;  # reneg-sec 4
+    openvpn-udp-tlscrypt-reneg)  capture "$name" udp 1194 rsa12   tls-crypt -      no     4;;  # reneg-sec 4
   esac
 done
