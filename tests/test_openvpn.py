@@ -199,3 +199,31 @@ def test_a_static_tls_crypt_key_given_opens_the_control_channel(tmp_path):
 
     with pytest.raises(KeyMaterialError, match="OpenVPN static key of 2 bytes"):
         build_keystore(key_specs=[str(bad)])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_damaged_openvpn_packets_never_hit_an_internal_error(seed, tmp_path):
+    import random
+
+    from dissector.capture.reader import open_capture
+    from dissector.capture.writer import PcapWriter
+
+    rng = random.Random(seed)
+    keys = [KEY, str(OVPN / "ovpn-tc.key")]
+    for name in NAMES:
+        with open_capture(str(OVPN / f"{name}.pcap")) as cap:
+            frames = [(ts, bytearray(f)) for ts, _, f in cap]
+        for _ in range(rng.randint(1, 8)):
+            _, f = rng.choice(frames)
+            i = rng.randrange(42, len(f)) if len(f) > 42 else 0
+            if rng.random() < 0.7:
+                f[i] = rng.randrange(256)
+            else:
+                del f[i:i + rng.randint(1, 60)]
+        with open(tmp_path / "d.pcap", "wb") as out:
+            w = PcapWriter(out)
+            for ts, f in frames:
+                w.write(ts, bytes(f))
+        for s in analyze([tmp_path / "d.pcap"], key_specs=keys, plugins=True):
+            bad = [a for a in s.get("anomalies") or [] if a["name"] in ("internal_error", "plugin_error")]
+            assert not bad, (name, bad)

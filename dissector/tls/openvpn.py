@@ -105,6 +105,8 @@ class TLSCrypt:
     def open(self, direction: str, packet: bytes) -> bytes | None:
         """The plaintext after a packet's header (opcode, session id, packet id, time) and tag; None when the tag
         does not verify."""
+        if len(packet) < 49:
+            return None  # (cut short: no whole tag)
         header, tag, body = packet[:17], packet[17:49], packet[49:]
         known = self.of.get(direction)
         for key in ([known] if known else self.keys):
