@@ -213,6 +213,12 @@ def test_retry_and_version_negotiation_are_steps_of_the_session():
             assert steps == [], name
 
 
+def test_the_table_shows_the_retry():
+    proc = subprocess.run(["python", "-m", "dissector", "analyze", str(QUIC / "quic-aioquic-retry.pcap")],
+                          capture_output=True, text=True, timeout=60)
+    assert "  QUIC Retry: a token of 61 bytes; the client starts again with the connection ID" in proc.stdout
+
+
 def test_explain_and_timeline_show_the_retry():
     from dissector.output.explain import explain_session
     from dissector.output.timeline import session_timeline

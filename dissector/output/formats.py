@@ -376,6 +376,9 @@ class TableWriter(Writer):
             head.insert(1, "  " + eap_line(doc["eap"]))
         if doc.get("openvpn"):
             head.insert(1, "  " + openvpn_line(doc["openvpn"]))
+        for i, step in enumerate(doc.get("quic") or []):  # Retry, Version Negotiation, in their order
+            head.insert(1 + i, f"  QUIC {step['packet']}{' (ignored)' if step.get('ignored') else ''}: "
+                               f"{step.get('detail')}")
         if doc.get("app_data"):
             ad = doc["app_data"]
             head.append(f"  application data: client {ad['client']['bytes']} bytes, server {ad['server']['bytes']} bytes")
