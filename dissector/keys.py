@@ -21,15 +21,16 @@ def build_keystore(keylogs: list[str] | None = None, key_specs: list[str] | None
         from dissector.tls import rsa_kx  # cryptography's x509 and key loading: only when keys are given
     for spec in key_specs or []:
         ks = rsa_kx.parse_key_spec(spec)
-        ech_keys = _ech_keys(ks.path)
+        data = rsa_kx.read_key_file(ks.path)  # (read once: what kind of key it holds is told by its content)
+        ech_keys = _ech_keys(ks.path, data)
         if ech_keys:
             store.ech_keys += ech_keys
             continue
-        openvpn_key = _openvpn_static_key(ks.path)
+        openvpn_key = _openvpn_static_key(ks.path, data)
         if openvpn_key is not None:
             store.openvpn_keys.append(openvpn_key)
             continue
-        key = rsa_kx.load_private_key(ks.path, ks.password)
+        key = rsa_kx.load_private_key(ks.path, ks.password, data)
         server = None
         if ks.server is not None:
             host, port = ks.server
@@ -46,13 +47,8 @@ def build_keystore(keylogs: list[str] | None = None, key_specs: list[str] | None
     return store
 
 
-def _ech_keys(path: str) -> list:
+def _ech_keys(path: str, data: bytes) -> list:
     """The keys of an ECHConfig PEM file (a server's ECH key, RFC 9934), or [] for any other file."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(1 << 20)
-    except OSError:
-        return []  # the RSA loader says why
     from dissector.tls import ech
 
     return ech.load_ech_keys(path, data) if ech.is_ech_pem(data) else []
@@ -61,15 +57,12 @@ def _ech_keys(path: str) -> list:
 _OPENVPN_KEY = re.compile(r"-----BEGIN OpenVPN Static key V1-----(.*?)-----END OpenVPN Static key V1-----", re.S)
 
 
-def _openvpn_static_key(path: str) -> bytes | None:
+def _openvpn_static_key(path: str, data: bytes) -> bytes | None:
     """The 256 bytes of an OpenVPN static key file (`openvpn --genkey secret`: tls-auth, tls-crypt), or None for any
     other file."""
-    try:
-        with open(path, "rb") as f:
-            text = f.read(1 << 16).decode("ascii", "replace")
-    except OSError:
-        return None  # (the RSA loader says why)
-    m = _OPENVPN_KEY.search(text)
+    if b"OpenVPN Static key" not in data:
+        return None
+    m = _OPENVPN_KEY.search(data.decode("ascii", "replace"))
     if m is None:
         return None
     try:

@@ -82,13 +82,20 @@ def _describe(key) -> str:
     return "a non-RSA"
 
 
-def load_private_key(path: str, password: str | bytes | None = None) -> rsa.RSAPrivateKey:
-    """Load an RSA private key from PEM, DER or PKCS#12; KeyMaterialError with a one-line reason otherwise."""
+def read_key_file(path: str) -> bytes:
+    """A key file's bytes; KeyMaterialError with a one-line reason when it cannot be read."""
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            return f.read()
     except OSError as exc:
         raise KeyMaterialError(f"cannot read key file {path}: {exc.strerror or exc}") from None
+
+
+def load_private_key(path: str, password: str | bytes | None = None, data: bytes | None = None) -> rsa.RSAPrivateKey:
+    """Load an RSA private key from PEM, DER or PKCS#12 (`data`: the file's bytes, when already read);
+    KeyMaterialError with a one-line reason otherwise."""
+    if data is None:
+        data = read_key_file(path)
     pw = password.encode("utf-8") if isinstance(password, str) else password
     if pw == b"":
         pw = None
