@@ -534,8 +534,9 @@ class Pipeline:
 
     def _feed_datagram(self, state: DatagramFlowState, ts: float, key: tuple, payload, out: list,
                        direction: str = "") -> None:
-        """Hand a datagram to its flow's DTLS, QUIC or EAP connection; end the flow when the connection says it is
-        over (close_notify both ways, a fatal alert, CONNECTION_CLOSE, EAP-Success: UDP has no FIN)."""
+        """Hand a datagram to its flow's DTLS, QUIC, OpenVPN or EAP connection; end the flow when the connection says
+        it is over (close_notify both ways, a fatal alert, CONNECTION_CLOSE: UDP has no FIN; an EAP conversation's end
+        is decided by _eap, from the packet)."""
         tls = state.tls
         if tls is None or state.ignored:
             return  # another shard's flow
@@ -634,17 +635,14 @@ class Pipeline:
         # the ClientHello's sender is the client; with a HelloVerifyRequest or ServerHello the other side is;
         # met mid-association, the lower port serves. QUIC: the sender of the client Initial; OpenVPN: of the
         # client's hard reset
-        hello = not quic and payload[0] == 22 and not payload[3] and not payload[4] and len(payload) > 13
-        if client_is_src is not None:
-            pass  # (known already: an OpenVPN renegotiation's new session)
-        elif quic or openvpn:
-            client_is_src = True
-        elif hello and payload[13] == 1:
-            client_is_src = True
-        elif hello and payload[13] in (2, 3):
-            client_is_src = False
-        else:
-            client_is_src = sport > dport or (sport == dport and src > dst)
+        if client_is_src is None:  # (else known already: an OpenVPN renegotiation's new session)
+            hello = not quic and payload[0] == 22 and not payload[3] and not payload[4] and len(payload) > 13
+            if quic or openvpn or (hello and payload[13] == 1):
+                client_is_src = True
+            elif hello and payload[13] in (2, 3):
+                client_is_src = False
+            else:
+                client_is_src = sport > dport or (sport == dport and src > dst)
         csrc, cport, ssrc, sport_ = (src, sport, dst, dport) if client_is_src else (dst, dport, src, sport)
         fam = socket.AF_INET6 if version == 6 else socket.AF_INET
         flow = Flow(self.next_id, socket.inet_ntop(fam, csrc), cport, socket.inet_ntop(fam, ssrc), sport_, ts, version,

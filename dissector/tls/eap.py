@@ -112,7 +112,7 @@ class EAPConnection(TLSConnection):
         self.outcome = ""
         self.started = False  # a TLS-based method began: the conversation is a TLS session
         self.last: dict[str, tuple[int, bytes]] = {}  # direction -> (EAP identifier, packet) last read
-        self.ended = ""
+        self.ended = ""  # (stays so: the pipeline ends an EAP conversation, from the packet, in every shard)
 
     def datagram(self, direction: str, eap: bytes, ts: float) -> None:
         if not eap:  # EAPOL-Start or -Logoff

@@ -193,11 +193,8 @@ class OpenVPNConnection(TLSConnection):
                                                                            "open with the tls-crypt key", direction)
                 return
             b, p = plain, 0
-        if len(b) < p + 1:
-            self._anomaly(ts, "openvpn", "truncated_packet", f"a control packet of {len(b)} bytes", direction)
-            return
-        acks = b[p]
-        p += 1 + 4 * acks + (8 if acks else 0)
+        if len(b) > p:  # the acknowledged packet ids, and the remote session id after them
+            p += 1 + 4 * b[p] + (8 if b[p] else 0)
         if len(b) < p + 4:
             self._anomaly(ts, "openvpn", "truncated_packet", f"a control packet of {len(b)} bytes", direction)
             return
@@ -215,22 +212,24 @@ class OpenVPNConnection(TLSConnection):
             return  # a retransmission
         waiting = self.waiting[direction]
         waiting[pid] = payload
+        nxt = self._hand_on(direction, nxt, ts)
+        if len(waiting) > MAX_WAITING:  # a packet id that never comes: go on after it
+            self._anomaly(ts, "openvpn", "control_packets_lost", f"{direction} control packet {nxt} is not in the "
+                                                                  "capture; the TLS stream goes on after it", direction)
+            TLSConnection.gap(self, direction, 1, ts)
+            nxt = self._hand_on(direction, min(waiting), ts)
+        self.next_pid[direction] = nxt
+
+    def _hand_on(self, direction: str, nxt: int, ts: float) -> int:
+        """The waiting payloads from packet id `nxt` on, as long as they follow each other, to the TLS stream; the
+        next packet id to wait for."""
+        waiting = self.waiting[direction]
         while nxt in waiting:
             data = waiting.pop(nxt)
             nxt += 1
             if data:
                 TLSConnection.data(self, direction, data, ts)
-        if len(waiting) > MAX_WAITING:  # a packet id that never comes: go on after it
-            self._anomaly(ts, "openvpn", "control_packets_lost", f"{direction} control packet {nxt} is not in the "
-                                                                  "capture; the TLS stream goes on after it", direction)
-            nxt = min(waiting)
-            TLSConnection.gap(self, direction, 1, ts)
-            while nxt in waiting:
-                data = waiting.pop(nxt)
-                nxt += 1
-                if data:
-                    TLSConnection.data(self, direction, data, ts)
-        self.next_pid[direction] = nxt
+        return nxt
 
     def renegotiation_keys(self) -> list[bytes]:
         """The candidate keys that wrap the renegotiations' control channels (OpenVPN 2.6's dynamic tls-crypt): the
