@@ -125,9 +125,9 @@ def test_verbose_table_shows_every_field():
 def test_unsupported_link_type_is_an_error(tmp_path):
     import struct
 
-    p = tmp_path / "prism.pcap"
+    p = tmp_path / "user0.pcap"
     with open(p, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 119))  # 802.11 behind Prism headers
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 147))  # LINKTYPE_USER0: private use
         for i in range(3):
             f.write(struct.pack("<IIII", 1, i, 60, 60) + b"x" * 60)
     assert "link type is not supported" in assert_one_line_error(run("analyze", str(p)), 3)

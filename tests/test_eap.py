@@ -22,6 +22,7 @@ EXPECTED = {
     "eapol-eap-tls13": ("EAP-TLS", "TLS 1.3", "Success", "eap-client"),
     "eapol-peap-mschapv2": ("PEAP", "TLS 1.2", "Success", "alice"),
     "eapol-eap-tls-unknown-ca": ("EAP-TLS", "TLS 1.2", "Failure", "eap-client"),
+    "sll2-eap-tls12-rsa": ("EAP-TLS", "TLS 1.2", "Success", "eap-client"),  # `tcpdump -i any` on the authenticator
     "radius-eap-tls12-rsa": ("EAP-TLS", "TLS 1.2", "Success", "eap-client"),
     "radius-eap-tls13": ("EAP-TLS", "TLS 1.3", "Success", "eap-client"),
     "radius-peap-mschapv2": ("PEAP", "TLS 1.2", "Success", "alice"),
@@ -49,7 +50,7 @@ def test_the_captures_are_present():
 def test_each_conversation_is_one_session_with_its_eap_facts(name):
     method, version, outcome, identity = EXPECTED[name]
     s = ours(name)
-    carrier = "EAPOL" if name.startswith("eapol") else "RADIUS"
+    carrier = "RADIUS" if "radius" in name else "EAPOL"
     assert s["transport"] == carrier.lower() and s["version"] == version
     assert {k: s["eap"][k] for k in ("carrier", "method", "outcome", "identity")} == {
         "carrier": carrier, "method": method, "outcome": outcome, "identity": identity}
@@ -204,6 +205,14 @@ def test_a_supplicant_that_sends_to_the_group_address_is_paired_with_its_authent
     _write(tmp_path / "group.pcap", frames)
     [s] = analyze([tmp_path / "group.pcap"], key_specs=[KEY])
     assert _essentials(s) == _essentials(ours("eapol-eap-tls12-rsa"))
+
+
+def test_a_linux_cooked_capture_of_the_authenticator_reads_like_the_supplicants():
+    # `tcpdump -i any` records only each frame's sender (SLL2): the same conversation, from the other side
+    assert _essentials(ours("sll2-eap-tls12-rsa"))[:2] == _essentials(ours("eapol-eap-tls12-rsa"))[:2]
+    mine, theirs = ours("sll2-eap-tls12-rsa"), ours("eapol-eap-tls12-rsa")
+    assert [(m["from"], m["type"]) for m in mine["messages"]] == [(m["from"], m["type"]) for m in theirs["messages"]]
+    assert mine["decryption"] == theirs["decryption"] == {"status": "decrypted", "detail": ""}
 
 
 def test_damaged_eap_never_hits_an_internal_error(tmp_path):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from dissector.capture.reader import open_capture
 from dissector.events import CLIENT, SERVER, Flow, TLSMessage
 from dissector.keys import build_keystore
-from dissector.net.decode import decode_frame
+from dissector.net.decode import SUPPORTED_LINKTYPES, decode_frame
 from dissector.pipeline import Pipeline
 from dissector.tls.connection import TLSConnection
 from tests.conftest import CORPUS, needs_corpus
@@ -87,8 +87,8 @@ def test_truncated_and_corrupted_frames_never_raise():
         assert "internal_error" not in pipe.stats.anomalies
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.sampled_from([0, 1, 101, 113, 228, 229, 276]), st.binary(max_size=200))
+@settings(max_examples=1000, deadline=None)
+@given(st.sampled_from(sorted(SUPPORTED_LINKTYPES)), st.binary(max_size=200))
 def test_random_frames_never_raise(linktype, frame):
     pipe = Pipeline()
     pipe.feed(1.0, linktype, frame)

@@ -88,7 +88,7 @@ def test_tshark_reads_the_802_11_capture_as_we_do(name, tmp_path):
 
 def test_unsupported_link_types_are_still_refused(tmp_path):
     with open(tmp_path / "x.pcap", "wb") as out:
-        PcapWriter(out, 119).write(0.0, bytes(64))  # Prism headers: not read
+        PcapWriter(out, 147).write(0.0, bytes(64))  # LINKTYPE_USER0: private, not read
     proc = subprocess.run(["python", "-m", "dissector", "analyze", str(tmp_path / "x.pcap")], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 3 and "link type is not supported" in proc.stderr and "IEEE 802.11" in proc.stderr

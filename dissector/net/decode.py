@@ -9,6 +9,12 @@ Tunnels are opened and the inner packet decoded instead (what traffic mirroring 
 deliver): VXLAN (UDP 4789; AWS and Azure traffic mirroring), Geneve (UDP 6081; AWS Gateway Load
 Balancer), GRE with IP, Ethernet (TEB) or ERSPAN type II/III inside, IP in IP and IPv6 in IP, and on
 Ethernet MPLS label stacks and PPPoE sessions. Flows are keyed by the inner addresses.
+
+Besides Ethernet, Linux cooked and raw IP, the link types of captures made elsewhere: BSD and macOS (loopback,
+PPP, pflog, enc, and macOS's PKTAP, which `tcpdump -k` and `-i pktap` write), Linux's NFLOG (`tcpdump -i
+nflog:N`, iptables/nftables `log group N`), routers' Cisco HDLC, and 802.11 monitor mode behind radiotap, PPI,
+Prism or AVS radio headers. PKTAP, PPI, Prism and AVS are a header in front of a frame of another link type:
+`unwrap` removes it.
 """
 from __future__ import annotations
 
@@ -30,13 +36,28 @@ LINKTYPE_IPV6 = 229
 LINKTYPE_LINUX_SLL2 = 276
 LINKTYPE_IEEE802_11 = 105  # 802.11 frames (a monitor-mode capture without radio headers)
 LINKTYPE_IEEE802_11_RADIOTAP = 127  # 802.11 frames behind a radiotap header (what monitor mode gives on Linux)
+LINKTYPE_PPP = 9  # PPP, with or without the HDLC address and control bytes (BSD, macOS)
+LINKTYPE_PPP_HDLC = 50  # PPP in HDLC-like framing (ff 03), or Cisco HDLC (NetBSD)
+LINKTYPE_PPP_ETHER = 51  # PPPoE session frames without their Ethernet header (BSD)
+LINKTYPE_C_HDLC = 104  # Cisco HDLC (routers' serial links): address, control, then an EtherType
+LINKTYPE_ENC = 109  # OpenBSD enc(4): IPsec traffic in the clear, behind a 12-byte header
+LINKTYPE_PFLOG = 117  # OpenBSD/FreeBSD/macOS pf logs: a pfloghdr (its length in the first byte), then IP
+LINKTYPE_IEEE802_11_PRISM = 119  # 802.11 behind a Prism monitoring header (old Linux drivers)
+LINKTYPE_IEEE802_11_AVS = 163  # 802.11 behind an AVS monitoring header
+LINKTYPE_PPI = 192  # a Per-Packet Information header (AirPcap, Kismet), then a frame of the link type it names
+LINKTYPE_NFLOG = 239  # Linux netfilter log: a 4-byte header, then TLVs, one of which holds the IP packet
+LINKTYPE_PKTAP = 258  # macOS PKTAP: a header (interface, process) in front of a frame of the link type it names
 
 SUPPORTED_LINKTYPES = {
     LINKTYPE_NULL: "BSD loopback", LINKTYPE_ETHERNET: "Ethernet", LINKTYPE_RAW_12: "raw IP",
     LINKTYPE_RAW_14: "raw IP", LINKTYPE_RAW: "raw IP", LINKTYPE_LOOP: "OpenBSD loopback",
     LINKTYPE_LINUX_SLL: "Linux cooked (SLL)", LINKTYPE_IPV4: "raw IPv4", LINKTYPE_IPV6: "raw IPv6",
     LINKTYPE_LINUX_SLL2: "Linux cooked (SLL2)", LINKTYPE_IEEE802_11: "IEEE 802.11",
-    LINKTYPE_IEEE802_11_RADIOTAP: "IEEE 802.11 with radiotap",
+    LINKTYPE_IEEE802_11_RADIOTAP: "IEEE 802.11 with radiotap", LINKTYPE_PPP: "PPP", LINKTYPE_PPP_HDLC: "PPP",
+    LINKTYPE_PPP_ETHER: "PPPoE", LINKTYPE_C_HDLC: "Cisco HDLC", LINKTYPE_ENC: "OpenBSD enc",
+    LINKTYPE_PFLOG: "pflog", LINKTYPE_IEEE802_11_PRISM: "IEEE 802.11 with Prism header",
+    LINKTYPE_IEEE802_11_AVS: "IEEE 802.11 with AVS header", LINKTYPE_PPI: "PPI", LINKTYPE_NFLOG: "Linux NFLOG",
+    LINKTYPE_PKTAP: "macOS PKTAP",
 }
 
 _RAW_LINKTYPES = frozenset((LINKTYPE_RAW, LINKTYPE_RAW_12, LINKTYPE_RAW_14, LINKTYPE_IPV4))
@@ -46,6 +67,7 @@ ETH_VLAN = {0x8100, 0x88A8, 0x9100}
 ETH_MPLS = {0x8847, 0x8848}
 ETH_PPPOE_SESSION = 0x8864
 ETH_EAPOL = 0x888E  # 802.1X: EAP between a supplicant and an authenticator
+PAE_GROUP = bytes.fromhex("0180c2000003")  # 802.1X's Port Access Entity group address
 RADIUS_PORTS = frozenset((1812, 1645))  # RADIUS authentication (the EAP server's side)
 RADIUS_CODES = frozenset((1, 2, 3, 11))  # Access-Request, -Accept, -Reject, -Challenge
 IPPROTO_TCP = 6
@@ -149,6 +171,23 @@ def ip_offset(linktype: int, frame: memoryview) -> tuple[int, int] | None:
         if family in (10, 24, 28, 30):  # AF_INET6 on Linux, NetBSD/OpenBSD, FreeBSD, macOS
             return 4, 6
         return None
+    elif linktype == LINKTYPE_NFLOG:
+        return _nflog(frame)
+    elif linktype == LINKTYPE_PPP or linktype == LINKTYPE_PPP_HDLC:
+        if n >= 4 and frame[0] in (0x0F, 0x8F) and frame[1] == 0:  # Cisco HDLC, which these link types may hold too
+            etype, off = _U16.unpack_from(frame, 2)[0], 4
+        else:
+            return _ppp(frame, 0)
+    elif linktype == LINKTYPE_C_HDLC:
+        if n < 4:
+            return None
+        etype, off = _U16.unpack_from(frame, 2)[0], 4
+    elif linktype == LINKTYPE_PPP_ETHER:
+        return _below_ethernet(frame, ETH_PPPOE_SESSION, 0)
+    elif linktype == LINKTYPE_PFLOG:  # the header's length, padded to 4 bytes (tcpdump's BPF_WORDALIGN)
+        return _ip_at(frame, (frame[0] + 3) & ~3) if n else None
+    elif linktype == LINKTYPE_ENC:  # address family, SPI, flags
+        return _ip_at(frame, 12)
     else:
         raise MalformedInput("link", "unsupported_linktype", f"link type {linktype} is not supported")
     if etype == ETH_IPV4:
@@ -202,8 +241,9 @@ class Defragmenter:
 
 
 def _eapol(linktype: int, frame: memoryview) -> tuple | None:
-    """An Ethernet (802.1Q tags allowed) or 802.11 frame of type EAPOL, as decode_tcp gives it: version 0, the
-    source and destination MAC addresses, flags UDP_DATAGRAM | EAP_FRAME and the EAPOL header and body; else None."""
+    """An Ethernet (802.1Q tags allowed), 802.11 or Linux cooked frame of type EAPOL, as decode_tcp gives it: version
+    0, the source and destination MAC addresses, flags UDP_DATAGRAM | EAP_FRAME and the EAPOL header and body; else
+    None."""
     if linktype == LINKTYPE_ETHERNET and len(frame) >= 18:
         etype, off = _U16.unpack_from(frame, 12)[0], 14
         while etype in ETH_VLAN and len(frame) >= off + 8:
@@ -214,6 +254,17 @@ def _eapol(linktype: int, frame: memoryview) -> tuple | None:
         if wlan is None:
             return None
         etype, off, src, dst = wlan
+    elif linktype == LINKTYPE_LINUX_SLL or linktype == LINKTYPE_LINUX_SLL2:
+        # `tcpdump -i any`: only the sender's address is recorded; the destination is taken to be the PAE group
+        # address, which is what EAPRouter makes of a frame that names only its sender anyway
+        sll2 = linktype == LINKTYPE_LINUX_SLL2
+        if len(frame) < (20 if sll2 else 16) + 4:
+            return None
+        etype, off = _U16.unpack_from(frame, 0 if sll2 else 14)[0], 20 if sll2 else 16
+        alen, at = (frame[11], 12) if sll2 else (_U16.unpack_from(frame, 4)[0], 6)
+        if alen != 6:
+            return None
+        src, dst = bytes(frame[at:at + 6]), PAE_GROUP
     else:
         return None
     if etype != ETH_EAPOL:
@@ -269,10 +320,7 @@ def _below_ethernet(frame: memoryview, etype: int, off: int) -> tuple[int, int] 
     """Where IP starts under an MPLS label stack (RFC 3032) or a PPPoE session header (RFC 2516)."""
     n = len(frame)
     if etype == ETH_PPPOE_SESSION:  # version/type, code, session id, length; then the PPP protocol
-        if n < off + 8:
-            return None
-        ppp = _U16.unpack_from(frame, off + 6)[0]
-        return (off + 8, 4) if ppp == 0x0021 else (off + 8, 6) if ppp == 0x0057 else None
+        return _ppp(frame, off + 6)
     while True:  # MPLS: 4-byte labels down to the one with the bottom-of-stack bit
         if n < off + 5:
             return None
@@ -282,6 +330,83 @@ def _below_ethernet(frame: memoryview, etype: int, off: int) -> tuple[int, int] 
             break
     version = frame[off] >> 4  # no protocol field: IPv4 and IPv6 tell themselves apart by their first nibble
     return (off, version) if version in (4, 6) else None
+
+
+def _ip_at(frame: memoryview, off: int) -> tuple[int, int] | None:
+    """(off, IP version) when an IPv4 or IPv6 header starts at `off`, told by its first nibble."""
+    if len(frame) <= off:
+        return None
+    version = frame[off] >> 4
+    return (off, version) if version in (4, 6) else None
+
+
+def _ppp(frame: memoryview, off: int) -> tuple[int, int] | None:
+    """Where IP starts after a PPP header at `off`: the HDLC address and control bytes (ff 03) if present, then the
+    protocol, two bytes or one when compressed (RFC 1661 6.5): 0x21 is IPv4, 0x57 IPv6."""
+    n = len(frame)
+    if n >= off + 2 and frame[off] == 0xFF and frame[off + 1] == 0x03:
+        off += 2
+    if n <= off:
+        return None
+    proto = frame[off]
+    if proto & 1:  # an odd first byte: a one-byte (compressed) protocol field
+        off += 1
+    elif n >= off + 2 and proto == 0:
+        proto, off = frame[off + 1], off + 2
+    else:
+        return None
+    return (off, 4) if proto == 0x21 else (off, 6) if proto == 0x57 else None
+
+
+_NFLOG_PAYLOAD = 9  # NFULA_PAYLOAD: the packet, from its IP header
+_U16_PAIR_LE = struct.Struct("<HH")
+_U16_PAIR_BE = struct.Struct(">HH")
+
+
+def _nflog(frame: memoryview) -> tuple[int, int] | None:
+    """Where IP starts in an NFLOG record: a header (family, version, resource id), then TLVs of a length (its own
+    4 bytes included, padded to 4) and a type, both in the capturing host's byte order (little-endian on nearly
+    every machine; a type beyond 255 means the other order)."""
+    n, off = len(frame), 4
+    while off + 4 <= n:
+        length, kind = _U16_PAIR_LE.unpack_from(frame, off)
+        if kind > 0xFF or length < 4:
+            length, kind = _U16_PAIR_BE.unpack_from(frame, off)
+        if length < 4 or off + length > n:
+            return None
+        if kind == _NFLOG_PAYLOAD:
+            return _ip_at(frame, off + 4)
+        off += (length + 3) & ~3
+    return None
+
+
+_WRAPPERS = frozenset((LINKTYPE_PKTAP, LINKTYPE_PPI, LINKTYPE_IEEE802_11_PRISM, LINKTYPE_IEEE802_11_AVS))
+_PKTAP = struct.Struct("<III")  # header length, type of what follows (1: a packet), its link type (little-endian)
+_PPI = struct.Struct("<HI")  # header length, link type (after a version 0 and a flags byte; little-endian)
+_AVS_MAGIC = 0x80211000  # AVS headers start 0x8021100x (big-endian), also when a capture says Prism
+
+
+def unwrap(linktype: int, frame: memoryview) -> tuple[int, memoryview] | None:
+    """The frame behind a PKTAP, PPI, Prism or AVS header and its link type; None when the header is damaged (or a
+    PKTAP record is not a packet)."""
+    n = len(frame)
+    if n < 8:
+        return None
+    if linktype == LINKTYPE_PKTAP:
+        if n < 12:
+            return None
+        hlen, next_type, inner = _PKTAP.unpack_from(frame, 0)
+        return (inner, frame[hlen:]) if next_type == 1 and 12 <= hlen <= n else None
+    if linktype == LINKTYPE_PPI:
+        hlen, inner = _PPI.unpack_from(frame, 2)
+        return (inner, frame[hlen:]) if frame[0] == 0 and 8 <= hlen <= n else None
+    if linktype == LINKTYPE_IEEE802_11_PRISM and _U32_BE.unpack_from(frame, 0)[0] & 0xFFFFFFF0 != _AVS_MAGIC:
+        hlen = _U32_LE.unpack_from(frame, 4)[0]  # the message length, in the host's byte order
+        if hlen > n:
+            hlen = _U32_BE.unpack_from(frame, 4)[0]
+    else:  # AVS: version, then the header length, big-endian
+        hlen = _U32_BE.unpack_from(frame, 4)[0]
+    return (LINKTYPE_IEEE802_11, frame[hlen:]) if 8 <= hlen <= n else None
 
 
 def _decapsulate(proto: int, body: memoryview) -> tuple[int, memoryview] | None:
@@ -401,6 +526,11 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth:
             hlen = (doff >> 4) * 4
             if 20 <= hlen <= end - tcp:
                 return 4, src, dst, sport, dport, seq, ack, flags, mv[tcp + hlen:end]
+    if linktype in _WRAPPERS:
+        inner = unwrap(linktype, mv)
+        if inner is None or _depth >= MAX_TUNNEL_DEPTH:
+            return None
+        return decode_tcp(inner[0], inner[1], defrag, _depth + 1)
     where = ip_offset(linktype, mv)
     if where is None:
         return _eapol(linktype, mv)

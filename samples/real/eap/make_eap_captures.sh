@@ -18,7 +18,8 @@
 #   RADIUS:  eap-radius: eapol_test (NAS + supplicant) --UDP 1812 on lo--> hostapd driver=none (RADIUS server)
 #
 # tcpdump: EAPOL captures on esupp, filter "ether proto 0x888e"; RADIUS captures on lo, "udp port 1812". Both give
-# Ethernet frames (loopback's with zero MAC addresses). A capture stops once the supplicant reports the outcome
+# Ethernet frames (loopback's with zero MAC addresses). sll2-eap-tls12-rsa is an EAPOL capture made on the
+# authenticator's side with `tcpdump -i any`: Linux cooked frames (SLL2), which record only the sender's address. A capture stops once the supplicant reports the outcome
 # (CTRL-EVENT-EAP-SUCCESS or -FAILURE): one authentication per capture.
 #
 # Test PKI (test-only keys, committed next to this script, made here with openssl only if one of them is missing,
@@ -41,7 +42,7 @@ RADIUS_SECRET=dissector-radius-secret
 PKI=(eap-ca.crt.pem eap-server.crt.pem eap-server.key.pem eap-client.crt.pem eap-client.key.pem other-ca.crt.pem)
 
 CAPTURES=(
-  eapol-eap-tls12-rsa eapol-eap-tls13 eapol-peap-mschapv2 eapol-eap-tls-unknown-ca
+  eapol-eap-tls12-rsa eapol-eap-tls13 eapol-peap-mschapv2 eapol-eap-tls-unknown-ca sll2-eap-tls12-rsa
   radius-eap-tls12-rsa radius-ttls-pap radius-eap-tls13 radius-peap-mschapv2
 )
 
@@ -149,8 +150,9 @@ NAME=""
 
 
 
-# eapol NAME METHOD TLS CA OUTCOME: wired 802.1X between wpa_supplicant (in $NS_S) and hostapd (in $NS_A) on a fresh
-# veth pair; tcpdump on the supplicant's interface from before either starts; OUTCOME is SUCCESS or FAILURE
+# eapol NAME METHOD TLS CA OUTCOME [any]: wired 802.1X between wpa_supplicant (in $NS_S) and hostapd (in $NS_A) on a
+# fresh veth pair; tcpdump on the supplicant's interface (or with "any", on every interface of the authenticator's
+# namespace) from before either starts; OUTCOME is SUCCESS or FAILURE
 eapol() {
   local method=$2 tls=$3 ca=$4 outcome=$5 ns
   NAME=$1
@@ -160,7 +162,11 @@ eapol() {
   links_up "$NS_A $IF_A" "$NS_S $IF_S"
   hostapd_conf "$WORK/hostapd.conf" "$tls" wired
   supplicant_conf "$WORK/supplicant.conf" "$method" "$tls" "$ca" "$(user_of "$method")" "$(password_of "$method")"
-  start_tcpdump $NS_S $IF_S "$WORK/$NAME.pcap" "ether proto 0x888e"
+  if [ "${6:-}" = any ]; then
+    start_tcpdump $NS_A any "$WORK/$NAME.pcap" "ether proto 0x888e"
+  else
+    start_tcpdump $NS_S $IF_S "$WORK/$NAME.pcap" "ether proto 0x888e"
+  fi
   ip netns exec $NS_A hostapd "${DEBUG[@]}" -t "$WORK/hostapd.conf" >"$WORK/$NAME.hostapd.log" 2>&1 &
   SERVER_PID=$!
   wait_log "$WORK/$NAME.hostapd.log" "AP-ENABLED|$IF_A: .*ENABLED" 10 || { cat "$WORK/$NAME.hostapd.log" >&2; return 1; }
@@ -218,6 +224,7 @@ for name in "${CAPTURES[@]}"; do
     eapol-eap-tls13)          eapol "$name" tls 13 eap-ca.crt.pem SUCCESS;;
     eapol-peap-mschapv2)      eapol "$name" peap 12 eap-ca.crt.pem SUCCESS;;
     eapol-eap-tls-unknown-ca) eapol "$name" tls 12 other-ca.crt.pem FAILURE;;
+    sll2-eap-tls12-rsa)       eapol "$name" tls 12 eap-ca.crt.pem SUCCESS any;;
     radius-eap-tls12-rsa)     radius "$name" tls 12 SUCCESS 500;;
     radius-ttls-pap)          radius "$name" ttls 12 SUCCESS;;
     radius-eap-tls13)         radius "$name" tls 13 SUCCESS;;
