@@ -45,6 +45,8 @@ FINDING_IDS = {
     "weak_dh_group": "a finite-field DH group under 2048 bits",
     "tls_compression": "TLS compression (CRIME)",
     "heartbeat_extension": "the server accepted the heartbeat extension",
+    "heartbleed_probe": "a HeartbeatRequest claims more payload than it carries (CVE-2014-0160)",
+    "heartbleed_leak": "a heartbeat answer far longer than its request: memory leaked (CVE-2014-0160)",
     "no_secure_renegotiation": "the server does not support RFC 5746 renegotiation_info",
     "insecure_renegotiation": "a renegotiation without renegotiation_info",
     "renegotiation": "the session renegotiated (info)",
@@ -83,6 +85,8 @@ _SECRET_OAUTH2 = ("client_secret", "code", "access_token", "refresh_token", "id_
 _NO_FS_KX = {"RSA": "RSA", "DH": "static DH", "ECDH": "static ECDH", "PSK": "plain PSK", "RSA_PSK": "RSA-PSK",
              "KRB5": "Kerberos"}
 _NOTED_CODES = frozenset((1, 2, 3, 11, 12, 13, 22, 25))
+_NOTED_TYPES = frozenset(("EncryptedHandshakeMessage", "ClientHello", "Heartbeat"))  # record-level items (code -1)
+LEAK_MARGIN = 64  # heartbeat answer bytes beyond the request's that no honest peer sends (its padding is 16 or so)
 
 
 class HandshakeNotes:
@@ -91,7 +95,7 @@ class HandshakeNotes:
 
     __slots__ = ("client_hello", "server_hello", "negotiated_hello", "client_hellos", "hrr", "hvr",
                  "server_cert", "client_cert", "server_kx", "cert_request", "server_encrypted", "ssl2_hello", "gap",
-                 "certificate_status")
+                 "certificate_status", "heartbeat_request", "heartbeat_answer", "heartbleed_probe", "heartbleed_leak")
 
     def __init__(self) -> None:
         self.client_hello: bytes | None = None  # first ClientHello body
@@ -108,11 +112,17 @@ class HandshakeNotes:
         self.ssl2_hello = False
         self.gap = False  # bytes of the connection went missing from the capture (a TCP gap)
         self.certificate_status: bytes | None = None  # the server's first CertificateStatus body (OCSP stapling)
+        # heartbeats (RFC 6520): the last request (its sender, record length, payload carried or -1 if encrypted),
+        # the bytes of heartbeat records the other side sent since, and what gave Heartbleed away (see _heartbeat)
+        self.heartbeat_request: tuple[str, int, int] | None = None
+        self.heartbeat_answer = 0
+        self.heartbleed_probe: tuple[str, int, int] | None = None  # (sender, payload claimed, payload carried)
+        self.heartbleed_leak: tuple[str, int, int, bool] | None = None  # (requester, answer, request, encrypted)
 
     @staticmethod
     def wants(ev: Any) -> bool:
         c = ev.code
-        return c in _NOTED_CODES or (c < 0 and (ev.type == "EncryptedHandshakeMessage" or ev.type == "ClientHello"))
+        return c in _NOTED_CODES or (c < 0 and ev.type in _NOTED_TYPES)
 
     def add(self, ev: Any) -> None:
         """Note one TLSMessage event (call it for the events `wants` accepts)."""
@@ -150,8 +160,32 @@ class HandshakeNotes:
         elif c == 22:
             if ev.direction == "server" and self.certificate_status is None:
                 self.certificate_status = ev.body
+        elif c < 0 and ev.type == "Heartbeat":
+            self._heartbeat(ev)
         elif c < 0 and ev.direction == "server":  # EncryptedHandshakeMessage
             self.server_encrypted = True
+
+    def _heartbeat(self, ev: Any) -> None:
+        """A heartbeat record: a request starts an exchange, the other side's records are its answer. A plaintext
+        request that claims more payload than it carries is a Heartbleed probe; an answer far longer than its
+        request leaked memory (told by the record sizes alone when the heartbeats are encrypted)."""
+        info = ev._info or {}
+        kind = info.get("heartbeat_type")
+        request = self.heartbeat_request
+        if kind == "heartbeat_request" or (kind is None and (request is None or request[0] == ev.direction)):
+            self.judge_heartbeats()
+            self.heartbeat_request = (ev.direction, ev.length, ev.length - 3 if kind else -1)
+            self.heartbeat_answer = 0
+            if info.get("payload_length_exceeds_record") and self.heartbleed_probe is None:
+                self.heartbleed_probe = (ev.direction, info.get("payload_length", 0), max(0, ev.length - 3))
+        elif request is not None and request[0] != ev.direction:
+            self.heartbeat_answer += ev.length
+
+    def judge_heartbeats(self) -> None:
+        """Whether the answer to the last heartbeat request leaked (called at each request and at the end)."""
+        request = self.heartbeat_request
+        if request is not None and self.heartbleed_leak is None and self.heartbeat_answer > request[1] + LEAK_MARGIN:
+            self.heartbleed_leak = (request[0], self.heartbeat_answer, request[1], request[2] < 0)
 
     @property
     def renegotiations(self) -> int:
@@ -289,6 +323,7 @@ def _protocol(doc: dict, notes: HandshakeNotes | None, out: _Out) -> None:
         return
     if notes.server_kx is not None and suite is not None and suite.kx in ("DHE", "DHE_PSK"):
         _dh_group(notes.server_kx, out)
+    _heartbleed(notes, out)
     if facts is None:
         return
     compression, ext_types = facts
@@ -312,6 +347,21 @@ def _protocol(doc: dict, notes: HandshakeNotes | None, out: _Out) -> None:
                 out.add("high", "insecure_renegotiation", f"the session renegotiated ({renegs} time(s)) without "
                                                           "renegotiation_info: open to prefix injection "
                                                           "(CVE-2009-3555)")
+
+
+def _heartbleed(notes: HandshakeNotes, out: _Out) -> None:
+    notes.judge_heartbeats()
+    if notes.heartbleed_probe is not None:
+        sender, claimed, carried = notes.heartbleed_probe
+        out.add("high", "heartbleed_probe", f"the {sender} sent a HeartbeatRequest that claims {claimed} bytes of "
+                                            f"payload and carries {carried}: a Heartbleed probe (CVE-2014-0160)")
+    if notes.heartbleed_leak is not None:
+        requester, answer, request, encrypted = notes.heartbleed_leak
+        other = "server" if requester == "client" else "client"
+        how = " (told by the record sizes: the heartbeats are encrypted)" if encrypted else ""
+        out.add("high", "heartbleed_leak", f"the {other} answered a {request}-byte heartbeat request with {answer} "
+                                           f"bytes: it sent back memory the request never held, it is vulnerable to "
+                                           f"Heartbleed (CVE-2014-0160){how}")
 
 
 def _suite(suite: Any, out: _Out, etm: bool = False) -> None:

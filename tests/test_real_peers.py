@@ -161,7 +161,7 @@ def our_messages(session: dict) -> list[tuple[str, str]]:
     out = []
     for m in session["messages"]:
         t = m["type"]
-        if t in ("ChangeCipherSpec", "Alert", "UndecryptedRecord", "EncryptedHandshakeMessage"):
+        if t in ("ChangeCipherSpec", "Alert", "Heartbeat", "UndecryptedRecord", "EncryptedHandshakeMessage"):
             continue
         out.append((m["from"], "ServerHello" if t == "HelloRetryRequest" else t))
     return out

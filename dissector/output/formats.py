@@ -84,11 +84,29 @@ def message_detail(m: dict) -> str:
         parts.append(str(m.get("request_update")))
     elif t == "Finished" and m.get("verify_data"):
         parts.append(f"verify_data {m['verify_data'][:24]}")
+    elif t == "Heartbeat":
+        parts.append(heartbeat_text(m))
     if t == "EncryptedHandshakeMessage":
         parts.append("encrypted, no key to read it")
     if m.get("retransmission"):  # DTLS: a flight sent again after a timeout
         parts.insert(0, "retransmission")
     return ", ".join(p for p in parts if p)
+
+
+def heartbeat_text(m: dict) -> str:
+    """A heartbeat record in a few words: "request, payload 16384 bytes claimed, 0 carried (Heartbleed probe)"."""
+    if m.get("encrypted") and not m.get("heartbeat_type"):
+        return f"encrypted, {m.get('length')} bytes"
+    if m.get("continuation"):
+        return f"response continued, {m.get('length')} bytes"
+    kind = str(m.get("heartbeat_type", "")).removeprefix("heartbeat_")
+    if m.get("malformed"):
+        return f"malformed, {m.get('length')} bytes"
+    claimed, carried = m.get("payload_length"), max(0, (m.get("length") or 0) - 3)
+    if m.get("payload_length_exceeds_record"):
+        what = "Heartbleed probe" if kind == "request" else "leaking memory: Heartbleed"
+        return f"{kind}, payload {claimed} bytes claimed, {carried} carried ({what})"
+    return f"{kind}, payload {claimed} bytes"
 
 
 def ocsp_text(o: dict) -> str:

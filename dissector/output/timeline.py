@@ -46,7 +46,8 @@ PHASE_OF_TYPE = {
     "CertificateRequest": "key-exchange", "ServerHelloDone": "key-exchange", "ClientKeyExchange": "key-exchange",
     "CertificateVerify": "key-exchange",
     "ChangeCipherSpec": "finished", "Finished": "finished", "EndOfEarlyData": "finished",
-    "NewSessionTicket": "finished", "KeyUpdate": "application-data", "Alert": "close",
+    "NewSessionTicket": "finished", "KeyUpdate": "application-data", "Heartbeat": "application-data",
+    "Alert": "close",
 }
 TCP_LABELS = {"SYN": "SYN", "SYN-ACK": "SYN-ACK", "ESTABLISHED": "ACK", "FIN": "FIN", "RST": "RST",
               "GAP": "gap", "MIDSTREAM": "mid-stream"}
@@ -166,6 +167,8 @@ def session_timeline(doc: dict) -> dict[str, Any]:
                                 + (": the sender closes the TLS connection in order"
                                    if m["description"] == "close_notify" else ""))
             ev["alarm"] = (m.get("description") not in (None, "", "close_notify")) or m.get("level") == "fatal"
+        if t == "Heartbeat" and m.get("payload_length_exceeds_record"):  # a Heartbleed probe, or a leaking answer
+            ev["alarm"] = True
         if tls13 and t == "ChangeCipherSpec":
             ev["detail"] = "middlebox compatibility only: no effect in TLS 1.3"
             ev["phase"] = None  # the phase of the row before it, filled in below

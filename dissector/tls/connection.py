@@ -123,6 +123,7 @@ class TLSConnection:
         self.ech: ech.InnerHelloState | None = None
         self.message: TLSMessage | None = None  # the handshake message being handled (its event, already emitted)
         self.ech_info: dict[str, Any] | None = None
+        self.heartbeat_owed: dict[str, int] | None = None  # bytes of an overlong heartbeat answer still to come
         self.client_done = False  # TLS 1.3: the client's Finished (or its first application record) went by
         self.handshake_messages = 0  # TLS 1.3: transcript entries up to the client's Finished (post-handshake auth)
         self.post_auths = 0  # TLS 1.3 post-handshake authentications (client Finished after the handshake)
@@ -244,8 +245,17 @@ class TLSConnection:
         elif ctype == 21:
             self._alerts(direction, body, ts, encrypted)
         elif ctype == 24:
-            self.out.append(TLSMessage(ts, self.flow, direction, "Heartbeat", encrypted, len(body),
-                                       _info={"length": len(body)}))
+            self._heartbeat(direction, body, ts, encrypted)
+
+    def _heartbeat(self, direction: str, body: bytes, ts: float, encrypted: bool) -> None:
+        """A heartbeat record's plaintext (RFC 6520): its fields, a leaking answer's continuation records told apart."""
+        owed = self.heartbeat_owed
+        info, left = hs.parse_heartbeat(body, owed.get(direction, 0) if owed else 0)
+        if left or owed:
+            if owed is None:
+                owed = self.heartbeat_owed = {}
+            owed[direction] = left
+        self.out.append(TLSMessage(ts, self.flow, direction, "Heartbeat", encrypted, len(body), _info=info))
 
     def _undecrypted(self, direction: str, side: Direction, ctype: int, length: int, ts: float) -> None:
         if ctype == 22:
@@ -254,6 +264,9 @@ class TLSConnection:
             self.out.append(TLSMessage(ts, self.flow, direction, "Alert", True, length, _info={"encrypted": True}))
         elif ctype == 20:
             self.out.append(TLSMessage(ts, self.flow, direction, "ChangeCipherSpec", False, length))
+        elif ctype == 24:  # its type and lengths are encrypted: only the record's length is known
+            self.out.append(TLSMessage(ts, self.flow, direction, "Heartbeat", True, length,
+                                       _info={"length": length, "encrypted": True}))
         else:
             self.out.append(AppData(ts, self.flow, direction, length, None))
 

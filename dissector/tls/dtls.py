@@ -328,8 +328,7 @@ class DTLSConnection(TLSConnection):
         elif ctype == 21:
             self._alerts(direction, body, ts, encrypted)
         elif ctype == 24:
-            self.out.append(TLSMessage(ts, self.flow, direction, "Heartbeat", encrypted, len(body),
-                                       _info={"length": len(body)}))
+            self._heartbeat(direction, body, ts, encrypted)
         elif ctype == ACK:
             self.out.append(TLSMessage(ts, self.flow, direction, "ACK", encrypted, len(body),
                                        _info={"records": _acked(body)}))

@@ -19,6 +19,7 @@ from dissector.tls.constants import (
     COMPRESSION_METHODS,
     EXTENSIONS,
     GROUPS,
+    HEARTBEAT_MESSAGE_TYPES,
     HRR_RANDOM,
     KEY_UPDATE_REQUEST,
     SIGNATURE_SCHEMES,
@@ -593,6 +594,29 @@ def parse_finished(body: bytes, ctx: Context) -> Fields:
 
 def parse_empty(body: bytes, ctx: Context) -> Fields:
     return {} if not body else {"data": bytes(body).hex()}
+
+
+HEARTBEAT_PADDING = 16  # the least padding a HeartbeatMessage carries (RFC 6520 4)
+
+
+def parse_heartbeat(body: bytes, owed: int = 0) -> tuple[Fields, int]:
+    """The fields of one heartbeat record's plaintext (RFC 6520): its type, the payload length it claims, and
+    `payload_length_exceeds_record` when that is more than the record carries: what a Heartbleed probe claims
+    (CVE-2014-0160), and what a vulnerable peer's answer claims too. Such an answer runs on in the next records
+    (OpenSSL cut its 16 KB replies into records): `owed` is how many bytes of it are still to come; a record that
+    brings them is a `continuation`. Returns the fields and the bytes still owed after this record."""
+    n = len(body)
+    if owed:
+        return {"length": n, "heartbeat_type": "heartbeat_response", "continuation": True}, max(0, owed - n)
+    if n < 3:
+        return {"length": n, "malformed": True}, 0
+    kind, claimed = body[0], int.from_bytes(body[1:3], "big")
+    fields: Fields = {"length": n, "heartbeat_type": name_of(HEARTBEAT_MESSAGE_TYPES, kind), "payload_length": claimed}
+    if claimed > n - 3:
+        fields["payload_length_exceeds_record"] = True
+        if kind == 2:
+            owed = 3 + claimed + HEARTBEAT_PADDING - n
+    return fields, owed
 
 
 BODY_PARSERS = {
