@@ -1,5 +1,6 @@
 """Tunnels: a real TLS capture seen through VXLAN, Geneve, GRE (IP, Ethernet, ERSPAN II/III), IP in IP,
-MPLS and PPPoE must read exactly as the capture itself: the same sessions, messages and decrypted bytes.
+GTP-U, TZSP, MPLS and PPPoE must read exactly as the capture itself: the same sessions, messages and decrypted
+bytes; and tshark must find the same handshake messages in each.
 
 The encapsulations are built here around every frame of samples/real/openssl-tls12-ecdhe.pcap (real
 OpenSSL peers), following each format's RFC; samples/real/openssl-tls13-vxlan.pcap is a real one, made by
@@ -8,10 +9,11 @@ the Linux kernel's VXLAN driver (samples/real/make_real_captures.sh).
 from __future__ import annotations
 
 import struct
+import subprocess
 
 import pytest
 
-from tests.conftest import SAMPLES, analyze, message_list
+from tests.conftest import SAMPLES, analyze, message_list, needs_tshark
 
 REAL = SAMPLES / "real"
 INNER = REAL / "openssl-tls12-ecdhe.pcap"
@@ -42,6 +44,15 @@ def _gre(ptype: int, payload: bytes, key: bool = False, seq: bool = False, csum:
     return struct.pack("!BBH", flags, 0, ptype) + extra + payload
 
 
+def _gtp(ip: bytes, extensions: bool = False) -> bytes:
+    """A GTP-U G-PDU (TS 29.281): TEID 0x2a; with `extensions`, the sequence number and a PDU Session Container
+    extension header (what a 5G user plane sends), which ends the chain."""
+    if not extensions:
+        return struct.pack("!BBHI", 0x30, 0xFF, len(ip), 0x2A) + ip
+    rest = struct.pack("!HBB", 7, 0, 0x85) + bytes([1, 0x10, 0x09, 0]) + ip
+    return struct.pack("!BBHI", 0x36, 0xFF, len(rest), 0x2A) + rest
+
+
 # name -> how one inner Ethernet frame travels (the result is an outer Ethernet frame)
 WRAPS = {
     "vxlan": lambda f: _eth(0x0800, _ipv4(17, _udp(4789, b"\x08\0\0\0\0\0\x2a\0" + f))),
@@ -65,6 +76,12 @@ WRAPS = {
     "vlan-then-mpls": lambda f: _eth(0x8100, b"\x00\x64\x88\x47" + b"\x00\x01\x01\x40" + f[14:]),
     "vxlan-in-gre": lambda f: _eth(0x0800, _ipv4(47, _gre(0x0800, _ipv4(17, _udp(4789, b"\x08\0\0\0\0\0\x2a\0"
                                                                                  + f))))),
+    "gtp-u": lambda f: _eth(0x0800, _ipv4(17, _udp(2152, _gtp(f[14:])))),
+    "gtp-u-extension-headers": lambda f: _eth(0x0800, _ipv4(17, _udp(2152, _gtp(f[14:], extensions=True)))),
+    "gtp-u-over-ipv6": lambda f: _eth(0x86DD, _ipv6(17, _udp(2152, _gtp(f[14:])))),
+    "tzsp": lambda f: _eth(0x0800, _ipv4(17, _udp(37008, b"\x01\x00\x00\x01\x01" + f))),
+    "tzsp-tagged": lambda f: _eth(0x0800, _ipv4(17, _udp(37008, b"\x01\x00\x00\x01" + b"\x00\x0a\x01\x06"
+                                                         + b"\x28\x04\x00\x00\x00\x07" + b"\x01" + f))),
 }
 
 
@@ -94,6 +111,38 @@ def test_a_tunnelled_capture_reads_as_the_capture_itself(name, tmp_path):
     want = _summary(analyze([INNER], keylogs=keys))
     assert want and want[0][4] == "decrypted"
     assert _summary(analyze([wrapped], keylogs=keys)) == want
+
+
+def _tshark_handshakes(path) -> list[str]:
+    return subprocess.run(["tshark", "-r", str(path), "-Y", "tls.handshake", "-T", "fields", "-e",
+                           "tls.handshake.type"], capture_output=True, text=True, timeout=60, check=True).stdout.split()
+
+
+@needs_tshark
+@pytest.mark.parametrize("name", WRAPS)
+def test_tshark_opens_the_tunnel_as_we_do(name, tmp_path):
+    wrapped = tmp_path / f"{name}.pcap"
+    _rewrap(INNER, wrapped, WRAPS[name])
+    assert _tshark_handshakes(wrapped) == _tshark_handshakes(INNER) != []
+
+
+def test_gtp_u_signalling_and_damaged_tunnel_headers_are_skipped():
+    from dissector.net.decode import decode_tcp
+
+    def opened(dport: int, payload: bytes) -> bool:  # (the outer datagram itself may still come back, as any UDP)
+        seg = decode_tcp(1, _eth(0x0800, _ipv4(17, _udp(dport, payload))))
+        return seg is not None and seg[4] != dport
+
+    inner = bytes.fromhex("450000280001000040060000c0a80001c0a8000201bb0050000000010000000050021000" "00000000")
+    assert opened(2152, _gtp(inner)) and opened(2152, _gtp(inner, extensions=True))
+    assert opened(37008, b"\x01\x00\x00\x01\x01" + bytes(12) + b"\x08\x00" + inner)
+    echo = struct.pack("!BBHIHBB", 0x32, 1, 4, 0, 1, 0, 0)  # Echo Request: no packet inside
+    assert not opened(2152, echo)
+    assert not opened(2152, _gtp(inner, extensions=True)[:14])  # the extension chain runs past the datagram
+    looping = struct.pack("!BBHIHBB", 0x34, 0xFF, 8, 0, 0, 0, 0x85) + b"\x00\x00\x00\x85"  # a zero length
+    assert not opened(2152, looping)
+    assert not opened(37008, b"\x01\x00\x00\x01\x05")  # no end tag
+    assert not opened(37008, b"\x01\x04\x00\x01\x01" + bytes(60))  # a keepalive, not a frame
 
 
 def test_tunnels_nest_only_so_deep(tmp_path):

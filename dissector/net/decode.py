@@ -7,7 +7,8 @@ memoryview slice of the frame, trimmed to the IP length (Ethernet padding is not
 
 Tunnels are opened and the inner packet decoded instead (what traffic mirroring and span sessions
 deliver): VXLAN (UDP 4789; AWS and Azure traffic mirroring), Geneve (UDP 6081; AWS Gateway Load
-Balancer), GRE with IP, Ethernet (TEB) or ERSPAN type II/III inside, IP in IP and IPv6 in IP, and on
+Balancer), GRE with IP, Ethernet (TEB) or ERSPAN type II/III inside, IP in IP and IPv6 in IP, GTP-U (UDP
+2152; a mobile network's user plane), TZSP (UDP 37008; MikroTik's packet sniffer streaming), and on
 Ethernet MPLS label stacks and PPPoE sessions. Flows are keyed by the inner addresses.
 
 Besides Ethernet, Linux cooked and raw IP, the link types of captures made elsewhere: BSD and macOS (loopback,
@@ -78,6 +79,9 @@ IPPROTO_GRE = 47
 TUNNEL_PROTOS = frozenset((IPPROTO_UDP, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_GRE))
 VXLAN_PORT = 4789
 GENEVE_PORT = 6081
+GTPU_PORT = 2152  # GTP-U: mobile networks' user plane (3GPP TS 29.281), the phone's IP packets inside
+TZSP_PORT = 37008  # TZSP: what MikroTik routers' packet sniffer streams to a collector
+_UDP_TUNNEL_PORTS = frozenset((VXLAN_PORT, GENEVE_PORT, GTPU_PORT, TZSP_PORT))
 MAX_TUNNEL_DEPTH = 4
 IPV6_EXT_HEADERS = {0, 43, 60, 51, 135, 139, 140}  # hop-by-hop, routing, dest opts, AH, mobility, HIP, shim6
 IPV6_FRAGMENT = 44
@@ -426,6 +430,10 @@ def _decapsulate(proto: int, body: memoryview) -> tuple[int, memoryview] | None:
                 return LINKTYPE_ETHERNET, body[start:]
             if ptype in (ETH_IPV4, ETH_IPV6):
                 return LINKTYPE_RAW, body[start:]
+        if dport == GTPU_PORT:
+            return _gtpu(body[8:])
+        if dport == TZSP_PORT:
+            return _tzsp(body[8:])
         return None
     if proto == IPPROTO_IPIP or proto == IPPROTO_IPV6:
         return LINKTYPE_RAW, body
@@ -443,6 +451,47 @@ def _decapsulate(proto: int, body: memoryview) -> tuple[int, memoryview] | None:
         return LINKTYPE_ETHERNET, body[start + 8:] if flags & 0x10 else body[start:]
     if ptype == 0x22EB and n >= start + 12:  # ERSPAN type III: 12 bytes, plus 8 when the O flag is set
         return LINKTYPE_ETHERNET, body[start + 12 + (8 if body[start + 11] & 0x01 else 0):]
+    return None
+
+
+def _gtpu(gtp: memoryview) -> tuple[int, memoryview] | None:
+    """The IP packet of a GTP-U G-PDU (TS 29.281 5): version 1, message type 255, the optional fields when any of
+    the E, S or PN flags is set, then the chain of extension headers (each its length in 4-byte units, ending with
+    the next one's type). Echo, error indication and end marker messages carry no packet."""
+    n = len(gtp)
+    if n < 8 or gtp[0] >> 4 != 0x3 or gtp[1] != 0xFF:  # version 1 and protocol type GTP; a G-PDU
+        return None
+    pos = 8
+    if gtp[0] & 0x07:
+        if n < 12:
+            return None
+        next_type, pos = gtp[11], 12
+        while next_type:
+            if pos >= n or not gtp[pos]:
+                return None
+            pos += gtp[pos] * 4
+            if pos > n:
+                return None
+            next_type = gtp[pos - 1]
+    return (LINKTYPE_RAW, gtp[pos:]) if _ip_at(gtp, pos) else None
+
+
+_TZSP_LINKTYPES = {1: LINKTYPE_ETHERNET, 18: LINKTYPE_IEEE802_11}
+
+
+def _tzsp(tzsp: memoryview) -> tuple[int, memoryview] | None:
+    """The frame a TZSP packet carries: version 1, a type (0 for a received frame, 1 transmitted), the frame's
+    encapsulation (1 Ethernet, 18 802.11), tagged fields up to the end tag (1; tag 0 is one byte of padding)."""
+    n = len(tzsp)
+    if n < 5 or tzsp[0] != 1 or tzsp[1] > 1:
+        return None
+    linktype = _TZSP_LINKTYPES.get(_U16.unpack_from(tzsp, 2)[0])
+    pos = 4
+    while linktype is not None and pos < n:
+        tag = tzsp[pos]
+        if tag == 1:
+            return linktype, tzsp[pos + 1:]
+        pos += 1 if tag == 0 else 2 + (tzsp[pos + 1] if pos + 1 < n else 0)
     return None
 
 
@@ -493,7 +542,7 @@ def decode_tcp(linktype: int, frame, defrag: Defragmenter | None = None, _depth:
                     if proto == IPPROTO_UDP and not frag & 0x3FFF:
                         # most UDP (DNS, RTP...) is neither a tunnel, QUIC nor DTLS: done here (the ports sit
                         # where TCP's do; the UDP header starts at byte 34)
-                        if (dport != VXLAN_PORT and dport != GENEVE_PORT
+                        if (dport not in _UDP_TUNNEL_PORTS
                                 and not (_DATAGRAM_FIRST[mv[42]] and _datagram_kind(mv[34:]))):
                             return None
                     elif proto not in TUNNEL_PROTOS:
