@@ -21,10 +21,6 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-if [ "$(id -u)" != 0 ]; then echo "make_heartbeat_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
-for tool in ip ss tcpdump gnutls-serv gnutls-cli python3; do
-  command -v "$tool" >/dev/null || { echo "make_heartbeat_captures.sh: $tool is missing" >&2; exit 1; }
-done
 
 NS_C=dhb-cli NS_S=dhb-srv PORT=4433 SRV=10.99.5.1
 WORK=$(mktemp -d /tmp/heartbeat-capture.XXXXXX)
@@ -32,13 +28,11 @@ TCPDUMP_PID="" SERVER_PID=""
 NAMESPACES=($NS_C $NS_S)
 # shellcheck source=netns-lib.sh
 . "$HERE/netns-lib.sh"
+require make_heartbeat_captures.sh ip ss tcpdump gnutls-serv gnutls-cli python3
 
 trap_teardown
 
-two_namespaces $NS_C vcli 02:99:05:00:00:02 $NS_S vsrv 02:99:05:00:00:01
-ip -n $NS_C addr add 10.99.5.2/24 dev vcli
-ip -n $NS_S addr add $SRV/24 dev vsrv
-links_up "$NS_C vcli" "$NS_S vsrv"
+client_server_namespaces $NS_C $NS_S 10.99.5
 
 GSRV=(gnutls-serv -p $PORT --heartbeat --x509certfile "$HERE/server.crt.pem" --x509keyfile "$HERE/server.key.pem")
 

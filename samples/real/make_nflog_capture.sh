@@ -15,10 +15,6 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-if [ "$(id -u)" != 0 ]; then echo "make_nflog_capture.sh: needs root (network namespaces, nftables, tcpdump)" >&2; exit 1; fi
-for tool in ip ss nft tcpdump openssl python3; do
-  command -v "$tool" >/dev/null || { echo "make_nflog_capture.sh: $tool is missing" >&2; exit 1; }
-done
 
 NS=dnflog
 WORK=$(mktemp -d /tmp/nflog-capture.XXXXXX)
@@ -26,6 +22,7 @@ TCPDUMP_PID="" SERVER_PID=""
 NAMESPACES=($NS)
 # shellcheck source=netns-lib.sh
 . "$HERE/netns-lib.sh"
+require make_nflog_capture.sh ip ss nft tcpdump openssl python3
 
 trap_teardown
 

@@ -15,10 +15,6 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-if [ "$(id -u)" != 0 ]; then echo "make_tfo_capture.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
-for tool in ip ss tcpdump curl openssl python3; do
-  command -v "$tool" >/dev/null || { echo "make_tfo_capture.sh: $tool is missing" >&2; exit 1; }
-done
 
 NS_C=dtfo-cli NS_S=dtfo-srv
 WORK=$(mktemp -d /tmp/tfo-capture.XXXXXX)
@@ -26,14 +22,12 @@ TCPDUMP_PID="" SERVER_PID=""
 NAMESPACES=($NS_C $NS_S)
 # shellcheck source=netns-lib.sh
 . "$HERE/netns-lib.sh"
+require make_tfo_capture.sh ip ss tcpdump curl openssl python3
 
 trap_teardown
 
-two_namespaces $NS_C vcli 02:99:04:00:00:02 $NS_S vsrv 02:99:04:00:00:01
-ip -n $NS_C addr add 10.99.4.2/24 dev vcli
-ip -n $NS_S addr add 10.99.4.1/24 dev vsrv
+client_server_namespaces $NS_C $NS_S 10.99.4
 for ns in $NS_C $NS_S; do ip netns exec $ns sysctl -qw net.ipv4.tcp_fastopen=3; done
-links_up "$NS_C vcli" "$NS_S vsrv"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=tfo.example.test" \
   -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null

@@ -1,6 +1,24 @@
 # Shell helpers shared by make_real_captures.sh and make_nginx_captures.sh (sourced, not run).
 # The sourcing script sets NAMESPACES (the network namespaces it creates) before calling them.
 
+require() {  # require SCRIPT TOOL...: stop SCRIPT unless it runs as root and every TOOL is installed
+  local script=$1 tool
+  shift
+  [ "$(id -u)" = 0 ] || { echo "$script: needs root (network namespaces, tcpdump)" >&2; exit 1; }
+  for tool in "$@"; do command -v "$tool" >/dev/null || { echo "$script: $tool is missing" >&2; exit 1; }; done
+}
+
+client_server_namespaces() {  # client_server_namespaces NS_C NS_S NET: two_namespaces NS_C and NS_S joined by vcli
+                              # (NET.2/24) and vsrv (NET.1/24), MACs 02:99:NN:00:00:02 and :01 (NN: NET's last
+                              # number), offloads off, links up
+  local mac
+  mac=$(printf '02:99:%02d:00:00' "${3##*.}")
+  two_namespaces "$1" vcli "$mac:02" "$2" vsrv "$mac:01"
+  ip -n "$1" addr add "$3.2/24" dev vcli
+  ip -n "$2" addr add "$3.1/24" dev vsrv
+  links_up "$1 vcli" "$2 vsrv"
+}
+
 stop() {  # stop PID [SIGNAL]: signal one process we started and wait for it
   local pid=$1 sig=${2:-TERM}
   [ -n "$pid" ] || return 0
