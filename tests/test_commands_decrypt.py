@@ -131,3 +131,81 @@ def test_an_rsa_key_decrypts_a_session_with_a_client_certificate_and_the_extende
     assert any(e["name"] == "extended_master_secret" for e in s["messages"][0]["extensions"])
     assert s["decryption"] == {"status": "decrypted", "detail": ""} and s["app_data"] == exp["app_data"]
     assert types.count("Finished") == 2
+
+
+H2_CAPTURES = [("nginx-h2", 0), ("chromium-h2", 0), ("firefox-h2", 0), ("firefox-h2", 1), ("go-server-h2", 0)]
+
+
+def _our_http2_stream(name: str, session: int, stream: int) -> tuple[list[tuple[str, list]], bytes, list]:
+    """`follow --stream` on an HTTP/2 session: the header blocks (direction, [(name, value)]), the DATA bytes and
+    the resets (direction, error)."""
+    cap, keys = SAMPLES / "real" / f"{name}.pcap", SAMPLES / "real" / f"{name}.keys"
+    args = ["follow", str(cap), "--keylog", str(keys), "-s", str(session), "--stream", str(stream)]
+    text = run(*args).stdout.decode("latin-1").splitlines()
+    blocks: list[tuple[str, list]] = []
+    resets = []
+    for line in text:
+        if line.startswith("=== "):
+            head = line.split()
+            blocks.append((head[2], [])) if head[5] == "HEADERS" else blocks.append(("", []))
+            if head[5] == "RST_STREAM":
+                resets.append((head[2], head[-1]))
+        elif blocks and blocks[-1][0]:
+            name_, _, value = line.partition(": ")
+            blocks[-1][1].append((name_, value))
+    return [b for b in blocks if b[0]], run(*args, "--format", "raw").stdout, resets
+
+
+def _tshark_http2_stream(name: str, session_stream: int, stream: int, client_port: str) -> tuple[list, bytes, list]:
+    cap, keys = SAMPLES / "real" / f"{name}.pcap", SAMPLES / "real" / f"{name}.keys"
+    out = subprocess.run(["tshark", "-r", str(cap), "-o", f"tls.keylog_file:{keys}", "-q", "-z",
+                          f"follow,http2,raw,{session_stream},{stream}"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    node0 = next(line.split()[-1] for line in out.splitlines() if line.startswith("Node 0:"))
+    blocks, data, resets = [], b"", []
+    for line in out.splitlines():
+        if not line.strip() or line.startswith(("=", "Follow", "Filter", "Node")):
+            continue
+        chunk = bytes.fromhex(line.strip())
+        from_node0 = not line.startswith("\t")
+        direction = "client" if from_node0 == (node0.rsplit(":", 1)[1] == client_port) else "server"
+        if int.from_bytes(chunk[:3], "big") == len(chunk) - 9:  # a whole frame: DATA, or RST_STREAM...
+            if chunk[3] == 0:
+                pad = chunk[9] + 1 if chunk[4] & 0x08 else 0
+                data += chunk[9 + (1 if pad else 0):len(chunk) - (pad - 1 if pad else 0)]
+            elif chunk[3] == 3:
+                resets.append((direction, chunk[9:13]))
+            continue
+        headers, pos = [], 0  # tshark's decoded header list: 4-byte length, name, 4-byte length, value
+        while pos < len(chunk):
+            n = int.from_bytes(chunk[pos:pos + 4], "big")
+            name_ = chunk[pos + 4:pos + 4 + n].decode("latin-1")
+            pos += 4 + n
+            n = int.from_bytes(chunk[pos:pos + 4], "big")
+            headers.append((name_, chunk[pos + 4:pos + 4 + n].decode("latin-1")))
+            pos += 4 + n
+        blocks.append((direction, headers))
+    return blocks, data, [(d, "NO_ERROR" if code == bytes(4) else code.hex()) for d, code in resets]
+
+
+@needs_tshark
+@pytest.mark.parametrize("name,session", H2_CAPTURES)
+def test_follow_an_http2_stream_as_tshark_follows_it(name, session):
+    cap, keys = SAMPLES / "real" / f"{name}.pcap", SAMPLES / "real" / f"{name}.keys"
+    [s] = [s for s in analyze([cap], keylogs=[str(keys)]) if s["id"] == session]
+    listed = run("follow", str(cap), "--keylog", str(keys), "-s", str(session), "--stream", "2").stderr.decode()
+    streams = [int(n) for n in listed.rsplit("its streams: ", 1)[1].split(", ")]
+    assert streams and all(n % 2 for n in streams)  # client-initiated streams (server pushes would be even)
+    for stream in streams[:4]:
+        ours = _our_http2_stream(name, session, stream)
+        theirs = _tshark_http2_stream(name, session, stream, s["client"].rsplit(":", 1)[1])
+        assert ours == theirs, f"stream {stream}"
+        assert ours[0] and ours[0][0][0] == "client" and any(n == ":method" for n, _ in ours[0][0][1])
+
+
+def test_follow_names_the_http2_streams_there_are():
+    proc = run("follow", str(SAMPLES / "real" / "nginx-h2.pcap"), "--keylog", str(SAMPLES / "real" / "nginx-h2.keys"),
+               "-s", "0", "--stream", "2")
+    assert proc.returncode == 3 and b"its streams: 1, 3, 5, 7, 9, 11, 13, 15" in proc.stderr
+    plain = run("follow", str(SAMPLES / "tls13-aes128-gcm.pcapng"), "-s", "0", "--stream", "1")
+    assert plain.returncode == 3 and b"not a decrypted QUIC or HTTP/2 session" in plain.stderr

@@ -1,13 +1,16 @@
-"""`dissector follow CAPTURE --session N`: one session's decrypted conversation, like tshark's follow."""
+"""`dissector follow CAPTURE --session N`: one session's decrypted conversation, like tshark's follow; with
+`--stream ID`, one QUIC stream, or one HTTP/2 stream (its header blocks decoded, its DATA), like tshark's
+`-z follow,http2`."""
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from dissector.analysis import run_captures
 from dissector.commands.analyze import add_key_options
 from dissector.errors import DissectorError
-from dissector.events import AppData, Event, TLSMessage
+from dissector.events import AppData, Event, Flow, TLSMessage
 from dissector.keys import build_keystore
 
 
@@ -19,7 +22,8 @@ def add_parser(sub) -> None:
     add_key_options(p)
     p.add_argument("--session", "-s", type=int, required=True, metavar="N", help="session id (see analyze)")
     p.add_argument("--stream", type=int, metavar="ID",
-                   help="QUIC: only this stream (each chunk is marked with its stream otherwise)")
+                   help="only this stream: a QUIC stream (each chunk is marked with its stream otherwise), or an "
+                        "HTTP/2 stream, its header blocks decoded and its DATA")
     p.add_argument("--format", choices=["ascii", "hex", "raw"], default="ascii",
                    help="ascii (non-printable bytes as '.'), hex (a hex dump) or raw (the bytes only, to a file)")
     p.set_defaults(run=run)
@@ -39,34 +43,80 @@ def printable(data: bytes) -> str:
     return "".join(chr(b) if 32 <= b < 127 or b in (9, 10, 13) else "." for b in data)
 
 
+def _arrow(flow: Flow, direction: str) -> str:
+    return f"{flow.client} -> {flow.server}" if direction == "client" else f"{flow.server} -> {flow.client}"
+
+
+def _http2_reader(tap: Callable[..., None]) -> Callable[[AppData], None]:
+    """What feeds a TCP session's decrypted bytes to the HTTP/2 plugin's connection reader, which hands `tap` each
+    header block and DATA chunk with its stream (a session that is not HTTP/2 gives it nothing)."""
+    try:
+        from dissector_plugins.http import OAuth2Links
+        from dissector_plugins.http2 import H2Connection
+    except ImportError:
+        raise DissectorError("--stream on a TCP session reads HTTP/2 with the bundled plugin, which cannot be "
+                             "imported (reinstall dissector)") from None
+    conns: list[H2Connection] = []
+
+    def feed(ev: AppData) -> None:
+        if not conns:
+            conns.append(H2Connection(ev.flow, OAuth2Links(), tap))
+        conns[0].feed(ev.direction, ev.data, ev.ts)
+
+    return feed
+
+
 def run(args: argparse.Namespace) -> int:
     keys = build_keystore(args.keylog, args.key, args.psk)
     state = {"found": False, "status": None, "undecrypted": 0, "streams": set()}
-    offsets: dict[tuple[str, int | None], int] = {}  # (direction, QUIC stream) -> bytes shown so far
+    offsets: dict[tuple[str, int | None], int] = {}  # (direction, stream) -> bytes shown so far
     raw_out = sys.stdout.buffer
+    flows: list[Flow] = []
+
+    def show(direction: str, stream: int | None, data: bytes, ts: float, flow: Flow, what: str = "") -> None:
+        if args.format == "raw":
+            raw_out.write(data)
+            return
+        off = offsets.get((direction, stream), 0)
+        mark = (f" stream {stream}" if stream is not None else "") + what
+        print(f"=== {ts:.6f} {direction}{mark} ({_arrow(flow, direction)}) {len(data)} bytes")
+        print(hexdump(data, off) if args.format == "hex" else printable(data))
+        offsets[(direction, stream)] = off + len(data)
+
+    def http2_tap(direction: str, stream: int, kind: str, payload, ts: float) -> None:
+        state["streams"].add(stream)
+        if stream != args.stream:
+            return
+        if kind == "data":
+            show(direction, stream, payload, ts, flows[0], " DATA")
+        elif args.format == "raw":
+            return
+        elif kind == "headers":
+            print(f"=== {ts:.6f} {direction} stream {stream} HEADERS ({_arrow(flows[0], direction)})")
+            print("\n".join(f"{name}: {value}" for name, value in payload))
+        else:
+            print(f"=== {ts:.6f} {direction} stream {stream} RST_STREAM ({_arrow(flows[0], direction)}) {payload}")
+
+    http2 = _http2_reader(http2_tap) if args.stream is not None else None
 
     def on_event(ev: Event) -> None:
         if ev.flow is None or ev.flow.id != args.session:
             return
         state["found"] = True
+        if not flows:
+            flows.append(ev.flow)
         if type(ev) is AppData:
             if ev.data is None:
                 state["undecrypted"] += 1
                 return
             if ev.stream is not None:
                 state["streams"].add(ev.stream)
+            elif http2 is not None:  # a TCP session's stream: HTTP/2's
+                http2(ev)
+                return
             if args.stream is not None and ev.stream != args.stream:
                 return
-            if args.format == "raw":
-                raw_out.write(ev.data)
-                return
-            arrow = f"{ev.flow.client} -> {ev.flow.server}" if ev.direction == "client" else \
-                f"{ev.flow.server} -> {ev.flow.client}"
-            off = offsets.get((ev.direction, ev.stream), 0)
-            stream = f" stream {ev.stream}" if ev.stream is not None else ""
-            print(f"=== {ev.ts:.6f} {ev.direction}{stream} ({arrow}) {len(ev.data)} bytes")
-            print(hexdump(ev.data, off) if args.format == "hex" else printable(ev.data))
-            offsets[(ev.direction, ev.stream)] = off + len(ev.data)
+            show(ev.direction, ev.stream, ev.data, ev.ts, ev.flow)
         elif type(ev) is TLSMessage and ev.type == "Alert" and args.format != "raw":
             print(f"=== {ev.ts:.6f} {ev.direction} alert {ev.info.get('level')} {ev.info.get('description')}")
 
@@ -78,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if not state["found"]:
         raise DissectorError(f"no session {args.session} in {args.capture} (dissector analyze lists them)")
     if args.stream is not None and args.stream not in state["streams"]:
-        known = ", ".join(str(n) for n in sorted(state["streams"])) or "none (not a decrypted QUIC session)"
+        known = ", ".join(str(n) for n in sorted(state["streams"])) or "none (not a decrypted QUIC or HTTP/2 session)"
         raise DissectorError(f"session {args.session} has no decrypted stream {args.stream}; its streams: {known}")
     status = state["status"]
     if status and status["status"] != "decrypted":

@@ -12,6 +12,7 @@ bodies), other frames are buffered up to MAX_FRAME, header blocks up to MAX_HEAD
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import hpack
@@ -144,10 +145,20 @@ class StreamExchanges:
         self.streams.clear()
 
 
-class _H2Flow(StreamExchanges):
-    def __init__(self, flow: Flow, links: OAuth2Links) -> None:
+# what H2Connection.tap is given: (direction, stream id, "headers", "data" or "reset", the header list, the bytes
+# or the error code's name, time); a PUSH_PROMISE's headers come as "headers" of the promised stream (the request
+# the server makes up for it)
+Tap = Callable[[str, int, str, Any, float], None]
+
+
+class H2Connection(StreamExchanges):
+    """One HTTP/2 connection read from both directions' bytes (`feed`, `close`). `tap`, when set, is also given
+    each decoded header block and each DATA chunk with its stream (what `dissector follow --stream` prints)."""
+
+    def __init__(self, flow: Flow, links: OAuth2Links, tap: Tap | None = None) -> None:
         super().__init__(flow, links)
         self.dirs = {CLIENT: _Direction(CLIENT), SERVER: _Direction(SERVER)}
+        self.tap = tap
 
     # -- framing -----------------------------------------------------------------------------------------
     def feed(self, direction: str, data: bytes, ts: float) -> list[Event]:
@@ -172,12 +183,12 @@ class _H2Flow(StreamExchanges):
                 take = min(d.data_left, end - pos)
                 if take:
                     ex = self.streams.get(d.data_sid)
-                    if ex is not None:
+                    if ex is not None or self.tap is not None:
                         chunk = bytes(buf[pos:pos + take])
-                        if direction == CLIENT:
-                            ex.add_request_body(chunk)
-                        else:
-                            ex.add_response_body(chunk)
+                        if ex is not None:
+                            (ex.add_request_body if direction == CLIENT else ex.add_response_body)(chunk)
+                        if self.tap is not None:
+                            self.tap(direction, d.data_sid, "data", chunk, ts)
                     pos += take
                     d.data_left -= take
                 if not d.data_left:
@@ -255,6 +266,8 @@ class _H2Flow(StreamExchanges):
             if "END_HEADERS" in frame.flags:
                 return self._header_block(d, ts, out)
         elif t is RstStreamFrame:
+            if self.tap is not None:
+                self.tap(d.name, frame.stream_id, "reset", ERROR_CODES.get(frame.error_code, frame.error_code), ts)
             ex = self.streams.get(frame.stream_id)
             if ex is not None:
                 ex.reset = f"{ERROR_CODES.get(frame.error_code, frame.error_code)} from {d.name}"
@@ -285,6 +298,8 @@ class _H2Flow(StreamExchanges):
             return False
         headers = [(bytes(n).decode("latin-1"), bytes(v).decode("latin-1")) for n, v in raw]
         sid = d.block_sid
+        if self.tap is not None:
+            self.tap(d.name, d.block_promised if d.block_promised is not None else sid, "headers", headers, ts)
         if d.block_promised is not None:  # PUSH_PROMISE: a request the server makes up for the client
             ex = self._stream(d.block_promised, ts)
             if ex is not None:
@@ -347,7 +362,7 @@ def _setting_name(key: int) -> str:
 class _H2Stream:
     __slots__ = ("conn", "direction")
 
-    def __init__(self, conn: _H2Flow, direction: str) -> None:
+    def __init__(self, conn: H2Connection, direction: str) -> None:
         self.conn = conn
         self.direction = direction
 
@@ -385,7 +400,7 @@ class HTTP2Plugin(MultiplexedPlugin):
 
     name = "http2"
     section = "http"
-    connection = _H2Flow
+    connection = H2Connection
     parser = _H2Stream
 
     def match(self, info: Any) -> float:
