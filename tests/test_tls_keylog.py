@@ -168,3 +168,15 @@ def test_half_written_tls13_line_is_rejected_not_used():
     kl.add_text(f"CLIENT_HANDSHAKE_TRAFFIC_SECRET {cr} {'cd' * 20}\n", "live")  # cut after 20 of 32 bytes
     assert kl.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET", bytes.fromhex(cr)) is None
     assert kl.errors and "32 or 48" in kl.errors[0][2]
+
+
+def test_quic_prefixed_labels_of_the_draft_years():
+    # aioquic before 0.9 (and early ngtcp2, quicly) wrote the TLS 1.3 labels behind "QUIC_"
+    r, secret = "ab" * 32, "cd" * 32
+    kl = KeyLog()
+    kl.add_text(f"QUIC_CLIENT_HANDSHAKE_TRAFFIC_SECRET {r} {secret}\nQUIC_SERVER_TRAFFIC_SECRET_0 {r} {secret}\n"
+                f"QUIC_CLIENT_RANDOM {r} {'ef' * 48}\n")
+    assert kl.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET", bytes.fromhex(r)) == bytes.fromhex(secret)
+    assert kl.get("SERVER_TRAFFIC_SECRET_0", bytes.fromhex(r)) == bytes.fromhex(secret)
+    assert kl.get("CLIENT_RANDOM", bytes.fromhex(r)) is None  # only TLS 1.3's labels had the prefix
+    assert not kl.errors and kl.unknown_labels["QUIC_CLIENT_RANDOM"] == 1

@@ -109,7 +109,7 @@ SNAPPED = 0x400
 # src and dst, ports 0, the payload the EAPOL header and body) or a RADIUS packet (a UDP datagram like the others)
 EAP_FRAME = 0x800
 SNAPPED_SHIFT = 16
-_QUIC_VERSIONS = frozenset((0x00000001, 0x6B3343CF, 0xFF00001D))  # v1, v2, draft-29
+_QUIC_VERSIONS = frozenset((0x00000001, 0x6B3343CF, *range(0xFF000017, 0xFF000023)))  # v1, v2, drafts 23 to 34
 _DTLS_TYPES = frozenset((20, 21, 22, 23, 24, 25))
 # the first UDP payload bytes _datagram_kind looks further at: QUIC (fixed bit), DTLS 1.3's unified header, DTLS
 # content types (a table, so that the fast path turns most UDP, DNS and RTP, away with one lookup)

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from dissector.output.formats import (
-    TRANSPORT_NAMES,
     Writer,
     eap_line,
     ocsp_text,
     openvpn_line,
     request_line,
     summary_line,
+    transport_name,
 )
 
 LISTED = 6  # names listed before "and N more"
@@ -36,8 +36,7 @@ def explain_session(doc: dict) -> str:
     """The session as a short text: a heading, then one paragraph per stage."""
     from dissector.output import timeline as tlm  # (its durations; imported only when explaining)
 
-    transport = TRANSPORT_NAMES.get(doc.get("transport") or "", "")
-    head = f"Session {doc['id']}: {doc['client']} -> {doc['server']}{transport}"
+    head = f"Session {doc['id']}: {doc['client']} -> {doc['server']}{transport_name(doc)}"
     msgs = doc.get("messages") or []
     durations = tlm.timelines([doc])[0]["durations"]
     parts = [_connection(doc, durations), _client_hello(doc, msgs), _server_hello(doc, msgs),

@@ -18,6 +18,16 @@ from dissector.events import AppData, Decryption, Event, FlowEnd, SessionInfo, S
 # how a session not over TCP is named after its endpoints
 TRANSPORT_NAMES = {"udp": " (DTLS over UDP)", "quic": " (QUIC)", "eapol": " (TLS inside EAP over 802.1X EAPOL)",
                    "radius": " (TLS inside EAP over RADIUS)", "openvpn": " (TLS inside OpenVPN over UDP)"}
+
+
+def transport_name(doc: dict) -> str:
+    """How a session not over TCP is named after its endpoints: " (DTLS over UDP)", " (QUIC v1)"..."""
+    quic = doc.get("quic_connection")
+    if quic and quic.get("version"):
+        return f" ({quic['version']})"
+    return TRANSPORT_NAMES.get(doc.get("transport") or "", "")
+
+
 DETAIL_KEYS = ("sni", "alpn", "cipher_suite", "selected_version", "level", "description", "request_update")
 
 
@@ -377,8 +387,7 @@ class TableWriter(Writer):
 
         dec = doc["decryption"]
         head = [
-            f"Session {doc['id']}: {doc['client']} -> {doc['server']}"
-            + TRANSPORT_NAMES.get(doc.get("transport") or "", ""),
+            f"Session {doc['id']}: {doc['client']} -> {doc['server']}" + transport_name(doc),
             f"  version {doc['version'] or '?'}   suite {doc['cipher_suite'] or '?'}"
             + (f"   SNI {doc['sni']}" if doc.get("sni") else "") + (f"   ALPN {doc['alpn']}" if doc.get("alpn") else "")
             + ("   resumed" if doc.get("resumed") else ""),

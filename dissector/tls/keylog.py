@@ -9,7 +9,9 @@ Lines look like `LABEL <client random hex> <secret hex>`:
 - ECH_SECRET, ECH_CONFIG: the HPKE KEM shared secret and the ECHConfig of an Encrypted Client Hello (RFC 9850),
   named by the outer ClientHello's random (with ECH accepted, the TLS 1.3 secrets are named by the inner one's);
 - `RSA <first 8 bytes of the encrypted pre-master, hex> <48-byte pre-master, hex>`;
-- `RSA Session-ID:<hex> Master-Key:<hex>` (the older Wireshark form): a master secret by session ID.
+- `RSA Session-ID:<hex> Master-Key:<hex>` (the older Wireshark form): a master secret by session ID;
+- QUIC_CLIENT_HANDSHAKE_TRAFFIC_SECRET and the other TLS 1.3 labels behind "QUIC_": what QUIC implementations of
+  the draft years wrote (aioquic before 0.9, early ngtcp2 and quicly); read as the labels without the prefix.
 
 Hex may be upper or lower case. `#` comments and blank lines are skipped. A malformed line is skipped and
 recorded in `errors` as (source, line number, reason); a well-formed line with a label we do not know is
@@ -147,6 +149,8 @@ class KeyLog:
                 continue
             fields = line.split()
             label = fields[0]
+            if label[:5] == "QUIC_" and label[5:] in TLS13_LABELS:
+                label = label[5:]
             if label in RANDOM_LABELS:
                 if len(fields) != 3:
                     errors.append((source, line_no, f"{label} line needs 3 fields, found {len(fields)}"))

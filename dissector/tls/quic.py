@@ -36,19 +36,24 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
-from dissector.events import CLIENT, SERVER, AppData, EarlyData, Flow, QUICEvent, TLSMessage
+from dissector.events import CLIENT, SERVER, AppData, EarlyData, Flow, QUICEvent, TLSMessage, TransportInfo
 from dissector.tls import schedule13
 from dissector.tls.connection import FAILED, TLSConnection
 from dissector.tls.keystore import KeyStore
 from dissector.tls.protection import SampleMask, expand_record_number
 from dissector.tls.suites import SUITES, Suite
 
-V1, V2, DRAFT29 = 0x00000001, 0x6B3343CF, 0xFF00001D
-VERSIONS = {V1: "QUIC v1", V2: "QUIC v2", DRAFT29: "QUIC draft-29"}
-_SALTS = {V1: bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a"),
-          V2: bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9"),
-          DRAFT29: bytes.fromhex("afbfec289993d24c9e9786f19c6111e04390a899")}
-_LABEL_PREFIX = {V1: "quic", V2: "quicv2", DRAFT29: "quic"}
+V1, V2 = 0x00000001, 0x6B3343CF
+# the IETF drafts that real captures still hold (2019-2021: Chrome's h3-27 and h3-29, Firefox's and the libraries'
+# drafts up to 34): version 0xff0000NN, the same packets and labels as v1, but their own Initial salt and Retry key
+DRAFTS = range(0xFF000017, 0xFF000023)  # draft-23 to draft-34
+VERSIONS = {V1: "QUIC v1", V2: "QUIC v2"} | {v: f"QUIC draft-{v & 0xFF}" for v in DRAFTS}
+_V1_SALT = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")
+_DRAFT23_SALT = bytes.fromhex("c3eef712c72ebb5a11a7d2432bb46365bef9f502")  # draft-23 to 28
+_DRAFT29_SALT = bytes.fromhex("afbfec289993d24c9e9786f19c6111e04390a899")  # draft-29 to 32
+_SALTS = {V1: _V1_SALT, V2: bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9")} | {
+    v: _DRAFT23_SALT if v <= 0xFF00001C else _DRAFT29_SALT if v <= 0xFF000020 else _V1_SALT for v in DRAFTS}
+_LABEL_PREFIX = {V2: "quicv2"}  # (every other version: "quic")
 # long header packet types, by version: Initial, 0-RTT, Handshake, Retry
 _TYPES = {V2: {1: "initial", 2: "0rtt", 3: "handshake", 0: "retry"}}
 _TYPES_V1 = {0: "initial", 1: "0rtt", 2: "handshake", 3: "retry"}
@@ -103,9 +108,15 @@ def open_packet(keys: _PacketKeys, b, start: int, pn_at: int, end: int, largest:
     return first, pn, keys.aead.decrypt(nonce, bytes(b[pn_at + pn_len:end]), header)
 
 
-# the Retry Integrity Tag's AES-128-GCM key and nonce, by version (RFC 9001 5.8, RFC 9369 3.3.3)
-_RETRY_INTEGRITY = {V1: (bytes.fromhex("be0c690b9f66575a1d766b54e368c84e"), bytes.fromhex("461599d35d632bf2239825bb")),
-                    V2: (bytes.fromhex("8fb4b01b56ac48e260fbcbcead7ccc92"), bytes.fromhex("d86969bc2d7c6d9990efb04a"))}
+# the Retry Integrity Tag's AES-128-GCM key and nonce, by version (RFC 9001 5.8, RFC 9369 3.3.3; draft-ietf-quic-tls
+# 25 to 28 and 29 to 32, 5.8; drafts 23 and 24 had no tag)
+_RETRY_V1 = (bytes.fromhex("be0c690b9f66575a1d766b54e368c84e"), bytes.fromhex("461599d35d632bf2239825bb"))
+_RETRY_DRAFT25 = (bytes.fromhex("4d32ecdb2a2133c841e4043df27d4430"), bytes.fromhex("4d1611d05513a552c587d575"))
+_RETRY_DRAFT29 = (bytes.fromhex("ccce187ed09a09d05728155a6cb96be1"), bytes.fromhex("e54930f97f2136f0530a8c1c"))
+_RETRY_INTEGRITY = {V1: _RETRY_V1,
+                    V2: (bytes.fromhex("8fb4b01b56ac48e260fbcbcead7ccc92"), bytes.fromhex("d86969bc2d7c6d9990efb04a"))
+                    } | {v: _RETRY_DRAFT25 if v <= 0xFF00001C else _RETRY_DRAFT29 if v <= 0xFF000020 else _RETRY_V1
+                         for v in DRAFTS if v >= 0xFF000019}
 
 
 def retry_tag_verifies(version: int, original_dcid: bytes, packet: bytes) -> bool | None:
@@ -435,6 +446,10 @@ class QUICConnection(TLSConnection):
         if self.held:  # their hello never came: counted as encrypted
             self.holding = False
             self._replay()
+        if self.quic_version:  # the session's quic_connection section: the version it spoke
+            self.out.append(TransportInfo(ts, self.flow, "quic_connection", {
+                "version": VERSIONS.get(self.quic_version, f"0x{self.quic_version:08x}"),
+                "version_id": self.quic_version}))
         super().close(ts)
 
     def _opaque(self, direction: str, space: str, length: int, ts: float) -> None:

@@ -18,7 +18,10 @@ NS=quic-cap
 PORT=4433
 CAPTURES=(quic-aioquic quic-aioquic-aes128 quic-aioquic-chacha20 quic-aioquic-retry quic-aioquic-v2 quic-aioquic-keyupdate
           quic-aioquic-0rtt quic-aioquic-0rtt-rejected quic-aioquic-v2-retry quic-aioquic-version-negotiation
+          quic-aioquic-draft27 quic-aioquic-draft27-retry quic-aioquic-draft29 quic-aioquic-draft29-retry
           chromium-h3 firefox-h3)
+# the IETF draft versions need the aioquic releases that spoke them, each in a Python of its own:
+# QUIC_DRAFT27_PYTHON (pip install aioquic==0.8.8) and QUIC_DRAFT29_PYTHON (pip install aioquic==0.9.20)
 [ $# -gt 0 ] && CAPTURES=("$@")
 [ "$(id -u)" = 0 ] || { echo "make_quic_captures.sh: needs root" >&2; exit 1; }
 "$PY" -c "import aioquic" 2>/dev/null || { echo "make_quic_captures.sh: $PY has no aioquic (set QUIC_PYTHON)" >&2; exit 1; }
@@ -78,6 +81,10 @@ for name in "${CAPTURES[@]}"; do
     quic-aioquic-v2-retry) server_opts=(--retry) client_opts=(--v2);;
     quic-aioquic-version-negotiation) server_opts=(--v1-only) client_opts=(--v2 --v1-too);;
     quic-aioquic-keyupdate) client_opts=(--key-update);;
+    quic-aioquic-draft27) server_opts=(--draft 27) client_opts=(--draft 27);;
+    quic-aioquic-draft27-retry) server_opts=(--retry --draft 27) client_opts=(--draft 27);;
+    quic-aioquic-draft29) server_opts=(--draft 29) client_opts=(--draft 29);;
+    quic-aioquic-draft29-retry) server_opts=(--retry --draft 29) client_opts=(--draft 29);;
     quic-aioquic-0rtt) server_opts=(--tickets) client_opts=(--0rtt);;
     quic-aioquic-0rtt-rejected) server_opts=(--tickets --forget-tickets) client_opts=(--0rtt);;
     chromium-h3|firefox-h3) ;;
@@ -85,6 +92,11 @@ for name in "${CAPTURES[@]}"; do
   esac
   echo "== $name" >&2
   rm -f "$WORK/$name".*
+  peer_py=$PY
+  case $name in
+    quic-aioquic-draft27*) peer_py=${QUIC_DRAFT27_PYTHON:?set QUIC_DRAFT27_PYTHON to a Python with aioquic 0.8.8};;
+    quic-aioquic-draft29*) peer_py=${QUIC_DRAFT29_PYTHON:?set QUIC_DRAFT29_PYTHON to a Python with aioquic 0.9.20};;
+  esac
   if [ "$name" = chromium-h3 ]; then
     chromium_h3 "$name"
   elif [ "$name" = firefox-h3 ]; then
@@ -93,11 +105,11 @@ for name in "${CAPTURES[@]}"; do
   ip netns exec $NS tcpdump -i lo -s 0 -U --immediate-mode -Z root -w "$WORK/$name.pcap" "udp port $PORT" 2>"$WORK/tcpdump.log" &
   TCPDUMP_PID=$!
   for _ in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.log" && break; sleep 0.05; done
-  ip netns exec $NS "$PY" "$HERE/quic_peer.py" server $PORT "$HERE/../server.crt.pem" "$HERE/../server.key.pem" \
+  ip netns exec $NS "$peer_py" "$HERE/quic_peer.py" server $PORT "$HERE/../server.crt.pem" "$HERE/../server.key.pem" \
     "${server_opts[@]}" >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do grep -q listening "$WORK/server.log" && break; sleep 0.05; done
-  timeout 20 ip netns exec $NS "$PY" "$HERE/quic_peer.py" client $PORT "$WORK/$name.keys" "${client_opts[@]}" | sed 's/^/   /' >&2
+  timeout 20 ip netns exec $NS "$peer_py" "$HERE/quic_peer.py" client $PORT "$WORK/$name.keys" "${client_opts[@]}" | sed 's/^/   /' >&2
   fi
   sleep 0.5
   stop "$SERVER_PID"; SERVER_PID=""

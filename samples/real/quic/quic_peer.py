@@ -2,7 +2,7 @@
 """A QUIC server and client (aioquic) for make_quic_captures.sh: the client opens one bidirectional stream, sends a
 line and reads the server's echo of it; the client writes its TLS secrets (SSLKEYLOGFILE format) to a key log.
 
-    quic_peer.py server PORT CERT KEY [--retry] [--tickets] [--forget-tickets] [--v1-only]
+    quic_peer.py server PORT CERT KEY [--retry] [--tickets] [--forget-tickets] [--v1-only] [--draft N]
                                                   (--retry: a Retry packet first, RFC 9000 8.1.2; --v1-only: QUIC v2
                                                   is answered with Version Negotiation; --tickets: session
                                                   tickets that allow 0-RTT, kept in memory; --forget-tickets: issue
@@ -13,10 +13,13 @@ line and reads the server's echo of it; the client writes its TLS secrets (SSLKE
                         [--key-update]   (--key-update: update the 1-RTT keys (RFC 9001 6) before sending the line)
                         [--0rtt]         (--0rtt: a first connection takes a session ticket, a second one resumes
                                           with it and sends its line as 0-RTT data, before the handshake is done)
+                        [--draft N]      (--draft N, server and client: only the IETF draft version 0xff0000NN;
+                                          aioquic 0.8.8 speaks drafts 25-27, 0.9.20 drafts 29-32)
 """
 from __future__ import annotations
 
 import asyncio
+import inspect
 import ssl
 import sys
 
@@ -65,15 +68,26 @@ async def run_h3_server(address: str, port: int, cert: str, key: str) -> None:
     await asyncio.Future()
 
 
+def draft_versions() -> list | None:
+    """[the draft version] of --draft N, else None (the aioquic of the day's own versions)."""
+    if "--draft" not in sys.argv:
+        return None
+    return [QuicProtocolVersion(0xFF000000 + int(sys.argv[sys.argv.index("--draft") + 1]))]
+
+
 async def run_server(port: int, cert: str, key: str, retry: bool, tickets: bool, forget: bool = False,
                      v1_only: bool = False) -> None:
-    versions = [QuicProtocolVersion.VERSION_1] + ([] if v1_only else [QuicProtocolVersion.VERSION_2])
+    versions = draft_versions() or [QuicProtocolVersion.VERSION_1] + ([] if v1_only else [QuicProtocolVersion.VERSION_2])
     cfg = QuicConfiguration(is_client=False, alpn_protocols=ALPN, supported_versions=versions)
     cfg.load_cert_chain(cert, key)
     store: dict = {}
     ticket_options = {"session_ticket_handler": lambda t: store.__setitem__(t.ticket, t),
                       "session_ticket_fetcher": (lambda t: None) if forget else store.pop} if tickets else {}
-    await serve("127.0.0.1", port, configuration=cfg, create_protocol=Echo, retry=retry, **ticket_options)
+    if "stateless_retry" in inspect.signature(serve).parameters:  # aioquic before 0.9
+        ticket_options["stateless_retry"] = retry
+    else:
+        ticket_options["retry"] = retry
+    await serve("127.0.0.1", port, configuration=cfg, create_protocol=Echo, **ticket_options)
     print("listening", flush=True)
     await asyncio.Future()
 
@@ -105,6 +119,9 @@ async def run_client(port: int, keylog: str, cipher: str | None, v2: bool, key_u
     if v2:
         cfg.original_version = QuicProtocolVersion.VERSION_2
         cfg.supported_versions = [QuicProtocolVersion.VERSION_2] + ([QuicProtocolVersion.VERSION_1] if v1_too else [])
+    drafts = draft_versions()
+    if drafts:  # (aioquic before 0.9.21 starts in its first supported version; it has no original_version)
+        cfg.supported_versions = drafts
     with open(keylog, "a") as log:
         cfg.secrets_log_file = log
         async with connect("127.0.0.1", port, configuration=cfg) as proto:
