@@ -93,7 +93,7 @@ def tshark_follow(pcap, stream: int, client: str, keys=None) -> tuple[bytes, byt
     return bytes(c), bytes(s)
 
 
-def plaintext(paths, keylogs=(), key_specs=()) -> dict[tuple[int, str], bytes]:
+def plaintext(paths, keylogs=(), key_specs=(), psks=()) -> dict[tuple[int, str], bytes]:
     """The decrypted application bytes of each flow and direction: {(flow id, "client" | "server"): bytes}."""
     from dissector.analysis import run_captures
     from dissector.events import AppData
@@ -106,7 +106,7 @@ def plaintext(paths, keylogs=(), key_specs=()) -> dict[tuple[int, str], bytes]:
             key = (ev.flow.id, ev.direction)
             data[key] = data.get(key, b"") + bytes(ev.data)
 
-    run_captures([str(p) for p in paths], build_keystore([str(k) for k in keylogs], list(key_specs), []),
+    run_captures([str(p) for p in paths], build_keystore([str(k) for k in keylogs], list(key_specs), list(psks)),
                  on_event=on_event)
     return data
 

@@ -19,7 +19,14 @@ from dissector.errors import DecryptError, MalformedInput
 from dissector.events import CLIENT, SERVER, Anomaly, AppData, Decryption, EarlyData, Flow, SessionInfo, TLSMessage
 from dissector.tls import handshake as hs
 from dissector.tls import prf, schedule13
-from dissector.tls.constants import ALERT_DESCRIPTIONS, ALERT_LEVELS, HANDSHAKE_TYPES, name_of, version_name
+from dissector.tls.constants import (
+    ALERT_DESCRIPTIONS,
+    ALERT_LEVELS,
+    HANDSHAKE_TYPES,
+    HRR_RANDOM,
+    name_of,
+    version_name,
+)
 from dissector.tls.keystore import KeyStore
 from dissector.tls.protection import UnverifiedNullProtection, make_protection
 from dissector.tls.records import SSL2_CLIENT_HELLO, RecordReader
@@ -47,6 +54,10 @@ NO_SERVER_HELLO = ("the ServerHello is not in the capture: the cipher suite ({})
 NO_HELLO = ("the ClientHello is not in the capture: its client random ({}...) was found by trying the key log's entries "
             "on the first encrypted record; the Finished messages are not checked (their transcript starts with the "
             "ClientHello)")
+PSK_WITH_DHE = ("the server took a pre-shared key together with an (EC)DHE exchange (psk_dhe_ke): the PSK (--psk) "
+                "alone cannot decrypt it, a key log (--keylog) is needed")
+PSK_NO_MATCH = ("none of the pre-shared keys given (--psk) fits the ClientHello's binder for the identity the server "
+                "took ({!r}): the PSK is another one")
 MAX_EARLY_HELD = 1 << 20  # bytes of 0-RTT data held until the handshake says whether the server took it
 MAX_APP_ONLY_TRIALS = 16  # more encrypted records than a TLS 1.3 handshake has: the secret does not fit
 
@@ -124,6 +135,10 @@ class TLSConnection:
         self.message: TLSMessage | None = None  # the handshake message being handled (its event, already emitted)
         self.ech_info: dict[str, Any] | None = None
         self.heartbeat_owed: dict[str, int] | None = None  # bytes of an overlong heartbeat answer still to come
+        # TLS 1.3 with a PSK given (--psk) and no (EC)DHE: the key schedule it starts (application secrets come at
+        # the server Finished), or why the PSK could not serve
+        self.psk_schedule: schedule13.KeySchedule | None = None
+        self.psk_reason = ""
         self.client_done = False  # TLS 1.3: the client's Finished (or its first application record) went by
         self.handshake_messages = 0  # TLS 1.3: transcript entries up to the client's Finished (post-handshake auth)
         self.post_auths = 0  # TLS 1.3 post-handshake authentications (client Finished after the handshake)
@@ -587,6 +602,8 @@ class TLSConnection:
                 expected = schedule13.finished_verify_data(self.hash13, side.secret, th, self.ctx.draft, self.dtls)
             self._hashed(raw)
             if direction == SERVER:
+                if self.psk_schedule is not None:
+                    self._tls13_psk_application_secrets()
                 self._tls13_switch(SERVER, "SERVER_TRAFFIC_SECRET_0", ts)
             elif not post:
                 self.client_done = True
@@ -826,10 +843,13 @@ class TLSConnection:
                 return (f"no key log entry for client random {cr[:16]}... (TLS 1.3 traffic secrets); the ClientHello "
                         "offers Encrypted Client Hello: if the server accepted it, the key log names this session by "
                         "the random of the encrypted inner ClientHello, and none of its other entries fits either")
+            if self.psk_reason:
+                return self.psk_reason
             if have_log:
                 return f"no key log entry for client random {cr[:16]}... (TLS 1.3 traffic secrets)"
             return (f"{'DTLS' if self.dtls else 'TLS'} 1.3 session: a key log (--keylog, SSLKEYLOGFILE) is needed; "
-                    "an RSA key cannot decrypt it")
+                    "an RSA key cannot decrypt it" + (" (nor, since the server took a pre-shared key with no (EC)DHE, "
+                                                      "the PSK: --psk HEX)" if self._psk_ke() else ""))
         if kx in ("ECDHE", "DHE", "ECDH", "DH", "ECDHE_PSK", "DHE_PSK", "SRP"):
             if have_log:
                 return f"no key log entry for client random {cr[:16]}..."
@@ -843,6 +863,17 @@ class TLSConnection:
                 return f"no key log entry for client random {cr[:16]}... and no RSA key (--key) given"
             return "RSA key exchange: the server's RSA private key (--key) or a key log is needed"
         return f"no key given for {kx} key exchange"
+
+    def _psk_ke(self) -> bool:
+        """Did the server take a pre-shared key with no (EC)DHE (so that the PSK alone would decrypt)?"""
+        if not self.ctx.tls13 or self.dtls or len(self.transcript) < 2:
+            return False
+        for raw in self.transcript:
+            if raw[:1] == b"\x02":  # the ServerHello (not a HelloRetryRequest: that one is followed by another)
+                selected, with_dhe = hs.psk_choice(raw[4:])
+                if raw[6:38] != HRR_RANDOM:
+                    return selected is not None and not with_dhe
+        return False
 
     # ------------------------------------------------------------------ Encrypted Client Hello
     def _open_ech(self, raw: bytes, ts: float) -> None:
@@ -913,6 +944,8 @@ class TLSConnection:
         keylog = self.keys.keylog
         s_secret = keylog.get("SERVER_HANDSHAKE_TRAFFIC_SECRET", self.key_random)
         c_secret = keylog.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET", self.key_random)
+        if s_secret is None and c_secret is None and self.keys.psks and can_decrypt(suite):
+            c_secret, s_secret = self._tls13_psk_secrets(suite) or (None, None)
         if not can_decrypt(suite):
             self._set_status(NO_KEY, f"cipher suite {suite.name} is not supported for decryption")
             return
@@ -931,6 +964,52 @@ class TLSConnection:
             # random of a ClientHello the capture does not hold
             self.key_search = (self.offered_ech or not self.client_random) and len(keylog) > 0 and not self.ech_inner
             self._set_status(NO_KEY, self._no_key_reason())
+
+    def _tls13_psk_secrets(self, suite: Suite) -> tuple[bytes, bytes] | None:
+        """TLS 1.3 on a pre-shared key with no (EC)DHE (psk_ke, RFC 8446 4.2.9): the key schedule needs the PSK alone.
+        The PSK given (--psk) is the one whose binder (4.2.11.2) is the ClientHello's for the identity the server
+        took. Returns the (client, server) handshake traffic secrets, which the key log learns (so `dissector keys`
+        writes them); the application ones follow at the server Finished (`_tls13_psk_application_secrets`)."""
+        if self.dtls or self.ctx.draft or len(self.transcript) < 2 or not self.client_random:
+            return None
+        selected, with_dhe = hs.psk_choice(self.transcript[-1][4:])
+        if selected is None:
+            return None
+        if with_dhe:
+            self.psk_reason = PSK_WITH_DHE
+            return None
+        hello = self.transcript[-2]
+        offer = hs.psk_offer(hello[4:])
+        if offer is None or selected >= len(offer[1]):
+            return None
+        identities, binders, covered = offer
+        h = suite.prf_hash
+        binder_hash = schedule13.transcript_hash(h, b"".join(self.transcript[:-2]) + hello[:4 + covered])
+        for psk in self.keys.psks:
+            for resumption in (False, True):  # an external PSK's binder key, or a resumption PSK's
+                ks = schedule13.KeySchedule(h)
+                ks.extract_early(psk)
+                binder = schedule13.finished_verify_data(h, ks.binder_key(resumption), binder_hash)
+                if binder != binders[selected]:
+                    continue
+                ks.extract_handshake(None)  # psk_ke: no (EC)DHE, a string of zeros in its place
+                secrets = ks.handshake_traffic_secrets(schedule13.transcript_hash(h, b"".join(self.transcript)))
+                self.psk_schedule = ks
+                self.keys.keylog.learn("CLIENT_HANDSHAKE_TRAFFIC_SECRET", self.key_random, secrets[0])
+                self.keys.keylog.learn("SERVER_HANDSHAKE_TRAFFIC_SECRET", self.key_random, secrets[1])
+                return secrets
+        self.psk_reason = PSK_NO_MATCH.format(identities[selected].decode("utf-8", "replace"))
+        return None
+
+    def _tls13_psk_application_secrets(self) -> None:
+        """The application traffic and exporter secrets of a session keyed by its PSK, at the server Finished."""
+        ks, h = self.psk_schedule, self.hash13
+        ks.extract_master()
+        th = schedule13.transcript_hash(h, b"".join(self.transcript))
+        client, server = ks.application_traffic_secrets(th)
+        for label, secret in (("CLIENT_TRAFFIC_SECRET_0", client), ("SERVER_TRAFFIC_SECRET_0", server),
+                              ("EXPORTER_SECRET", ks.exporter_master_secret(th))):
+            self.keys.keylog.learn(label, self.key_random, secret)
 
     def _tls13_app_only_keys(self, suite: Suite, s_secret: bytes | None, c_secret: bytes | None) -> bool:
         """A side without its handshake secret but with its application one: the handshake stays encrypted,

@@ -698,6 +698,66 @@ def _ext_walk(h: Hello, body: bytes, pos: int, client: bool) -> None:
         raise MalformedInput("tls", "trailing_data", "in extensions block")
 
 
+def _extensions_at(body: bytes, client: bool, dtls: bool = False) -> int:
+    """Where a hello body's extensions block (its 2-byte length) starts."""
+    pos = 35 + body[34]
+    if not client:
+        return pos + 3  # cipher suite, compression method
+    if dtls:
+        pos += 1 + body[pos]  # the cookie
+    pos += 2 + ((body[pos] << 8) | body[pos + 1])
+    return pos + 1 + body[pos]
+
+
+def _extension(body: bytes, pos: int, wanted: int) -> tuple[int, int] | None:
+    """(start, end) of the data of extension `wanted` in the extensions block at `pos`, else None."""
+    end = min(len(body), pos + 2 + ((body[pos] << 8) | body[pos + 1]))
+    pos += 2
+    while pos + 4 <= end:
+        etype, elen = (body[pos] << 8) | body[pos + 1], (body[pos + 2] << 8) | body[pos + 3]
+        if etype == wanted:
+            return pos + 4, min(end, pos + 4 + elen)
+        pos += 4 + elen
+    return None
+
+
+def psk_offer(body: bytes, dtls: bool = False) -> tuple[list[bytes], list[bytes], int] | None:
+    """A ClientHello's pre_shared_key offer (RFC 8446 4.2.11): its identities, their binders, and the length of the
+    hello body the binders cover (up to the binders list); None when it offers no PSK or the extension is damaged."""
+    try:
+        found = _extension(body, _extensions_at(body, True, dtls), 41)
+        if found is None:
+            return None
+        pos, end = found
+        ids_end = pos + 2 + ((body[pos] << 8) | body[pos + 1])
+        identities, pos = [], pos + 2
+        while pos + 2 <= ids_end:
+            n = (body[pos] << 8) | body[pos + 1]
+            identities.append(bytes(body[pos + 2:pos + 2 + n]))
+            pos += 2 + n + 4  # (and its obfuscated_ticket_age)
+        truncated, binders = ids_end, []
+        pos = ids_end + 2
+        while pos < end:
+            n = body[pos]
+            binders.append(bytes(body[pos + 1:pos + 1 + n]))
+            pos += 1 + n
+    except IndexError:
+        return None
+    return (identities, binders, truncated) if identities and len(identities) == len(binders) else None
+
+
+def psk_choice(body: bytes) -> tuple[int | None, bool]:
+    """What a TLS 1.3 ServerHello says of PSKs: the selected identity's index (None: no PSK taken), and whether it
+    carries a key_share (psk_dhe_ke: an (EC)DHE exchange as well, which the PSK alone cannot undo)."""
+    try:
+        pos = _extensions_at(body, False)
+        found = _extension(body, pos, 41)
+        selected = (body[found[0]] << 8) | body[found[0] + 1] if found and found[1] - found[0] == 2 else None
+        return selected, _extension(body, pos, 51) is not None
+    except IndexError:
+        return None, False
+
+
 def client_hello_essentials(body: bytes, dtls: bool = False) -> Hello:
     h = Hello()
     try:

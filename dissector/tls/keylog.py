@@ -233,6 +233,12 @@ class KeyLog:
             self._entries = (key, [(random, secret) for (lab, random), secret in self._secrets.items() if lab == label])
         return self._entries[1]
 
+    def learn(self, label: str, client_random: bytes, secret: bytes) -> None:
+        """A secret the analysis derived itself (from a TLS 1.3 pre-shared key given with --psk): looked up like the
+        file's, and written by `dissector keys`."""
+        self._secrets[(label, bytes(client_random))] = bytes(secret)
+        self._randoms.add(bytes(client_random))
+
     def has(self, client_random: bytes) -> bool:
         return bytes(client_random) in self._randoms
 

@@ -50,7 +50,8 @@ SCENARIOS=(
   openssl-tls13-large openssl-tls12-bigcert openssl-tls13-ipv6 openssl-tls12-lossy openssl-tls13-vxlan
   gnutls-tls10 gnutls-tls12 gnutls-tls12-rsa gnutls-tls13 gnutls-tls13-hrr gnutls-tls12-resume
   gnutls-tls13-resume gnutls-tls13-keyupdate gnutls-tls13-0rtt gnutls-tls13-mtls
-  gnutls-tls12-psk gnutls-tls12-rehandshake gnutls-tls13-ipv6 gnutls-tls13-lossy gnutls-tls12-rawpk gnutls-tls13-rawpk
+  gnutls-tls12-psk gnutls-tls13-psk gnutls-openssl-tls13-psk openssl-tls13-psk-dhe
+  gnutls-tls12-rehandshake gnutls-tls13-ipv6 gnutls-tls13-lossy gnutls-tls12-rawpk gnutls-tls13-rawpk
   openssl-tls12-null openssl-tls12-camellia openssl-tls12-seed openssl-tls12-ccm openssl-tls12-dhe-ccm8
   openssl-tls13-ccm openssl-tls13-ccm8 openssl-tls12-dhe openssl-tls12-chacha20 openssl-tls13-aes128gcm
   gnutls-tls12-3des gnutls-tls10-dhe-3des gnutls-tls12-rc4 gnutls-tls11-rc4-md5 gnutls-tls12-null
@@ -620,6 +621,29 @@ gnutls-tls13-mtls() {
   begin gnutls-tls13-mtls
   server "${GSRV[@]}" --http --require-client-cert --verify-client-cert --x509cafile "$HERE/client.crt.pem"
   say 0 "$GET" 1 | gcli $S4 --priority $TLS13 --x509certfile "$HERE/client.crt.pem" --x509keyfile "$HERE/client.key.pem"
+  finish
+}
+
+gnutls-tls13-psk() {  # TLS 1.3 on an external PSK with no (EC)DHE (psk_ke): decryptable with NAME.psk alone
+  begin gnutls-tls13-psk
+  server "${GSRV[@]}" --http --pskpasswd "$WORK/psk.passwd" --priority 'NORMAL:+PSK'
+  say 0 "$GET" 1 | gcli $S4 --priority "$TLS13:-KX-ALL:+PSK" --pskusername $PSK_USER --pskkey $PSK_HEX
+  finish
+  echo "$PSK_HEX" > "$HERE/$NAME.psk"
+}
+
+gnutls-openssl-tls13-psk() {  # the same between gnutls-cli (psk_ke only) and s_server (-allow_no_dhe_kex)
+  begin gnutls-openssl-tls13-psk
+  server openssl s_server -accept $PORT -nocert -psk $PSK_HEX -psk_identity $PSK_USER -tls1_3 -allow_no_dhe_kex -www
+  say 0 "$GET" 1 | gcli $S4 --priority "$TLS13:-KX-ALL:+PSK" --pskusername $PSK_USER --pskkey $PSK_HEX
+  finish
+  echo "$PSK_HEX" > "$HERE/$NAME.psk"
+}
+
+openssl-tls13-psk-dhe() {  # TLS 1.3 on an external PSK with ECDHE (psk_dhe_ke, OpenSSL's choice): the PSK alone
+  begin openssl-tls13-psk-dhe  # cannot decrypt it (the key log can); no NAME.psk, gnutls-tls13-psk.psk is the same
+  server openssl s_server -accept $PORT -nocert -psk $PSK_HEX -psk_identity $PSK_USER -tls1_3 -www
+  ocli $S4 -psk $PSK_HEX -psk_identity $PSK_USER -tls1_3 -ign_eof < "$WORK/get.txt"
   finish
 }
 

@@ -1,0 +1,60 @@
+"""TLS 1.3 on an external pre-shared key (RFC 8446 2.2, 4.2.9, 4.2.11), real captures (samples/real,
+make_real_captures.sh): with no (EC)DHE (psk_ke) the PSK alone (--psk) decrypts the session, the PSK being the one
+whose binder the ClientHello carries; with (EC)DHE (psk_dhe_ke) it cannot, and the session says so.
+tests/test_real_peers.py compares the PSK-only plaintext with tshark's, decrypted with the client's key log."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import SAMPLES, analyze, plaintext
+
+REAL = SAMPLES / "real"
+PSK = (REAL / "gnutls-tls13-psk.psk").read_text().strip()  # (make_real_captures.sh: the same PSK for all three)
+PSK_KE = ["gnutls-tls13-psk", "gnutls-openssl-tls13-psk"]  # gnutls-cli against gnutls-serv, and against s_server
+
+
+@pytest.mark.parametrize("name", PSK_KE)
+def test_the_psk_alone_decrypts_a_psk_ke_session(name):
+    cap = REAL / f"{name}.pcap"
+    [s] = analyze([cap], psks=[PSK])
+    assert s["decryption"] == {"status": "decrypted", "detail": ""}  # both Finished verified
+    assert s["version"] == "TLS 1.3" and s["resumed"] is True  # (the server took a PSK)
+    assert [m["type"] for m in s["messages"] if m["type"] == "Finished"] == ["Finished", "Finished"]
+    with_psk = plaintext([cap], psks=[PSK])
+    with_log = plaintext([cap], keylogs=[REAL / f"{name}.keys"])
+    assert with_psk == with_log and with_psk[(0, "client")].startswith(b"GET / HTTP/1.0")
+
+
+@pytest.mark.parametrize("name", PSK_KE)
+def test_keys_turns_the_psk_into_the_key_log_the_client_wrote(name, tmp_path):
+    out = tmp_path / "k.keys"
+    proc = subprocess.run([sys.executable, "-m", "dissector", "keys", str(REAL / f"{name}.pcap"), "--psk", PSK,
+                           "-o", str(out)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    ours = {tuple(line.split()) for line in out.read_text().splitlines() if not line.startswith("#")}
+    theirs = {tuple(line.split()) for line in (REAL / f"{name}.keys").read_text().splitlines() if line.strip()}
+    labels = {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0",
+              "SERVER_TRAFFIC_SECRET_0"}
+    assert {t for t in ours if t[0] in labels} == {t for t in theirs if t[0] in labels} and len(ours) >= 4
+
+
+@pytest.mark.parametrize("name", PSK_KE)
+def test_a_wrong_psk_or_none_says_what_would_decrypt(name):
+    [wrong] = analyze([REAL / f"{name}.pcap"], psks=["00" * 32])
+    assert wrong["decryption"]["status"] == "no-key"
+    assert "fits the ClientHello's binder for the identity the server took ('dissector')" in wrong["decryption"]["detail"]
+    [none] = analyze([REAL / f"{name}.pcap"])
+    assert "the PSK: --psk HEX" in none["decryption"]["detail"]
+
+
+def test_a_psk_with_ecdhe_needs_the_key_log():
+    cap = REAL / "openssl-tls13-psk-dhe.pcap"
+    [s] = analyze([cap], psks=[PSK])
+    assert s["decryption"]["status"] == "no-key" and "(psk_dhe_ke)" in s["decryption"]["detail"]
+    [keyed] = analyze([cap], keylogs=[str(REAL / "openssl-tls13-psk-dhe.keys")], psks=[PSK])
+    assert keyed["decryption"] == {"status": "decrypted", "detail": ""}
+    [none] = analyze([cap])
+    assert "--psk" not in none["decryption"]["detail"]  # (the PSK would not help: no hint to give it)
