@@ -58,3 +58,9 @@ def test_a_psk_with_ecdhe_needs_the_key_log():
     assert keyed["decryption"] == {"status": "decrypted", "detail": ""}
     [none] = analyze([cap])
     assert "--psk" not in none["decryption"]["detail"]  # (the PSK would not help: no hint to give it)
+
+
+def test_secrets_derived_from_a_psk_are_not_a_key_log_the_user_gave():
+    psk_session, other = analyze([REAL / "gnutls-tls13-psk.pcap", REAL / "openssl-tls13.pcap"], psks=[PSK])
+    assert psk_session["decryption"]["status"] == "decrypted"
+    assert other["decryption"]["detail"].startswith("TLS 1.3 session: a key log (--keylog, SSLKEYLOGFILE) is needed")

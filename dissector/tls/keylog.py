@@ -66,6 +66,7 @@ class KeyLog:
         self._secrets: dict[tuple[str, bytes], bytes] = {}
         self._entries: tuple[tuple, list] = ((), [])  # entries() of the last label asked, and for which size
         self._randoms: set[bytes] = set()
+        self._learned = 0  # entries `learn` added
         self._rsa: dict[bytes, bytes] = {}
         self._session_ids: dict[bytes, bytes] = {}
         self._sources: list[_Source] = []
@@ -236,7 +237,10 @@ class KeyLog:
     def learn(self, label: str, client_random: bytes, secret: bytes) -> None:
         """A secret the analysis derived itself (from a TLS 1.3 pre-shared key given with --psk): looked up like the
         file's, and written by `dissector keys`."""
-        self._secrets[(label, bytes(client_random))] = bytes(secret)
+        key = (label, bytes(client_random))
+        if key not in self._secrets:
+            self._learned += 1  # (not counted as read: len() says what the files gave)
+        self._secrets[key] = bytes(secret)
         self._randoms.add(bytes(client_random))
 
     def has(self, client_random: bytes) -> bool:
@@ -247,7 +251,7 @@ class KeyLog:
         return sorted(label for (label, random) in self._secrets if random == cr)
 
     def __len__(self) -> int:
-        return len(self._secrets) + len(self._rsa) + len(self._session_ids)
+        return len(self._secrets) - self._learned + len(self._rsa) + len(self._session_ids)
 
     def __bool__(self) -> bool:
         return True  # an empty key log is still a key log (do not let `if keylog:` hide it)
