@@ -37,13 +37,16 @@ def build_keystore(keylogs: list[str] | None = None, key_specs: list[str] | None
             server = (_normalise_ip(host), port)
         store.rsa_keys.append(RSAKey(key, ks.path, server))
     for text in psks or []:
+        identity, _, hex_text = text.rpartition("=")  # [IDENTITY=]HEX
         try:
-            psk = bytes.fromhex(text.strip().removeprefix("0x"))
+            psk = bytes.fromhex(hex_text.strip().removeprefix("0x"))
         except ValueError:
-            raise KeyMaterialError(f"--psk {text!r} is not hex") from None
+            raise KeyMaterialError(f"--psk {text!r} is not [IDENTITY=]HEX") from None
         if not psk:
             raise KeyMaterialError("--psk is empty")
         store.psks.append(psk)
+        if identity:
+            store.psk_identities[identity] = psk
     return store
 
 

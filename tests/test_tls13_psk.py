@@ -64,3 +64,26 @@ def test_secrets_derived_from_a_psk_are_not_a_key_log_the_user_gave():
     psk_session, other = analyze([REAL / "gnutls-tls13-psk.pcap", REAL / "openssl-tls13.pcap"], psks=[PSK])
     assert psk_session["decryption"]["status"] == "decrypted"
     assert other["decryption"]["detail"].startswith("TLS 1.3 session: a key log (--keylog, SSLKEYLOGFILE) is needed")
+
+
+def test_psks_named_by_identity_pick_their_sessions():
+    other = "11" * 32
+    # TLS 1.2 PSK suites: the ClientKeyExchange's identity picks the PSK given for it
+    tls12 = REAL / "gnutls-tls12-psk.pcap"
+    [s] = analyze([tls12], psks=[f"someone-else={other}", f"dissector={PSK}"])
+    assert s["decryption"] == {"status": "decrypted", "detail": ""}
+    [s] = analyze([tls12], psks=[f"someone-else={other}"])
+    assert s["decryption"]["status"] == "no-key" and "--psk dissector=HEX" in s["decryption"]["detail"]
+    [s] = analyze([tls12], psks=[other, PSK])  # unnamed: the first does not open the first record, the second does
+    assert s["decryption"] == {"status": "decrypted", "detail": ""}
+    [s] = analyze([tls12], psks=[other, "22" * 32])
+    assert s["decryption"]["status"] == "failed"
+    # TLS 1.3: the binder finds the PSK among all given, named or not
+    [s] = analyze([REAL / "gnutls-tls13-psk.pcap"], psks=[other, f"someone-else={other}", f"x={PSK}"])
+    assert s["decryption"] == {"status": "decrypted", "detail": ""}
+
+
+def test_a_psk_that_is_not_hex_is_a_one_line_error():
+    proc = subprocess.run([sys.executable, "-m", "dissector", "analyze", str(REAL / "gnutls-tls12-psk.pcap"),
+                           "--psk", "dissector=xyz"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and proc.stderr.strip().count("\n") == 0 and "[IDENTITY=]HEX" in proc.stderr

@@ -23,7 +23,9 @@ def add_key_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key", action="append", metavar="[IP:PORT=]FILE[:PASSWORD]",
                    help="server RSA private key (PEM, DER, PKCS#8, PKCS#12), a server's ECH key (ECHConfig PEM) or "
                         "an OpenVPN static key (tls-crypt, tls-auth); repeatable")
-    p.add_argument("--psk", action="append", metavar="HEX", help="TLS 1.2 pre-shared key in hex; repeatable")
+    p.add_argument("--psk", action="append", metavar="[IDENTITY=]HEX",
+                   help="a pre-shared key in hex (TLS 1.2 PSK suites; TLS 1.3 without (EC)DHE), optionally for one "
+                        "PSK identity; repeatable")
 
 
 def add_parser(sub) -> None:

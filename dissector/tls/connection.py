@@ -139,6 +139,7 @@ class TLSConnection:
         # the server Finished), or why the PSK could not serve
         self.psk_schedule: schedule13.KeySchedule | None = None
         self.psk_reason = ""
+        self.psk_others: list[bytes] = []  # TLS 1.2: PSKs given for no identity, to try if the first does not fit
         self.client_done = False  # TLS 1.3: the client's Finished (or its first application record) went by
         self.handshake_messages = 0  # TLS 1.3: transcript entries up to the client's Finished (post-handshake auth)
         self.post_auths = 0  # TLS 1.3 post-handshake authentications (client Finished after the handshake)
@@ -295,6 +296,10 @@ class TLSConnection:
                 return result
             except DecryptError as exc:
                 err = str(exc)
+                if self.psk_others and side.seq == 0 and not side.decrypted_records:
+                    result = self._try_other_psks(direction, ctype, version, body)
+                    if result is not None:
+                        return result
                 if side.lost_records:
                     result = self._resync_after_gap(direction, side, ctype, version, body, ts)
                     if result is not None:
@@ -776,19 +781,58 @@ class TLSConnection:
                 pms, why = self._rsa_premaster()
                 if pms is None:
                     return None, why
+        psk = self.keys.psk_for(self.psk_identity) if kx in ("PSK", "RSA_PSK") else None
+        if kx == "PSK" and psk is not None and self.psk_identity not in self.keys.psk_identities:
+            # several PSKs given for no identity: the first is taken, the others tried if it does not decrypt
+            self.psk_others = [other for other in self.keys.psks if other is not psk
+                               and other not in self.keys.psk_identities.values()]
         if pms is not None and kx == "RSA_PSK":
-            psk = self.keys.psks[0] if self.keys.psks else None
             if psk is None:
-                return None, "RSA_PSK key exchange: a PSK (--psk) is needed besides the RSA key"
+                return None, "RSA_PSK key exchange: a PSK (--psk) is needed besides the RSA key" + self._psk_named()
             pms = prf.psk_premaster(psk, pms)
+        if pms is None and kx == "PSK" and psk is not None:
+            pms = prf.psk_premaster(psk)
         if pms is None and kx == "PSK" and self.keys.psks:
-            pms = prf.psk_premaster(self.keys.psks[0])
+            return None, "PSK key exchange: none of the pre-shared keys given is for this session" + self._psk_named()
         if pms is None:
             return None, self._no_key_reason()
+        return self._master_from(pms), ""
+
+    def _master_from(self, pms: bytes) -> bytes:
+        suite, version = self.suite, self.version
+        assert suite is not None and version is not None
         session_hash = None
         if self.ems:  # RFC 7627 4: the handshake messages up to and including the ClientKeyExchange
             session_hash = prf.session_hash(version, suite.prf_hash, b"".join(self.transcript[:self.ems_upto]))
-        return prf.master_secret(version, suite.prf_hash, pms, cr, self.server_random, session_hash), ""
+        return prf.master_secret(version, suite.prf_hash, pms, self.client_random, self.server_random, session_hash)
+
+    def _try_other_psks(self, direction: str, ctype: int, version: int, body: bytes) -> tuple[int, bytes] | None:
+        """The first encrypted record of a TLS 1.2 PSK session did not open with the first PSK given: try the others
+        given for no identity. The one that opens it keys both sides."""
+        others, self.psk_others = self.psk_others, []
+        for psk in others:
+            master = self._master_from(prf.psk_premaster(psk))
+            try:
+                cprot, sprot = self._tls12_protections(master, self.client_random)
+                result = (cprot if direction == CLIENT else sprot).decrypt(0, ctype, version, body)
+            except (DecryptError, ValueError):
+                continue
+            self.master = master
+            for name, prot in ((CLIENT, cprot), (SERVER, sprot)):
+                side = self.sides[name]
+                if side.protection is not None or name == direction:
+                    side.protection, side.seq = prot, 1 if name == direction else side.seq
+                else:
+                    side.pending = prot
+            self.sides[direction].decrypted_records += 1
+            self.keys.remember(self.client_random, master, session_id=self.session_id, ticket=self._pending_ticket)
+            return result
+        return None
+
+    def _psk_named(self) -> str:
+        """What a TLS 1.2 PSK session's identity is, for a reason that asks for its PSK."""
+        who = self.psk_identity
+        return f" (its identity is {who!r}: --psk {who}=HEX)" if who else ""
 
     def _rsa_premaster(self) -> tuple[bytes | None, str]:
         if not self.keys.rsa_keys:

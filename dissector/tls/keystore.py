@@ -24,6 +24,7 @@ class KeyStore:
     keylog: KeyLog = field(default_factory=KeyLog)
     rsa_keys: list[RSAKey] = field(default_factory=list)
     psks: list[bytes] = field(default_factory=list)
+    psk_identities: dict[str, bytes] = field(default_factory=dict)  # --psk IDENTITY=HEX: the PSK of an identity
     ech_keys: list[Any] = field(default_factory=list)  # ech.ECHKey: servers' ECH keys (ECHConfig PEM files)
     openvpn_keys: list[bytes] = field(default_factory=list)  # OpenVPN static keys (tls-crypt, tls-auth): 256 bytes
     by_session_id: dict[bytes, bytes] = field(default_factory=dict)  # TLS <= 1.2 session ID -> master secret
@@ -48,6 +49,14 @@ class KeyStore:
             self.by_session_id[session_id] = master
         if ticket and len(self.by_ticket) < self.max_cached:
             self.by_ticket[ticket] = master
+
+    def psk_for(self, identity: str | None) -> bytes | None:
+        """The PSK for a TLS 1.2 session's identity (its ClientKeyExchange's): the one given for that identity, else
+        the first given without one, else None (the PSKs given all belong to other identities, or there are none)."""
+        if identity is not None and identity in self.psk_identities:
+            return self.psk_identities[identity]
+        named = set(map(id, self.psk_identities.values()))
+        return next((psk for psk in self.psks if id(psk) not in named), None)
 
     def add_secrets_block(self, secret_type: int, data: bytes) -> None:
         """A pcapng Decryption Secrets Block: TLS key logs are used, other kinds ignored."""
