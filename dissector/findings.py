@@ -41,7 +41,7 @@ FINDING_IDS = {
     "weak_cipher": "DES, RC2 or IDEA",
     "triple_des_cipher": "3DES (64-bit blocks: Sweet32)",
     "cbc_sha1_suite": "CBC with an HMAC-SHA1/MD5 MAC (low)",
-    "no_forward_secrecy": "RSA, static DH/ECDH or plain PSK key exchange",
+    "no_forward_secrecy": "RSA, static DH/ECDH or plain PSK key exchange, TLS 1.3 psk_ke",
     "weak_dh_group": "a finite-field DH group under 2048 bits",
     "tls_compression": "TLS compression (CRIME)",
     "heartbeat_extension": "the server accepted the heartbeat extension",
@@ -327,6 +327,9 @@ def _protocol(doc: dict, notes: HandshakeNotes | None, out: _Out) -> None:
     if facts is None:
         return
     compression, ext_types = facts
+    if version.startswith(("TLS 1.3", "DTLS 1.3")) and 41 in ext_types and 51 not in ext_types:
+        out.add("medium", "no_forward_secrecy", "TLS 1.3 on a pre-shared key with no (EC)DHE (psk_ke): whoever gets "
+                                                "the PSK can decrypt this session and every other made with it")
     if compression:
         out.add("medium", "tls_compression", f"TLS compression is on (method {compression}): secrets in the "
                                              "records can be recovered from their sizes (CRIME)")

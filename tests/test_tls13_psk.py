@@ -22,6 +22,8 @@ def test_the_psk_alone_decrypts_a_psk_ke_session(name):
     [s] = analyze([cap], psks=[PSK])
     assert s["decryption"] == {"status": "decrypted", "detail": ""}  # both Finished verified
     assert s["version"] == "TLS 1.3" and s["resumed"] is True  # (the server took a PSK)
+    [fs] = [f for f in s["findings"] if f["id"] == "no_forward_secrecy"]
+    assert fs["severity"] == "medium" and "(psk_ke)" in fs["detail"]
     assert [m["type"] for m in s["messages"] if m["type"] == "Finished"] == ["Finished", "Finished"]
     with_psk = plaintext([cap], psks=[PSK])
     with_log = plaintext([cap], keylogs=[REAL / f"{name}.keys"])
@@ -58,6 +60,7 @@ def test_a_psk_with_ecdhe_needs_the_key_log():
     assert keyed["decryption"] == {"status": "decrypted", "detail": ""}
     [none] = analyze([cap])
     assert "--psk" not in none["decryption"]["detail"]  # (the PSK would not help: no hint to give it)
+    assert "no_forward_secrecy" not in [f["id"] for f in none["findings"]]  # (ECDHE: forward secret)
 
 
 def test_secrets_derived_from_a_psk_are_not_a_key_log_the_user_gave():
