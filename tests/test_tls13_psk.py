@@ -90,3 +90,16 @@ def test_a_psk_that_is_not_hex_is_a_one_line_error():
     proc = subprocess.run([sys.executable, "-m", "dissector", "analyze", str(REAL / "gnutls-tls12-psk.pcap"),
                            "--psk", "dissector=xyz"], capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and proc.stderr.strip().count("\n") == 0 and "[IDENTITY=]HEX" in proc.stderr
+
+
+def test_explain_tells_an_external_psk_from_a_resumption():
+    from dissector.output.explain import explain_session
+
+    [psk_ke] = analyze([REAL / "gnutls-tls13-psk.pcap"], psks=[PSK])
+    text = explain_session(psk_ke)
+    assert "it also brought a pre-shared key (identity 'dissector')" in text
+    assert "It took the pre-shared key (identity 'dissector'), so no certificate was needed, and no (EC)DHE" in text
+    [dhe] = analyze([REAL / "openssl-tls13-psk-dhe.pcap"])
+    assert "It took the pre-shared key (identity 'dissector'), so no certificate was needed." in explain_session(dhe)
+    resumed = analyze([REAL / "openssl-tls13-resume.pcap"])[-1]
+    assert "It resumed an earlier session" in explain_session(resumed) and "pre-shared key" not in explain_session(resumed)

@@ -115,7 +115,10 @@ def _client_hello(doc: dict, msgs: list[dict]) -> str:
     if alpn and alpn.get("protocols"):
         text += f", application protocols {_names(alpn['protocols'])}"
     extras = []
-    if _ext(ch, "pre_shared_key"):
+    external = _external_psk(ch)
+    if external is not None:
+        extras.append(f"a pre-shared key (identity {external!r})")
+    elif _ext(ch, "pre_shared_key"):
         extras.append("a ticket to resume an earlier session")
     elif ch.get("session_id") and not sv:
         extras.append("a session ID to resume")
@@ -126,6 +129,20 @@ def _client_hello(doc: dict, msgs: list[dict]) -> str:
     if extras:
         text += "; it also brought " + " and ".join(extras)
     return text + "."
+
+
+def _external_psk(ch: dict) -> str | None:
+    """The identity of a TLS 1.3 ClientHello's first PSK when it is an external one (a key agreed out of band), not
+    a resumption ticket: its obfuscated_ticket_age is 0 (RFC 8446 4.2.11) and it reads as text."""
+    psk = _ext(ch, "pre_shared_key")
+    ids = psk.get("identities") if psk else None
+    if not ids or ids[0].get("obfuscated_ticket_age"):
+        return None
+    try:
+        name = bytes.fromhex(ids[0].get("identity", "")).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return name if name.isprintable() and name else None
 
 
 def _server_hello(doc: dict, msgs: list[dict]) -> str:
@@ -151,7 +168,12 @@ def _server_hello(doc: dict, msgs: list[dict]) -> str:
     if doc.get("alpn"):
         text += f", and {doc['alpn']} as the application protocol"
     text += "."
-    if doc.get("resumed"):
+    ch = next((m for m in msgs if m["type"] == "ClientHello"), None)
+    external = _external_psk(ch) if ch else None
+    if doc.get("resumed") and external is not None:
+        text += (f" It took the pre-shared key (identity {external!r}), so no certificate was needed"
+                 + ("" if ks else ", and no (EC)DHE either: the PSK alone keys the session") + ".")
+    elif doc.get("resumed"):
         text += " It resumed an earlier session, so no certificate was needed."
     ech = doc.get("ech")
     if ech:
