@@ -41,7 +41,7 @@ def build_keystore(keylogs: list[str] | None = None, key_specs: list[str] | None
         try:
             psk = bytes.fromhex(hex_text.strip().removeprefix("0x"))
         except ValueError:
-            raise KeyMaterialError(f"--psk {text!r} is not [IDENTITY=]HEX") from None
+            raise KeyMaterialError(f"--psk {text!r} is not hex ([IDENTITY=]HEX)") from None
         if not psk:
             raise KeyMaterialError("--psk is empty")
         store.psks.append(psk)
