@@ -893,7 +893,7 @@ class TLSConnection:
                 return f"no key log entry for client random {cr[:16]}... (TLS 1.3 traffic secrets)"
             return (f"{'DTLS' if self.dtls else 'TLS'} 1.3 session: a key log (--keylog, SSLKEYLOGFILE) is needed; "
                     "an RSA key cannot decrypt it" + (" (nor, since the server took a pre-shared key with no (EC)DHE, "
-                                                      "the PSK: --psk HEX)" if self._psk_ke() else ""))
+                                                      "the PSK: --psk HEX)" if self.resumed and self._psk_ke() else ""))
         if kx in ("ECDHE", "DHE", "ECDH", "DH", "ECDHE_PSK", "DHE_PSK", "SRP"):
             if have_log:
                 return f"no key log entry for client random {cr[:16]}..."
