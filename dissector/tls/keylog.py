@@ -39,6 +39,7 @@ TLS13_LABELS = frozenset((
 ECH_LABELS = frozenset(("ECH_SECRET", "ECH_CONFIG"))
 RANDOM_LABELS = frozenset((CLIENT_RANDOM, PMS_CLIENT_RANDOM)) | TLS13_LABELS | ECH_LABELS
 LABELS = RANDOM_LABELS | {RSA}
+_QUIC_ALIASES = {"QUIC_" + label: label for label in TLS13_LABELS}  # the drafts-era QUIC stacks' labels
 
 
 def _hex(text: str) -> bytes | None:
@@ -150,8 +151,7 @@ class KeyLog:
                 continue
             fields = line.split()
             label = fields[0]
-            if label[:5] == "QUIC_" and label[5:] in TLS13_LABELS:
-                label = label[5:]
+            label = _QUIC_ALIASES.get(label, label)
             if label in RANDOM_LABELS:
                 if len(fields) != 3:
                     errors.append((source, line_no, f"{label} line needs 3 fields, found {len(fields)}"))
