@@ -57,7 +57,16 @@ NO_HELLO = ("the ClientHello is not in the capture: its client random ({}...) wa
 PSK_WITH_DHE = ("the server took a pre-shared key together with an (EC)DHE exchange (psk_dhe_ke): the PSK (--psk) "
                 "alone cannot decrypt it, a key log (--keylog) is needed")
 PSK_NO_MATCH = ("none of the pre-shared keys given (--psk) fits the ClientHello's binder for the identity the server "
-                "took ({!r}): the PSK is another one")
+                "took ({}): the PSK is another one")
+
+
+def _identity_text(identity: bytes) -> str:
+    """A PSK identity for people: quoted when it reads as text, else its size (a resumption ticket)."""
+    try:
+        text = identity.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    return repr(text) if text.isprintable() and 0 < len(text) <= 64 else f"a {len(identity)}-byte ticket"
 MAX_EARLY_HELD = 1 << 20  # bytes of 0-RTT data held until the handshake says whether the server took it
 MAX_APP_ONLY_TRIALS = 16  # more encrypted records than a TLS 1.3 handshake has: the secret does not fit
 
@@ -818,13 +827,15 @@ class TLSConnection:
             except (DecryptError, ValueError):
                 continue
             self.master = master
-            for name, prot in ((CLIENT, cprot), (SERVER, sprot)):
-                side = self.sides[name]
-                if side.protection is not None or name == direction:
-                    side.protection, side.seq = prot, 1 if name == direction else side.seq
-                else:
-                    side.pending = prot
-            self.sides[direction].decrypted_records += 1
+            mine, theirs = (cprot, sprot) if direction == CLIENT else (sprot, cprot)
+            side = self.sides[direction]
+            side.protection, side.seq = mine, 1
+            side.decrypted_records += 1
+            other = self.sides[SERVER if direction == CLIENT else CLIENT]
+            if other.protection is not None:  # past its ChangeCipherSpec already (none of its records opened yet)
+                other.protection = theirs
+            else:
+                other.pending = theirs
             self.keys.remember(self.client_random, master, session_id=self.session_id, ticket=self._pending_ticket)
             return result
         return None
@@ -913,10 +924,9 @@ class TLSConnection:
         if not self.ctx.tls13 or self.dtls or len(self.transcript) < 2:
             return False
         for raw in self.transcript:
-            if raw[:1] == b"\x02":  # the ServerHello (not a HelloRetryRequest: that one is followed by another)
+            if raw[:1] == b"\x02" and raw[6:38] != HRR_RANDOM:  # the ServerHello (a HelloRetryRequest is not it)
                 selected, with_dhe = hs.psk_choice(raw[4:])
-                if raw[6:38] != HRR_RANDOM:
-                    return selected is not None and not with_dhe
+                return selected is not None and not with_dhe
         return False
 
     # ------------------------------------------------------------------ Encrypted Client Hello
@@ -1042,7 +1052,7 @@ class TLSConnection:
                 self.keys.keylog.learn("CLIENT_HANDSHAKE_TRAFFIC_SECRET", self.key_random, secrets[0])
                 self.keys.keylog.learn("SERVER_HANDSHAKE_TRAFFIC_SECRET", self.key_random, secrets[1])
                 return secrets
-        self.psk_reason = PSK_NO_MATCH.format(identities[selected].decode("utf-8", "replace"))
+        self.psk_reason = PSK_NO_MATCH.format(_identity_text(identities[selected]))
         return None
 
     def _tls13_psk_application_secrets(self) -> None:
