@@ -112,9 +112,9 @@ class HandshakeNotes:
         self.ssl2_hello = False
         self.gap = False  # bytes of the connection went missing from the capture (a TCP gap)
         self.certificate_status: bytes | None = None  # the server's first CertificateStatus body (OCSP stapling)
-        # heartbeats (RFC 6520): the last request (its sender, record length, payload carried or -1 if encrypted),
-        # the bytes of heartbeat records the other side sent since, and what gave Heartbleed away (see _heartbeat)
-        self.heartbeat_request: tuple[str, int, int] | None = None
+        # heartbeats (RFC 6520): the last request (its sender, record length, whether it was encrypted), the bytes
+        # of heartbeat records the other side sent since, and what gave Heartbleed away (see _heartbeat)
+        self.heartbeat_request: tuple[str, int, bool] | None = None
         self.heartbeat_answer = 0
         self.heartbleed_probe: tuple[str, int, int] | None = None  # (sender, payload claimed, payload carried)
         self.heartbleed_leak: tuple[str, int, int, bool] | None = None  # (requester, answer, request, encrypted)
@@ -174,7 +174,7 @@ class HandshakeNotes:
         request = self.heartbeat_request
         if kind == "heartbeat_request" or (kind is None and (request is None or request[0] == ev.direction)):
             self.judge_heartbeats()
-            self.heartbeat_request = (ev.direction, ev.length, ev.length - 3 if kind else -1)
+            self.heartbeat_request = (ev.direction, ev.length, kind is None)
             self.heartbeat_answer = 0
             if info.get("payload_length_exceeds_record") and self.heartbleed_probe is None:
                 self.heartbleed_probe = (ev.direction, info.get("payload_length", 0), max(0, ev.length - 3))
@@ -185,7 +185,7 @@ class HandshakeNotes:
         """Whether the answer to the last heartbeat request leaked (called at each request and at the end)."""
         request = self.heartbeat_request
         if request is not None and self.heartbleed_leak is None and self.heartbeat_answer > request[1] + LEAK_MARGIN:
-            self.heartbleed_leak = (request[0], self.heartbeat_answer, request[1], request[2] < 0)
+            self.heartbleed_leak = (request[0], self.heartbeat_answer, request[1], request[2])
 
     @property
     def renegotiations(self) -> int:
