@@ -12,11 +12,24 @@ import zlib
 from dataclasses import dataclass, field
 
 from dissector.errors import MalformedInput
-from dissector.events import CLIENT, SERVER, Anomaly, AppData, Event, Flow, FlowEnd, SessionStart, TCPEvent, TCPGap
+from dissector.events import (
+    CLIENT,
+    SERVER,
+    Anomaly,
+    AppData,
+    Event,
+    Flow,
+    FlowEnd,
+    SessionStart,
+    TCPEvent,
+    TCPGap,
+    TransportInfo,
+)
 from dissector.net.decode import (
     ACK,
     EAP_FRAME,
     FIN,
+    LINKTYPE_PKTAP,
     QUIC_DATAGRAM,
     RST,
     SNAPPED,
@@ -25,6 +38,7 @@ from dissector.net.decode import (
     UDP_DATAGRAM,
     Defragmenter,
     decode_tcp,
+    pktap_process,
 )
 from dissector.net.tcp import TCPDirection
 from dissector.tls.connection import TLSConnection
@@ -83,7 +97,7 @@ class FlowState:
 
     __slots__ = ("flow", "dirs", "tls", "probe", "ignored", "last_ts", "fin", "rst", "syn_seen", "client_addr",
                  "established", "keys", "foreign", "cleartext", "starttls", "upgrade", "snapped", "held",
-                 "client_said", "tunnel", "inner", "pickup")
+                 "client_said", "tunnel", "inner", "pickup", "process")
 
     def __init__(self, flow: Flow, client_addr: tuple) -> None:
         self.flow = flow
@@ -108,6 +122,7 @@ class FlowState:
         self.tunnel: TunnelWatch | None = None  # a decrypted TLS session watched for a CONNECT tunnel (tunnel.py)
         self.pickup = False  # a direction holds its first segments (TCPDirection.held: picked up mid-stream)
         self.inner: TLSConnection | None = None  # the TLS session inside that tunnel
+        self.process: dict | None = None  # the local process of a macOS PKTAP capture (decode.pktap_process)
 
 
 class DatagramFlowState:
@@ -115,7 +130,7 @@ class DatagramFlowState:
     (datagrams need no reassembly)."""
 
     __slots__ = ("flow", "dirs", "tls", "ignored", "last_ts", "keys", "foreign", "client_addr", "encrypted", "openvpn",
-                 "key_ids")
+                 "key_ids", "process")
     starttls = 0  # (what _end asks of a TCP flow)
     held = None
     inner = None
@@ -132,6 +147,7 @@ class DatagramFlowState:
         self.encrypted = False  # a record of epoch 1 or later went by: a new epoch-0 ClientHello is a new association
         self.openvpn: tuple[str, int] | None = None  # OpenVPN: how its control channel is protected (openvpn.py)
         self.key_ids = (0, -1)  # OpenVPN: the key id of the TLS session followed, and the one before it
+        self.process: dict | None = None
 
 
 class Pipeline:
@@ -185,6 +201,8 @@ class Pipeline:
                 self._eap(ts, version, src, sport, dst, dport, payload, out)
             else:
                 self._datagram(ts, version, key, payload, out)
+            if linktype == LINKTYPE_PKTAP:
+                self._pktap(self.flows.get(key), frame)
             if flags & SNAPPED:
                 self._snapped_datagram(key)
             if ts - self.last_sweep > 30.0:
@@ -204,6 +222,8 @@ class Pipeline:
                     return out  # a late ACK/FIN/RST of a connection that is over: not a new flow
             state = self._new_flow(ts, version, key, flags, out)
         state.last_ts = ts
+        if linktype == LINKTYPE_PKTAP:
+            self._pktap(state, frame)
         if state.foreign:
             if flags & (SYN | FIN | RST) or not state.established:  # else nothing to follow
                 self._foreign_segment(state, src, sport, flags, payload, ts)
@@ -219,6 +239,12 @@ class Pipeline:
         if ts - self.last_sweep > 30.0:  # on every packet of every shard, so evictions (and ids) agree
             self._sweep(ts, out)
         return out
+
+    @staticmethod
+    def _pktap(state: FlowState | DatagramFlowState | None, frame) -> None:
+        """macOS PKTAP: the local process a flow's packets name, from the first packet that names one."""
+        if state is not None and state.process is None:
+            state.process = pktap_process(frame)
 
     def _snapped(self, state: FlowState, ts: float, out: list) -> None:
         """A segment cut short by the capture: the end of its payload is missing (`_segment` makes it a gap)."""
@@ -722,6 +748,8 @@ class Pipeline:
             state.tls.close(ts)
         elif state.starttls and not state.foreign:  # watched to its end, and no TLS came
             self.stats.non_tls_flows += 1
+        if state.process:  # (for a session's document: other flows' are dropped)
+            out.append(TransportInfo(ts, state.flow, "process", state.process))
         out.append(FlowEnd(ts, state.flow, reason))
         if state.inner is not None:  # the session inside its CONNECT tunnel ends with it
             state.inner.out = out

@@ -180,3 +180,38 @@ def test_the_real_nflog_capture_decrypts_as_tshark_decrypts_it():
     data = plaintext([NFLOG[0]], keylogs=[NFLOG[1]])
     for i, s in enumerate(sessions):
         assert tshark_follow(NFLOG[0], i, s["client"], NFLOG[1]) == (data[(i, "client")], data[(i, "server")])
+
+
+def _pktap_named(eth: bytes, pid: int, name: bytes, epid: int, ename: bytes) -> bytes:
+    head = struct.pack("<III24sIIII i17s3xIHHi17s3x", 108, 1, 1, b"en0", 0, 2, 0, 0, pid, name, 0, 6, 0, epid, ename)
+    return head + eth
+
+
+def test_a_pktap_capture_names_each_sessions_process(tmp_path):
+    # macOS PKTAP headers name the process of each packet (and the app a daemon acts for): the session says it,
+    # as tshark reads it (pktap.pid, pktap.cmdname, pktap.epid, pktap.ecmdname)
+    from dissector.output.explain import explain_session
+
+    _reframe("v4", 258, tmp_path / "p.pcap")
+    [s] = analyze([tmp_path / "p.pcap"], keylogs=[str(CAPTURES["v4"][1])])
+    assert s["process"] == {"pid": 4242, "name": "curl"}
+    assert "The capture names the local process: curl (pid 4242) (macOS PKTAP)." in explain_session(s)
+    with open_capture(str(CAPTURES["v4"][0])) as cap:
+        rows = [(ts, bytes(f)) for ts, _, f in cap]
+    with open(tmp_path / "d.pcap", "wb") as out:
+        w = PcapWriter(out, 258)
+        for i, (ts, eth) in enumerate(rows):  # the first packets name no process (pid -1): a later one does
+            named = i >= 2
+            w.write(ts, _pktap_named(eth, 99 if named else -1, b"nsurlsessiond" if named else b"",
+                                     501 if named else -1, b"Safari" if named else b""))
+    [s] = analyze([tmp_path / "d.pcap"], keylogs=[str(CAPTURES["v4"][1])])
+    assert s["process"] == {"pid": 99, "name": "nsurlsessiond", "effective_pid": 501, "effective_name": "Safari"}
+    assert s["decryption"]["status"] == "decrypted"
+
+
+@needs_tshark
+def test_tshark_reads_the_same_process_from_pktap(tmp_path):
+    _reframe("v4", 258, tmp_path / "p.pcap")
+    out = subprocess.run(["tshark", "-r", str(tmp_path / "p.pcap"), "-T", "fields", "-e", "pktap.pid", "-e",
+                          "pktap.cmdname"], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert set(out.splitlines()) == {"4242\tcurl"}

@@ -89,6 +89,7 @@ IPV6_FRAGMENT = 44
 _U16 = struct.Struct("!H")
 _UDP = struct.Struct("!HHH")  # source port, destination port, length
 _U32_LE = struct.Struct("<I")
+_I32_LE = struct.Struct("<i")
 _U32_BE = struct.Struct("!I")
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")  # ver/ihl, tos, total len, id, flags/frag, ttl, proto, csum, src, dst
 _IPV6 = struct.Struct("!IHBB16s16s")  # ver/class/flow, payload len, next header, hop limit, src, dst
@@ -411,6 +412,22 @@ def unwrap(linktype: int, frame: memoryview) -> tuple[int, memoryview] | None:
     else:  # AVS: version, then the header length, big-endian
         hlen = _U32_BE.unpack_from(frame, 4)[0]
     return (LINKTYPE_IEEE802_11, frame[hlen:]) if 8 <= hlen <= n else None
+
+
+def pktap_process(frame) -> dict | None:
+    """The process a macOS PKTAP record names (pth_pid and pth_comm, and the effective process, pth_epid and
+    pth_ecomm, when it differs: the app a daemon sends for), or None when it names none (pid 0 or -1)."""
+    if len(frame) < 105 or _U32_LE.unpack_from(frame, 0)[0] < 105:
+        return None
+    pid, epid = _I32_LE.unpack_from(frame, 52)[0], _I32_LE.unpack_from(frame, 84)[0]
+    name = bytes(frame[56:73]).split(b"\0", 1)[0].decode("utf-8", "replace")
+    if pid <= 0 or not name:
+        return None
+    process: dict = {"pid": pid, "name": name}
+    ename = bytes(frame[88:105]).split(b"\0", 1)[0].decode("utf-8", "replace")
+    if epid > 0 and epid != pid and ename:
+        process["effective_pid"], process["effective_name"] = epid, ename
+    return process
 
 
 def _decapsulate(proto: int, body: memoryview) -> tuple[int, memoryview] | None:

@@ -13,6 +13,7 @@ from dissector.output.formats import (
     eap_line,
     ocsp_text,
     openvpn_line,
+    process_text,
     request_line,
     summary_line,
     transport_name,
@@ -39,7 +40,9 @@ def explain_session(doc: dict) -> str:
     head = f"Session {doc['id']}: {doc['client']} -> {doc['server']}{transport_name(doc)}"
     msgs = doc.get("messages") or []
     durations = tlm.timelines([doc])[0]["durations"]
-    parts = [_connection(doc, durations), _client_hello(doc, msgs), _server_hello(doc, msgs),
+    process = doc.get("process")
+    parts = [f"The capture names the local process: {process_text(process)} (macOS PKTAP)." if process else "",
+             _connection(doc, durations), _client_hello(doc, msgs), _server_hello(doc, msgs),
              _identity(doc, msgs), _keys(doc, durations), _data(doc, durations), _end(doc)]
     findings = doc.get("findings") or []
     if findings:

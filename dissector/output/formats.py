@@ -103,6 +103,14 @@ def message_detail(m: dict) -> str:
     return ", ".join(p for p in parts if p)
 
 
+def process_text(p: dict) -> str:
+    """The local process of a session (macOS PKTAP): "curl (pid 4242)", and the app a daemon acted for."""
+    text = f"{p.get('name')} (pid {p.get('pid')})"
+    if p.get("effective_name"):
+        text += f" for {p['effective_name']} (pid {p.get('effective_pid')})"
+    return text
+
+
 def heartbeat_text(m: dict) -> str:
     """A heartbeat record in a few words: "request, payload 16384 bytes claimed, 0 carried (Heartbleed probe)"."""
     if m.get("encrypted") and not m.get("heartbeat_type"):
@@ -393,6 +401,8 @@ class TableWriter(Writer):
             + ("   resumed" if doc.get("resumed") else ""),
             f"  decryption: {dec['status']}" + (f" ({dec['detail']})" if dec.get("detail") else ""),
         ]
+        if doc.get("process"):
+            head.append("  process: " + process_text(doc["process"]))
         if doc.get("ech"):
             head.insert(2, "  " + ech_line(doc["ech"]))
         if doc.get("cleartext"):  # plain HTTP read by the plugins: there is no TLS to describe
