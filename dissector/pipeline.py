@@ -29,7 +29,6 @@ from dissector.net.decode import (
     ACK,
     EAP_FRAME,
     FIN,
-    LINKTYPE_PKTAP,
     QUIC_DATAGRAM,
     RST,
     SNAPPED,
@@ -201,7 +200,7 @@ class Pipeline:
                 self._eap(ts, version, src, sport, dst, dport, payload, out)
             else:
                 self._datagram(ts, version, key, payload, out)
-            if linktype == LINKTYPE_PKTAP:
+            if linktype == 258:  # LINKTYPE_PKTAP (a constant: this test runs on every packet)
                 self._pktap(self.flows.get(key), frame)
             if flags & SNAPPED:
                 self._snapped_datagram(key)
@@ -222,7 +221,7 @@ class Pipeline:
                     return out  # a late ACK/FIN/RST of a connection that is over: not a new flow
             state = self._new_flow(ts, version, key, flags, out)
         state.last_ts = ts
-        if linktype == LINKTYPE_PKTAP:
+        if linktype == 258:  # LINKTYPE_PKTAP (a constant: this test runs on every packet)
             self._pktap(state, frame)
         if state.foreign:
             if flags & (SYN | FIN | RST) or not state.established:  # else nothing to follow
