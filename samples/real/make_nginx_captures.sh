@@ -67,10 +67,9 @@ HOST=www.example.test
 CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib go-server go-client proxy https-proxy haproxy-v1
           haproxy-v2 java)
 
-if [ "$(id -u)" != 0 ]; then echo "make_nginx_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
-for tool in ip ss tcpdump nginx curl openssl; do
-  command -v "$tool" >/dev/null || { echo "make_nginx_captures.sh: $tool is missing" >&2; exit 1; }
-done
+# shellcheck source=netns-lib.sh
+. "$HERE/netns-lib.sh"  # stop, remove_namespaces, keep_capture, wait_for_port
+require make_nginx_captures.sh ip ss tcpdump nginx curl openssl
 if [ $# -gt 0 ]; then
   for n in "$@"; do
     case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib|go-server|go-client|proxy|https-proxy|haproxy-v1|haproxy-v2|java) ;;
@@ -83,8 +82,6 @@ WORK=$(mktemp -d /tmp/nginx-captures.XXXXXX)
 TCPDUMP_PID="" NGINX_PID="" TLSLITE_PID="" GO_PID="" PROXY_PID=""
 
 NAMESPACES=($NS_C $NS_S)
-# shellcheck source=netns-lib.sh
-. "$HERE/netns-lib.sh"  # stop, remove_namespaces, keep_capture, wait_for_port
 
 trap_teardown NGINX_PID:QUIT TLSLITE_PID GO_PID PROXY_PID
 

@@ -61,10 +61,9 @@ SCENARIOS=(
 )
 
 if [ "${1:-}" = --list ]; then printf '%s\n' "${SCENARIOS[@]}"; exit 0; fi
-if [ "$(id -u)" != 0 ]; then echo "make_real_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
-for tool in ip ss ethtool tcpdump openssl gnutls-serv gnutls-cli python3; do
-  command -v "$tool" >/dev/null || { echo "make_real_captures.sh: $tool is missing" >&2; exit 1; }
-done
+# shellcheck source=netns-lib.sh
+. "$HERE/netns-lib.sh"  # stop, remove_namespaces, keep_capture, wait_for_port
+require make_real_captures.sh ip ss ethtool tcpdump openssl gnutls-serv gnutls-cli python3
 if [ $# -gt 0 ]; then
   for n in "$@"; do
     printf '%s\n' "${SCENARIOS[@]}" | grep -qx -- "$n" || { echo "unknown scenario: $n (see --list)" >&2; exit 2; }
@@ -76,8 +75,6 @@ WORK=$(mktemp -d /tmp/real-captures.XXXXXX)
 TCPDUMP_PID="" SERVER_PID="" IMPAIR_PID=""
 
 NAMESPACES=($NS_C $NS_M $NS_S)
-# shellcheck source=netns-lib.sh
-. "$HERE/netns-lib.sh"  # stop, remove_namespaces, keep_capture, wait_for_port
 
 trap_teardown IMPAIR_PID
 

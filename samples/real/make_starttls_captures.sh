@@ -58,10 +58,9 @@ HOST=www.example.test
 ALL=(mysql mysql-openssl postgres smtp socks5 ldap imap imap-clear ftp ftp-clear)
 CAPTURES=("${ALL[@]}")
 
-if [ "$(id -u)" != 0 ]; then echo "make_starttls_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
-for tool in ip ss tcpdump openssl curl; do
-  command -v "$tool" >/dev/null || { echo "make_starttls_captures.sh: $tool is missing" >&2; exit 1; }
-done
+# shellcheck source=netns-lib.sh
+. "$HERE/netns-lib.sh"  # stop, remove_namespaces, keep_capture, wait_for_port
+require make_starttls_captures.sh ip ss tcpdump openssl curl
 if [ $# -gt 0 ]; then
   for n in "$@"; do
     case " ${ALL[*]} " in *" $n "*) ;; *) echo "unknown capture: $n (one of: ${ALL[*]})" >&2; exit 2;; esac
@@ -76,8 +75,6 @@ chmod 755 "$WORK"  # PostgreSQL runs as the postgres user and needs to reach its
 TCPDUMP_PID="" SERVER_PID="" NGINX_PID=""
 
 NAMESPACES=($NS_C $NS_S)
-# shellcheck source=netns-lib.sh
-. "$HERE/netns-lib.sh"  # stop, remove_namespaces, keep_capture, wait_for_port
 
 trap_teardown NGINX_PID:QUIT
 

@@ -40,10 +40,9 @@ SCENARIOS=(
 )
 
 if [ "${1:-}" = --list ]; then printf '%s\n' "${SCENARIOS[@]}"; exit 0; fi
-if [ "$(id -u)" != 0 ]; then echo "make_dtls_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
-for tool in ip ss ethtool tcpdump openssl gnutls-serv gnutls-cli; do
-  command -v "$tool" >/dev/null || { echo "make_dtls_captures.sh: $tool is missing" >&2; exit 1; }
-done
+# shellcheck source=../netns-lib.sh
+. "$REAL/netns-lib.sh"  # stop, remove_namespaces, keep_capture (copies $WORK/NAME.{pcap,keys} to $HERE)
+require make_dtls_captures.sh ip ss ethtool tcpdump openssl gnutls-serv gnutls-cli
 for f in server.crt.pem server.key.pem; do
   [ -s "$REAL/$f" ] || { echo "make_dtls_captures.sh: $REAL/$f is missing (run ../make_real_captures.sh once)" >&2; exit 1; }
 done
@@ -58,8 +57,6 @@ WORK=$(mktemp -d /tmp/dtls-captures.XXXXXX)
 TCPDUMP_PID="" SERVER_PID=""
 
 NAMESPACES=($NS_C $NS_S)
-# shellcheck source=../netns-lib.sh
-. "$REAL/netns-lib.sh"  # stop, remove_namespaces, keep_capture (copies $WORK/NAME.{pcap,keys} to $HERE)
 
 trap_teardown
 

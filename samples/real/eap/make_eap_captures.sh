@@ -47,10 +47,9 @@ CAPTURES=(
 )
 
 if [ "${1:-}" = --list ]; then printf '%s\n' "${CAPTURES[@]}"; exit 0; fi
-if [ "$(id -u)" != 0 ]; then echo "make_eap_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
-for tool in ip ss tcpdump openssl hostapd wpa_supplicant eapol_test; do
-  command -v "$tool" >/dev/null || { echo "make_eap_captures.sh: $tool is missing" >&2; exit 1; }
-done
+# shellcheck source=../netns-lib.sh
+. "$REAL/netns-lib.sh"  # stop, remove_namespaces, two_namespaces, links_up, start_tcpdump, wait_for_port, trap_teardown
+require make_eap_captures.sh ip ss tcpdump openssl hostapd wpa_supplicant eapol_test
 if [ $# -gt 0 ]; then
   for n in "$@"; do
     printf '%s\n' "${CAPTURES[@]}" | grep -qx -- "$n" || { echo "unknown capture: $n (see --list)" >&2; exit 2; }
@@ -64,8 +63,6 @@ DEBUG=()
 if [ -n "${EAP_LOGS:-}" ]; then mkdir -p "$EAP_LOGS"; DEBUG=(-dd); fi
 
 NAMESPACES=($NS_A $NS_S $NS_R)
-# shellcheck source=../netns-lib.sh
-. "$REAL/netns-lib.sh"  # stop, remove_namespaces, two_namespaces, links_up, start_tcpdump, wait_for_port, trap_teardown
 # shellcheck source=eap-lib.sh
 . "$HERE/eap-lib.sh"  # supplicant_conf, keep (wait_log: netns-lib.sh)
 user_of() { case $1 in peap) echo alice;; ttls) echo bob;; esac; }  # the inner identities of the users file

@@ -48,10 +48,9 @@ CAPTURES=(
 )
 
 if [ "${1:-}" = --list ]; then printf '%s\n' "${CAPTURES[@]}"; exit 0; fi
-if [ "$(id -u)" != 0 ]; then echo "make_freeradius_captures.sh: needs root (network namespace, tcpdump)" >&2; exit 1; fi
-for tool in ip ss tcpdump freeradius eapol_test; do
-  command -v "$tool" >/dev/null || { echo "make_freeradius_captures.sh: $tool is missing" >&2; exit 1; }
-done
+# shellcheck source=../netns-lib.sh
+. "$REAL/netns-lib.sh"  # stop, remove_namespaces, start_tcpdump, wait_for_port, trap_teardown
+require make_freeradius_captures.sh ip ss tcpdump freeradius eapol_test
 [ -d "$RADDB_SYSTEM" ] || { echo "make_freeradius_captures.sh: $RADDB_SYSTEM is missing (package freeradius)" >&2; exit 1; }
 for f in "${PKI[@]}"; do
   [ -s "$HERE/$f" ] || { echo "make_freeradius_captures.sh: $f is missing (made by make_eap_captures.sh)" >&2; exit 1; }
@@ -69,8 +68,6 @@ RADDB=$WORK/raddb
 if [ -n "${EAP_LOGS:-}" ]; then mkdir -p "$EAP_LOGS"; fi
 
 NAMESPACES=($NS_R)
-# shellcheck source=../netns-lib.sh
-. "$REAL/netns-lib.sh"  # stop, remove_namespaces, start_tcpdump, wait_for_port, trap_teardown
 # shellcheck source=eap-lib.sh
 . "$HERE/eap-lib.sh"  # supplicant_conf, keep (wait_log: netns-lib.sh)
 user_of() { case $1 in peap) echo carol;; ttls) echo dave;; esac; }  # the inner identities of the users file

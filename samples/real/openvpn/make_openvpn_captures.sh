@@ -50,10 +50,9 @@ CAPTURES=(
 )
 
 if [ "${1:-}" = --list ]; then printf '%s\n' "${CAPTURES[@]}"; exit 0; fi
-if [ "$(id -u)" != 0 ]; then echo "make_openvpn_captures.sh: needs root (network namespaces, tcpdump)" >&2; exit 1; fi
-for tool in ip ss tcpdump openssl openvpn ping; do
-  command -v "$tool" >/dev/null || { echo "make_openvpn_captures.sh: $tool is missing" >&2; exit 1; }
-done
+# shellcheck source=../netns-lib.sh
+. "$REAL/netns-lib.sh"  # stop, remove_namespaces, two_namespaces, links_up, start_tcpdump, start_server, wait_log, trap_teardown
+require make_openvpn_captures.sh ip ss tcpdump openssl openvpn ping
 [ -c /dev/net/tun ] || { echo "make_openvpn_captures.sh: /dev/net/tun is missing" >&2; exit 1; }
 if [ $# -gt 0 ]; then
   for n in "$@"; do
@@ -68,8 +67,6 @@ VERB=3
 if [ -n "${OPENVPN_LOGS:-}" ]; then mkdir -p "$OPENVPN_LOGS"; VERB=4; fi
 
 NAMESPACES=($NS_C $NS_S)
-# shellcheck source=../netns-lib.sh
-. "$REAL/netns-lib.sh"  # stop, remove_namespaces, two_namespaces, links_up, start_tcpdump, start_server, wait_log, trap_teardown
 
 trap_teardown CLIENT_PID  # on exit: stop the client, the server (SERVER_PID), tcpdump; remove namespaces and $WORK
 
