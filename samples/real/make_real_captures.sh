@@ -64,12 +64,7 @@ if [ "${1:-}" = --list ]; then printf '%s\n' "${SCENARIOS[@]}"; exit 0; fi
 # shellcheck source=netns-lib.sh
 . "$HERE/netns-lib.sh"  # stop, remove_namespaces, keep_capture, wait_for_port
 require make_real_captures.sh ip ss ethtool tcpdump openssl gnutls-serv gnutls-cli python3
-if [ $# -gt 0 ]; then
-  for n in "$@"; do
-    printf '%s\n' "${SCENARIOS[@]}" | grep -qx -- "$n" || { echo "unknown scenario: $n (see --list)" >&2; exit 2; }
-  done
-  SCENARIOS=("$@")
-fi
+select_names SCENARIOS scenario "$@"
 
 WORK=$(mktemp -d /tmp/real-captures.XXXXXX)
 TCPDUMP_PID="" SERVER_PID="" IMPAIR_PID=""

@@ -8,6 +8,18 @@ require() {  # require SCRIPT TOOL...: stop SCRIPT unless it runs as root and ev
   for tool in "$@"; do command -v "$tool" >/dev/null || { echo "$script: $tool is missing" >&2; exit 1; }; done
 }
 
+select_names() {  # select_names ARRAY WORD [NAME...]: keep only the NAMEs asked for in the array ARRAY (all of it when
+                 # none is asked); a NAME it does not hold stops the script ("unknown WORD")
+  local -n _names=$1
+  local word=$2 n
+  shift 2
+  [ $# -gt 0 ] || return 0
+  for n in "$@"; do
+    printf '%s\n' "${_names[@]}" | grep -qx -- "$n" || { echo "unknown $word: $n (see --list)" >&2; exit 2; }
+  done
+  _names=("$@")
+}
+
 client_server_namespaces() {  # client_server_namespaces NS_C NS_S NET: two_namespaces NS_C and NS_S joined by vcli
                               # (NET.2/24) and vsrv (NET.1/24), MACs 02:99:NN:00:00:02 and :01 (NN: NET's last
                               # number), offloads off, links up

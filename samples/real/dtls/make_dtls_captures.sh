@@ -46,12 +46,7 @@ require make_dtls_captures.sh ip ss ethtool tcpdump openssl gnutls-serv gnutls-c
 for f in server.crt.pem server.key.pem; do
   [ -s "$REAL/$f" ] || { echo "make_dtls_captures.sh: $REAL/$f is missing (run ../make_real_captures.sh once)" >&2; exit 1; }
 done
-if [ $# -gt 0 ]; then
-  for n in "$@"; do
-    printf '%s\n' "${SCENARIOS[@]}" | grep -qx -- "$n" || { echo "unknown scenario: $n (see --list)" >&2; exit 2; }
-  done
-  SCENARIOS=("$@")
-fi
+select_names SCENARIOS scenario "$@"
 
 WORK=$(mktemp -d /tmp/dtls-captures.XXXXXX)
 TCPDUMP_PID="" SERVER_PID=""

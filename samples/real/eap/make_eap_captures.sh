@@ -50,12 +50,7 @@ if [ "${1:-}" = --list ]; then printf '%s\n' "${CAPTURES[@]}"; exit 0; fi
 # shellcheck source=../netns-lib.sh
 . "$REAL/netns-lib.sh"  # stop, remove_namespaces, two_namespaces, links_up, start_tcpdump, wait_for_port, trap_teardown
 require make_eap_captures.sh ip ss tcpdump openssl hostapd wpa_supplicant eapol_test
-if [ $# -gt 0 ]; then
-  for n in "$@"; do
-    printf '%s\n' "${CAPTURES[@]}" | grep -qx -- "$n" || { echo "unknown capture: $n (see --list)" >&2; exit 2; }
-  done
-  CAPTURES=("$@")
-fi
+select_names CAPTURES capture "$@"
 
 WORK=$(mktemp -d /tmp/eap-captures.XXXXXX)
 TCPDUMP_PID="" SERVER_PID="" SUPP_PID=""

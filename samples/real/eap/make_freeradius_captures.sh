@@ -55,12 +55,7 @@ require make_freeradius_captures.sh ip ss tcpdump freeradius eapol_test
 for f in "${PKI[@]}"; do
   [ -s "$HERE/$f" ] || { echo "make_freeradius_captures.sh: $f is missing (made by make_eap_captures.sh)" >&2; exit 1; }
 done
-if [ $# -gt 0 ]; then
-  for n in "$@"; do
-    printf '%s\n' "${CAPTURES[@]}" | grep -qx -- "$n" || { echo "unknown capture: $n (see --list)" >&2; exit 2; }
-  done
-  CAPTURES=("$@")
-fi
+select_names CAPTURES capture "$@"
 
 WORK=$(mktemp -d /tmp/freeradius-captures.XXXXXX)
 TCPDUMP_PID="" SERVER_PID=""

@@ -54,12 +54,7 @@ if [ "${1:-}" = --list ]; then printf '%s\n' "${CAPTURES[@]}"; exit 0; fi
 . "$REAL/netns-lib.sh"  # stop, remove_namespaces, two_namespaces, links_up, start_tcpdump, start_server, wait_log, trap_teardown
 require make_openvpn_captures.sh ip ss tcpdump openssl openvpn ping
 [ -c /dev/net/tun ] || { echo "make_openvpn_captures.sh: /dev/net/tun is missing" >&2; exit 1; }
-if [ $# -gt 0 ]; then
-  for n in "$@"; do
-    printf '%s\n' "${CAPTURES[@]}" | grep -qx -- "$n" || { echo "unknown capture: $n (see --list)" >&2; exit 2; }
-  done
-  CAPTURES=("$@")
-fi
+select_names CAPTURES capture "$@"
 
 WORK=$(mktemp -d /tmp/openvpn-captures.XXXXXX)
 TCPDUMP_PID="" SERVER_PID="" CLIENT_PID=""
