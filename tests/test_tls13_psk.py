@@ -103,3 +103,12 @@ def test_explain_tells_an_external_psk_from_a_resumption():
     assert "It took the pre-shared key (identity 'dissector'), so no certificate was needed." in explain_session(dhe)
     resumed = analyze([REAL / "openssl-tls13-resume.pcap"])[-1]
     assert "It resumed an earlier session" in explain_session(resumed) and "pre-shared key" not in explain_session(resumed)
+
+
+def test_a_full_run_key_log_does_not_stop_a_psk_session(monkeypatch):
+    # the secrets the run's key log learns are bounded (memory follows live flows); each session keeps its own
+    import dissector.tls.keylog as keylog
+
+    monkeypatch.setattr(keylog, "MAX_LEARNED", 0)
+    [s] = analyze([REAL / "gnutls-tls13-psk.pcap"], psks=[PSK])
+    assert s["decryption"] == {"status": "decrypted", "detail": ""} and s["app_data"]["server"]["bytes"] > 0

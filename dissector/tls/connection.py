@@ -147,6 +147,7 @@ class TLSConnection:
         # TLS 1.3 with a PSK given (--psk) and no (EC)DHE: the key schedule it starts (application secrets come at
         # the server Finished), or why the PSK could not serve
         self.psk_schedule: schedule13.KeySchedule | None = None
+        self.psk_secrets: dict[str, bytes] | None = None  # the TLS 1.3 secrets it gave, by key log label
         self.psk_reason = ""
         self.psk_others: list[bytes] = []  # TLS 1.2: PSKs given for no identity, to try if the first does not fit
         self.client_done = False  # TLS 1.3: the client's Finished (or its first application record) went by
@@ -1048,9 +1049,9 @@ class TLSConnection:
                     continue
                 ks.extract_handshake(None)  # psk_ke: no (EC)DHE, a string of zeros in its place
                 secrets = ks.handshake_traffic_secrets(schedule13.transcript_hash(h, b"".join(self.transcript)))
-                self.psk_schedule = ks
-                self.keys.keylog.learn("CLIENT_HANDSHAKE_TRAFFIC_SECRET", self.key_random, secrets[0])
-                self.keys.keylog.learn("SERVER_HANDSHAKE_TRAFFIC_SECRET", self.key_random, secrets[1])
+                self.psk_schedule, self.psk_secrets = ks, {}
+                self._psk_learn("CLIENT_HANDSHAKE_TRAFFIC_SECRET", secrets[0])
+                self._psk_learn("SERVER_HANDSHAKE_TRAFFIC_SECRET", secrets[1])
                 return secrets
         self.psk_reason = PSK_NO_MATCH.format(_identity_text(identities[selected]))
         return None
@@ -1063,7 +1064,20 @@ class TLSConnection:
         client, server = ks.application_traffic_secrets(th)
         for label, secret in (("CLIENT_TRAFFIC_SECRET_0", client), ("SERVER_TRAFFIC_SECRET_0", server),
                               ("EXPORTER_SECRET", ks.exporter_master_secret(th))):
-            self.keys.keylog.learn(label, self.key_random, secret)
+            self._psk_learn(label, secret)
+
+    def _psk_learn(self, label: str, secret: bytes) -> None:
+        """A secret the PSK gave: the session's own (what it decrypts with), and the run's key log's while it has room
+        (what `dissector keys` writes)."""
+        assert self.psk_secrets is not None
+        self.psk_secrets[label] = secret
+        self.keys.keylog.learn(label, self.key_random, secret)
+
+    def _tls13_secret(self, label: str, random: bytes) -> bytes | None:
+        """A TLS 1.3 secret of this session: derived from its PSK, or from the key log."""
+        if self.psk_secrets is not None and label in self.psk_secrets:
+            return self.psk_secrets[label]
+        return self.keys.keylog.get(label, random)
 
     def _tls13_app_only_keys(self, suite: Suite, s_secret: bytes | None, c_secret: bytes | None) -> bool:
         """A side without its handshake secret but with its application one: the handshake stays encrypted,
@@ -1176,7 +1190,7 @@ class TLSConnection:
 
     def _tls13_switch(self, direction: str, label: str, ts: float) -> None:
         side = self.sides[direction]
-        secret = self.keys.keylog.get(label, self.key_random)
+        secret = self._tls13_secret(label, self.key_random)
         if secret is None or self.suite is None:
             side.protection = None
             side.secret = None
@@ -1201,7 +1215,7 @@ class TLSConnection:
             if self.master is None or version < 0x0301:
                 return None
             return prf.prf(version, suite.prf_hash, self.master, label, self.client_random + self.server_random, length)
-        secret = self.keys.keylog.get("EXPORTER_SECRET", self.key_random or self.client_random)
+        secret = self._tls13_secret("EXPORTER_SECRET", self.key_random or self.client_random)
         if secret is None:
             return None
         h = suite.prf_hash

@@ -40,6 +40,7 @@ ECH_LABELS = frozenset(("ECH_SECRET", "ECH_CONFIG"))
 RANDOM_LABELS = frozenset((CLIENT_RANDOM, PMS_CLIENT_RANDOM)) | TLS13_LABELS | ECH_LABELS
 LABELS = RANDOM_LABELS | {RSA}
 _QUIC_ALIASES = {"QUIC_" + label: label for label in TLS13_LABELS}  # the drafts-era QUIC stacks' labels
+MAX_LEARNED = 100_000  # secrets `learn` keeps for the run (5 per TLS 1.3 PSK session): memory stays bounded
 
 
 def _hex(text: str) -> bytes | None:
@@ -239,6 +240,8 @@ class KeyLog:
         file's, and written by `dissector keys`."""
         key = (label, bytes(client_random))
         if key not in self._secrets:
+            if self._learned >= MAX_LEARNED:  # (bounded: the session keeps its own; `keys` writes the first ones)
+                return
             self._learned += 1  # (not counted as read: len() says what the files gave)
         self._secrets[key] = bytes(secret)
         self._randoms.add(bytes(client_random))
