@@ -89,12 +89,7 @@ inc() { ip netns exec $NS_C "$@"; }
 ins() { ip netns exec $NS_S "$@"; }
 
 setup_network() {
-  two_namespaces $NS_C vcli 02:99:01:00:00:02 $NS_S vsrv 02:99:01:00:00:01
-  ip -n $NS_C addr add $C4/24 dev vcli
-  ip -n $NS_S addr add $S4/24 dev vsrv
-  inc sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
-  ins sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
-  links_up "$NS_C vcli" "$NS_S vsrv"
+  client_server_namespaces $NS_C $NS_S "${S4%.*}" vcli vsrv noipv6
 }
 
 # --- server files ----------------------------------------------------------------------------------

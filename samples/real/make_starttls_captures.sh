@@ -82,12 +82,7 @@ inc() { ip netns exec $NS_C "$@"; }
 ins() { ip netns exec $NS_S "$@"; }
 
 setup_network() {
-  two_namespaces $NS_C stcli 02:98:01:00:00:02 $NS_S stsrv 02:98:01:00:00:01
-  ip -n $NS_C addr add $C4/24 dev stcli
-  ip -n $NS_S addr add $S4/24 dev stsrv
-  inc sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
-  ins sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
-  links_up "$NS_C stcli" "$NS_S stsrv"
+  client_server_namespaces $NS_C $NS_S "${S4%.*}" stcli stsrv noipv6
   local ns
   for ns in $NS_C $NS_S; do  # ip netns exec mounts these over /etc/hosts and /etc/resolv.conf
     mkdir -p "/etc/netns/$ns"

@@ -20,15 +20,19 @@ select_names() {  # select_names ARRAY WORD [NAME...]: keep only the NAMEs asked
   _names=("$@")
 }
 
-client_server_namespaces() {  # client_server_namespaces NS_C NS_S NET: two_namespaces NS_C and NS_S joined by vcli
-                              # (NET.2/24) and vsrv (NET.1/24), MACs 02:99:NN:00:00:02 and :01 (NN: NET's last
-                              # number), offloads off, links up
-  local mac
-  mac=$(printf '02:99:%02d:00:00' "${3##*.}")
-  two_namespaces "$1" vcli "$mac:02" "$2" vsrv "$mac:01"
-  ip -n "$1" addr add "$3.2/24" dev vcli
-  ip -n "$2" addr add "$3.1/24" dev vsrv
-  links_up "$1 vcli" "$2 vsrv"
+client_server_namespaces() {  # client_server_namespaces NS_C NS_S NET [IF_C IF_S [noipv6]]: two_namespaces NS_C and
+                              # NS_S joined by IF_C (NET.2/24; default vcli) and IF_S (NET.1/24; vsrv), MACs
+                              # 02:AA:BB:00:00:02 and :01 for NET = x.AA.BB; with noipv6, IPv6 off in both; then
+                              # offloads off, links up
+  local mac if_c=${4:-vcli} if_s=${5:-vsrv} ns
+  mac=$(IFS=. read -r _ b c <<<"$3"; printf '02:%02d:%02d:00:00' "$b" "$c")
+  two_namespaces "$1" "$if_c" "$mac:02" "$2" "$if_s" "$mac:01"
+  ip -n "$1" addr add "$3.2/24" dev "$if_c"
+  ip -n "$2" addr add "$3.1/24" dev "$if_s"
+  if [ "${6:-}" = noipv6 ]; then
+    for ns in "$1" "$2"; do ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true; done
+  fi
+  links_up "$1 $if_c" "$2 $if_s"
 }
 
 stop() {  # stop PID [SIGNAL]: signal one process we started and wait for it
