@@ -196,6 +196,10 @@ def test_a_pktap_capture_names_each_sessions_process(tmp_path):
     [s] = analyze([tmp_path / "p.pcap"], keylogs=[str(CAPTURES["v4"][1])])
     assert s["process"] == {"pid": 4242, "name": "curl"}
     assert "The capture names the local process: curl (pid 4242) (macOS PKTAP)." in explain_session(s)
+    from dissector.output.timeline import render_svg, session_timeline
+
+    tl = session_timeline(s)
+    assert tl["process"] == {"pid": 4242, "name": "curl"} and "curl (pid 4242)" in render_svg(tl)
     with open_capture(str(CAPTURES["v4"][0])) as cap:
         rows = [(ts, bytes(f)) for ts, _, f in cap]
     with open(tmp_path / "d.pcap", "wb") as out:

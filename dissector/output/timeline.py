@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from dissector.output.formats import message_detail
+from dissector.output.formats import message_detail, process_text
 
 # phase id -> (label, colour). Colours are distinct in hue and lightness (readable in greyscale too).
 PHASES: dict[str, tuple[str, str]] = {
@@ -232,7 +232,7 @@ def session_timeline(doc: dict) -> dict[str, Any]:
         "id": doc.get("id"), "capture": doc.get("capture"), "capture_index": doc.get("capture_index", 0),
         "client": doc.get("client"), "server": doc.get("server"), "version": doc.get("version"),
         "cipher_suite": doc.get("cipher_suite"), "sni": doc.get("sni"), "alpn": doc.get("alpn"),
-        "ech": doc.get("ech"),
+        "ech": doc.get("ech"), "process": doc.get("process"),
         "key_exchange": _key_exchange(msgs, sh),
         "handshake": kind, "handshake_reason": kind_reason,
         "decryption": doc.get("decryption") or {"status": "unknown", "detail": ""},
@@ -605,7 +605,8 @@ def render_svg(tl: dict, standalone: bool = False, max_rows: int = MAX_DIAGRAM_R
 
     # lane headers and lifelines
     lane_bottom = bottom - 30
-    for x, who, ep, extra in ((X_C, "Client", tl["client"], None),
+    process = tl.get("process")
+    for x, who, ep, extra in ((X_C, "Client", tl["client"], process_text(process) if process else None),
                               (X_S, "Server", tl["server"], f"SNI {tl['sni']}" if tl.get("sni") else None)):
         add(f'<line x1="{x}" y1="62" x2="{x}" y2="{lane_bottom:.1f}" stroke="#9ca3af" stroke-width="2"/>')
         add(f'<rect x="{x - 92}" y="8" width="184" height="{54 if extra else 46}" rx="7" fill="#f3f4f6" '
@@ -1145,7 +1146,8 @@ def _session_section(tl: dict, open_: bool) -> str:
            f'{esc(_session_name(tl))}: <span class="mono">{esc(tl["client"])} \u2192 {esc(tl["server"])}</span> '
            f'<span class="meta">\u00b7 {esc(" · ".join(b for b in bits if b), 140)}</span>{alarm}</summary>'
            '<div class="body">']
-    params = [("capture", _basename(tl.get("capture"))), ("suite", tl["cipher_suite"]),
+    params = [("capture", _basename(tl.get("capture"))), ("process", process_text(tl["process"]) if tl.get("process")
+                                                         else None), ("suite", tl["cipher_suite"]),
               ("key exchange group", tl.get("key_exchange")), ("ALPN", tl.get("alpn")),
               ("handshake", f'{tl["handshake"]} \u2014 {tl["handshake_reason"]}' if tl["handshake"]
                else tl["handshake_reason"]),
