@@ -81,6 +81,25 @@ class BufferedStream:
         return []
 
 
+class BufferedPlugin:
+    """The base of a plugin that reads a session's small exchange whole at its end: each direction's bytes are kept
+    (`BufferedStream`, per flow) and handed to `read(client, server)`, whose fields become the session's section."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[Flow, dict[str, bytearray]] = {}
+
+    def new_stream(self, flow: Flow, direction: str) -> BufferedStream:
+        buffers = self._sessions.setdefault(flow, {CLIENT: bytearray(), SERVER: bytearray()})
+        return BufferedStream(buffers[direction])
+
+    def on_session_end(self, flow: Flow) -> dict[str, Any] | None:
+        buffers = self._sessions.pop(flow, None)
+        return self.read(bytes(buffers[CLIENT]), bytes(buffers[SERVER])) if buffers else None
+
+    def read(self, client: bytes, server: bytes) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+
 @runtime_checkable
 class Plugin(Protocol):
     name: str

@@ -14,34 +14,24 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from dissector.events import CLIENT, Flow
-from dissector.plugins import BufferedStream
+from dissector.plugins import BufferedPlugin
 from dissector.redact import Secret
 
 _MS_VENDOR = 311  # Microsoft's Diameter/RADIUS vendor id
 
 
-class EAPTunnelPlugin:
+class EAPTunnelPlugin(BufferedPlugin):
     """PEAP and EAP-TTLS: the inner identity and authentication (PAP password, MS-CHAPv2 hash; redacted)."""
 
     name = "eap_tunnel"
     section = "eap_tunnel"
 
-    def __init__(self) -> None:
-        self._sessions: dict[Flow, dict[str, bytearray]] = {}
-
     def match(self, info: Any) -> float:
         return 0.9 if info.flow.transport in ("eapol", "radius") else -1.0
 
-    def new_stream(self, flow: Flow, direction: str) -> BufferedStream:
-        buffers = self._sessions.setdefault(flow, {"client": bytearray(), "server": bytearray()})
-        return BufferedStream(buffers[direction])
-
-    def on_session_end(self, flow: Flow) -> dict[str, Any] | None:
-        buffers = self._sessions.pop(flow, None)
-        if not buffers or not buffers[CLIENT]:
+    def read(self, client: bytes, server: bytes) -> dict[str, Any] | None:
+        if not client:
             return None
-        client, server = bytes(buffers["client"]), bytes(buffers["server"])
         return ttls_fields(client) if _avps(client) else peap_fields(client, server)
 
 

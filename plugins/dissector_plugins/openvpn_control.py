@@ -12,36 +12,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from dissector.events import CLIENT, Flow
-from dissector.plugins import BufferedStream
+from dissector.events import CLIENT
+from dissector.plugins import BufferedPlugin
 from dissector.redact import Secret
 
 _KEY_SOURCE = {CLIENT: 112, "server": 64}
 
 
-class OpenVPNControlPlugin:
+class OpenVPNControlPlugin(BufferedPlugin):
     """OpenVPN's control channel: options, the auth-user-pass login (password redacted), peer info, pushed settings."""
 
     name = "openvpn_control"
     section = "openvpn_control"
 
-    def __init__(self) -> None:
-        self._sessions: dict[Flow, dict[str, bytearray]] = {}
-
     def match(self, info: Any) -> float:
         return 0.9 if bytes(info.data[:5]) == b"\0\0\0\0\x02" else -1.0
 
-    def new_stream(self, flow: Flow, direction: str) -> BufferedStream:
-        buffers = self._sessions.setdefault(flow, {"client": bytearray(), "server": bytearray()})
-        return BufferedStream(buffers[direction])
-
-    def on_session_end(self, flow: Flow) -> dict[str, Any] | None:
-        buffers = self._sessions.pop(flow, None)
-        if not buffers:
-            return None
+    def read(self, client: bytes, server: bytes) -> dict[str, Any] | None:
         fields: dict[str, Any] = {"options": {}, "user": None, "password": None, "peer_info": None, "messages": []}
-        for side in (CLIENT, "server"):
-            rest = _key_method_2(bytes(buffers[side]), side, fields)
+        for side, data in ((CLIENT, client), ("server", server)):
+            rest = _key_method_2(data, side, fields)
             fields["messages"] += [{"from": side, "text": m} for m in _texts(rest)][:20]
         texts = [m["text"] for m in fields["messages"]]
         fields["result"] = "failed" if any(t.startswith("AUTH_FAILED") for t in texts) else \
