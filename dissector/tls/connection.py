@@ -60,13 +60,6 @@ PSK_NO_MATCH = ("none of the pre-shared keys given (--psk) fits the ClientHello'
                 "took ({}): the PSK is another one")
 
 
-def _identity_text(identity: bytes) -> str:
-    """A PSK identity for people: quoted when it reads as text, else its size (a resumption ticket)."""
-    try:
-        text = identity.decode("utf-8")
-    except UnicodeDecodeError:
-        text = ""
-    return repr(text) if text.isprintable() and 0 < len(text) <= 64 else f"a {len(identity)}-byte ticket"
 MAX_EARLY_HELD = 1 << 20  # bytes of 0-RTT data held until the handshake says whether the server took it
 MAX_APP_ONLY_TRIALS = 16  # more encrypted records than a TLS 1.3 handshake has: the secret does not fit
 
@@ -1237,6 +1230,15 @@ class TLSConnection:
 
     def _anomaly(self, ts: float, layer: str, name: str, detail: str, direction: str | None = None) -> None:
         self.out.append(Anomaly(ts, self.flow, layer, name, detail, direction))
+
+
+def _identity_text(identity: bytes) -> str:
+    """A PSK identity for people: quoted when it reads as text, else its size (a resumption ticket)."""
+    try:
+        text = identity.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    return repr(text) if text.isprintable() and 0 < len(text) <= 64 else f"a {len(identity)}-byte ticket"
 
 
 def _first_tls13_suite(suite_ids: list[int]) -> int:
