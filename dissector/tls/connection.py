@@ -58,8 +58,6 @@ PSK_WITH_DHE = ("the server took a pre-shared key together with an (EC)DHE excha
                 "alone cannot decrypt it, a key log (--keylog) is needed")
 PSK_NO_MATCH = ("none of the pre-shared keys given (--psk) fits the ClientHello's binder for the identity the server "
                 "took ({}): the PSK is another one")
-
-
 MAX_EARLY_HELD = 1 << 20  # bytes of 0-RTT data held until the handshake says whether the server took it
 MAX_APP_ONLY_TRIALS = 16  # more encrypted records than a TLS 1.3 handshake has: the secret does not fit
 
