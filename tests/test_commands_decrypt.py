@@ -87,6 +87,25 @@ def _tshark_quic_stream(name: str, stream: int) -> dict[str, bytes]:
     return data
 
 
+def _h3_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """The HTTP/3 frames (type, payload) of a request stream's bytes (RFC 9114 7.1: varint type, varint length)."""
+    def varint(pos: int) -> tuple[int, int]:
+        n = 1 << (data[pos] >> 6)
+        return int.from_bytes(data[pos:pos + n], "big") & ((1 << (8 * n - 2)) - 1), pos + n
+
+    frames, pos = [], 0
+    while pos < len(data):
+        ftype, pos = varint(pos)
+        length, pos = varint(pos)
+        frames.append((ftype, data[pos:pos + length]))
+        pos += length
+    return frames
+
+
+def _h3_data(data: bytes) -> bytes:
+    return b"".join(payload for ftype, payload in _h3_frames(data) if ftype == 0)
+
+
 @needs_tshark
 @pytest.mark.parametrize("name", ["chromium-h3", "firefox-h3"])
 def test_export_and_follow_give_each_quic_stream_as_tshark_follows_it(name, tmp_path):
@@ -101,7 +120,10 @@ def test_export_and_follow_give_each_quic_stream_as_tshark_follows_it(name, tmp_
             mine = (tmp_path / "out" / files[side]).read_bytes() if side in files else b""
             assert mine == theirs[side], (sid, side)
         raw = run("follow", str(QUIC / f"{name}.pcap"), *keys, "-s", "0", "--stream", sid, "--format", "raw").stdout
-        assert sorted(raw) == sorted(theirs["client"] + theirs["server"])  # (both directions, in wire order)
+        if int(sid) % 4 == 0:  # an HTTP/3 request stream: its DATA (the header blocks are decoded, not raw)
+            assert sorted(raw) == sorted(_h3_data(theirs["client"]) + _h3_data(theirs["server"]))
+        else:
+            assert sorted(raw) == sorted(theirs["client"] + theirs["server"])  # (both directions, in wire order)
     for side in ("client", "server"):  # a direction's file: all its streams, its app_data
         assert hashlib.sha256((tmp_path / "out" / s["files"][side]).read_bytes()).hexdigest() == \
             s["app_data"][side]["sha256"]
@@ -109,6 +131,26 @@ def test_export_and_follow_give_each_quic_stream_as_tshark_follows_it(name, tmp_
     assert "client stream 0 (" in text and "server stream 0 (" in text
     missing = run("follow", str(QUIC / f"{name}.pcap"), *keys, "-s", "0", "--stream", "999")
     assert missing.returncode == 3 and b"no decrypted stream 999" in missing.stderr
+
+
+@pytest.mark.parametrize("name", ["chromium-h3", "firefox-h3"])
+def test_follow_an_http3_request_stream_decodes_its_header_blocks(name):
+    cap, keys = QUIC / f"{name}.pcap", ["--keylog", str(QUIC / f"{name}.keys")]
+    [s] = analyze([cap], keylogs=[keys[1]], plugins=True)
+    requests = [(r["stream"], r["method"], r["target"], r["status"]) for r in s["http"]["requests"]]
+    assert requests and all(method == "GET" and status == 200 for _, method, _, status in requests)
+    for stream, _, path, _ in requests:
+        text = run("follow", str(cap), *keys, "-s", "0", "--stream", str(stream)).stdout.decode()
+        blocks = [chunk.split("\n") for chunk in text.split("=== ")[1:]]
+        heads = [(b[0].split()[1], b[0].split()[4], dict(line.split(": ", 1) for line in b[1:] if line)) for b in blocks
+                 if b[0].split()[4] == "HEADERS"]
+        assert [(d, h[":method"], h[":path"]) for d, _, h in heads if d == "client"] == [("client", "GET", path)]
+        assert [(d, h[":status"]) for d, _, h in heads if d == "server"] == [("server", "200")]
+        data = run("follow", str(cap), *keys, "-s", "0", "--stream", str(stream), "--format", "raw").stdout
+        assert data == b"hello over HTTP/3\n"  # what make_quic_captures.sh serves, DATA frames unwrapped
+    # the control and QPACK streams stay raw bytes: stream 2 is the client's control stream (type 0x00)
+    raw = run("follow", str(cap), *keys, "-s", "0", "--stream", "2", "--format", "raw").stdout
+    assert raw[:1] == b"\x00" and _h3_frames(raw[1:])[0][0] == 0x04  # its first frame: SETTINGS
 
 
 def test_an_rsa_key_decrypts_a_session_with_a_client_certificate_and_the_extended_master_secret(tmp_path):

@@ -148,6 +148,31 @@ def test_dynamic_table_blocked_header_body_and_credentials(cut):
     assert [c["name"] for c in r["set_cookies"]] == ["session"]
 
 
+@pytest.mark.parametrize("cut", [0, 1, 5])
+def test_the_tap_gets_each_header_block_before_the_data_that_waited_for_it(cut):
+    # what `dissector follow --stream` prints: stream 4's body arrives while its header block waits for the
+    # encoder stream, and must come out after that block, whole
+    from dissector_plugins.http import OAuth2Links
+    from dissector_plugins.http3 import H3Connection
+
+    seen: list[tuple[str, int, str, object]] = []
+    conn = H3Connection(Flow(0, "10.0.0.1", 40000, "10.0.0.2", 443, 0.0, 4, "quic"), OAuth2Links(),
+                        lambda d, sid, kind, payload, ts: seen.append((d, sid, kind, payload)))
+    for d, sid, data, fin in _exchange():
+        step = cut or len(data)
+        for j in range(0, len(data), step):
+            conn.feed(d, sid, data[j:j + step], 0.0, fin and j + step >= len(data))
+    for side in (CLIENT, SERVER):  # each side of stream 4: its header block, then its DATA
+        kinds = [kind for d, sid, kind, _ in seen if (d, sid) == (side, 4)]
+        assert kinds[0] == "headers" and len(kinds) > 1 and set(kinds[1:]) == {"data"}, side
+    assert b"".join(p for d, sid, kind, p in seen if (d, sid, kind) == (CLIENT, 4, "data")) == \
+        b"username=alice&password=wonderland"
+    [post] = [p for d, sid, kind, p in seen if (d, sid, kind) == (CLIENT, 4, "headers")]
+    assert post[:2] == [(":method", "POST"), (":path", "/login")]
+    assert [v for n, v in post if n == "cookie"] == ["sid=1", "theme=dark"]  # as sent: two fields
+    assert {sid for _, sid, _, _ in seen} == {0, 4}  # only request streams: not the control or QPACK streams
+
+
 def test_malformed_frames_are_anomalies_and_the_stream_goes_on():
     """A SETTINGS frame whose last varint is cut, an empty GOAWAY, then a request that still reads; random bytes on
     every kind of stream never raise."""

@@ -1,16 +1,17 @@
 """`dissector follow CAPTURE --session N`: one session's decrypted conversation, like tshark's follow; with
-`--stream ID`, one QUIC stream, or one HTTP/2 stream (its header blocks decoded, its DATA), like tshark's
-`-z follow,http2`."""
+`--stream ID`, one QUIC stream, or one HTTP/2 or HTTP/3 request stream (its header blocks decoded, its DATA),
+like tshark's `-z follow,http2`."""
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from dissector.analysis import run_captures
 from dissector.commands.analyze import add_key_options
 from dissector.errors import DissectorError
-from dissector.events import AppData, Event, Flow, TLSMessage
+from dissector.events import AppData, Event, Flow, SessionInfo, TLSMessage
 from dissector.keys import build_keystore
 
 
@@ -23,7 +24,7 @@ def add_parser(sub) -> None:
     p.add_argument("--session", "-s", type=int, required=True, metavar="N", help="session id (see analyze)")
     p.add_argument("--stream", type=int, metavar="ID",
                    help="only this stream: a QUIC stream (each chunk is marked with its stream otherwise), or an "
-                        "HTTP/2 stream, its header blocks decoded and its DATA")
+                        "HTTP/2 or HTTP/3 request stream, its header blocks decoded and its DATA")
     p.add_argument("--format", choices=["ascii", "hex", "raw"], default="ascii",
                    help="ascii (non-printable bytes as '.'), hex (a hex dump) or raw (the bytes only, to a file)")
     p.set_defaults(run=run)
@@ -47,23 +48,30 @@ def _arrow(flow: Flow, direction: str) -> str:
     return f"{flow.client} -> {flow.server}" if direction == "client" else f"{flow.server} -> {flow.client}"
 
 
-def _http2_reader(tap: Callable[..., None]) -> Callable[[AppData], None]:
-    """What feeds a TCP session's decrypted bytes to the HTTP/2 plugin's connection reader, which hands `tap` each
-    header block and DATA chunk with its stream (a session that is not HTTP/2 gives it nothing)."""
+def _request_streams(tap: Callable[..., None]) -> tuple[Callable[[AppData], None], Callable[[AppData], None]]:
+    """What feeds a session's decrypted bytes to the bundled HTTP/2 or HTTP/3 plugin's connection reader, which hands
+    `tap` each header block and DATA chunk with its request stream: (TCP bytes -> HTTP/2, QUIC stream bytes ->
+    HTTP/3). A TCP session that is not HTTP/2 gives it nothing."""
     try:
         from dissector_plugins.http import OAuth2Links
         from dissector_plugins.http2 import H2Connection
+        from dissector_plugins.http3 import H3Connection
     except ImportError:
-        raise DissectorError("--stream on a TCP session reads HTTP/2 with the bundled plugin, which cannot be "
-                             "imported (reinstall dissector)") from None
-    conns: list[H2Connection] = []
+        raise DissectorError("--stream reads HTTP/2 and HTTP/3 with the bundled plugins, which cannot be imported "
+                             "(reinstall dissector)") from None
+    conns: dict[str, Any] = {}
 
-    def feed(ev: AppData) -> None:
-        if not conns:
-            conns.append(H2Connection(ev.flow, OAuth2Links(), tap))
-        conns[0].feed(ev.direction, ev.data, ev.ts)
+    def http2(ev: AppData) -> None:
+        if "h2" not in conns:
+            conns["h2"] = H2Connection(ev.flow, OAuth2Links(), tap)
+        conns["h2"].feed(ev.direction, ev.data, ev.ts)
 
-    return feed
+    def http3(ev: AppData) -> None:
+        if "h3" not in conns:
+            conns["h3"] = H3Connection(ev.flow, OAuth2Links(), tap)
+        conns["h3"].feed(ev.direction, ev.stream, ev.data, ev.ts, ev.fin)
+
+    return http2, http3
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         print(hexdump(data, off) if args.format == "hex" else printable(data))
         offsets[(direction, stream)] = off + len(data)
 
-    def http2_tap(direction: str, stream: int, kind: str, payload, ts: float) -> None:
+    def request_tap(direction: str, stream: int, kind: str, payload, ts: float) -> None:
         state["streams"].add(stream)
         if stream != args.stream:
             return
@@ -97,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"=== {ts:.6f} {direction} stream {stream} RST_STREAM ({_arrow(flows[0], direction)}) {payload}")
 
-    http2 = _http2_reader(http2_tap) if args.stream is not None else None
+    http2, http3 = _request_streams(request_tap) if args.stream is not None else (None, None)
+    alpn: list[str] = []  # the session's, once its ServerHello says
 
     def on_event(ev: Event) -> None:
         if ev.flow is None or ev.flow.id != args.session:
@@ -109,14 +118,20 @@ def run(args: argparse.Namespace) -> int:
             if ev.data is None:
                 state["undecrypted"] += 1
                 return
-            if ev.stream is not None:
-                state["streams"].add(ev.stream)
-            elif http2 is not None:  # a TCP session's stream: HTTP/2's
+            if ev.stream is None and http2 is not None:  # a TCP session's stream: HTTP/2's
                 http2(ev)
                 return
+            if ev.stream is not None:
+                state["streams"].add(ev.stream)
+                if http3 is not None and alpn and alpn[-1].startswith("h3"):
+                    http3(ev)  # (every stream: the control and QPACK streams decode the request streams)
+                    if args.stream % 4 == 0:  # a request stream: shown decoded, by the tap
+                        return
             if args.stream is not None and ev.stream != args.stream:
                 return
             show(ev.direction, ev.stream, ev.data, ev.ts, ev.flow)
+        elif type(ev) is SessionInfo:
+            alpn.append((ev.alpn or "").lower())
         elif type(ev) is TLSMessage and ev.type == "Alert" and args.format != "raw":
             print(f"=== {ev.ts:.6f} {ev.direction} alert {ev.info.get('level')} {ev.info.get('description')}")
 

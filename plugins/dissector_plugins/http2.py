@@ -69,15 +69,23 @@ class _Direction:
         self.decoder.max_header_list_size = MAX_HEADER_BLOCK * 4
 
 
+# what a connection's `tap` is given (`dissector follow --stream`): (direction, stream id, "headers", "data" or
+# "reset", the header list, the bytes or the error code's name, time); an HTTP/2 PUSH_PROMISE's headers come as
+# "headers" of the promised stream (the request the server makes up for it)
+Tap = Callable[[str, int, str, Any, float], None]
+
+
 class StreamExchanges:
     """The exchanges of one multiplexed HTTP connection (HTTP/2, HTTP/3): one per request stream, each request
-    and response emitted when its side of the stream ends (a response that ends first waits for its request)."""
+    and response emitted when its side of the stream ends (a response that ends first waits for its request).
+    `tap`, when set, is also given each decoded header block and each DATA chunk with its stream."""
 
     version = "HTTP/2"
 
-    def __init__(self, flow: Flow, links: OAuth2Links) -> None:
+    def __init__(self, flow: Flow, links: OAuth2Links, tap: Tap | None = None) -> None:
         self.flow = flow
         self.links = links
+        self.tap = tap
         self.streams: dict[int, Exchange] = {}  # open streams
         self.exchanges: list[Exchange] = []
         self.dropped = 0
@@ -145,20 +153,12 @@ class StreamExchanges:
         self.streams.clear()
 
 
-# what H2Connection.tap is given: (direction, stream id, "headers", "data" or "reset", the header list, the bytes
-# or the error code's name, time); a PUSH_PROMISE's headers come as "headers" of the promised stream (the request
-# the server makes up for it)
-Tap = Callable[[str, int, str, Any, float], None]
-
-
 class H2Connection(StreamExchanges):
-    """One HTTP/2 connection read from both directions' bytes (`feed`, `close`). `tap`, when set, is also given
-    each decoded header block and each DATA chunk with its stream (what `dissector follow --stream` prints)."""
+    """One HTTP/2 connection read from both directions' bytes (`feed`, `close`)."""
 
     def __init__(self, flow: Flow, links: OAuth2Links, tap: Tap | None = None) -> None:
-        super().__init__(flow, links)
+        super().__init__(flow, links, tap)
         self.dirs = {CLIENT: _Direction(CLIENT), SERVER: _Direction(SERVER)}
-        self.tap = tap
 
     # -- framing -----------------------------------------------------------------------------------------
     def feed(self, direction: str, data: bytes, ts: float) -> list[Event]:

@@ -19,7 +19,7 @@ import pylsqpack
 from dissector.events import CLIENT, SERVER, Anomaly, Event, Flow
 from dissector.tls.quic import varint as _varint
 from dissector_plugins.http import OAuth2Links
-from dissector_plugins.http2 import MultiplexedPlugin, StreamExchanges, request_headers
+from dissector_plugins.http2 import MultiplexedPlugin, StreamExchanges, Tap, request_headers
 
 MAX_FRAME = 1 << 20  # non-DATA frames larger than this are skipped
 MAX_STREAMS = 10000  # QUIC streams followed at once, per direction and kind
@@ -56,11 +56,11 @@ class _Decoder:
         self.unsized: dict[int, bytes] = {}
 
 
-class _H3Flow(StreamExchanges):
+class H3Connection(StreamExchanges):
     version = "HTTP/3"
 
-    def __init__(self, flow: Flow, links: OAuth2Links) -> None:
-        super().__init__(flow, links)
+    def __init__(self, flow: Flow, links: OAuth2Links, tap: Tap | None = None) -> None:
+        super().__init__(flow, links, tap)
         self.buffers: dict[tuple[str, int], _Stream] = {}  # what is read of each QUIC stream, by (direction, id)
         self.decoders = {CLIENT: _Decoder(), SERVER: _Decoder()}
         self.closed: set[str] = set()
@@ -110,7 +110,7 @@ class _H3Flow(StreamExchanges):
         while pos < len(buf):
             if st.data_left:
                 take = min(st.data_left, len(buf) - pos)
-                self._body(direction, sid, bytes(buf[pos:pos + take]))
+                self._body(direction, sid, bytes(buf[pos:pos + take]), ts)
                 st.data_left -= take
                 pos += take
                 continue
@@ -224,6 +224,8 @@ class _H3Flow(StreamExchanges):
     # -- exchanges ---------------------------------------------------------------------------------------
     def _headers(self, direction: str, sid: int, raw: list[tuple[bytes, bytes]], ts: float, out: list[Event]) -> None:
         headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw]
+        if self.tap is not None:
+            self.tap(direction, sid, "headers", headers, ts)
         ex = self._stream(sid, ts)
         if ex is not None and direction == CLIENT:
             if ex.method is None:
@@ -238,17 +240,19 @@ class _H3Flow(StreamExchanges):
                 ex.set_response(ts, code, None, "HTTP/3", [(n, v) for n, v in headers if not n.startswith(":")])
         body = self.waiting.pop((direction, sid), None)  # what came while the header block waited
         if body:
-            self._body(direction, sid, bytes(body))
+            self._body(direction, sid, bytes(body), ts)
         if (direction, sid) in self.ended_waiting:
             self.ended_waiting.discard((direction, sid))
             self._stream_end(direction, sid, ts, out)
 
-    def _body(self, direction: str, sid: int, data: bytes) -> None:
+    def _body(self, direction: str, sid: int, data: bytes, ts: float) -> None:
         waiting = self.waiting.get((direction, sid))
         if waiting is not None:
             if len(waiting) < MAX_FRAME:
                 waiting += data
             return
+        if self.tap is not None:
+            self.tap(direction, sid, "data", data, ts)
         ex = self.streams.get(sid)
         if ex is not None:
             (ex.add_request_body if direction == CLIENT else ex.add_response_body)(data)
@@ -294,7 +298,7 @@ def _capacity_instruction(data: bytes | bytearray) -> int | None:
 class _H3Direction:
     __slots__ = ("conn", "direction")
 
-    def __init__(self, conn: _H3Flow, direction: str) -> None:
+    def __init__(self, conn: H3Connection, direction: str) -> None:
         self.conn = conn
         self.direction = direction
 
@@ -313,7 +317,7 @@ class HTTP3Plugin(MultiplexedPlugin):
 
     name = "http3"
     section = "http"
-    connection = _H3Flow
+    connection = H3Connection
     parser = _H3Direction
 
     def match(self, info: Any) -> float:
