@@ -377,6 +377,51 @@ def test_damaged_quic_datagrams_never_hit_an_internal_error(seed, tmp_path):
             assert not [a for a in s.get("anomalies") or [] if a["name"] == "internal_error"], (name, s["anomalies"])
 
 
+@pytest.mark.parametrize("name", SINGLE)
+def test_a_cut_packet_that_waited_for_the_hello_is_an_anomaly_not_an_internal_error(name, tmp_path):
+    # the client's last 1-RTT datagram, cut to 20 bytes of UDP payload (too short for the header-protection
+    # sample), arrives before the server's first datagram: it waits for the hello, then cannot be read (found by
+    # fuzzing: the packets read again after the hello raised IndexError past the per-datagram handler)
+    from dissector.capture.reader import open_capture
+    from dissector.capture.writer import PcapWriter
+
+    with open_capture(str(QUIC / f"{name}.pcap")) as cap:
+        rows = [(ts, lt, bytes(f)) for ts, lt, f in cap]
+    (linktype,) = {lt for _, lt, _ in rows}
+    frames = [(ts, f) for ts, _, f in rows]
+    client = _udp_source(frames[0][1], linktype)
+    short = [i for i, (_, f) in enumerate(frames) if i and _udp_source(f, linktype) == client
+             and not f[_udp_payload_at(f, linktype)] & 0x80]
+    assert short  # (every client here sends 1-RTT packets: ACKs at least)
+    ts, f = frames.pop(short[-1])
+    frames.insert(1, (ts, f[:_udp_payload_at(f, linktype) + 20]))
+    with open(tmp_path / "c.pcap", "wb") as out:
+        w = PcapWriter(out, linktype)
+        for t, frame in frames:
+            w.write(t, frame)
+    [s] = analyze([tmp_path / "c.pcap"], keylogs=[str(QUIC / f"{name}.keys")], plugins=True)
+    names = [a["name"] for a in s.get("anomalies") or []]
+    assert "internal_error" not in names and "truncated_packet" in names, s.get("anomalies")
+    assert s["decryption"]["status"] == "decrypted"
+
+
+def _ip_at(frame: bytes, linktype: int) -> int:
+    return 14 if linktype == 1 else 0  # Ethernet or raw IP: what these captures use
+
+
+def _udp_payload_at(frame: bytes, linktype: int) -> int:
+    at = _ip_at(frame, linktype)
+    return at + (40 if frame[at] >> 4 == 6 else (frame[at] & 0x0F) * 4) + 8
+
+
+def _udp_source(frame: bytes, linktype: int) -> tuple[bytes, bytes]:
+    at = _ip_at(frame, linktype)
+    v6 = frame[at] >> 4 == 6
+    src = frame[at + 8:at + 24] if v6 else frame[at + 12:at + 16]
+    udp = _udp_payload_at(frame, linktype) - 8
+    return src, frame[udp:udp + 2]
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_datagrams_delivered_out_of_order_read_the_same(name, tmp_path):
     # the server's Handshake packets before the Initial with its ServerHello, 1-RTT packets before the handshake

@@ -437,10 +437,13 @@ class QUICConnection(TLSConnection):
         encrypted if need be, when `holding` is off)."""
         waiting, self.held = self.held, []
         for direction, long_header, packet, ts in waiting:
-            if long_header:
-                self._long_packet(direction, packet, 0, ts)
-            else:
-                self._short_packet(direction, packet, 0, ts)
+            try:
+                if long_header:
+                    self._long_packet(direction, packet, 0, ts)
+                else:
+                    self._short_packet(direction, packet, 0, ts)
+            except IndexError:  # (as in `datagram`: one cut packet, the others are read)
+                self._anomaly(ts, "quic", "truncated_packet", "a QUIC packet cut short", direction)
 
     def close(self, ts: float) -> None:
         if self.held:  # their hello never came: counted as encrypted
