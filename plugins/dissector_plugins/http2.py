@@ -347,7 +347,10 @@ def request_headers(ex: Exchange, headers: list[tuple[str, str]], version: str =
     cookies = [v for n, v in regular if n == "cookie"]
     if len(cookies) > 1:  # HTTP/2 and HTTP/3 may split the Cookie header: join it back (RFC 9113 8.2.3)
         regular = [(n, v) for n, v in regular if n != "cookie"] + [("cookie", "; ".join(cookies))]
-    ex.set_request(pseudo.get(":method", ""), pseudo.get(":path", ""), version, regular)
+    method = pseudo.get(":method", "")
+    # CONNECT names no path: its target is the authority, as HTTP/1.1's authority-form (RFC 9113 8.5, RFC 9114 4.4)
+    target = pseudo.get(":path") or (pseudo.get(":authority", "") if method == "CONNECT" else "")
+    ex.set_request(method, target, version, regular)
     ex.scheme = pseudo.get(":scheme")
     if pseudo.get(":authority"):
         ex.host = pseudo[":authority"]
