@@ -35,8 +35,9 @@ from dissector.events import Event
 from dissector.output.formats import encode_bytes
 from dissector.tls.keystore import KeyStore
 
-# capture, packet, phase, flow id + 1 (0: no flow), kind, payload length; the first four order the blocks
-_BLOCK = struct.Struct("<HQBIBI")
+# capture, packet, phase, flow id + 1 (0: no flow; a tunnel's inner session ids pass 2^32), kind, payload length;
+# the first four order the blocks
+_BLOCK = struct.Struct("<HQBQBI")
 # block kinds: output text (jsonl), one session document as JSON (other formats), the run statistics (last)
 TEXT, SESSION, STATS = 0, 1, 2
 _PIPE_SIZE = 1 << 20  # asked of the kernel for each worker's pipe (Linux; the default is 64 KB)
@@ -153,7 +154,7 @@ def _blocks(f: IO[bytes], stats: list[dict]) -> Iterator[tuple[int, int, bytes]]
         if kind == STATS:
             stats.append(orjson.loads(payload))
             return
-        yield (((capture << 40 | packet) << 1 | phase) << 32 | flow), kind, payload
+        yield (((capture << 40 | packet) << 1 | phase) << 64 | flow), kind, payload
 
 
 def run_parallel(paths: list[str], keys: KeyStore, jobs: int, *, jsonl: bool, verbose: bool, details: bool,

@@ -120,7 +120,7 @@ class FlowState:
         self.client_said = b""  # the client's bytes since the upgrade was named, while a later write may refine it
         self.tunnel: TunnelWatch | None = None  # a decrypted TLS session watched for a CONNECT tunnel (tunnel.py)
         self.pickup = False  # a direction holds its first segments (TCPDirection.held: picked up mid-stream)
-        self.inner: TLSConnection | None = None  # the TLS session inside that tunnel
+        self.inner: dict[int, TLSConnection] | None = None  # the TLS sessions inside its tunnels, by tunnel number
         self.process: dict | None = None  # the local process of a macOS PKTAP capture (decode.pktap_process)
 
 
@@ -349,8 +349,7 @@ class Pipeline:
                         self._detect(state, direction, chunk, ts, out)
                     continue
                 tls.out = out
-                # (until its CONNECT request is whole, only the client's bytes can tell a tunnel)
-                if state.tunnel is None or (direction != CLIENT and not state.tunnel.target):
+                if state.tunnel is None:
                     tls.data(direction, chunk, ts)
                 else:
                     mark = len(out)
@@ -483,8 +482,8 @@ class Pipeline:
         return tls
 
     def _tunnel(self, state: FlowState, out: list, mark: int, ts: float) -> None:
-        """The outer session's new application data: watched for a CONNECT exchange; once its tunnel is open, handed
-        to the TLS session inside it (events of its own flow, after the outer session's)."""
+        """The outer session's new application data: watched for CONNECT exchanges; the bytes of each open tunnel
+        are handed to the TLS session inside it (events of its own flow, after the outer session's)."""
         flow, watch = state.flow, state.tunnel
         for i in range(mark, len(out)):
             ev = out[i]
@@ -497,18 +496,35 @@ class Pipeline:
             if parts is None:
                 state.tunnel = None
                 return
-            for direction, data in parts:
-                inner = state.inner
+            inners = state.inner
+            for number, direction, data in parts:
+                inner = inners.get(number) if inners is not None else None
+                if data is None:  # the tunnel's HTTP/2 stream has ended: so has the session inside it
+                    if inner is not None:
+                        del inners[number]
+                        self._end_inner(inner, ts, "its HTTP/2 CONNECT stream ended", out)
+                    continue
                 if inner is None:
                     if not looks_like_tls(data):  # a tunnel, but not to a TLS server
-                        state.tunnel = None
-                        return
-                    inner = state.inner = TLSConnection(tunnel_flow(flow, ts), self.keys, out, self.max_handshake)
+                        if watch.drop(number):
+                            state.tunnel = None
+                            return
+                        continue
+                    inner = TLSConnection(tunnel_flow(flow, ts, number), self.keys, out, self.max_handshake)
+                    inners = state.inner = inners if inners is not None else {}
+                    inners[number] = inner
                     self.stats.tls_flows += 1
-                    out.append(SessionStart(ts, inner.flow, False, f"HTTP CONNECT {watch.target} inside TLS session "
-                                                                    f"{flow.id} (an HTTPS proxy)"))
+                    how = "HTTP/2 CONNECT" if watch.h2 is not None else "HTTP CONNECT"
+                    out.append(SessionStart(ts, inner.flow, False, f"{how} {watch.target_of(number)} inside TLS "
+                                                                    f"session {flow.id} (an HTTPS proxy)"))
                 inner.out = out
                 inner.data(direction, data, ts)
+
+    @staticmethod
+    def _end_inner(inner: TLSConnection, ts: float, reason: str, out: list) -> None:
+        inner.out = out
+        inner.close(ts)
+        out.append(FlowEnd(ts, inner.flow, reason))
 
     def _held_cleartext(self, state: FlowState, out: list) -> None:
         """A mail or FTP connection that did not start TLS: from here on a cleartext session, its held bytes first."""
@@ -750,10 +766,9 @@ class Pipeline:
         if state.process:  # (for a session's document: other flows' are dropped)
             out.append(TransportInfo(ts, state.flow, "process", state.process))
         out.append(FlowEnd(ts, state.flow, reason))
-        if state.inner is not None:  # the session inside its CONNECT tunnel ends with it
-            state.inner.out = out
-            state.inner.close(ts)
-            out.append(FlowEnd(ts, state.inner.flow, reason))
+        if state.inner:  # the sessions inside its CONNECT tunnels end with it
+            for inner in state.inner.values():
+                self._end_inner(inner, ts, reason, out)
         closed = self.closed
         for k in state.keys:
             if self.flows.get(k) is state:

@@ -551,6 +551,36 @@ def test_distinguished_names_read_as_cryptography_writes_them():
     assert distinguished_name(b"\x30\x05\x31\x03\x30\x01") == "3005310330 01".replace(" ", "")  # not a Name: hex
 
 
+def test_tls_inside_the_http2_connect_streams_of_an_https_proxy():
+    # Chromium -> nghttpx (an HTTPS proxy speaking HTTP/2) -> tinyproxy -> nginx: every tunnel is a CONNECT stream
+    # of one HTTP/2 connection, with TLS to nginx inside it. The origin leg of the same run (proxy to nginx, plain
+    # TCP, compared with tshark like every capture here) holds the same inner sessions: they must read the same.
+    keys = [str(REAL / "chromium-h2-proxy.keys")]
+    client_leg = analyze([REAL / "chromium-h2-proxy.pcap"], keylogs=keys, plugins=True)
+    origin_leg = analyze([REAL / "chromium-h2-proxy-origin.pcap"], keylogs=keys, plugins=True)
+    inner = [s for s in client_leg if s["id"] >= TUNNEL_ID_BASE]
+    assert len(inner) == len(origin_leg) >= 2  # (Chromium opened two tunnels; it used one)
+    [outer] = [s for s in client_leg if s["id"] == inner[0]["id"] % TUNNEL_ID_BASE]
+    assert [(r["method"], r["target"], r["status"]) for r in outer["http"]["requests"]] == \
+        [("CONNECT", "browser.example.test:443", 200)] * len(inner)
+    assert sorted(s["id"] // TUNNEL_ID_BASE for s in inner) == list(range(1, len(inner) + 1))
+    direct = {s["messages"][0]["random"]: s for s in origin_leg}
+    for s in inner:
+        o = direct.pop(s["messages"][0]["random"])
+        assert s["upgrade"] == f"HTTP/2 CONNECT browser.example.test:443 inside TLS session {outer['id']} (an HTTPS proxy)"
+        assert s["decryption"] == o["decryption"] == {"status": "decrypted", "detail": ""}
+        ours_, direct_ = ([(m["from"], m["type"]) for m in x["messages"]] for x in (s, o))
+        # Chromium reset the tunnel it did not use (RST_STREAM): the proxy dropped what nginx still sent on it (a
+        # NewSessionTicket), which only the origin leg holds
+        assert ours_ == (direct_ if s.get("http") else direct_[:len(ours_)]) and len(ours_) >= 9
+        assert (s["version"], s["cipher_suite"], s["sni"], s["alpn"]) == (o["version"], o["cipher_suite"], o["sni"], o["alpn"])
+        assert s.get("app_data") == o.get("app_data")
+        assert [(r["method"], r["target"], r["status"]) for r in (s.get("http") or {}).get("requests", [])] == \
+            [(r["method"], r["target"], r["status"]) for r in (o.get("http") or {}).get("requests", [])]
+    used = [s for s in inner if s.get("http")]
+    assert [r["target"] for r in used[0]["http"]["requests"]][:2] == ["/", "/style.css"]  # the page, through the proxy
+
+
 def test_tls_inside_an_https_proxy_tunnel():
     # curl -> squid over TLS (https_port) -> CONNECT www.example.test:443 -> nginx: the outer session is the proxy's,
     # the inner one nginx's, both in curl's key log; the inner session is read from the outer one's plaintext

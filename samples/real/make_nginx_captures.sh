@@ -8,7 +8,7 @@
 #   sudo ./make_nginx_captures.sh           # (re)make all of them (the files listed below)
 #   sudo ./make_nginx_captures.sh h1        # or only some: h1, h2, chromium, firefox, chromium-brotli,
 #                                           # firefox-zstd, firefox-zlib, go-server, go-client, proxy,
-#                                           # https-proxy, haproxy-v1, haproxy-v2, java
+#                                           # https-proxy, h2-proxy, haproxy-v1, haproxy-v2, java
 #
 # Needs root (network namespaces, tcpdump) and: iproute2 (ip, ss), tcpdump, nginx, curl, openssl;
 # ethtool if present (offloads off); chromium, firefox-esr and certutil for the browser captures, and
@@ -54,6 +54,11 @@
 #   https-proxy-connect (.pcap/.keys): curl through squid's https_port (an HTTPS proxy, port 3129) to nginx: TLS
 #                       to the proxy, CONNECT inside it, then TLS to nginx inside that tunnel; curl's key log holds
 #                       both sessions (needs squid-openssl)
+#   chromium-h2-proxy (.pcap/.keys): Chromium loading https://browser.example.test/ through an HTTPS proxy that
+#                       speaks HTTP/2 (nghttpx --http2-proxy, port 3443, in front of tinyproxy): each tunnel is
+#                       an HTTP/2 CONNECT stream with TLS to nginx inside it; captured on the browser-to-proxy
+#                       leg. chromium-h2-proxy-origin (.pcap/.keys) holds the proxy-to-nginx leg of the same run
+#                       (the inner sessions as plain TCP) with the same key log (needs nghttp2-proxy)
 #   java-client-tls12-rsa (.pcap/.keys/.key.pem): JavaTlsClient.java (the JDK's SunJSSE, HttpsURLConnection)
 #                       against nginx, TLS 1.2 with the RSA key exchange suite TLS_RSA_WITH_AES_128_GCM_SHA256:
 #                       nginx's private key decrypts it. Java writes no key log: the .keys file is what
@@ -64,26 +69,26 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 NS_C=dsn-cli NS_S=dsn-srv
 S4=10.99.1.1 C4=10.99.1.2
 HOST=www.example.test
-CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib go-server go-client proxy https-proxy haproxy-v1
-          haproxy-v2 java)
+CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib go-server go-client proxy https-proxy h2-proxy
+          haproxy-v1 haproxy-v2 java)
 
 # shellcheck source=netns-lib.sh
 . "$HERE/netns-lib.sh"  # stop, remove_namespaces, keep_capture, wait_for_port
 require make_nginx_captures.sh ip ss tcpdump nginx curl openssl
 if [ $# -gt 0 ]; then
   for n in "$@"; do
-    case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib|go-server|go-client|proxy|https-proxy|haproxy-v1|haproxy-v2|java) ;;
+    case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib|go-server|go-client|proxy|https-proxy|h2-proxy|haproxy-v1|haproxy-v2|java) ;;
       *) echo "unknown capture: $n (see the top of this script)" >&2; exit 2;; esac
   done
   CAPTURES=("$@")
 fi
 
 WORK=$(mktemp -d /tmp/nginx-captures.XXXXXX)
-TCPDUMP_PID="" NGINX_PID="" TLSLITE_PID="" GO_PID="" PROXY_PID=""
+TCPDUMP_PID="" NGINX_PID="" TLSLITE_PID="" GO_PID="" PROXY_PID="" H2PROXY_PID="" ORIGIN_PID=""
 
 NAMESPACES=($NS_C $NS_S)
 
-trap_teardown NGINX_PID:QUIT TLSLITE_PID GO_PID PROXY_PID
+trap_teardown NGINX_PID:QUIT TLSLITE_PID GO_PID PROXY_PID H2PROXY_PID ORIGIN_PID:INT
 
 inc() { ip netns exec $NS_C "$@"; }
 ins() { ip netns exec $NS_S "$@"; }
@@ -274,7 +279,7 @@ begin() {  # begin NAME: start tcpdump on the server's interface
   local name=$1
   echo "== $name" >&2
   rm -f "$WORK/$name".* "$WORK/cookies.txt"
-  start_tcpdump $NS_S vsrv "$WORK/$name.pcap" "tcp port 443 or tcp port 8443 or tcp port 9443 or tcp port 3128 or tcp port 3129 or tcp port 4443"
+  start_tcpdump $NS_S vsrv "$WORK/$name.pcap" "tcp port 443 or tcp port 8443 or tcp port 9443 or tcp port 3128 or tcp port 3129 or tcp port 3443 or tcp port 4443"
 }
 
 finish() {  # finish NAME: stop tcpdump, keep the capture and its key log
@@ -409,6 +414,39 @@ https_proxy_capture() {  # curl -> squid over TLS (an HTTPS proxy: https_port) -
   curl_via_proxy "$name" --proxy "https://$S4:3129" --proxy-cacert "$WORK/nginx-server.crt.pem" --proxy-insecure
 }
 
+h2_proxy_capture() {  # Chromium -> nghttpx (HTTP/2 proxy mode, TLS) -> tinyproxy -> nginx: every tunnel an HTTP/2
+                      # CONNECT stream; the capture holds the browser-to-proxy leg, NAME-origin.pcap the proxy-to-nginx
+                      # leg (tcpdump on the server namespace's loopback), and Chromium's key log has both sessions
+  local name=chromium-h2-proxy home="$WORK/home-chromium-h2-proxy"
+  printf '%s\n' "User root" "Group root" "Port 3128" "Listen $S4" "Timeout 30" "LogLevel Info" \
+    "Allow $S4" "ConnectPort 443" "MaxClients 10" > "$WORK/tinyproxy.conf"
+  ip netns exec $NS_S tinyproxy -d -c "$WORK/tinyproxy.conf" >"$WORK/tinyproxy.log" 2>&1 &
+  PROXY_PID=$!
+  wait_for_port $NS_S 3128 || { echo "tinyproxy did not start" >&2; cat "$WORK/tinyproxy.log" >&2; return 1; }
+  ip netns exec $NS_S nghttpx --http2-proxy --conf=/dev/null -f"$S4,3443" -b"$S4,3128" --no-ocsp \
+    --errorlog-file="$WORK/nghttpx.log" "$HERE/browser-server.key.pem" "$HERE/browser-server.crt.pem" &
+  H2PROXY_PID=$!
+  wait_for_port $NS_S 3443 || { echo "nghttpx did not start" >&2; cat "$WORK/nghttpx.log" >&2; return 1; }
+  ip netns exec $NS_S tcpdump -i lo -s 0 -U --immediate-mode -Z root -w "$WORK/$name-origin.pcap" "tcp port 443" \
+    2>"$WORK/tcpdump-origin.log" &
+  ORIGIN_PID=$!
+  wait_log "$WORK/tcpdump-origin.log" "listening on" 5
+  nss_trust "$home/.pki/nssdb" "$HERE/browser-ca.crt.pem"
+  begin "$name"
+  HOME="$home" SSLKEYLOGFILE="$WORK/$name.keys" timeout 60 ip netns exec $NS_C chromium --headless --no-sandbox \
+    --disable-gpu --no-first-run --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$home/chromium" --proxy-server=https://browser.example.test:3443 \
+    --dump-dom https://browser.example.test/ 2>"$WORK/browser.log" | grep -o '<p id="out">[^<]*' | sed 's/^/   /' >&2
+  sleep 0.3
+  stop "$ORIGIN_PID" INT; ORIGIN_PID=""
+  finish "$name"
+  cp "$WORK/$name-origin.pcap" "$HERE/$name-origin.pcap"
+  cp "$WORK/$name.keys" "$HERE/$name-origin.keys"  # (the same key log: every capture here has its own)
+  chmod 644 "$HERE/$name-origin.pcap" "$HERE/$name-origin.keys"
+  stop "$H2PROXY_PID"; H2PROXY_PID=""
+  stop "$PROXY_PID"; PROXY_PID=""
+}
+
 haproxy_capture() {  # haproxy_capture v1|v2: curl -> HAProxy (TCP mode, in the client's namespace) -> nginx with
                      # a PROXY protocol header; the capture holds the load-balancer-to-nginx leg
   local v=$1 name=haproxy-proxy-$1 send=send-proxy
@@ -459,6 +497,7 @@ for w in "${CAPTURES[@]}"; do
     go-server|go-client) go_capture "${w#go-}";;
     proxy) proxy_capture;;
     https-proxy) https_proxy_capture;;
+    h2-proxy) h2_proxy_capture;;
     haproxy-v1|haproxy-v2) haproxy_capture "${w#haproxy-}";;
     java) java_capture;;
     *) tlslite "${w#*-}"
