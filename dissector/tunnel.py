@@ -10,8 +10,8 @@ to the proxy:
 * HTTP/2 (the connection preface; browsers speak it to an HTTPS proxy that offers h2): each CONNECT stream
   (RFC 9113 8.5) is a tunnel of its own, opened by the proxy's 2xx HEADERS, carried in the stream's DATA frames,
   ended by END_STREAM both ways or RST_STREAM (`H2Tunnels`). Every header block is HPACK-decoded to keep the
-  decoders' tables in step. A connection whose first request is not a CONNECT is an ordinary HTTP/2 session, and
-  the watch ends there (a proxy connection that first forwards a plain http:// request is not followed).
+  decoders' tables in step. A connection whose first request is neither a CONNECT nor a forwarded http:// one
+  (`:scheme http`, which browsers also send their HTTPS proxy) is an ordinary HTTP/2 session: the watch ends.
 
 `feed` hands back (tunnel number, direction, bytes) for the inner sessions, bytes None when that tunnel has ended,
 and None when this is not (or no longer) a CONNECT exchange: the watch is over. The pipeline reads each tunnel's
@@ -170,7 +170,7 @@ class H2Tunnels:
         self.count = 0  # tunnels opened
         # host:port of the tunnels that have carried bytes, until `target_of` asks (the pipeline does at once)
         self.targets: dict[int, str] = {}
-        self.first_request = True
+        self.proxy = False  # a request has shown this is a proxy's connection
 
     def target_of(self, number: int) -> str:
         """The host:port of tunnel `number`, asked once, when its inner session starts (then forgotten)."""
@@ -249,10 +249,12 @@ class H2Tunnels:
             return True
         if direction == CLIENT:
             method = fields.get(b":method")
-            if self.first_request:
-                self.first_request = False
-                if method != b"CONNECT":
-                    return False  # an ordinary HTTP/2 session, not a proxy's
+            if not self.proxy:
+                # a proxy's connection carries CONNECTs and forwarded http:// requests; the first other request
+                # (https, to the server itself) makes it an ordinary HTTP/2 session
+                if method != b"CONNECT" and fields.get(b":scheme") != b"http":
+                    return False
+                self.proxy = True
             # (an extended CONNECT, RFC 8441, names a :protocol such as websocket: not a TCP tunnel)
             if method == b"CONNECT" and b":protocol" not in fields and len(self.tunnels) < MAX_H2_TUNNELS:
                 self.tunnels[sid] = _Tunnel(fields.get(b":authority", b"").decode("ascii", "replace"))

@@ -143,7 +143,7 @@ def test_http2_refused_connect_extended_connect_padding_and_continuation():
 
 
 @pytest.mark.parametrize("parts", [
-    [(CLIENT, H2_PREFACE + h2_frame(1, 0x4, 1, b"\x82\x87\x84\x41\x01a"))],  # first request a GET: an ordinary session
+    [(CLIENT, H2_PREFACE + h2_frame(1, 0x4, 1, b"\x82\x87\x84\x41\x01a"))],  # GET https://a/: an ordinary session
     [(CLIENT, H2_PREFACE[:10] + b"X")],  # not the preface after all
     [(CLIENT, H2_PREFACE + h2_frame(1, 0x0, 1, b"\x82") + h2_frame(0, 0, 1, b"x"))],  # a block not continued
     [(CLIENT, H2_PREFACE + h2_frame(1, 0x4, 1, b"\xff\xff\xff\xff"))],  # a header block HPACK cannot read
@@ -162,3 +162,16 @@ def test_an_http2_watch_holds_bounded_bytes():
         assert feed(w, (CLIENT, chunk)) == []
     [(number, direction, data)] = feed(w, (SERVER, h.headers(SERVER, 1, [(":status", "200")])))
     assert (number, direction) == (1, CLIENT) and len(data) <= MAX_EARLY
+
+
+def test_a_proxy_connection_that_first_forwards_plain_http_is_still_watched():
+    # browsers send their http:// requests to an HTTPS proxy on the same HTTP/2 connection as their CONNECTs
+    h = H2()
+    w = TunnelWatch()
+    get = h.headers(CLIENT, 1, [(":method", "GET"), (":scheme", "http"), (":authority", "plain.test"), (":path", "/")],
+                    end_stream=True)
+    got = feed(w, (CLIENT, H2_PREFACE + SETTINGS + get),
+               (SERVER, h.headers(SERVER, 1, [(":status", "200")]) + h2_frame(0, 0x1, 1, b"<html>")),
+               (CLIENT, h.connect(3)), (SERVER, h.headers(SERVER, 3, [(":status", "200")])),
+               (CLIENT, h2_frame(0, 0, 3, HELLO)))
+    assert got == [(1, CLIENT, HELLO)] and w.target_of(1) == "example.test:443"
