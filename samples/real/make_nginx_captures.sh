@@ -8,7 +8,8 @@
 #   sudo ./make_nginx_captures.sh           # (re)make all of them (the files listed below)
 #   sudo ./make_nginx_captures.sh h1        # or only some: h1, h2, chromium, firefox, chromium-brotli,
 #                                           # firefox-zstd, firefox-zlib, go-server, go-client, proxy,
-#                                           # https-proxy, h2-proxy, haproxy-v1, haproxy-v2, java
+#                                           # https-proxy, chromium-h2-proxy, firefox-h2-proxy,
+#                                           # haproxy-v1, haproxy-v2, java
 #
 # Needs root (network namespaces, tcpdump) and: iproute2 (ip, ss), tcpdump, nginx, curl, openssl;
 # ethtool if present (offloads off); chromium, firefox-esr and certutil for the browser captures, and
@@ -54,11 +55,12 @@
 #   https-proxy-connect (.pcap/.keys): curl through squid's https_port (an HTTPS proxy, port 3129) to nginx: TLS
 #                       to the proxy, CONNECT inside it, then TLS to nginx inside that tunnel; curl's key log holds
 #                       both sessions (needs squid-openssl)
-#   chromium-h2-proxy (.pcap/.keys): Chromium loading https://browser.example.test/ through an HTTPS proxy that
-#                       speaks HTTP/2 (nghttpx --http2-proxy, port 3443, in front of tinyproxy): each tunnel is
-#                       an HTTP/2 CONNECT stream with TLS to nginx inside it; captured on the browser-to-proxy
-#                       leg. chromium-h2-proxy-origin (.pcap/.keys) holds the proxy-to-nginx leg of the same run
-#                       (the inner sessions as plain TCP) with the same key log (needs nghttp2-proxy)
+#   chromium-h2-proxy, firefox-h2-proxy (.pcap/.keys): the browser loading https://browser.example.test/ through
+#                       an HTTPS proxy that speaks HTTP/2 (nghttpx --http2-proxy, port 3443, in front of tinyproxy;
+#                       Firefox reads it from a PAC file): each tunnel is an HTTP/2 CONNECT stream with TLS to nginx
+#                       inside it; captured on the browser-to-proxy leg. NAME-origin (.pcap/.keys) holds the
+#                       proxy-to-nginx leg of the same run (the inner sessions as plain TCP) with the same key log
+#                       (needs nghttp2-proxy)
 #   java-client-tls12-rsa (.pcap/.keys/.key.pem): JavaTlsClient.java (the JDK's SunJSSE, HttpsURLConnection)
 #                       against nginx, TLS 1.2 with the RSA key exchange suite TLS_RSA_WITH_AES_128_GCM_SHA256:
 #                       nginx's private key decrypts it. Java writes no key log: the .keys file is what
@@ -69,15 +71,15 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 NS_C=dsn-cli NS_S=dsn-srv
 S4=10.99.1.1 C4=10.99.1.2
 HOST=www.example.test
-CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib go-server go-client proxy https-proxy h2-proxy
-          haproxy-v1 haproxy-v2 java)
+CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib go-server go-client proxy https-proxy
+          chromium-h2-proxy firefox-h2-proxy haproxy-v1 haproxy-v2 java)
 
 # shellcheck source=netns-lib.sh
 . "$HERE/netns-lib.sh"  # stop, remove_namespaces, keep_capture, wait_for_port
 require make_nginx_captures.sh ip ss tcpdump nginx curl openssl
 if [ $# -gt 0 ]; then
   for n in "$@"; do
-    case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib|go-server|go-client|proxy|https-proxy|h2-proxy|haproxy-v1|haproxy-v2|java) ;;
+    case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib|go-server|go-client|proxy|https-proxy|chromium-h2-proxy|firefox-h2-proxy|haproxy-v1|haproxy-v2|java) ;;
       *) echo "unknown capture: $n (see the top of this script)" >&2; exit 2;; esac
   done
   CAPTURES=("$@")
@@ -414,10 +416,11 @@ https_proxy_capture() {  # curl -> squid over TLS (an HTTPS proxy: https_port) -
   curl_via_proxy "$name" --proxy "https://$S4:3129" --proxy-cacert "$WORK/nginx-server.crt.pem" --proxy-insecure
 }
 
-h2_proxy_capture() {  # Chromium -> nghttpx (HTTP/2 proxy mode, TLS) -> tinyproxy -> nginx: every tunnel an HTTP/2
-                      # CONNECT stream; the capture holds the browser-to-proxy leg, NAME-origin.pcap the proxy-to-nginx
-                      # leg (tcpdump on the server namespace's loopback), and Chromium's key log has both sessions
-  local name=chromium-h2-proxy home="$WORK/home-chromium-h2-proxy"
+h2_proxy_capture() {  # h2_proxy_capture chromium|firefox: the browser -> nghttpx (HTTP/2 proxy mode, TLS) -> tinyproxy ->
+                      # nginx, every tunnel an HTTP/2 CONNECT stream; the capture holds the browser-to-proxy leg,
+                      # NAME-origin.pcap the proxy-to-nginx leg (tcpdump on the server namespace's loopback), and the
+                      # browser's key log has both sessions
+  local which=$1 name=$1-h2-proxy home="$WORK/home-$1-h2-proxy"
   printf '%s\n' "User root" "Group root" "Port 3128" "Listen $S4" "Timeout 30" "LogLevel Info" \
     "Allow $S4" "ConnectPort 443" "MaxClients 10" > "$WORK/tinyproxy.conf"
   ip netns exec $NS_S tinyproxy -d -c "$WORK/tinyproxy.conf" >"$WORK/tinyproxy.log" 2>&1 &
@@ -432,11 +435,21 @@ h2_proxy_capture() {  # Chromium -> nghttpx (HTTP/2 proxy mode, TLS) -> tinyprox
   ORIGIN_PID=$!
   wait_log "$WORK/tcpdump-origin.log" "listening on" 5
   nss_trust "$home/.pki/nssdb" "$HERE/browser-ca.crt.pem"
+  nss_trust "$home/profile" "$HERE/browser-ca.crt.pem"
   begin "$name"
-  HOME="$home" SSLKEYLOGFILE="$WORK/$name.keys" timeout 60 ip netns exec $NS_C chromium --headless --no-sandbox \
-    --disable-gpu --no-first-run --disable-background-networking --disable-component-update --disable-sync \
-    --user-data-dir="$home/chromium" --proxy-server=https://browser.example.test:3443 \
-    --dump-dom https://browser.example.test/ 2>"$WORK/browser.log" | grep -o '<p id="out">[^<]*' | sed 's/^/   /' >&2
+  if [ "$which" = chromium ]; then
+    HOME="$home" SSLKEYLOGFILE="$WORK/$name.keys" timeout 60 ip netns exec $NS_C chromium --headless --no-sandbox \
+      --disable-gpu --no-first-run --disable-background-networking --disable-component-update --disable-sync \
+      --user-data-dir="$home/chromium" --proxy-server=https://browser.example.test:3443 \
+      --dump-dom https://browser.example.test/ 2>"$WORK/browser.log" | grep -o '<p id="out">[^<]*' | sed 's/^/   /' >&2
+  else  # Firefox takes an HTTPS proxy from a PAC file only
+    printf 'function FindProxyForURL(url, host) { return "HTTPS browser.example.test:3443"; }\n' > "$home/proxy.pac"
+    firefox_profile "$home/profile" network.proxy.type 2 network.proxy.autoconfig_url "\"file://$home/proxy.pac\""
+    HOME="$home" SSLKEYLOGFILE="$WORK/$name.keys" timeout 60 ip netns exec $NS_C firefox-esr --headless \
+      --no-remote --profile "$home/profile" --screenshot "$WORK/$name.png" https://browser.example.test/ \
+      >"$WORK/browser.log" 2>&1
+    echo "   screenshot: $(stat -c %s "$WORK/$name.png" 2>/dev/null || echo none) bytes" >&2
+  fi
   sleep 0.3
   stop "$ORIGIN_PID" INT; ORIGIN_PID=""
   finish "$name"
@@ -497,7 +510,7 @@ for w in "${CAPTURES[@]}"; do
     go-server|go-client) go_capture "${w#go-}";;
     proxy) proxy_capture;;
     https-proxy) https_proxy_capture;;
-    h2-proxy) h2_proxy_capture;;
+    chromium-h2-proxy|firefox-h2-proxy) h2_proxy_capture "${w%%-*}";;
     haproxy-v1|haproxy-v2) haproxy_capture "${w#haproxy-}";;
     java) java_capture;;
     *) tlslite "${w#*-}"
