@@ -405,6 +405,30 @@ def test_a_cut_packet_that_waited_for_the_hello_is_an_anomaly_not_an_internal_er
     assert s["decryption"]["status"] == "decrypted"
 
 
+def test_a_version_negotiation_packet_cut_inside_its_connection_ids_is_an_anomaly(tmp_path):
+    # found by fuzzing: the Version Negotiation packet was read outside the per-datagram handler
+    from dissector.capture.reader import open_capture
+    from dissector.capture.writer import PcapWriter
+
+    name = "quic-aioquic-version-negotiation"
+    with open_capture(str(QUIC / f"{name}.pcap")) as cap:
+        rows = [(ts, lt, bytes(f)) for ts, lt, f in cap]
+    (linktype,) = {lt for _, lt, _ in rows}
+    frames = [(ts, f) for ts, _, f in rows]
+    [vn] = [i for i, (_, f) in enumerate(frames) if f[_udp_payload_at(f, linktype)] & 0x80
+            and not any(f[_udp_payload_at(f, linktype) + 1:_udp_payload_at(f, linktype) + 5])]
+    ts, f = frames[vn]
+    frames[vn] = (ts, f[:_udp_payload_at(f, linktype) + 8])  # its destination connection ID is 8 bytes long
+    with open(tmp_path / "v.pcap", "wb") as out:
+        w = PcapWriter(out, linktype)
+        for t, frame in frames:
+            w.write(t, frame)
+    [s] = analyze([tmp_path / "v.pcap"], keylogs=[str(QUIC / f"{name}.keys")], plugins=True)
+    names = [a["name"] for a in s.get("anomalies") or []]
+    assert "internal_error" not in names and "truncated_packet" in names, s.get("anomalies")
+    assert [m["type"] for m in s["messages"]].count("ClientHello") >= 1 and len(s["messages"]) > 1
+
+
 def _ip_at(frame: bytes, linktype: int) -> int:
     return 14 if linktype == 1 else 0  # Ethernet or raw IP: what these captures use
 

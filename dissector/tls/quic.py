@@ -214,7 +214,10 @@ class QUICConnection(TLSConnection):
     def datagram(self, direction: str, payload, ts: float) -> None:
         pos, n = 0, len(payload)
         if payload[0] & 0x80 and n >= 7 and not any(payload[1:5]):  # (its fixed bit may be clear: RFC 9000 17.2.1)
-            self._version_negotiation(direction, payload, 0, ts)
+            try:
+                self._version_negotiation(direction, payload, 0, ts)
+            except IndexError:  # its connection IDs run past the datagram's end
+                self._anomaly(ts, "quic", "truncated_packet", "a Version Negotiation packet cut short", direction)
             return
         while pos < n:
             b0 = payload[pos]
