@@ -369,6 +369,8 @@ def test_damaged_quic_datagrams_never_hit_an_internal_error(seed, tmp_path):
             ts, f = rng.choice(frames)
             i = rng.randrange(42, len(f))  # inside the UDP payload
             f[i] = rng.randrange(256) if rng.random() < 0.5 else f[i] ^ (1 << rng.randrange(8))
+        ts, f = rng.choice(frames)  # and one datagram cut short, anywhere in its payload
+        del f[rng.randrange(43, len(f)):]
         with open(tmp_path / "d.pcap", "wb") as out:
             w = PcapWriter(out)
             for ts, f in frames:
