@@ -57,11 +57,16 @@ def test_what_the_capture_cannot_show_is_said_as_such():
     ("openssl-tls12-mtls", "The client authenticated too (CN=dissector test client)"),
     ("openssl-tls13-ocsp-revoked", "It stapled a revocation answer: OCSP revoked since 2026-11-01"),
     ("gnutls-tls13-rawpk", "with a raw public key (RSA), not a certificate"),
-    ("https-proxy-connect", "TLS began after HTTP CONNECT www.example.test:443 inside TLS session 0"),
+    ("https-proxy-connect", "It runs inside a proxy tunnel: TLS began after HTTP CONNECT www.example.test:443 inside "
+                            "TLS session 0"),
+    ("chromium-h2-proxy", "It runs inside a proxy tunnel: TLS began after HTTP/2 CONNECT browser.example.test:443 "
+                          "inside TLS session 3"),
 ])
 def test_what_a_session_did_is_told(name, sentence):
     args = keylog(name) + (["--key", str(REAL / f"{name}.ech.pem")] if name == "go-ech" else [])
-    assert sentence in explain(*args)
+    text = explain(*args)
+    assert sentence in text
+    assert "The capture starts after the TCP connection opened. TLS began after HTTP" not in text  # (a tunnel's)
 
 
 def test_the_module_imports_first_and_alone():

@@ -18,6 +18,7 @@ from dissector.output.formats import (
     summary_line,
     transport_name,
 )
+from dissector.tunnel import TUNNEL_ID_BASE
 
 LISTED = 6  # names listed before "and N more"
 
@@ -78,6 +79,9 @@ def _connection(doc: dict, durations: dict) -> str:
     elif transport in ("udp", "quic"):
         text = "Over UDP there is no connection to open: the ClientHello is in the first datagram."
         text += "".join(" " + _quic_step(e) for e in doc.get("quic") or [])
+    elif doc["id"] >= TUNNEL_ID_BASE:  # (its bytes are another session's plaintext: no TCP of its own)
+        return (f"It runs inside a proxy tunnel: TLS began after {doc.get('upgrade') or 'a CONNECT'}, on the proxy "
+                "connection's TCP; its records are that session's decrypted bytes.")
     elif _ms(durations["tcp_connect"]):
         text = f"The TCP connection opened in {_ms(durations['tcp_connect'])} (SYN, SYN-ACK, ACK)."
     else:
