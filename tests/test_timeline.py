@@ -124,6 +124,18 @@ def test_missing_pieces_are_null_with_a_reason():
     assert "no client ACK" in no_ack["durations"]["tcp_connect"]["reason"]
 
 
+@pytest.mark.parametrize("name,inner_id", [("https-proxy-connect", 1_000_000_000), ("chromium-h2-proxy", 1_000_000_003)])
+def test_a_session_inside_a_proxy_tunnel_has_no_tcp_of_its_own(name, inner_id):
+    real = SAMPLES / "real"
+    docs = {d["id"]: d for d in analyze([real / f"{name}.pcap"], keylogs=[str(real / f"{name}.keys")])}
+    inner = tlm.session_timeline(docs[inner_id])["durations"]
+    assert inner["tcp_connect"]["ms"] is None and inner["tcp_connect"]["reason"].startswith("inside a proxy tunnel")
+    assert inner["session"]["from"] == "ClientHello in the tunnel" and "note" not in inner["session"]
+    assert inner["tls_handshake"]["ms"] > 0
+    outer = tlm.session_timeline(docs[inner_id % 1_000_000_000])["durations"]  # the proxy connection: TCP as usual
+    assert outer["tcp_connect"]["ms"] is not None and outer["session"]["from"] == "SYN"
+
+
 def test_failed_handshake_names_the_alert():
     doc = tls12_full_doc()
     doc["messages"] = doc["messages"][:5] + [msg(40, "client", "Alert", level="fatal", description="bad_certificate")]

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dissector.output.formats import message_detail, process_text
+from dissector.tunnel import TUNNEL_ID_BASE
 
 # phase id -> (label, colour). Colours are distinct in hue and lightness (readable in greyscale too).
 PHASES: dict[str, tuple[str, str]] = {
@@ -219,12 +220,14 @@ def session_timeline(doc: dict) -> dict[str, Any]:
             ev["last_ms"] = round((ev["last"] - start) * 1000.0, 3)
 
     udp = doc.get("transport") in NO_TCP  # no TCP connection to open or close
+    tunnelled = (doc.get("id") or 0) >= TUNNEL_ID_BASE  # inside a proxy tunnel: the outer session's TCP
     durations = {
-        "tcp_connect": _missing(NO_TCP[doc["transport"]]) if udp else _tcp_connect(tcp),
+        "tcp_connect": _missing(NO_TCP[doc["transport"]]) if udp else _missing(TUNNELLED) if tunnelled
+        else _tcp_connect(tcp),
         "tls_handshake": _tls_handshake(doc, msgs, hs, tls13),
         "first_app_data": _first_app(doc, msgs, hs, app, opaque13),
         "session": _udp_session(start, end, end_reason, "EAPOL" if doc["transport"] == "eapol" else "UDP") if udp
-        else _session(tcp, start, end, end_reason, closed),
+        else _tunnel_session(start, end, end_reason) if tunnelled else _session(tcp, start, end, end_reason, closed),
     }
     kind, kind_reason = _handshake_kind(doc, msgs, hs)
     sh = msgs[hs["sh"]] if hs["sh"] is not None else None
@@ -320,6 +323,15 @@ def _session(tcp: list[dict], start: float, end: float, reason: str, closed: boo
     if notes:
         notes.append("so it lasted at least this long")
     return _duration(start, end, frm, reason if closed else "last packet seen", "; ".join(notes) or None)
+
+
+TUNNELLED = ("inside a proxy tunnel: no TCP connection of its own (it rides the proxy connection's, opened before "
+             "the CONNECT)")
+
+
+def _tunnel_session(start: float, end: float, reason: str) -> dict[str, Any]:
+    """A session inside a proxy tunnel: from its ClientHello to the end of its tunnel (or of the proxy connection)."""
+    return _duration(start, end, "ClientHello in the tunnel", reason)
 
 
 NO_TCP = {"udp": "DTLS over UDP: there is no connection to open (the ClientHello is the first packet)",
