@@ -384,23 +384,14 @@ def test_a_cut_packet_that_waited_for_the_hello_is_an_anomaly_not_an_internal_er
     # the client's last 1-RTT datagram, cut to 20 bytes of UDP payload (too short for the header-protection
     # sample), arrives before the server's first datagram: it waits for the hello, then cannot be read (found by
     # fuzzing: the packets read again after the hello raised IndexError past the per-datagram handler)
-    from dissector.capture.reader import open_capture
-    from dissector.capture.writer import PcapWriter
-
-    with open_capture(str(QUIC / f"{name}.pcap")) as cap:
-        rows = [(ts, lt, bytes(f)) for ts, lt, f in cap]
-    (linktype,) = {lt for _, lt, _ in rows}
-    frames = [(ts, f) for ts, _, f in rows]
+    linktype, frames = _frames(name)
     client = _udp_source(frames[0][1], linktype)
     short = [i for i, (_, f) in enumerate(frames) if i and _udp_source(f, linktype) == client
              and not f[_udp_payload_at(f, linktype)] & 0x80]
     assert short  # (every client here sends 1-RTT packets: ACKs at least)
     ts, f = frames.pop(short[-1])
     frames.insert(1, (ts, f[:_udp_payload_at(f, linktype) + 20]))
-    with open(tmp_path / "c.pcap", "wb") as out:
-        w = PcapWriter(out, linktype)
-        for t, frame in frames:
-            w.write(t, frame)
+    _write(tmp_path / "c.pcap", linktype, frames)
     [s] = analyze([tmp_path / "c.pcap"], keylogs=[str(QUIC / f"{name}.keys")], plugins=True)
     names = [a["name"] for a in s.get("anomalies") or []]
     assert "internal_error" not in names and "truncated_packet" in names, s.get("anomalies")
@@ -409,26 +400,36 @@ def test_a_cut_packet_that_waited_for_the_hello_is_an_anomaly_not_an_internal_er
 
 def test_a_version_negotiation_packet_cut_inside_its_connection_ids_is_an_anomaly(tmp_path):
     # found by fuzzing: the Version Negotiation packet was read outside the per-datagram handler
-    from dissector.capture.reader import open_capture
-    from dissector.capture.writer import PcapWriter
-
     name = "quic-aioquic-version-negotiation"
-    with open_capture(str(QUIC / f"{name}.pcap")) as cap:
-        rows = [(ts, lt, bytes(f)) for ts, lt, f in cap]
-    (linktype,) = {lt for _, lt, _ in rows}
-    frames = [(ts, f) for ts, _, f in rows]
+    linktype, frames = _frames(name)
     [vn] = [i for i, (_, f) in enumerate(frames) if f[_udp_payload_at(f, linktype)] & 0x80
             and not any(f[_udp_payload_at(f, linktype) + 1:_udp_payload_at(f, linktype) + 5])]
     ts, f = frames[vn]
     frames[vn] = (ts, f[:_udp_payload_at(f, linktype) + 8])  # its destination connection ID is 8 bytes long
-    with open(tmp_path / "v.pcap", "wb") as out:
-        w = PcapWriter(out, linktype)
-        for t, frame in frames:
-            w.write(t, frame)
+    _write(tmp_path / "v.pcap", linktype, frames)
     [s] = analyze([tmp_path / "v.pcap"], keylogs=[str(QUIC / f"{name}.keys")], plugins=True)
     names = [a["name"] for a in s.get("anomalies") or []]
     assert "internal_error" not in names and "truncated_packet" in names, s.get("anomalies")
     assert [m["type"] for m in s["messages"]].count("ClientHello") >= 1 and len(s["messages"]) > 1
+
+
+def _frames(name: str) -> tuple[int, list[tuple[float, bytes]]]:
+    """A capture's link type and its frames (time, bytes)."""
+    from dissector.capture.reader import open_capture
+
+    with open_capture(str(QUIC / f"{name}.pcap")) as cap:
+        rows = [(ts, lt, bytes(f)) for ts, lt, f in cap]
+    (linktype,) = {lt for _, lt, _ in rows}
+    return linktype, [(ts, f) for ts, _, f in rows]
+
+
+def _write(path, linktype: int, frames: list[tuple[float, bytes]]) -> None:
+    from dissector.capture.writer import PcapWriter
+
+    with open(path, "wb") as out:
+        w = PcapWriter(out, linktype)
+        for ts, frame in frames:
+            w.write(ts, frame)
 
 
 def _ip_at(frame: bytes, linktype: int) -> int:
@@ -453,21 +454,12 @@ def test_datagrams_delivered_out_of_order_read_the_same(name, tmp_path):
     # the server's Handshake packets before the Initial with its ServerHello, 1-RTT packets before the handshake
     # is done, a resumed client's 0-RTT packets before its ClientHello: they wait for the hello, as an endpoint
     # buffers them (RFC 9001 5.7)
-    from dissector.capture.reader import open_capture
-    from dissector.capture.writer import PcapWriter
-
-    with open_capture(str(QUIC / f"{name}.pcap")) as cap:
-        rows = [(ts, lt, bytes(f)) for ts, lt, f in cap]
-    (linktype,) = {lt for _, lt, _ in rows}
-    frames = [(ts, f) for ts, _, f in rows]
+    linktype, frames = _frames(name)
     shuffled = reversed_runs(frames, linktype)
     if [f for _, f in shuffled] == [f for _, f in frames]:
         pytest.skip("each side sends one datagram at a time: nothing arrives in another order")
     assert sorted(f for _, f in shuffled) == sorted(f for _, f in frames)
-    with open(tmp_path / "r.pcap", "wb") as out:
-        w = PcapWriter(out, linktype)
-        for ts, f in shuffled:
-            w.write(ts, f)
+    _write(tmp_path / "r.pcap", linktype, shuffled)
     keys = [str(QUIC / f"{name}.keys")]
     want = analyze([QUIC / f"{name}.pcap"], keylogs=keys)
     got = analyze([tmp_path / "r.pcap"], keylogs=keys)
