@@ -32,9 +32,8 @@ MAX_HEAD = 8192  # bytes of a CONNECT request or of its answer, up to the blank 
 MAX_TRIES = 4  # CONNECT requests refused on one connection before the watch gives up
 MAX_EARLY = 1 << 20  # client bytes kept while the proxy has not answered a CONNECT yet
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-MAX_H2_FRAME = 1 << 24  # the largest frame HTTP/2 allows (SETTINGS_MAX_FRAME_SIZE <= 2^24 - 1)
 MAX_H2_TUNNELS = 10_000  # CONNECT streams open at once on one connection
-MAX_HEADER_BLOCK = 1 << 20
+MAX_HEADER_BLOCK = 1 << 20  # a header block continued past this is not followed (a frame is at most 16 MB)
 # tunnel bytes for the pipeline: (tunnel number, direction, bytes), bytes None when the tunnel has ended
 Parts = list[tuple[int, str, bytes | None]]
 
