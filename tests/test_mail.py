@@ -112,6 +112,17 @@ def test_real_imap_login_behind_starttls_is_redacted_unless_asked():
     assert mail["commands"][:4] == ["CAPABILITY", "AUTHENTICATE", "SELECT", "UID FETCH"]
 
 
+def test_real_pop3_login_behind_stls():
+    # curl to Dovecot's POP3 (samples/real/starttls-pop3): CAPA and STLS in the clear, then AUTH PLAIN as alice and
+    # RETR 1 inside TLS
+    [s] = analyze([REAL / "starttls-pop3.pcap"], keylogs=[REAL / "starttls-pop3.keys"], plugins=True)
+    mail = s["mail"]
+    assert (mail["protocol"], mail["greeting"], mail["commands"]) == ("POP3", None, ["CAPA", "AUTH", "RETR", "QUIT"])
+    [login] = mail["logins"]
+    assert (login["command"], login["mechanism"], login["user"], login["result"]) == ("AUTH", "PLAIN", "alice", "ok")
+    assert login["password"] == "<redacted 10 chars>"
+
+
 def test_real_smtp_envelope_behind_starttls():
     # curl to aiosmtpd (samples/real/starttls-smtp): no login, one mail
     [s] = analyze([REAL / "starttls-smtp.pcap"], keylogs=[REAL / "starttls-smtp.keys"], plugins=True)

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # make_starttls_captures.sh - capture TLS that starts in the middle of another protocol: real servers and
 # clients that upgrade one TCP connection to TLS (MySQL/MariaDB, PostgreSQL, SMTP STARTTLS, LDAP StartTLS,
-# IMAP STARTTLS) and curl through a SOCKS5 proxy. See the section "TLS after a cleartext start" in
+# IMAP STARTTLS, POP3 STLS) and curl through a SOCKS5 proxy. See the section "TLS after a cleartext start" in
 # README.md in this directory.
 #
 #   sudo ./make_starttls_captures.sh              # (re)make all of them
 #   sudo ./make_starttls_captures.sh mysql smtp   # or only some: mysql, mysql-openssl, postgres, smtp,
-#                                                 # socks5, ldap, imap, imap-clear, ftp, ftp-clear
+#                                                 # socks5, ldap, imap, imap-clear, pop3, ftp, ftp-clear
 #
 # Needs root (network namespaces, tcpdump) and, on Debian 12:
 #   apt-get install -y iproute2 tcpdump ethtool openssl curl nginx mariadb-server mariadb-client postgresql \
-#     python3-aiosmtpd microsocks slapd ldap-utils dovecot-imapd vsftpd
+#     python3-aiosmtpd microsocks slapd ldap-utils dovecot-imapd dovecot-pop3d vsftpd
 # plus this project's own Python package (run from its checkout) for `dissector keys`, which writes the
 # key log of the two captures whose clients write none (RSA key exchange, see below).
 #
@@ -42,6 +42,8 @@
 #                           key log
 #   cleartext-imap          curl imap:// (no TLS) -> dovecot on 143 with TLS off and plaintext logins allowed:
 #                           the same LOGIN in the clear (no key log: nothing is encrypted)
+#   starttls-pop3           curl pop3:// --ssl-reqd -> dovecot on 110: STLS (RFC 2595), USER/PASS, RETR 1, QUIT;
+#                           curl's key log
 #   starttls-ftp            curl ftp:// --ssl-reqd -> vsftpd on 21 (explicit FTPS): AUTH TLS on the control
 #                           connection, anonymous login, a directory listing and a file, each over a passive data
 #                           connection (ports 30000-30009) that starts with TLS and resumes the control
@@ -55,7 +57,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 NS_C=st-cli NS_S=st-srv
 S4=10.98.1.1 C4=10.98.1.2
 HOST=www.example.test
-ALL=(mysql mysql-openssl postgres smtp socks5 ldap imap imap-clear ftp ftp-clear)
+ALL=(mysql mysql-openssl postgres smtp socks5 ldap imap imap-clear pop3 ftp ftp-clear)
 CAPTURES=("${ALL[@]}")
 
 # shellcheck source=netns-lib.sh
@@ -361,10 +363,13 @@ EOF
 
 # --- IMAP ------------------------------------------------------------------------------------------
 
-imap_capture() {  # imap_capture [clear]: STARTTLS required, or (clear) no TLS at all and plaintext logins allowed
-  local name=starttls-imap ssl=required plaintext=yes tls_opts="--ssl-reqd"
-  if [ "${1:-}" = clear ]; then name=cleartext-imap ssl=no plaintext=no tls_opts=""; fi
+dovecot_capture() {  # dovecot_capture imap|pop3 [clear]: curl against dovecot, STARTTLS (IMAP) or STLS (POP3)
+                     # required, or (clear) no TLS at all and plaintext logins allowed
+  local proto=$1 name=starttls-$1 ssl=required plaintext=yes tls_opts="--ssl-reqd" port=143 url
+  if [ "${2:-}" = clear ]; then name=cleartext-$1 ssl=no plaintext=no tls_opts=""; fi
+  if [ "$proto" = pop3 ]; then port=110 url="pop3://$HOST/1"; else url="imap://$HOST/INBOX;UID=1"; fi
   command -v dovecot >/dev/null || { echo "dovecot is missing (apt-get install dovecot-imapd)" >&2; return 1; }
+  [ -x /usr/lib/dovecot/$proto ] || { echo "dovecot's $proto is missing (apt-get install dovecot-${proto}d)" >&2; return 1; }
   local d="$WORK/dovecot"
   mkdir -p "$d/run" "$d/mail/alice/Maildir/"{cur,new,tmp}
   chown -R nobody:nogroup "$d/mail"
@@ -372,7 +377,7 @@ imap_capture() {  # imap_capture [clear]: STARTTLS required, or (clear) no TLS a
     "Date: Thu, 26 Nov 2026 09:00:00 +0000" "" "Tea at five?" > "$d/mail/alice/Maildir/new/1795000000.M1P1.www"
   chown nobody:nogroup "$d/mail/alice/Maildir/new/"*
   cat > "$d/dovecot.conf" <<EOF
-protocols = imap
+protocols = $proto
 listen = $S4
 base_dir = $d/run
 log_path = $d/dovecot.log
@@ -394,12 +399,11 @@ mail_location = maildir:~/Maildir
 EOF
   ip netns exec $NS_S dovecot -F -c "$d/dovecot.conf" >"$WORK/dovecot.out" 2>&1 &
   SERVER_PID=$!
-  server_up 143 dovecot "$d/dovecot.log" || return 1
-  begin "$name" 143
+  server_up $port dovecot "$d/dovecot.log" || return 1
+  begin "$name" $port
   # shellcheck disable=SC2086
   (cd "$WORK" && SSLKEYLOGFILE="$WORK/$name.keys" timeout 30 ip netns exec $NS_C curl -sS \
-    $tls_opts --cacert "$WORK/server.crt.pem" -u alice:wonderland "imap://$HOST/INBOX;UID=1") 2>&1 \
-    | sed 's/^/   /' >&2
+    $tls_opts --cacert "$WORK/server.crt.pem" -u alice:wonderland "$url") 2>&1 | sed 's/^/   /' >&2
   if [ -n "$tls_opts" ]; then finish "$name"; else finish_clear "$name"; fi
   stop "$SERVER_PID"; SERVER_PID=""
 }
@@ -486,8 +490,9 @@ for w in "${CAPTURES[@]}"; do
     smtp) stop_mariadb; smtp_capture;;
     socks5) stop_mariadb; socks5_capture;;
     ldap) stop_mariadb; ldap_capture;;
-    imap) stop_mariadb; imap_capture;;
-    imap-clear) stop_mariadb; imap_capture clear;;
+    imap) stop_mariadb; dovecot_capture imap;;
+    imap-clear) stop_mariadb; dovecot_capture imap clear;;
+    pop3) stop_mariadb; dovecot_capture pop3;;
     ftp) stop_mariadb; ftp_capture;;
     ftp-clear) stop_mariadb; ftp_clear_capture;;
   esac
