@@ -168,6 +168,7 @@ REAL_UPGRADES = {  # samples/real, made by make_starttls_captures.sh with real c
     "starttls-ldap": "STARTTLS (LDAP)",  # ldapsearch -ZZ and slapd
     "starttls-imap": "STARTTLS (IMAP)",  # curl and Dovecot
     "starttls-pop3": "STARTTLS (POP3)",  # curl and Dovecot: STLS (RFC 2595)
+    "starttls-xmpp": "STARTTLS (XMPP)",  # openssl s_client -starttls xmpp and Prosody
     "socks5-tls": "SOCKS5 CONNECT www.example.test:443",  # curl through microsocks to nginx
     # make_nginx_captures.sh: curl through HAProxy 2.6 (send-proxy, send-proxy-v2) to nginx's proxy_protocol port
     "haproxy-proxy-v1": "PROXY protocol from 127.0.0.1:",

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # make_starttls_captures.sh - capture TLS that starts in the middle of another protocol: real servers and
 # clients that upgrade one TCP connection to TLS (MySQL/MariaDB, PostgreSQL, SMTP STARTTLS, LDAP StartTLS,
-# IMAP STARTTLS, POP3 STLS) and curl through a SOCKS5 proxy. See the section "TLS after a cleartext start" in
+# IMAP STARTTLS, POP3 STLS, XMPP STARTTLS) and curl through a SOCKS5 proxy. See the section "TLS after a cleartext start" in
 # README.md in this directory.
 #
 #   sudo ./make_starttls_captures.sh              # (re)make all of them
 #   sudo ./make_starttls_captures.sh mysql smtp   # or only some: mysql, mysql-openssl, postgres, smtp,
-#                                                 # socks5, ldap, imap, imap-clear, pop3, ftp, ftp-clear
+#                                                 # socks5, ldap, imap, imap-clear, pop3, xmpp, ftp,
+#                                                 # ftp-clear
 #
 # Needs root (network namespaces, tcpdump) and, on Debian 12:
 #   apt-get install -y iproute2 tcpdump ethtool openssl curl nginx mariadb-server mariadb-client postgresql \
-#     python3-aiosmtpd microsocks slapd ldap-utils dovecot-imapd dovecot-pop3d vsftpd
+#     python3-aiosmtpd microsocks slapd ldap-utils dovecot-imapd dovecot-pop3d prosody vsftpd
 # plus this project's own Python package (run from its checkout) for `dissector keys`, which writes the
 # key log of the two captures whose clients write none (RSA key exchange, see below).
 #
@@ -42,8 +43,11 @@
 #                           key log
 #   cleartext-imap          curl imap:// (no TLS) -> dovecot on 143 with TLS off and plaintext logins allowed:
 #                           the same LOGIN in the clear (no key log: nothing is encrypted)
-#   starttls-pop3           curl pop3:// --ssl-reqd -> dovecot on 110: STLS (RFC 2595), USER/PASS, RETR 1, QUIT;
+#   starttls-pop3           curl pop3:// --ssl-reqd -> dovecot on 110: STLS (RFC 2595), AUTH PLAIN, RETR 1, QUIT;
 #                           curl's key log
+#   starttls-xmpp           openssl s_client -starttls xmpp -> Prosody 0.12 on 5222 (encryption required):
+#                           STARTTLS (RFC 6120 5), then a new stream, SASL PLAIN as alice, the stream's end;
+#                           s_client's key log
 #   starttls-ftp            curl ftp:// --ssl-reqd -> vsftpd on 21 (explicit FTPS): AUTH TLS on the control
 #                           connection, anonymous login, a directory listing and a file, each over a passive data
 #                           connection (ports 30000-30009) that starts with TLS and resumes the control
@@ -57,7 +61,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 NS_C=st-cli NS_S=st-srv
 S4=10.98.1.1 C4=10.98.1.2
 HOST=www.example.test
-ALL=(mysql mysql-openssl postgres smtp socks5 ldap imap imap-clear pop3 ftp ftp-clear)
+ALL=(mysql mysql-openssl postgres smtp socks5 ldap imap imap-clear pop3 xmpp ftp ftp-clear)
 CAPTURES=("${ALL[@]}")
 
 # shellcheck source=netns-lib.sh
@@ -408,6 +412,49 @@ EOF
   stop "$SERVER_PID"; SERVER_PID=""
 }
 
+xmpp_capture() {  # openssl s_client -starttls xmpp -> Prosody on 5222; after TLS s_client relays the client's side
+                  # of the stream this script wrote: a new stream header, SASL PLAIN as alice, the stream's end
+  local name=starttls-xmpp d="$WORK/prosody"
+  command -v prosody >/dev/null || { echo "prosody is missing (apt-get install prosody)" >&2; return 1; }
+  mkdir -p "$d/data"
+  cat > "$d/prosody.cfg.lua" <<EOF
+run_as_root = true
+daemonize = false
+pidfile = "$d/prosody.pid"
+data_path = "$d/data"
+log = { info = "$d/prosody.log"; error = "$d/prosody.log" }
+interfaces = { "$S4" }
+c2s_ports = { 5222 }
+c2s_direct_tls_ports = {}
+s2s_ports = {}
+http_ports = {}
+https_ports = {}
+c2s_require_encryption = true
+authentication = "internal_plain"
+modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping" }
+modules_disabled = { "s2s"; "http" }
+VirtualHost "$HOST"
+  ssl = { certificate = "$WORK/server.crt.pem"; key = "$WORK/server.key.pem" }
+EOF
+  ip netns exec $NS_S prosodyctl --config "$d/prosody.cfg.lua" register alice $HOST wonderland >"$WORK/prosodyctl.log" 2>&1
+  ip netns exec $NS_S prosody --config "$d/prosody.cfg.lua" >"$WORK/prosody.out" 2>&1 &
+  SERVER_PID=$!
+  server_up 5222 prosody "$d/prosody.log" || return 1
+  {
+    printf "<?xml version='1.0'?><stream:stream to='%s' xmlns='jabber:client' " "$HOST"
+    printf "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+    printf "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>" \
+      "$(printf '\0alice\0wonderland' | base64)"
+    printf "</stream:stream>"
+  } > "$WORK/xmpp-client.txt"
+  begin "$name" 5222
+  (sleep 1; cat "$WORK/xmpp-client.txt"; sleep 2) | timeout 30 ip netns exec $NS_C openssl s_client \
+    -connect $HOST:5222 -starttls xmpp -xmpphost $HOST -servername $HOST -CAfile "$WORK/server.crt.pem" \
+    -verify_return_error -keylogfile "$WORK/$name.keys" -quiet 2>"$WORK/s_client.err" | sed 's/^/   /' >&2 || true
+  finish "$name"
+  stop "$SERVER_PID"; SERVER_PID=""
+}
+
 # --- FTP -------------------------------------------------------------------------------------------
 
 ftp_capture() {
@@ -493,6 +540,7 @@ for w in "${CAPTURES[@]}"; do
     imap) stop_mariadb; dovecot_capture imap;;
     imap-clear) stop_mariadb; dovecot_capture imap clear;;
     pop3) stop_mariadb; dovecot_capture pop3;;
+    xmpp) stop_mariadb; xmpp_capture;;
     ftp) stop_mariadb; ftp_capture;;
     ftp-clear) stop_mariadb; ftp_clear_capture;;
   esac
