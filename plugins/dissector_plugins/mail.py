@@ -12,14 +12,12 @@ Bounded: lines over MAX_LINE are skipped, at most MAX_ITEMS logins, commands and
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from dissector.events import CLIENT, SERVER, Event, Flow
-from dissector.redact import Secret
+from dissector_plugins.sasl import credentials, decode_b64, secret, text
 
 MAX_LINE = 8192
 MAX_ITEMS = 50
@@ -114,18 +112,18 @@ class _Session:
             self.tag = tag
             if verb == "LOGIN":
                 user, password = _imap_strings(b" ".join(args), literals)
-                return self._pending(ts, MailLogin(ts, None, CLIENT, "IMAP", "LOGIN", None, user, _secret(password)))
+                return self._pending(ts, MailLogin(ts, None, CLIENT, "IMAP", "LOGIN", None, user, secret(password)))
             if verb == "AUTHENTICATE" and args:
                 return self._sasl_start("AUTHENTICATE", args, ts)
         elif self.protocol == "POP3":
             if verb == "USER" and args:
-                self.pop_user = _text(args[0])
+                self.pop_user = text(args[0])
             elif verb == "PASS":
                 login = MailLogin(ts, None, CLIENT, "POP3", "USER/PASS", None, self.pop_user,
-                                  _secret(line[5:].decode("utf-8", "replace")))
+                                  secret(line[5:].decode("utf-8", "replace")))
                 return self._pending(ts, login)
             elif verb == "APOP" and args:
-                return self._pending(ts, MailLogin(ts, None, CLIENT, "POP3", "APOP", "APOP", _text(args[0])))
+                return self._pending(ts, MailLogin(ts, None, CLIENT, "POP3", "APOP", "APOP", text(args[0])))
             elif verb == "AUTH" and args:
                 return self._sasl_start("AUTH", args, ts)
         return []
@@ -150,32 +148,22 @@ class _Session:
         if line == b"*":  # the client cancelled
             self.sasl = None
             return []
-        raw = _b64(line)
+        raw = decode_b64(line)
         mech = sasl["mechanism"]
         protocol = self.protocol or "?"
-        login = None
-        if mech == "PLAIN":
-            parts = raw.split(b"\0")
-            if len(parts) == 3:
-                login = MailLogin(ts, None, CLIENT, protocol, sasl["command"], mech, _text(parts[1]), _secret(_text(parts[2])))
-        elif mech == "LOGIN":
+        if mech == "LOGIN":  # the user, then the password, each in a message of its own
             if sasl["step"] == 0:
-                sasl["user"], sasl["step"] = _text(raw), 1
+                sasl["user"], sasl["step"] = text(raw), 1
                 return []
-            login = MailLogin(ts, None, CLIENT, protocol, sasl["command"], mech, sasl["user"], _secret(_text(raw)))
-        elif mech in ("XOAUTH2", "OAUTHBEARER"):
-            fields = dict(_kv(p) for p in raw.split(b"\x01") if b"=" in p)
-            user = fields.get("user") or _gs2_user(raw)
-            token = fields.get("auth", "")
-            login = MailLogin(ts, None, CLIENT, protocol, sasl["command"], mech, user,
-                              _secret(token.split(" ", 1)[-1]) if token else None)
-        elif mech == "CRAM-MD5":
-            login = MailLogin(ts, None, CLIENT, protocol, sasl["command"], mech, _text(raw.rsplit(b" ", 1)[0]))
-        else:  # DIGEST-MD5, SCRAM-*, GSSAPI...: no password on the wire; the user where the mechanism says it
-            user = re.search(rb'(?:username="|n=)([^",]{1,256})', raw)
-            login = MailLogin(ts, None, CLIENT, protocol, sasl["command"], mech, _text(user.group(1)) if user else None)
+            user, password = sasl["user"], secret(text(raw))
+        else:
+            user, password = credentials(mech, raw)
+            if mech == "PLAIN" and user is None:
+                self.sasl = None
+                return []
+        login = MailLogin(ts, None, CLIENT, protocol, sasl["command"], mech, user, password)
         self.sasl = None
-        return self._pending(ts, login) if login is not None else []
+        return self._pending(ts, login)
 
     def _pending(self, ts: float, login: MailLogin) -> list[Event]:
         events = self._settle(None, ts) if self.pending is not None else []
@@ -327,31 +315,6 @@ class MailPlugin:
 
 # --- small decoders ----------------------------------------------------------------------------------------------
 
-def _b64(data: bytes) -> bytes:
-    try:
-        return base64.b64decode(data.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return b""
-
-
-def _text(b: bytes) -> str:
-    return b.decode("utf-8", "replace")[:256]
-
-
-def _secret(value: str | None) -> Secret | None:
-    return Secret(value) if value else None
-
-
-def _kv(part: bytes) -> tuple[str, str]:
-    k, _, v = part.partition(b"=")
-    return k.decode("ascii", "replace"), v.decode("utf-8", "replace")
-
-
-def _gs2_user(raw: bytes) -> str | None:
-    m = re.match(rb"n,a=([^,]*),", raw)  # OAUTHBEARER's GS2 header names the user
-    return _text(m.group(1)) if m else None
-
-
 def _imap_strings(args: bytes, literals: list[bytearray]) -> tuple[str | None, str | None]:
     """The two strings of `LOGIN user password`: atoms, "quoted" strings or literals (`{}` marks where one was)."""
     out: list[str] = []
@@ -367,15 +330,15 @@ def _imap_strings(args: bytes, literals: list[bytearray]) -> tuple[str | None, s
                     end += 1
                 value += args[end:end + 1]
                 end += 1
-            out.append(_text(bytes(value)))
+            out.append(text(bytes(value)))
             pos = end + 1
         elif args[pos:pos + 2] == b"{}":
-            out.append(_text(bytes(next(lit, b""))))
+            out.append(text(bytes(next(lit, b""))))
             pos += 2
         else:
             end = args.find(b" ", pos)
             end = len(args) if end < 0 else end
-            out.append(_text(args[pos:end]))
+            out.append(text(args[pos:end]))
             pos = end
     out += [None] * (2 - len(out))  # type: ignore[list-item]
     return out[0], out[1]
