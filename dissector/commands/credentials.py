@@ -19,7 +19,7 @@ COLUMNS = ["time", "session", "client", "server", "protocol", "kind", "user", "s
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("credentials", help="list the credentials found in the sessions (HTTP, mail, FTP)",
+    p = sub.add_parser("credentials", help="list the credentials found in the sessions (HTTP, mail, XMPP, FTP)",
                        description="Decrypt what the keys allow and list every credential the plugins found: HTTP "
                                    "Authorization headers and login forms, SMTP, IMAP and POP3 logins, FTP logins; "
                                    "for each, whether it travelled in the clear and how the server answered. "
@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
 
 
 def credential_rows(sessions: list[dict]) -> list[dict]:
-    """One row per credential, sessions in the order given: HTTP, then mail, then FTP logins of each."""
+    """One row per credential, sessions in the order given: HTTP, then mail, XMPP and FTP logins of each."""
     rows = []
     for doc in sessions:
         transport = "cleartext" if doc.get("cleartext") else "TLS"
@@ -56,6 +56,8 @@ def _found(doc: dict) -> Iterator[tuple]:
     for x in mail.get("logins", []):
         kind = " ".join(p for p in (x.get("command"), x.get("mechanism")) if p)
         yield x.get("time"), mail.get("protocol") or "mail", kind, x.get("user"), x.get("password"), x.get("result")
+    for x in (doc.get("xmpp") or {}).get("logins", []):
+        yield x.get("time"), "XMPP", f"SASL {x.get('mechanism')}", x.get("user"), x.get("password"), x.get("result")
     for x in (doc.get("ftp") or {}).get("logins", []):
         kind = "USER/PASS" if x.get("password") is not None else "USER"
         yield x.get("time"), "FTP", kind, x.get("user"), x.get("password"), x.get("result")

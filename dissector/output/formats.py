@@ -463,6 +463,12 @@ class TableWriter(Writer):
                 how = " ".join(p for p in (x.get("command"), x.get("mechanism")) if p)
                 secret = f", password {x['password']}" if x.get("password") else ""
                 self.out.write(f"    {how}: user {x.get('user')}{secret} -> {x.get('result') or 'no answer'}\n")
+        xmpp = doc.get("xmpp") or {}
+        if xmpp.get("logins"):
+            self.out.write(f"  XMPP logins (domain {xmpp.get('domain')}):\n")
+            for x in xmpp["logins"][:MAX_TABLE_REQUESTS]:
+                secret = f", password {x['password']}" if x.get("password") else ""
+                self.out.write(f"    {x.get('mechanism')}: user {x.get('user')}{secret} -> {x.get('result') or 'no answer'}\n")
         ftp = doc.get("ftp") or {}
         if ftp.get("logins") or ftp.get("transfers"):
             self.out.write("  FTP:\n")
