@@ -23,8 +23,6 @@ their own, agree on every id.
 """
 from __future__ import annotations
 
-import hpack
-
 from dissector.events import CLIENT, SERVER, Flow
 
 TUNNEL_ID_BASE = 1_000_000_000  # inner session id = tunnel number * this + outer session id
@@ -138,6 +136,8 @@ class _H2Side:
     __slots__ = ("buf", "decoder", "block", "block_sid", "block_end")
 
     def __init__(self) -> None:
+        import hpack  # (only once a client speaks HTTP/2 in a decrypted session: not at start-up)
+
         self.buf = bytearray()
         self.decoder = hpack.Decoder()
         # the encoder announces its table size in the block (RFC 7541 6.3); the peer's SETTINGS cap it, which the
@@ -240,9 +240,11 @@ class H2Tunnels:
     def _header_block(self, direction: str, side: _H2Side, out: Parts) -> bool:
         block, sid, ended = bytes(side.block or b""), side.block_sid, side.block_end
         side.block = None
+        from hpack import HPACKError
+
         try:
             fields = dict(side.decoder.decode(block, raw=True))
-        except hpack.HPACKError:
+        except HPACKError:
             return False  # the tables are out of step: nothing after this can be read
         if sid == 0:  # (a PUSH_PROMISE)
             return True
