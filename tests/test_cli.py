@@ -241,6 +241,17 @@ def test_output_encoder_cuts_what_nests_too_deeply_instead_of_failing():
     assert line["flow"] == 3 and node == "(nested too deeply)" and depth > 190
 
 
+@pytest.mark.parametrize("command,starts", [(["analyze", "-f", "jsonl"], b'{"event":'),
+                                            (["timeline", "-f", "csv"], b"capture,session,"),
+                                            (["keys"], b"# ")])
+def test_dash_as_output_is_stdout(tmp_path, command, starts):
+    # (a file named "-" was once written instead, and even committed)
+    proc = subprocess.run([sys.executable, "-m", "dissector", command[0], str(SAMPLES / "tls13-aes128-gcm.pcapng"),
+                           *command[1:], "-o", "-"], capture_output=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.startswith(starts), proc.stderr
+    assert not (tmp_path / "-").exists()
+
+
 @pytest.mark.parametrize("command", [["analyze"], ["timeline"], ["keys"]])
 def test_output_that_cannot_be_written_is_a_one_line_error(tmp_path, command):
     proc = subprocess.run([sys.executable, "-m", "dissector", *command, str(SAMPLES / "tls13-aes128-gcm.pcapng"),

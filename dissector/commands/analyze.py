@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
     p.add_argument("--format", "-f", choices=sorted(WRITERS), default="table", help="output format (default table)")
     p.add_argument("--ca", metavar="FILE", help="CA bundle (PEM): verify server and client certificate chains "
                                                 "against it at the time of the capture")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout ('-': stdout)")
     p.add_argument("-v", "--verbose", action="store_true", help="every field of every message (table: a details pane per session; jsonl: every field)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-j", "--jobs", type=_jobs, default=0, metavar="N",
@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"dissector: warning: {len(keys.keylog.errors) - 5} more bad key log lines skipped", file=sys.stderr)
     trust = certcheck.load_ca_bundle(args.ca) if getattr(args, "ca", None) else None
     previous_trust = certcheck.configure(trust)  # process-wide: SessionCollector (and forked workers) read it
-    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    to_file = args.output and args.output != "-"
+    out = open(args.output, "w", encoding="utf-8", newline="") if to_file else sys.stdout
     writer = None
     try:
         writer = WRITERS[args.format](out, verbose=args.verbose)

@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng file (gzip ok), - for stdin")
     add_key_options(p)
     p.add_argument("-o", "--output", metavar="FILE",
-                   help="write to FILE instead of stdout (its suffix .html/.svg/.csv/.json picks the format)")
+                   help="write to FILE instead of stdout ('-': stdout; its suffix .html/.svg/.csv/.json picks the format)")
     p.add_argument("--format", "-f", choices=FORMATS, default=None,
                    help="output format (default: from the -o suffix, else html)")
     p.add_argument("--session", metavar="[N.]ID",
@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
 def choose_format(fmt: str | None, output: str | None) -> str:
     if fmt:
         return fmt
-    if output:
+    if output and output != "-":
         return SUFFIXES.get(os.path.splitext(output)[1].lower(), "html")
     return "html"
 
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     if args.session and not tls:
         print(f"dissector: warning: no TLS session {args.session} in the capture", file=sys.stderr)
 
-    if args.output:
+    if args.output and args.output != "-":
         with open(args.output, "w", encoding="utf-8", newline="") as out:
             out.write(text)
     else:
