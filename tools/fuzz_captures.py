@@ -127,7 +127,10 @@ def main() -> int:
             continue  # (a pcap has one link type: captures with several are left out)
         linktype = rows[0][1]
         keylogs, keys, psks = key_material(capture)
-        store = build_keystore(keylogs, keys, psks)
+        try:
+            store = build_keystore(keylogs, keys, psks)
+        except DissectorError:  # (an ECDSA server key, say: no use for decryption)
+            store = build_keystore(keylogs, [], psks)
         times = [ts for ts, _, _ in rows]
         for _ in range(max(args.mutants, 1)):
             frames = [frame for _, _, frame in rows]
