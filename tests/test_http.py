@@ -261,6 +261,26 @@ def test_cookies_and_set_cookie_attributes():
     assert dict(shown["requests"][0]["request_headers"])["Cookie"] == "sid=s3cr3tvalue; theme=dark; empty="
 
 
+def test_proxy_authorization_of_a_connect_through_an_https_proxy():
+    # curl --proxy https://... --proxy-user: the CONNECT, inside TLS to the proxy, carries the proxy's credentials
+    cred = base64.b64encode(b"carol:pr0xy").decode()
+    client = (f"CONNECT www.example.test:443 HTTP/1.1\r\nHost: www.example.test:443\r\n"
+              f"Proxy-Authorization: Basic {cred}\r\n\r\n").encode()
+    _, f = run(client, b"HTTP/1.1 200 Connection established\r\n\r\n")
+    r = f["requests"][0]
+    assert (r["method"], r["target"], r["status"]) == ("CONNECT", "www.example.test:443", 200)
+    assert r["auth"] == {"scheme": "Basic", "user": "carol", "password": "<redacted 5 chars>",
+                         "header": "Proxy-Authorization"}
+    assert "pr0xy" not in json.dumps(f) and cred not in json.dumps(f)
+    from dissector.commands.credentials import credential_rows
+    from dissector.output.formats import request_line
+    assert request_line(r).endswith("-> 200 [proxy Basic carol]")
+    [row] = credential_rows([{"id": 0, "client": "a:1", "server": "b:2", "http": f}])
+    assert (row["kind"], row["user"], row["secret"]) == ("Proxy-Authorization Basic", "carol", "<redacted 5 chars>")
+    _, shown = run(client, b"HTTP/1.1 200 Connection established\r\n\r\n", show_secrets=True)
+    assert shown["requests"][0]["auth"]["password"] == "pr0xy"
+
+
 def test_basic_auth_user_is_decoded_and_password_redacted():
     cred = base64.b64encode(b"alice:Wonderland!").decode()
     client = req("GET", "/private", f"Authorization: Basic {cred}\r\n")

@@ -47,7 +47,8 @@ def _found(doc: dict) -> Iterator[tuple]:
         auth = r.get("auth")
         if auth:
             secret = auth.get("password") or auth.get("token") or auth.get("credentials")
-            yield r.get("time"), protocol, f"Authorization {auth.get('scheme')}", auth.get("user"), secret, status
+            yield r.get("time"), protocol, f"{auth.get('header') or 'Authorization'} {auth.get('scheme')}", \
+                auth.get("user"), secret, status
         cred = r.get("credentials")
         if cred:
             yield r.get("time"), protocol, f"login {cred.get('source') or 'form'}", cred.get("user"), \

@@ -188,7 +188,8 @@ def request_line(r: dict) -> str:
     parts = [str(r.get("method") or "?"), request_url(r.get("host"), target), "->", str(r.get("status") or "no response")]
     auth = r.get("auth")
     if isinstance(auth, dict) and auth.get("scheme"):
-        parts.append(f"[{auth['scheme']}{' ' + auth['user'] if auth.get('user') else ''}]")
+        proxy = "proxy " if auth.get("header") == "Proxy-Authorization" else ""
+        parts.append(f"[{proxy}{auth['scheme']}{' ' + auth['user'] if auth.get('user') else ''}]")
     if r.get("oauth2_step"):
         parts.append(f"[OAuth2 {r['oauth2_step']}]")
     if r.get("set_cookies"):

@@ -325,6 +325,8 @@ class Exchange:
                 cookies += cookie_names(value)
             elif n == "authorization" and self.auth is None:
                 self.auth = parse_authorization(value)
+            elif n == "proxy-authorization" and self.auth is None:  # (to an HTTPS proxy: CONNECT, or a forwarded GET)
+                self.auth = {**parse_authorization(value), "header": "Proxy-Authorization"}
         self.cookies = cookies
         held = (("target", type(self._target_out) is SecretText), ("headers", _secret_header(self._req_out)),
                 ("auth", self.auth is not None and _secret_in(self.auth.values())))
