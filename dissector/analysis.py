@@ -63,7 +63,8 @@ class Analysis:
         self.findings: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
         self.pipe = Pipeline(keys, **{"cleartext_http": bool(plugins), **(pipeline_options or {})})
         self.host = PluginHost(plugins, show_secrets) if plugins else None
-        self.collector = SessionCollector(self._session_done, keep=False, details=details, messages=messages)
+        self.collector = SessionCollector(self._session_done, keep=False, details=details, messages=messages,
+                                          show_secrets=show_secrets)
         self._pipe_feed = self.pipe.feed
         self._add = self.collector.add
 

@@ -78,6 +78,8 @@ FINDING_IDS = {
     # mail and FTP (doc["mail"], doc["ftp"] from their plugins)
     "mail_login_cleartext": "an SMTP, IMAP or POP3 login on a connection that never started TLS",
     "ftp_login_cleartext": "an FTP password sent on a control connection that never started TLS",
+    # an HTTP proxy (doc["proxy_authorization"], from the pipeline)
+    "proxy_credentials_cleartext": "credentials sent to an HTTP proxy in the clear, in the CONNECT before TLS",
 }
 
 EXPIRY_WARNING_DAYS = 30
@@ -266,6 +268,14 @@ def session_findings(doc: dict, notes: HandshakeNotes | None = None) -> list[dic
     ftp = doc.get("ftp")
     if isinstance(ftp, dict) and ftp.get("logins") and is_cleartext(doc):
         _ftp_logins(ftp, out)
+    proxy = doc.get("proxy_authorization")
+    if isinstance(proxy, dict):
+        who = f" of user {proxy['user']!r}" if proxy.get("user") else ""
+        what = "password" if proxy.get("password") else "token" if proxy.get("token") else "credentials"
+        severity = "high" if proxy.get("password") or proxy.get("token") or proxy.get("credentials") else "medium"
+        out.add(severity, "proxy_credentials_cleartext",
+                f"{proxy.get('scheme')} {what}{who} sent to the HTTP proxy in the clear (Proxy-Authorization in the "
+                "CONNECT request, before TLS): anyone on the path to the proxy can read it")
     return sorted(out.items, key=lambda f: _RANK.get(f["severity"], 9))
 
 

@@ -40,6 +40,7 @@ from dissector.net.decode import (
     pktap_process,
 )
 from dissector.net.tcp import TCPDirection
+from dissector.redact import parse_authorization
 from dissector.tls.connection import TLSConnection
 from dissector.tls.dtls import DTLSConnection, starts_association, whole_records
 from dissector.tls.eap import EAPConnection, EAPRouter, mac_text
@@ -62,6 +63,7 @@ from dissector.upgrades import (
     hello_prefix_at,
     may_name_later,
     protocol_name,
+    proxy_authorization,
     refine,
 )
 
@@ -96,7 +98,7 @@ class FlowState:
 
     __slots__ = ("flow", "dirs", "tls", "probe", "ignored", "last_ts", "fin", "rst", "syn_seen", "client_addr",
                  "established", "keys", "foreign", "cleartext", "starttls", "upgrade", "snapped", "held",
-                 "client_said", "tunnel", "inner", "pickup", "process")
+                 "client_said", "tunnel", "inner", "pickup", "process", "proxy_auth")
 
     def __init__(self, flow: Flow, client_addr: tuple) -> None:
         self.flow = flow
@@ -122,6 +124,7 @@ class FlowState:
         self.pickup = False  # a direction holds its first segments (TCPDirection.held: picked up mid-stream)
         self.inner: dict[int, TLSConnection] | None = None  # the TLS sessions inside its tunnels, by tunnel number
         self.process: dict | None = None  # the local process of a macOS PKTAP capture (decode.pktap_process)
+        self.proxy_auth: str | None = None  # the Proxy-Authorization an HTTP proxy's CONNECT carried in the clear
 
 
 class DatagramFlowState:
@@ -402,6 +405,8 @@ class Pipeline:
             # this connection (an HTTP proxy's CONNECT request is not handed to the plugins as HTTP)
             state.upgrade = name
             state.probe = {}
+            if direction == CLIENT and name.startswith("HTTP CONNECT"):
+                state.proxy_auth = proxy_authorization(buf)
             if self.cleartext_http and name in LOGIN_UPGRADES:
                 state.held = []
             if direction == CLIENT:  # the hello may follow in the same segment (e.g. after an SSLRequest)
@@ -441,6 +446,8 @@ class Pipeline:
             partial = state.probe.pop(CLIENT, None)
             if partial is not None:  # the first bytes of what may be a hello, held back from the last write
                 chunk = partial + chunk
+            if state.proxy_auth is None and state.upgrade.startswith("HTTP CONNECT"):  # (asked again, after a 407)
+                state.proxy_auth = proxy_authorization(b"\r\n" + chunk)
             if state.upgrade in REFINABLE:  # (on the client's bytes so far: the write may come in pieces)
                 said = state.client_said = (state.client_said + chunk)[:4096]
                 state.upgrade = refine(state.upgrade, said)
@@ -479,6 +486,9 @@ class Pipeline:
         if not self.keys.empty():  # (what it decrypts may be a CONNECT tunnel to another TLS server)
             state.tunnel = TunnelWatch()
         out.append(SessionStart(ts, state.flow, False, upgrade))
+        if state.proxy_auth is not None:  # the proxy took the credentials (TLS began): they crossed in the clear
+            out.append(TransportInfo(ts, state.flow, "proxy_authorization",
+                                     {"time": ts, **parse_authorization(state.proxy_auth), "result": "ok"}))
         return tls
 
     def _tunnel(self, state: FlowState, out: list, mark: int, ts: float) -> None:

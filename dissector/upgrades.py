@@ -11,6 +11,8 @@ of its bytes.
 """
 from __future__ import annotations
 
+import re
+
 from dissector.tls.records import MAX_CIPHERTEXT
 
 WATCH_LIMIT = 65536  # cleartext bytes of a flow watched for a ClientHello
@@ -185,3 +187,14 @@ def _is_client_hello_record(b: bytes, pos: int) -> bool:
         return False
     return (b[pos + 2] <= 4 and ((b[pos + 3] << 8) | b[pos + 4]) <= MAX_CIPHERTEXT and b[pos + 5] == 1
             and b[pos + 6] == 0 and ((b[pos + 7] << 8) | b[pos + 8]) >= 40 and b[pos + 9] == 3)
+
+
+_PROXY_AUTHORIZATION = re.compile(rb"\r\nproxy-authorization:[ \t]*([^\r\n]{1,4096})\r\n", re.IGNORECASE)
+
+
+def proxy_authorization(head: bytes) -> str | None:
+    """The Proxy-Authorization header's value in an HTTP request head sent to a proxy in the clear (CONNECT), or
+    None: credentials an HTTP proxy asked for, readable by anyone on the path."""
+    end = head.find(b"\r\n\r\n", 0, 16384)
+    m = _PROXY_AUTHORIZATION.search(head, 0, end + 2 if end >= 0 else min(len(head), 16384))
+    return m.group(1).decode("latin-1").strip() if m else None

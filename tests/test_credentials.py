@@ -60,3 +60,15 @@ def test_a_capture_without_credentials_and_a_bad_file(tmp_path):
     bad.write_bytes(b"not a capture")
     run = credentials(str(bad))
     assert run.returncode != 0 and "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_an_http_proxys_credentials_crossed_in_the_clear_though_the_session_is_tls():
+    # curl --proxy-user alice:wonderland through tinyproxy (BasicAuth): Proxy-Authorization in the CONNECT, before TLS
+    cap, keys = str(REAL / "proxy-connect-auth.pcap"), ["--keylog", str(REAL / "proxy-connect-auth.keys")]
+    [row] = json.loads(credentials(cap, *keys, "-f", "json").stdout)["credentials"]
+    assert (row["protocol"], row["kind"], row["user"], row["secret"], row["result"], row["transport"]) == \
+        ("HTTP proxy", "Proxy-Authorization Basic", "alice", "<redacted 10 chars>", "ok", "cleartext")
+    shown = credentials(cap, *keys, "--show-secrets")
+    assert "wonderland" in shown.stdout and "1 of them in the clear" in shown.stdout
+    plain = credentials(str(REAL / "proxy-connect.pcap"), "--keylog", str(REAL / "proxy-connect.keys"), "-f", "json")
+    assert json.loads(plain.stdout)["credentials"] == []  # (the same without credentials)

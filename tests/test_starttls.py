@@ -170,10 +170,40 @@ REAL_UPGRADES = {  # samples/real, made by make_starttls_captures.sh with real c
     "starttls-pop3": "STARTTLS (POP3)",  # curl and Dovecot: STLS (RFC 2595)
     "starttls-xmpp": "STARTTLS (XMPP)",  # openssl s_client -starttls xmpp and Prosody
     "socks5-tls": "SOCKS5 CONNECT www.example.test:443",  # curl through microsocks to nginx
+    # make_nginx_captures.sh: curl through tinyproxy (HTTP CONNECT), without and with proxy credentials
+    "proxy-connect": "HTTP CONNECT www.example.test:443",
+    "proxy-connect-auth": "HTTP CONNECT www.example.test:443",
     # make_nginx_captures.sh: curl through HAProxy 2.6 (send-proxy, send-proxy-v2) to nginx's proxy_protocol port
     "haproxy-proxy-v1": "PROXY protocol from 127.0.0.1:",
     "haproxy-proxy-v2": "PROXY protocol v2 from 127.0.0.1:",
 }
+
+
+CONNECT_ = b"CONNECT www.example.test:443 HTTP/1.1\r\nHost: www.example.test:443\r\n"
+PROXY_CREDS = b"Proxy-Authorization: Basic YWxpY2U6d29uZGVybGFuZA==\r\n"  # alice:wonderland
+
+
+@pytest.mark.parametrize("preamble,user", [
+    ([("client", CONNECT_ + PROXY_CREDS + b"\r\n"), ("server", b"HTTP/1.1 200 Connection established\r\n\r\n")],
+     "alice"),
+    # asked again after the proxy's 407: the second request carries them
+    ([("client", CONNECT_ + b"\r\n"), ("server", b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                                                 b"Proxy-Authenticate: Basic realm=\"p\"\r\n\r\n"),
+      ("client", CONNECT_ + PROXY_CREDS + b"\r\n"), ("server", b"HTTP/1.1 200 Connection established\r\n\r\n")],
+     "alice"),
+    ([("client", CONNECT_ + b"\r\n"), ("server", b"HTTP/1.1 200 Connection established\r\n\r\n")], None),
+])
+def test_credentials_sent_to_an_http_proxy_in_the_clear(tmp_path, preamble, user):
+    (s,) = _capture(tmp_path, preamble, 3128)
+    assert s["upgrade"] == "HTTP CONNECT www.example.test:443" and s["decryption"]["status"] == "decrypted"
+    names = [f["id"] for f in s["findings"]]
+    if user is None:
+        assert "proxy_authorization" not in s and "proxy_credentials_cleartext" not in names
+        return
+    proxy = s["proxy_authorization"]
+    assert (proxy["scheme"], proxy["user"], proxy["password"], proxy["result"]) == \
+        ("Basic", "alice", "<redacted 10 chars>", "ok")
+    assert "proxy_credentials_cleartext" in names
 
 
 @pytest.mark.parametrize("name", list(REAL_UPGRADES))

@@ -36,7 +36,9 @@ def credential_rows(sessions: list[dict]) -> list[dict]:
         for ts, protocol, kind, user, secret, result in _found(doc):
             rows.append({"time": ts, "session": doc["id"], "client": doc["client"], "server": doc["server"],
                          "protocol": protocol, "kind": kind, "user": user, "secret": secret, "result": result,
-                         "transport": transport, "capture": doc.get("capture")})
+                         # (an HTTP proxy's credentials went before TLS, in the clear)
+                         "transport": "cleartext" if protocol == "HTTP proxy" else transport,
+                         "capture": doc.get("capture")})
     return rows
 
 
@@ -57,6 +59,11 @@ def _found(doc: dict) -> Iterator[tuple]:
     for x in mail.get("logins", []):
         kind = " ".join(p for p in (x.get("command"), x.get("mechanism")) if p)
         yield x.get("time"), mail.get("protocol") or "mail", kind, x.get("user"), x.get("password"), x.get("result")
+    proxy = doc.get("proxy_authorization")
+    if proxy:  # an HTTP proxy's credentials, in the clear in the CONNECT before TLS
+        secret = proxy.get("password") or proxy.get("token") or proxy.get("credentials")
+        yield proxy.get("time"), "HTTP proxy", \
+            f"Proxy-Authorization {proxy.get('scheme')}", proxy.get("user"), secret, proxy.get("result")
     for x in (doc.get("xmpp") or {}).get("logins", []):
         yield x.get("time"), "XMPP", f"SASL {x.get('mechanism')}", x.get("user"), x.get("password"), x.get("result")
     for x in (doc.get("ftp") or {}).get("logins", []):

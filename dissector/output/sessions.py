@@ -32,6 +32,7 @@ from dissector.events import (
 )
 from dissector.findings import HandshakeNotes, enrich
 from dissector.plugins import PluginFields
+from dissector.redact import scrub
 from dissector.tls import certcheck
 
 MAX_ANOMALIES = 50
@@ -94,8 +95,10 @@ class Session:
 
 class SessionCollector:
     def __init__(self, on_session: Callable[[dict], None] | None = None, keep: bool = True,
-                 details: bool = True, trust: certcheck.TrustStore | None | bool = True, messages: bool = True) -> None:
+                 details: bool = True, trust: certcheck.TrustStore | None | bool = True, messages: bool = True,
+                 show_secrets: bool = False) -> None:
         self.on_session = on_session
+        self.show_secrets = show_secrets  # (a carrier's secret, such as an HTTP proxy's credentials, shown)
         self.keep = keep
         self.details = details  # include every parsed field of every message (else type, direction, alerts)
         # list the messages and TCP events in the document; else "messages" is their count and there is no
@@ -189,8 +192,8 @@ class SessionCollector:
                 d["ech"] = ev.ech
         elif t is EarlyData:
             _early_data(s, ev)
-        elif t is TransportInfo:  # EAP, OpenVPN: what the carrier of the TLS session says besides TLS
-            s.doc[ev.section] = ev.info
+        elif t is TransportInfo:  # EAP, OpenVPN, an HTTP proxy: what the carrier of the TLS session says besides TLS
+            s.doc[ev.section] = scrub(ev.info, self.show_secrets)
         elif t is QUICEvent:  # Retry, Version Negotiation: QUIC's own steps of the handshake, as "tcp" lists TCP's
             item = {"time": ev.ts, "from": ev.direction, "packet": ev.packet, "detail": ev.detail}
             if ev.ignored:

@@ -7,7 +7,7 @@
 #
 #   sudo ./make_nginx_captures.sh           # (re)make all of them (the files listed below)
 #   sudo ./make_nginx_captures.sh h1        # or only some: h1, h2, chromium, firefox, chromium-brotli,
-#                                           # firefox-zstd, firefox-zlib, go-server, go-client, proxy,
+#                                           # firefox-zstd, firefox-zlib, go-server, go-client, proxy, proxy-auth,
 #                                           # https-proxy, chromium-h2-proxy, firefox-h2-proxy,
 #                                           # haproxy-v1, haproxy-v2, java
 #
@@ -52,6 +52,8 @@
 #   proxy-connect (.pcap/.keys): curl through tinyproxy (in the server's namespace, port 3128) to nginx:
 #                       HTTP CONNECT, the proxy's 200, then TLS 1.3 inside the tunnel; captured on the
 #                       client-to-proxy leg
+#   proxy-connect-auth (.pcap/.keys): the same with tinyproxy asking for Basic credentials (BasicAuth) and curl
+#                       sending them (--proxy-user alice:wonderland) in the CONNECT request, in the clear
 #   https-proxy-connect (.pcap/.keys): curl through squid's https_port (an HTTPS proxy, port 3129) to nginx: TLS
 #                       to the proxy, CONNECT inside it, then TLS to nginx inside that tunnel; curl's key log holds
 #                       both sessions (needs squid-openssl)
@@ -71,15 +73,15 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 NS_C=dsn-cli NS_S=dsn-srv
 S4=10.99.1.1 C4=10.99.1.2
 HOST=www.example.test
-CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib go-server go-client proxy https-proxy
-          chromium-h2-proxy firefox-h2-proxy haproxy-v1 haproxy-v2 java)
+CAPTURES=(h1 h2 chromium firefox chromium-brotli firefox-zstd firefox-zlib go-server go-client proxy proxy-auth
+          https-proxy chromium-h2-proxy firefox-h2-proxy haproxy-v1 haproxy-v2 java)
 
 # shellcheck source=netns-lib.sh
 . "$HERE/netns-lib.sh"  # stop, remove_namespaces, keep_capture, wait_for_port
 require make_nginx_captures.sh ip ss tcpdump nginx curl openssl
 if [ $# -gt 0 ]; then
   for n in "$@"; do
-    case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib|go-server|go-client|proxy|https-proxy|chromium-h2-proxy|firefox-h2-proxy|haproxy-v1|haproxy-v2|java) ;;
+    case $n in h1|h2|chromium|firefox|chromium-brotli|firefox-zstd|firefox-zlib|go-server|go-client|proxy|proxy-auth|https-proxy|chromium-h2-proxy|firefox-h2-proxy|haproxy-v1|haproxy-v2|java) ;;
       *) echo "unknown capture: $n (see the top of this script)" >&2; exit 2;; esac
   done
   CAPTURES=("$@")
@@ -377,14 +379,16 @@ go_capture() {  # go_capture server|client
   fi
 }
 
-proxy_capture() {  # curl -> tinyproxy (HTTP CONNECT) -> nginx; the capture holds the client-to-proxy leg
-  local name=proxy-connect
+proxy_capture() {  # proxy_capture [auth]: curl -> tinyproxy (HTTP CONNECT) -> nginx; the capture holds the
+                   # client-to-proxy leg; with auth, tinyproxy asks for Basic credentials and curl sends them
+  local name=proxy-connect auth=() creds=()
+  if [ "${1:-}" = auth ]; then name=proxy-connect-auth auth=("BasicAuth alice wonderland"); creds=(--proxy-user alice:wonderland); fi
   printf '%s\n' "User root" "Group root" "Port 3128" "Listen $S4" "Timeout 30" "LogLevel Info" \
-    "Allow $C4" "ConnectPort 443" "MaxClients 10" > "$WORK/tinyproxy.conf"
+    "Allow $C4" "ConnectPort 443" "MaxClients 10" "${auth[@]}" > "$WORK/tinyproxy.conf"
   ip netns exec $NS_S tinyproxy -d -c "$WORK/tinyproxy.conf" >"$WORK/tinyproxy.log" 2>&1 &
   PROXY_PID=$!
   wait_for_port $NS_S 3128 || { echo "tinyproxy did not start" >&2; cat "$WORK/tinyproxy.log" >&2; return 1; }
-  curl_via_proxy "$name" --proxy "http://$S4:3128"
+  curl_via_proxy "$name" --proxy "http://$S4:3128" "${creds[@]}"
 }
 
 curl_via_proxy() {  # curl_via_proxy NAME CURL-PROXY-OPTIONS...: capture curl fetching https://$HOST/ through the
@@ -509,6 +513,7 @@ for w in "${CAPTURES[@]}"; do
     chromium|firefox) browser "$w" "$w-h2" https://browser.example.test/;;
     go-server|go-client) go_capture "${w#go-}";;
     proxy) proxy_capture;;
+    proxy-auth) proxy_capture auth;;
     https-proxy) https_proxy_capture;;
     chromium-h2-proxy|firefox-h2-proxy) h2_proxy_capture "${w%%-*}";;
     haproxy-v1|haproxy-v2) haproxy_capture "${w#haproxy-}";;
