@@ -61,6 +61,8 @@ def test_what_the_capture_cannot_show_is_said_as_such():
                             "TLS session 0"),
     ("chromium-h2-proxy", "It runs inside a proxy tunnel: TLS began after HTTP/2 CONNECT browser.example.test:443 "
                           "inside TLS session 3"),
+    ("proxy-connect-auth", "TLS began after HTTP CONNECT www.example.test:443, with Basic credentials for user alice "
+                           "sent to the proxy in the clear."),
 ])
 def test_what_a_session_did_is_told(name, sentence):
     args = keylog(name) + (["--key", str(REAL / f"{name}.ech.pem")] if name == "go-ech" else [])

@@ -14,6 +14,7 @@ from dissector.output.formats import (
     ocsp_text,
     openvpn_line,
     process_text,
+    proxy_credentials_text,
     request_line,
     summary_line,
     transport_name,
@@ -87,7 +88,7 @@ def _connection(doc: dict, durations: dict) -> str:
     else:
         text = "The capture starts after the TCP connection opened."
     if doc.get("upgrade"):
-        text += f" TLS began after {doc['upgrade']}."
+        text += f" TLS began after {doc['upgrade']}{proxy_credentials_text(doc)}."
     if doc.get("openvpn"):
         text += f" {openvpn_line(doc['openvpn'])}."
     return text

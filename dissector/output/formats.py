@@ -180,6 +180,15 @@ def request_url(host: str | None, target: str) -> str:
     return f"{host or ''}{target}" if target.startswith("/") else target
 
 
+def proxy_credentials_text(doc: dict) -> str:
+    """', with Basic credentials for user alice sent to the proxy in the clear' (an HTTP proxy's CONNECT), or ''."""
+    proxy = doc.get("proxy_authorization")
+    if not isinstance(proxy, dict):
+        return ""
+    who = f" for user {proxy['user']}" if proxy.get("user") else ""
+    return f", with {proxy.get('scheme')} credentials{who} sent to the proxy in the clear"
+
+
 def request_line(r: dict) -> str:
     """One HTTP request as a line: method, host+target, status, and what it carried (auth, OAuth2, cookies)."""
     target = str(r.get("target") or "")
@@ -409,7 +418,7 @@ class TableWriter(Writer):
         if doc.get("cleartext"):  # plain HTTP read by the plugins: there is no TLS to describe
             head[1:3] = ["  cleartext: no TLS on this connection, everything below travelled unencrypted"]
         if doc.get("upgrade"):
-            head.insert(1, f"  TLS began after {doc['upgrade']} on this connection")
+            head.insert(1, f"  TLS began after {doc['upgrade']} on this connection{proxy_credentials_text(doc)}")
         if doc.get("eap"):
             head.insert(1, "  " + eap_line(doc["eap"]))
         if doc.get("openvpn"):
