@@ -107,7 +107,7 @@ def _worker(index: int, jobs: int, paths: list[str], keys: KeyStore, fd: int, js
     position = [0, 0]
     with os.fdopen(fd, "wb", buffering=1 << 20) as f:
         blocks = _BlockWriter(f)
-        writer = JSONLWriter(blocks, verbose=verbose, batch=1) if jsonl else None  # blocks hold the lines
+        writer = JSONLWriter(blocks, verbose=verbose, show_secrets=show_secrets, batch=1) if jsonl else None  # blocks hold the lines
         at = blocks.at
 
         def on_pipeline(pipe: Any) -> None:

@@ -406,7 +406,8 @@ class Pipeline:
             state.upgrade = name
             state.probe = {}
             if direction == CLIENT and name.startswith("HTTP CONNECT"):
-                state.proxy_auth = proxy_authorization(buf)
+                state.client_said = bytes(buf[:16384])  # (its credentials may come in a later segment)
+                state.proxy_auth = proxy_authorization(state.client_said)
             if self.cleartext_http and name in LOGIN_UPGRADES:
                 state.held = []
             if direction == CLIENT:  # the hello may follow in the same segment (e.g. after an SSLRequest)
@@ -446,8 +447,10 @@ class Pipeline:
             partial = state.probe.pop(CLIENT, None)
             if partial is not None:  # the first bytes of what may be a hello, held back from the last write
                 chunk = partial + chunk
-            if state.proxy_auth is None and state.upgrade.startswith("HTTP CONNECT"):  # (asked again, after a 407)
-                state.proxy_auth = proxy_authorization(b"\r\n" + chunk)
+            if state.proxy_auth is None and state.upgrade.startswith("HTTP CONNECT") and len(state.client_said) < 16384:
+                # the request's next segment, or a second request after the proxy's 407
+                state.client_said = (state.client_said + chunk)[:16384]
+                state.proxy_auth = proxy_authorization(state.client_said)
             if state.upgrade in REFINABLE:  # (on the client's bytes so far: the write may come in pieces)
                 said = state.client_said = (state.client_said + chunk)[:4096]
                 state.upgrade = refine(state.upgrade, said)
@@ -489,6 +492,7 @@ class Pipeline:
         if state.proxy_auth is not None:  # the proxy took the credentials (TLS began): they crossed in the clear
             out.append(TransportInfo(ts, state.flow, "proxy_authorization",
                                      {"time": ts, **parse_authorization(state.proxy_auth), "result": "ok"}))
+        state.client_said = b""
         return tls
 
     def _tunnel(self, state: FlowState, out: list, mark: int, ts: float) -> None:

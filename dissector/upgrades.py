@@ -192,9 +192,9 @@ def _is_client_hello_record(b: bytes, pos: int) -> bool:
 _PROXY_AUTHORIZATION = re.compile(rb"\r\nproxy-authorization:[ \t]*([^\r\n]{1,4096})\r\n", re.IGNORECASE)
 
 
-def proxy_authorization(head: bytes) -> str | None:
-    """The Proxy-Authorization header's value in an HTTP request head sent to a proxy in the clear (CONNECT), or
-    None: credentials an HTTP proxy asked for, readable by anyone on the path."""
-    end = head.find(b"\r\n\r\n", 0, 16384)
-    m = _PROXY_AUTHORIZATION.search(head, 0, end + 2 if end >= 0 else min(len(head), 16384))
+def proxy_authorization(said: bytes) -> str | None:
+    """The Proxy-Authorization header's value in what a client said to a proxy in the clear (its CONNECT
+    requests: a second one after a 407), or None: credentials an HTTP proxy asked for, readable by anyone on the
+    path. Only the first 16 KB are searched."""
+    m = _PROXY_AUTHORIZATION.search(said, 0, 16384)
     return m.group(1).decode("latin-1").strip() if m else None

@@ -72,3 +72,19 @@ def test_an_http_proxys_credentials_crossed_in_the_clear_though_the_session_is_t
     assert "wonderland" in shown.stdout and "1 of them in the clear" in shown.stdout
     plain = credentials(str(REAL / "proxy-connect.pcap"), "--keylog", str(REAL / "proxy-connect.keys"), "-f", "json")
     assert json.loads(plain.stdout)["credentials"] == []  # (the same without credentials)
+
+
+def test_jsonl_lines_of_the_proxy_credentials_redacted_unless_asked():
+    cap, keys = str(REAL / "proxy-connect-auth.pcap"), ["--keylog", str(REAL / "proxy-connect-auth.keys")]
+
+    def lines(*extra: str) -> list[dict]:
+        out = subprocess.run([sys.executable, "-m", "dissector", "analyze", cap, *keys, "-f", "jsonl", *extra],
+                             capture_output=True, text=True, timeout=120).stdout
+        return [json.loads(line) for line in out.splitlines()]
+
+    for extra, password in (((), "<redacted 10 chars>"), (("--show-secrets",), "wonderland"),
+                            (("--show-secrets", "--jobs", "2"), "wonderland")):
+        got = lines(*extra)
+        [info] = [d["info"] for d in got if d["event"] == "TransportInfo" and d["section"] == "proxy_authorization"]
+        [session] = [d for d in got if d["event"] == "Session"]
+        assert info["password"] == session["proxy_authorization"]["password"] == password, extra

@@ -193,8 +193,9 @@ PROXY_CREDS = b"Proxy-Authorization: Basic YWxpY2U6d29uZGVybGFuZA==\r\n"  # alic
      "alice"),
     ([("client", CONNECT_ + b"\r\n"), ("server", b"HTTP/1.1 200 Connection established\r\n\r\n")], None),
 ])
-def test_credentials_sent_to_an_http_proxy_in_the_clear(tmp_path, preamble, user):
-    (s,) = _capture(tmp_path, preamble, 3128)
+@pytest.mark.parametrize("pieces", [0, 7])  # (each cleartext write whole, or in segments of 7 bytes)
+def test_credentials_sent_to_an_http_proxy_in_the_clear(tmp_path, preamble, user, pieces):
+    (s,) = _capture(tmp_path, preamble, 3128, pieces=pieces)
     assert s["upgrade"] == "HTTP CONNECT www.example.test:443" and s["decryption"]["status"] == "decrypted"
     names = [f["id"] for f in s["findings"]]
     if user is None:

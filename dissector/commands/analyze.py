@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     out = open(args.output, "w", encoding="utf-8", newline="") if to_file else sys.stdout
     writer = None
     try:
-        writer = WRITERS[args.format](out, verbose=args.verbose)
+        writer = WRITERS[args.format](out, verbose=args.verbose, show_secrets=args.show_secrets)
         progress = None
         if not args.quiet and sys.stderr.isatty():
             progress = print_progress_factory()

@@ -13,7 +13,18 @@ from typing import IO, Any
 
 import orjson
 
-from dissector.events import AppData, Decryption, Event, FlowEnd, SessionInfo, SessionStart, TCPEvent, TLSMessage
+from dissector.events import (
+    AppData,
+    Decryption,
+    Event,
+    FlowEnd,
+    SessionInfo,
+    SessionStart,
+    TCPEvent,
+    TLSMessage,
+    TransportInfo,
+)
+from dissector.redact import scrub
 
 # how a session not over TCP is named after its endpoints
 TRANSPORT_NAMES = {"udp": " (DTLS over UDP)", "quic": " (QUIC)", "eapol": " (TLS inside EAP over 802.1X EAPOL)",
@@ -358,6 +369,9 @@ class JSONLWriter(Writer):
             if ev.key_random:
                 d["key_random"] = ev.key_random.hex()
             return d
+        if t is TransportInfo:  # (what it carries may hold a secret: an HTTP proxy's credentials)
+            return {"event": "TransportInfo", "time": ev.ts, "flow": fid, "section": ev.section,
+                    "info": scrub(ev.info, self.show_secrets)}
         d = {"event": ev.kind, "time": ev.ts, "flow": fid}
         for k, v in ev.fields().items():
             d[k] = v
