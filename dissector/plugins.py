@@ -100,6 +100,30 @@ class BufferedPlugin:
         raise NotImplementedError
 
 
+class SessionPlugin:
+    """The base of a plugin that reads each session as it comes into one object per flow: `session(flow)` makes it,
+    `stream(session, direction)` a direction's parser on it, and its `fields()` become the session's section."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[Flow, Any] = {}
+
+    def new_stream(self, flow: Flow, direction: str) -> Any:
+        s = self._sessions.get(flow)
+        if s is None:
+            s = self._sessions[flow] = self.session(flow)
+        return self.stream(s, direction)
+
+    def on_session_end(self, flow: Flow) -> dict[str, Any] | None:
+        s = self._sessions.pop(flow, None)
+        return s.fields() if s is not None else None
+
+    def session(self, flow: Flow) -> Any:
+        raise NotImplementedError
+
+    def stream(self, session: Any, direction: str) -> Any:
+        raise NotImplementedError
+
+
 @runtime_checkable
 class Plugin(Protocol):
     name: str

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from dissector.events import CLIENT, SERVER, Event, Flow
+from dissector.plugins import SessionPlugin
 from dissector.redact import Secret
 
 MAX_LINE = 4096
@@ -141,14 +142,11 @@ class _Stream:
         return self.session.close() if self.direction == CLIENT else []
 
 
-class FTPPlugin:
+class FTPPlugin(SessionPlugin):
     """FTP control connections: logins (user, result; passwords redacted), commands and file transfers."""
 
     name = "ftp"
     section = "ftp"
-
-    def __init__(self) -> None:
-        self._sessions: dict[Flow, _Session] = {}
 
     def match(self, info: Any) -> float:
         if info.alpn:
@@ -157,15 +155,11 @@ class FTPPlugin:
             return 0.9
         return 0.3 if info.server_port in _PORTS else -1.0
 
-    def new_stream(self, flow: Flow, direction: str) -> _Stream:
-        s = self._sessions.get(flow)
-        if s is None:
-            s = self._sessions[flow] = _Session()
-        return _Stream(s, direction)
+    def session(self, flow: Flow) -> _Session:
+        return _Session()
 
-    def on_session_end(self, flow: Flow) -> dict[str, Any] | None:
-        s = self._sessions.pop(flow, None)
-        return s.fields() if s is not None else None
+    def stream(self, session: _Session, direction: str) -> _Stream:
+        return _Stream(session, direction)
 
 
 def _text(b: bytes) -> str:

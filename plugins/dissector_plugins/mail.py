@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from dissector.events import CLIENT, SERVER, Event, Flow
+from dissector.plugins import SessionPlugin
 from dissector_plugins.sasl import credentials, decode_b64, secret, text
 
 MAX_LINE = 8192
@@ -286,14 +287,11 @@ class _Stream:
         return self.session._settle(None, ts) if self.direction == CLIENT and self.session.pending else []
 
 
-class MailPlugin:
+class MailPlugin(SessionPlugin):
     """SMTP, IMAP and POP3: logins (user, mechanism, result; passwords and tokens redacted) and the envelope."""
 
     name = "mail"
     section = "mail"
-
-    def __init__(self) -> None:
-        self._sessions: dict[Flow, _Session] = {}
 
     def match(self, info: Any) -> float:
         if info.alpn:
@@ -302,15 +300,11 @@ class MailPlugin:
             return 0.9
         return 0.3 if info.server_port in _PORTS else -1.0
 
-    def new_stream(self, flow: Flow, direction: str) -> _Stream:
-        s = self._sessions.get(flow)
-        if s is None:
-            s = self._sessions[flow] = _Session(flow, _PORTS.get(flow.server_port))
-        return _Stream(s, direction)
+    def session(self, flow: Flow) -> _Session:
+        return _Session(flow, _PORTS.get(flow.server_port))
 
-    def on_session_end(self, flow: Flow) -> dict[str, Any] | None:
-        s = self._sessions.pop(flow, None)
-        return s.fields() if s is not None else None
+    def stream(self, session: _Session, direction: str) -> _Stream:
+        return _Stream(session, direction)
 
 
 # --- small decoders ----------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from dissector.events import CLIENT, Event, Flow
+from dissector.plugins import SessionPlugin
 from dissector_plugins.sasl import credentials, decode_b64, secret, text
 
 MAX_BUFFER = 1 << 16
@@ -134,14 +135,11 @@ class _Stream:
         return self.session._settle(None) if self.direction == CLIENT else []
 
 
-class XMPPPlugin:
+class XMPPPlugin(SessionPlugin):
     """XMPP client streams: the domain, SASL logins (user, mechanism, result; secrets redacted), the bound JID."""
 
     name = "xmpp"
     section = "xmpp"
-
-    def __init__(self) -> None:
-        self._sessions: dict[Flow, _Session] = {}
 
     def match(self, info: Any) -> float:
         if (info.alpn or "").lower() == "xmpp-client":  # XEP-0368 direct TLS
@@ -151,12 +149,8 @@ class XMPPPlugin:
             return 0.9
         return 0.3 if info.server_port in _PORTS and not info.alpn else -1.0
 
-    def new_stream(self, flow: Flow, direction: str) -> _Stream:
-        s = self._sessions.get(flow)
-        if s is None:
-            s = self._sessions[flow] = _Session()
-        return _Stream(s, direction)
+    def session(self, flow: Flow) -> _Session:
+        return _Session()
 
-    def on_session_end(self, flow: Flow) -> dict[str, Any] | None:
-        s = self._sessions.pop(flow, None)
-        return s.fields() if s is not None else None
+    def stream(self, session: _Session, direction: str) -> _Stream:
+        return _Stream(session, direction)
