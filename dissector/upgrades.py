@@ -17,9 +17,12 @@ from dissector.tls.records import MAX_CIPHERTEXT
 
 WATCH_LIMIT = 65536  # cleartext bytes of a flow watched for a ClientHello
 
-# first bytes of protocols with a STARTTLS-style upgrade (RFC 3207, 2595, 4217, 6120; PostgreSQL SSLRequest)
+# first bytes of protocols with a STARTTLS-style upgrade (RFC 3207, 2595, 4217, 6120, 5804, 2033; PostgreSQL
+# SSLRequest)
 _STARTTLS = ((b"EHLO ", "SMTP"), (b"HELO ", "SMTP"), (b"220 ", "SMTP or FTP"), (b"220-", "SMTP or FTP"),
              (b"* OK", "IMAP"), (b"+OK", "POP3"), (b"<?xml", "XMPP"), (b"<stream:stream", "XMPP"),
+             (b'"IMPLEMENTATION"', "ManageSieve"), (b'"SIEVE"', "ManageSieve"),  # RFC 5804's capability greeting
+             (b"LHLO ", "LMTP"),
              (b"\x00\x00\x00\x08\x04\xd2\x16\x2f", "PostgreSQL"))
 _STARTTLS_STARTS = tuple(start for start, _ in _STARTTLS)
 LDAP_STARTTLS_OID = b"1.3.6.1.4.1.1466.20037"  # RFC 4511 4.14.1
@@ -110,7 +113,9 @@ def refine(name: str, chunk: bytes) -> str:
                 if target:
                     return f"SOCKS5 CONNECT {target}"
     elif name == "STARTTLS (SMTP or FTP)":
-        if chunk[:5].upper() in (b"EHLO ", b"HELO ", b"LHLO "):
+        if chunk[:5].upper() == b"LHLO ":  # LMTP (RFC 2033): SMTP's local delivery
+            return "STARTTLS (LMTP)"
+        if chunk[:5].upper() in (b"EHLO ", b"HELO "):
             return "STARTTLS (SMTP)"
         if chunk[:5].upper() in (b"AUTH ", b"USER ", b"FEAT\r"):
             return "STARTTLS (FTP)"

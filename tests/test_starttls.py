@@ -142,7 +142,7 @@ def test_tls_inside_an_http_proxy_tunnel_is_found_and_decrypted(plugins):
 
 
 def test_upgrade_names():
-    from dissector.upgrades import protocol_name
+    from dissector.upgrades import protocol_name, refine
 
     assert protocol_name(b"CONNECT www.example.test:443 HTTP/1.1\r\nHost: x\r\n\r\n") == \
         "HTTP CONNECT www.example.test:443"
@@ -155,6 +155,9 @@ def test_upgrade_names():
     assert protocol_name(b"\x05\x01\x00\x05\x01\x00\x01\x7f\x00\x00\x01\x20\xfb") == "SOCKS5 CONNECT 127.0.0.1:8443"
     assert protocol_name(b"\x05\x01\x00\x05\x01\x00\x04" + bytes(15) + b"\x01\x01\xbb") == "SOCKS5 CONNECT [::1]:443"
     assert protocol_name(b"\x04\x01\x01\xbb\x0a\x00\x00\x02\x00") == "SOCKS4 10.0.0.2:443"
+    assert protocol_name(b'"IMPLEMENTATION" "Dovecot Pigeonhole"\r\n"SIEVE" "fileinto"\r\n') == "STARTTLS (ManageSieve)"
+    assert refine("STARTTLS (SMTP or FTP)", b"LHLO client.example\r\n") == "STARTTLS (LMTP)"
+    assert refine("STARTTLS (SMTP or FTP)", b"EHLO client.example\r\n") == "STARTTLS (SMTP)"
     for other in (b"SSH-2.0-OpenSSH_9.2\r\n", b"\x00\x00\x00\x85\xffSMBr", b"GET / HTTP/1.1\r\n", b"\x05\x09abc",
                   b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00"):  # an LDAP bind, not StartTLS
         assert protocol_name(other) == ""
@@ -169,6 +172,8 @@ REAL_UPGRADES = {  # samples/real, made by make_starttls_captures.sh with real c
     "starttls-imap": "STARTTLS (IMAP)",  # curl and Dovecot
     "starttls-pop3": "STARTTLS (POP3)",  # curl and Dovecot: STLS (RFC 2595)
     "starttls-xmpp": "STARTTLS (XMPP)",  # openssl s_client -starttls xmpp and Prosody
+    "starttls-sieve": "STARTTLS (ManageSieve)",  # openssl s_client -starttls sieve and Dovecot (RFC 5804)
+    "starttls-lmtp": "STARTTLS (LMTP)",  # openssl s_client -starttls lmtp and Dovecot (RFC 2033)
     "socks5-tls": "SOCKS5 CONNECT www.example.test:443",  # curl through microsocks to nginx
     # make_nginx_captures.sh: curl through tinyproxy (HTTP CONNECT), without and with proxy credentials
     "proxy-connect": "HTTP CONNECT www.example.test:443",
@@ -256,3 +261,19 @@ def test_tls_behind_a_load_balancers_proxy_protocol_header(tmp_path, header, upg
     (s,) = _capture(tmp_path, [("client", header)], 443, merge_last_client_write=True)
     assert s["upgrade"] == upgrade
     assert s["decryption"]["status"] == "decrypted" and s["app_data"]["client"]["bytes"] == len(MAIL[0][1])
+
+
+def test_the_table_and_explain_say_after_once(tmp_path):
+    # an unknown protocol's upgrade already reads "after N bytes of ...": no "TLS began after after"
+    import io
+
+    from dissector.output.explain import ExplainWriter
+    from dissector.output.formats import TableWriter
+
+    preamble, port, upgrade = UPGRADES["unknown"]
+    (s,) = _capture(tmp_path, preamble, port)
+    for writer in (TableWriter, ExplainWriter):
+        out = io.StringIO()
+        writer(out).session(s)
+        text = out.getvalue()
+        assert f"TLS began {upgrade}" in text and "after after" not in text, writer

@@ -10,6 +10,7 @@ from typing import Any
 
 from dissector.output.formats import (
     Writer,
+    began_after,
     eap_line,
     ocsp_text,
     openvpn_line,
@@ -81,14 +82,14 @@ def _connection(doc: dict, durations: dict) -> str:
         text = "Over UDP there is no connection to open: the ClientHello is in the first datagram."
         text += "".join(" " + _quic_step(e) for e in doc.get("quic") or [])
     elif doc["id"] >= TUNNEL_ID_BASE:  # (its bytes are another session's plaintext: no TCP of its own)
-        return (f"It runs inside a proxy tunnel: TLS began after {doc.get('upgrade') or 'a CONNECT'}, on the proxy "
+        return (f"It runs inside a proxy tunnel: TLS began {began_after(doc.get('upgrade') or 'a CONNECT')}, on the proxy "
                 "connection's TCP; its records are that session's decrypted bytes.")
     elif _ms(durations["tcp_connect"]):
         text = f"The TCP connection opened in {_ms(durations['tcp_connect'])} (SYN, SYN-ACK, ACK)."
     else:
         text = "The capture starts after the TCP connection opened."
     if doc.get("upgrade"):
-        text += f" TLS began after {doc['upgrade']}{proxy_credentials_text(doc)}."
+        text += f" TLS began {began_after(doc['upgrade'])}{proxy_credentials_text(doc)}."
     if doc.get("openvpn"):
         text += f" {openvpn_line(doc['openvpn'])}."
     return text

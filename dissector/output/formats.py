@@ -191,6 +191,11 @@ def request_url(host: str | None, target: str) -> str:
     return f"{host or ''}{target}" if target.startswith("/") else target
 
 
+def began_after(upgrade: str) -> str:
+    """'after STARTTLS (SMTP)', 'after 20 bytes of an unrecognised protocol' (an upgrade that says "after" itself)."""
+    return upgrade if upgrade.startswith("after ") else f"after {upgrade}"
+
+
 def proxy_credentials_text(doc: dict) -> str:
     """', with Basic credentials for user alice sent to the proxy in the clear' (an HTTP proxy's CONNECT), or ''."""
     proxy = doc.get("proxy_authorization")
@@ -432,7 +437,7 @@ class TableWriter(Writer):
         if doc.get("cleartext"):  # plain HTTP read by the plugins: there is no TLS to describe
             head[1:3] = ["  cleartext: no TLS on this connection, everything below travelled unencrypted"]
         if doc.get("upgrade"):
-            head.insert(1, f"  TLS began after {doc['upgrade']} on this connection{proxy_credentials_text(doc)}")
+            head.insert(1, f"  TLS began {began_after(doc['upgrade'])} on this connection{proxy_credentials_text(doc)}")
         if doc.get("eap"):
             head.insert(1, "  " + eap_line(doc["eap"]))
         if doc.get("openvpn"):

@@ -6,12 +6,13 @@
 #
 #   sudo ./make_starttls_captures.sh              # (re)make all of them
 #   sudo ./make_starttls_captures.sh mysql smtp   # or only some: mysql, mysql-openssl, postgres, smtp,
-#                                                 # socks5, ldap, imap, imap-clear, pop3, xmpp, ftp,
-#                                                 # ftp-clear
+#                                                 # socks5, ldap, imap, imap-clear, pop3, xmpp, sieve,
+#                                                 # lmtp, ftp, ftp-clear
 #
 # Needs root (network namespaces, tcpdump) and, on Debian 12:
 #   apt-get install -y iproute2 tcpdump ethtool openssl curl nginx mariadb-server mariadb-client postgresql \
-#     python3-aiosmtpd microsocks slapd ldap-utils dovecot-imapd dovecot-pop3d prosody vsftpd
+#     python3-aiosmtpd microsocks slapd ldap-utils dovecot-imapd dovecot-pop3d \
+#     dovecot-managesieved dovecot-lmtpd prosody vsftpd
 # plus this project's own Python package (run from its checkout) for `dissector keys`, which writes the
 # key log of the two captures whose clients write none (RSA key exchange, see below).
 #
@@ -48,6 +49,10 @@
 #   starttls-xmpp           openssl s_client -starttls xmpp -> Prosody 0.12 on 5222 (encryption required):
 #                           STARTTLS (RFC 6120 5), then a new stream, SASL PLAIN as alice, the stream's end;
 #                           s_client's key log
+#   starttls-sieve          openssl s_client -starttls sieve -> Dovecot's ManageSieve (RFC 5804) on 4190: the
+#                           capabilities, STARTTLS, TLS, LOGOUT; s_client's key log
+#   starttls-lmtp           openssl s_client -starttls lmtp -> Dovecot's LMTP (RFC 2033) on 24: greeting, LHLO,
+#                           STARTTLS, TLS, QUIT; s_client's key log
 #   starttls-ftp            curl ftp:// --ssl-reqd -> vsftpd on 21 (explicit FTPS): AUTH TLS on the control
 #                           connection, anonymous login, a directory listing and a file, each over a passive data
 #                           connection (ports 30000-30009) that starts with TLS and resumes the control
@@ -61,7 +66,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 NS_C=st-cli NS_S=st-srv
 S4=10.98.1.1 C4=10.98.1.2
 HOST=www.example.test
-ALL=(mysql mysql-openssl postgres smtp socks5 ldap imap imap-clear pop3 xmpp ftp ftp-clear)
+ALL=(mysql mysql-openssl postgres smtp socks5 ldap imap imap-clear pop3 xmpp sieve lmtp ftp ftp-clear)
 CAPTURES=("${ALL[@]}")
 
 # shellcheck source=netns-lib.sh
@@ -412,6 +417,47 @@ EOF
   stop "$SERVER_PID"; SERVER_PID=""
 }
 
+dovecot_s_client_capture() {  # dovecot_s_client_capture sieve|lmtp: openssl s_client -starttls against Dovecot's
+                              # ManageSieve (4190) or LMTP (24); after TLS s_client sends LOGOUT or QUIT
+  local proto=$1 name=starttls-$1 port=4190 service=managesieve-login listener=sieve bye="LOGOUT"
+  if [ "$proto" = lmtp ]; then port=24 service=lmtp listener=lmtp bye="QUIT"; fi
+  local d="$WORK/dovecot-$proto"
+  mkdir -p "$d/run" "$d/mail"
+  cat > "$d/dovecot.conf" <<EOF
+protocols = $proto
+listen = $S4
+base_dir = $d/run
+log_path = $d/dovecot.log
+instance_name = st-dovecot-$proto
+ssl = required
+ssl_cert = <$WORK/server.crt.pem
+ssl_key = <$WORK/server.key.pem
+passdb {
+  driver = static
+  args = password=wonderland
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$d/mail/%u
+}
+service $service {
+  inet_listener $listener {
+    address = $S4
+    port = $port
+  }
+}
+EOF
+  ip netns exec $NS_S dovecot -F -c "$d/dovecot.conf" >"$WORK/dovecot-$proto.out" 2>&1 &
+  SERVER_PID=$!
+  server_up $port dovecot "$d/dovecot.log" || return 1
+  begin "$name" $port
+  (sleep 1; printf '%s\r\n' "$bye"; sleep 1) | timeout 30 ip netns exec $NS_C openssl s_client \
+    -connect $HOST:$port -starttls "$proto" -servername $HOST -CAfile "$WORK/server.crt.pem" -verify_return_error \
+    -keylogfile "$WORK/$name.keys" -ign_eof -quiet 2>"$WORK/s_client.err" | sed 's/^/   /' >&2 || true
+  finish "$name"
+  stop "$SERVER_PID"; SERVER_PID=""
+}
+
 xmpp_capture() {  # openssl s_client -starttls xmpp -> Prosody on 5222; after TLS s_client relays the client's side
                   # of the stream this script wrote: a new stream header, SASL PLAIN as alice, the stream's end
   local name=starttls-xmpp d="$WORK/prosody"
@@ -541,6 +587,7 @@ for w in "${CAPTURES[@]}"; do
     imap-clear) stop_mariadb; dovecot_capture imap clear;;
     pop3) stop_mariadb; dovecot_capture pop3;;
     xmpp) stop_mariadb; xmpp_capture;;
+    sieve|lmtp) stop_mariadb; dovecot_s_client_capture "$w";;
     ftp) stop_mariadb; ftp_capture;;
     ftp-clear) stop_mariadb; ftp_clear_capture;;
   esac
