@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dissector.redact import auth_secret
 from dissector.tls.certcheck import TrustStore, session_certificates
 from dissector.tls.constants import HRR_RANDOM
 from dissector.tls.fingerprints import session_fingerprints
@@ -272,8 +273,7 @@ def session_findings(doc: dict, notes: HandshakeNotes | None = None) -> list[dic
     if isinstance(proxy, dict):
         who = f" of user {proxy['user']!r}" if proxy.get("user") else ""
         what = "password" if proxy.get("password") else "token" if proxy.get("token") else "credentials"
-        severity = "high" if proxy.get("password") or proxy.get("token") or proxy.get("credentials") else "medium"
-        out.add(severity, "proxy_credentials_cleartext",
+        out.add("high" if auth_secret(proxy) else "medium", "proxy_credentials_cleartext",
                 f"{proxy.get('scheme')} {what}{who} sent to the HTTP proxy in the clear (Proxy-Authorization in the "
                 "CONNECT request, before TLS): anyone on the path to the proxy can read it")
     return sorted(out.items, key=lambda f: _RANK.get(f["severity"], 9))

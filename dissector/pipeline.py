@@ -405,9 +405,6 @@ class Pipeline:
             # this connection (an HTTP proxy's CONNECT request is not handed to the plugins as HTTP)
             state.upgrade = name
             state.probe = {}
-            if direction == CLIENT and name.startswith("HTTP CONNECT"):
-                state.client_said = bytes(buf[:16384])  # (its credentials may come in a later segment)
-                state.proxy_auth = proxy_authorization(state.client_said)
             if self.cleartext_http and name in LOGIN_UPGRADES:
                 state.held = []
             if direction == CLIENT:  # the hello may follow in the same segment (e.g. after an SSLRequest)
@@ -448,7 +445,7 @@ class Pipeline:
             if partial is not None:  # the first bytes of what may be a hello, held back from the last write
                 chunk = partial + chunk
             if state.proxy_auth is None and state.upgrade.startswith("HTTP CONNECT") and len(state.client_said) < 16384:
-                # the request's next segment, or a second request after the proxy's 407
+                # an HTTP proxy's CONNECT request, in as many segments as it takes, or a second one after a 407
                 state.client_said = (state.client_said + chunk)[:16384]
                 state.proxy_auth = proxy_authorization(state.client_said)
             if state.upgrade in REFINABLE:  # (on the client's bytes so far: the write may come in pieces)

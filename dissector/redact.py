@@ -260,6 +260,11 @@ def header_text(name: str, value: str) -> str | SecretText:
     return value if mark is None else mark(value)
 
 
+def auth_secret(auth: dict[str, Any]) -> Any:
+    """The secret a `parse_authorization` dict holds (a password, a token or opaque credentials), or None."""
+    return auth.get("password") or auth.get("token") or auth.get("credentials")
+
+
 def parse_authorization(value: str) -> dict[str, Any]:
     """{'scheme': 'Basic', 'user': 'alice', 'password': Secret}, {'scheme': 'Bearer', 'token': Secret}, ..."""
     scheme, _, cred = value.strip().partition(" ")

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 
 from dissector.commands.listing import add_listing_arguments, analyse, finish, iso_ms, write_rows
+from dissector.redact import auth_secret
 
 COLUMNS = ["time", "session", "client", "server", "protocol", "kind", "user", "secret", "result", "transport"]
 
@@ -33,24 +34,26 @@ def credential_rows(sessions: list[dict]) -> list[dict]:
     rows = []
     for doc in sessions:
         transport = "cleartext" if doc.get("cleartext") else "TLS"
-        for ts, protocol, kind, user, secret, result in _found(doc):
+        found = [(*item, transport) for item in _found(doc)]
+        proxy = doc.get("proxy_authorization")
+        if proxy:  # given to an HTTP proxy in its CONNECT, before TLS began: in the clear, whatever came after
+            found.insert(0, (proxy.get("time"), "HTTP proxy", f"Proxy-Authorization {proxy.get('scheme')}",
+                             proxy.get("user"), auth_secret(proxy), proxy.get("result"), "cleartext"))
+        for ts, protocol, kind, user, secret, result, how in found:
             rows.append({"time": ts, "session": doc["id"], "client": doc["client"], "server": doc["server"],
                          "protocol": protocol, "kind": kind, "user": user, "secret": secret, "result": result,
-                         # (an HTTP proxy's credentials went before TLS, in the clear)
-                         "transport": "cleartext" if protocol == "HTTP proxy" else transport,
-                         "capture": doc.get("capture")})
+                         "transport": how, "capture": doc.get("capture")})
     return rows
 
 
 def _found(doc: dict) -> Iterator[tuple]:
-    """(time, protocol, kind, user, secret, result) of each credential in one session document."""
+    """(time, protocol, kind, user, secret, result) of each credential inside one session document."""
     for r in (doc.get("http") or {}).get("requests", []):
         protocol, status = r.get("version") or "HTTP", r.get("status")
         auth = r.get("auth")
         if auth:
-            secret = auth.get("password") or auth.get("token") or auth.get("credentials")
             yield r.get("time"), protocol, f"{auth.get('header') or 'Authorization'} {auth.get('scheme')}", \
-                auth.get("user"), secret, status
+                auth.get("user"), auth_secret(auth), status
         cred = r.get("credentials")
         if cred:
             yield r.get("time"), protocol, f"login {cred.get('source') or 'form'}", cred.get("user"), \
@@ -59,11 +62,6 @@ def _found(doc: dict) -> Iterator[tuple]:
     for x in mail.get("logins", []):
         kind = " ".join(p for p in (x.get("command"), x.get("mechanism")) if p)
         yield x.get("time"), mail.get("protocol") or "mail", kind, x.get("user"), x.get("password"), x.get("result")
-    proxy = doc.get("proxy_authorization")
-    if proxy:  # an HTTP proxy's credentials, in the clear in the CONNECT before TLS
-        secret = proxy.get("password") or proxy.get("token") or proxy.get("credentials")
-        yield proxy.get("time"), "HTTP proxy", \
-            f"Proxy-Authorization {proxy.get('scheme')}", proxy.get("user"), secret, proxy.get("result")
     for x in (doc.get("xmpp") or {}).get("logins", []):
         yield x.get("time"), "XMPP", f"SASL {x.get('mechanism')}", x.get("user"), x.get("password"), x.get("result")
     for x in (doc.get("ftp") or {}).get("logins", []):
