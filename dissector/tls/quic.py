@@ -214,23 +214,28 @@ class QUICConnection(TLSConnection):
     def datagram(self, direction: str, payload, ts: float) -> None:
         pos, n = 0, len(payload)
         if payload[0] & 0x80 and n >= 7 and not any(payload[1:5]):  # (its fixed bit may be clear: RFC 9000 17.2.1)
-            try:
-                self._version_negotiation(direction, payload, 0, ts)
-            except IndexError:  # its connection IDs run past the datagram's end
-                self._anomaly(ts, "quic", "truncated_packet", "a Version Negotiation packet cut short", direction)
+            self._read(self._version_negotiation, direction, payload, 0, ts)
             return
         while pos < n:
             b0 = payload[pos]
             if not b0 & 0x40:  # the fixed bit is clear: padding after the packets, or not QUIC
                 return
-            try:
-                pos = self._long_packet(direction, payload, pos, ts) if b0 & 0x80 else \
-                    self._short_packet(direction, payload, pos, ts)
-            except IndexError:
-                self._anomaly(ts, "quic", "truncated_packet", f"a QUIC packet cut short at byte {pos}", direction)
+            end = self._read(self._long_packet if b0 & 0x80 else self._short_packet, direction, payload, pos, ts)
+            if end is None:
                 break
+            pos = end
         if self.held:
             self._replay()
+
+    def _read(self, read: Any, direction: str, b, pos: int, ts: float) -> int | None:
+        """One packet read by `read` (which returns where the next one starts, if any follows); None, with a truncated_packet
+        anomaly, when the packet is cut short (its fields run past the datagram's end: IndexError), and the other
+        packets are read on."""
+        try:
+            return read(direction, b, pos, ts)
+        except IndexError:
+            self._anomaly(ts, "quic", "truncated_packet", f"a QUIC packet cut short at byte {pos}", direction)
+            return None
 
     def _long_packet(self, direction: str, b, pos: int, ts: float) -> int:
         b0 = b[pos]
@@ -440,13 +445,7 @@ class QUICConnection(TLSConnection):
         encrypted if need be, when `holding` is off)."""
         waiting, self.held = self.held, []
         for direction, long_header, packet, ts in waiting:
-            try:
-                if long_header:
-                    self._long_packet(direction, packet, 0, ts)
-                else:
-                    self._short_packet(direction, packet, 0, ts)
-            except IndexError:  # (as in `datagram`: one cut packet, the others are read)
-                self._anomaly(ts, "quic", "truncated_packet", "a QUIC packet cut short", direction)
+            self._read(self._long_packet if long_header else self._short_packet, direction, packet, 0, ts)
 
     def close(self, ts: float) -> None:
         if self.held:  # their hello never came: counted as encrypted
