@@ -372,29 +372,20 @@ EOF
 
 # --- IMAP ------------------------------------------------------------------------------------------
 
-dovecot_capture() {  # dovecot_capture imap|pop3 [clear]: curl against dovecot, STARTTLS (IMAP) or STLS (POP3)
-                     # required, or (clear) no TLS at all and plaintext logins allowed
-  local proto=$1 name=starttls-$1 ssl=required plaintext=yes tls_opts="--ssl-reqd" port=143 url
-  if [ "${2:-}" = clear ]; then name=cleartext-$1 ssl=no plaintext=no tls_opts=""; fi
-  if [ "$proto" = pop3 ]; then port=110 url="pop3://$HOST/1"; else url="imap://$HOST/INBOX;UID=1"; fi
-  command -v dovecot >/dev/null || { echo "dovecot is missing (apt-get install dovecot-imapd)" >&2; return 1; }
-  [ -x /usr/lib/dovecot/$proto ] || { echo "dovecot's $proto is missing (apt-get install dovecot-${proto}d)" >&2; return 1; }
-  local d="$WORK/dovecot"
-  mkdir -p "$d/run" "$d/mail/alice/Maildir/"{cur,new,tmp}
-  chown -R nobody:nogroup "$d/mail"
-  printf '%s\r\n' "From: Bob <bob@example.test>" "To: Alice <alice@example.test>" "Subject: tea" \
-    "Date: Thu, 26 Nov 2026 09:00:00 +0000" "" "Tea at five?" > "$d/mail/alice/Maildir/new/1795000000.M1P1.www"
-  chown nobody:nogroup "$d/mail/alice/Maildir/new/"*
+start_dovecot() {  # start_dovecot PROTOCOL PORT SSL PLAINTEXT-OFF [MORE-CONFIG]: Dovecot for PROTOCOL in the
+                   # server's namespace (SERVER_PID), static passdb (any user, password wonderland); waits for PORT
+  local proto=$1 port=$2 ssl=$3 plaintext_off=$4 more=${5:-} d="$WORK/dovecot-$1"
+  mkdir -p "$d/run" "$d/mail"
   cat > "$d/dovecot.conf" <<EOF
 protocols = $proto
 listen = $S4
 base_dir = $d/run
 log_path = $d/dovecot.log
-instance_name = st-dovecot
+instance_name = st-dovecot-$proto
 ssl = $ssl
 ssl_cert = <$WORK/server.crt.pem
 ssl_key = <$WORK/server.key.pem
-disable_plaintext_auth = $plaintext
+disable_plaintext_auth = $plaintext_off
 auth_mechanisms = plain
 passdb {
   driver = static
@@ -404,11 +395,26 @@ userdb {
   driver = static
   args = uid=nobody gid=nogroup home=$d/mail/%u
 }
-mail_location = maildir:~/Maildir
+$more
 EOF
-  ip netns exec $NS_S dovecot -F -c "$d/dovecot.conf" >"$WORK/dovecot.out" 2>&1 &
+  ip netns exec $NS_S dovecot -F -c "$d/dovecot.conf" >"$d/dovecot.out" 2>&1 &
   SERVER_PID=$!
-  server_up $port dovecot "$d/dovecot.log" || return 1
+  server_up "$port" dovecot "$d/dovecot.log"
+}
+
+dovecot_capture() {  # dovecot_capture imap|pop3 [clear]: curl against dovecot, STARTTLS (IMAP) or STLS (POP3)
+                     # required, or (clear) no TLS at all and plaintext logins allowed
+  local proto=$1 name=starttls-$1 ssl=required plaintext=yes tls_opts="--ssl-reqd" port=143 url
+  if [ "${2:-}" = clear ]; then name=cleartext-$1 ssl=no plaintext=no tls_opts=""; fi
+  if [ "$proto" = pop3 ]; then port=110 url="pop3://$HOST/1"; else url="imap://$HOST/INBOX;UID=1"; fi
+  command -v dovecot >/dev/null || { echo "dovecot is missing (apt-get install dovecot-imapd)" >&2; return 1; }
+  [ -x /usr/lib/dovecot/$proto ] || { echo "dovecot's $proto is missing (apt-get install dovecot-${proto}d)" >&2; return 1; }
+  local mail="$WORK/dovecot-$proto/mail"
+  mkdir -p "$mail/alice/Maildir/"{cur,new,tmp}
+  printf '%s\r\n' "From: Bob <bob@example.test>" "To: Alice <alice@example.test>" "Subject: tea" \
+    "Date: Thu, 26 Nov 2026 09:00:00 +0000" "" "Tea at five?" > "$mail/alice/Maildir/new/1795000000.M1P1.www"
+  chown -R nobody:nogroup "$mail"
+  start_dovecot "$proto" $port $ssl $plaintext "mail_location = maildir:~/Maildir" || return 1
   begin "$name" $port
   # shellcheck disable=SC2086
   (cd "$WORK" && SSLKEYLOGFILE="$WORK/$name.keys" timeout 30 ip netns exec $NS_C curl -sS \
@@ -421,35 +427,8 @@ dovecot_s_client_capture() {  # dovecot_s_client_capture sieve|lmtp: openssl s_c
                               # ManageSieve (4190) or LMTP (24); after TLS s_client sends LOGOUT or QUIT
   local proto=$1 name=starttls-$1 port=4190 service=managesieve-login listener=sieve bye="LOGOUT"
   if [ "$proto" = lmtp ]; then port=24 service=lmtp listener=lmtp bye="QUIT"; fi
-  local d="$WORK/dovecot-$proto"
-  mkdir -p "$d/run" "$d/mail"
-  cat > "$d/dovecot.conf" <<EOF
-protocols = $proto
-listen = $S4
-base_dir = $d/run
-log_path = $d/dovecot.log
-instance_name = st-dovecot-$proto
-ssl = required
-ssl_cert = <$WORK/server.crt.pem
-ssl_key = <$WORK/server.key.pem
-passdb {
-  driver = static
-  args = password=wonderland
-}
-userdb {
-  driver = static
-  args = uid=nobody gid=nogroup home=$d/mail/%u
-}
-service $service {
-  inet_listener $listener {
-    address = $S4
-    port = $port
-  }
-}
-EOF
-  ip netns exec $NS_S dovecot -F -c "$d/dovecot.conf" >"$WORK/dovecot-$proto.out" 2>&1 &
-  SERVER_PID=$!
-  server_up $port dovecot "$d/dovecot.log" || return 1
+  start_dovecot "$proto" $port required yes "$(printf 'service %s {\n  inet_listener %s {\n    address = %s\n    port = %s\n  }\n}' \
+    $service $listener $S4 $port)" || return 1
   begin "$name" $port
   (sleep 1; printf '%s\r\n' "$bye"; sleep 1) | timeout 30 ip netns exec $NS_C openssl s_client \
     -connect $HOST:$port -starttls "$proto" -servername $HOST -CAfile "$WORK/server.crt.pem" -verify_return_error \
